@@ -1,0 +1,99 @@
+"""Validators for config values: ``check(value, key) -> normalized value`` or ``ConfigError``.
+
+Each message has the form ``<key>: must be <what>; got <value>`` so the user sees the key, the
+allowed values and what they wrote.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+from .errors import ConfigError
+
+Check = Callable[[Any, str], Any]
+
+
+def fail(key: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(f"{key}: must be {expected}; got {value!r}")
+
+
+def one_of(choices: Iterable[str]) -> Check:
+    allowed = tuple(choices)
+
+    def check(value, key):
+        if not isinstance(value, str) or value not in allowed:
+            raise fail(key, f"one of {', '.join(allowed)}", value)
+        return value
+    return check
+
+
+def integer(minimum: int | None = None) -> Check:
+    def check(value, key):
+        if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+            bound = f" >= {minimum}" if minimum is not None else ""
+            raise fail(key, f"an integer{bound}", value)
+        return value
+    return check
+
+
+def number(minimum: float | None = None, maximum: float | None = None, exclusive_min: bool = False) -> Check:
+    low = "" if minimum is None else f"{'>' if exclusive_min else '>='} {minimum}"
+    high = "" if maximum is None else f"<= {maximum}"
+    expected = "a number " + " and ".join(b for b in (low, high) if b)
+
+    def check(value, key):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise fail(key, expected.strip(), value)
+        too_low = minimum is not None and (value <= minimum if exclusive_min else value < minimum)
+        if too_low or (maximum is not None and value > maximum):
+            raise fail(key, expected.strip(), value)
+        return float(value)
+    return check
+
+
+def boolean(value, key):
+    if not isinstance(value, bool):
+        raise fail(key, "true or false", value)
+    return value
+
+
+def string(value, key):
+    if not isinstance(value, str) or not value:
+        raise fail(key, "a non-empty string", value)
+    return value
+
+
+def optional(inner: Check) -> Check:
+    def check(value, key):
+        return None if value is None else inner(value, key)
+    return check
+
+
+def int_list(minimum: int) -> Check:
+    item = integer(minimum)
+
+    def check(value, key):
+        if not isinstance(value, (list, tuple)):
+            raise fail(key, f"a list of integers >= {minimum} (e.g. [128] or [])", value)
+        return tuple(item(v, f"{key}[{i}]") for i, v in enumerate(value))
+    return check
+
+
+def image_size(value, key):
+    """``32`` or ``[height, width]`` -> (height, width)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value, value]
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise fail(key, "an integer or [height, width]", value)
+    side = integer(8)
+    return tuple(side(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+
+def batch_size(value, key):
+    """A positive integer, or ``full`` for classic full-batch gradient descent."""
+    if value == "full":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise fail(key, "an integer >= 1 or 'full'", value)
+    return value

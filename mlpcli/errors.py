@@ -1,0 +1,28 @@
+"""The exceptions mlpcli raises for problems a user can fix; ``cli`` maps them to exit codes.
+
+Messages name the file or key at fault and say what to do about it.
+"""
+
+
+class MlpcliError(Exception):
+    """Base class; exit code 1 (runtime, data or artifact problem)."""
+
+    exit_code = 1
+
+
+class ConfigError(MlpcliError):
+    """The configuration or the command line is wrong; exit code 2, like a usage error."""
+
+    exit_code = 2
+
+
+class DataError(MlpcliError):
+    """Input data is missing, unreadable or inconsistent."""
+
+
+class ArtifactError(MlpcliError):
+    """A run directory or model bundle is missing, damaged or incompatible."""
+
+
+class TrainingDiverged(MlpcliError):
+    """The loss became non-finite during training."""
