@@ -1,0 +1,79 @@
+"""The layer contract and the fully connected layer.
+
+Every layer is an object with ``params`` and ``grads`` (dicts with the same keys and shapes).
+``forward(x, training)`` keeps what ``backward`` needs; ``backward(dout)`` overwrites ``grads``
+(never accumulates) and returns ``dx``, the gradient with respect to the layer's input.
+
+Weights are stored ``(n_in, n_out)`` and applied as ``x @ W + b``: the transpose of the lecture's
+``Wx``, so that a batch ``x (n_samples, n_in)`` multiplies without a transpose.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Layer:
+    """Base class: a layer without parameters that passes values through unchanged."""
+
+    #: Names in ``params`` that L2 weight decay applies to (weights, never biases).
+    decayed: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.trainable = True
+        # The first layer of a network has no one to pass dx to; skipping it saves a matmul.
+        self.needs_input_grad = True
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        return dout
+
+    def spec(self) -> dict:
+        """Hyperparameters as plain JSON data; ``LAYERS[spec['type']](**rest)`` rebuilds the layer."""
+        return {"type": type(self).__name__}
+
+    def allocate_grads(self) -> None:
+        self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+
+
+class Linear(Layer):
+    """Fully connected layer: ``out = x @ W + b``.
+
+    x (n_samples, n_in) -> out (n_samples, n_out); W (n_in, n_out); b (n_out,).
+    """
+
+    decayed = ("W",)
+
+    def __init__(self, n_in: int, n_out: int, bias: bool = True, dtype="float32") -> None:
+        super().__init__()
+        self.n_in, self.n_out, self.bias = int(n_in), int(n_out), bool(bias)
+        self.dtype = np.dtype(dtype)
+        self.params["W"] = np.zeros((self.n_in, self.n_out), dtype=self.dtype)
+        if self.bias:
+            self.params["b"] = np.zeros(self.n_out, dtype=self.dtype)
+        self.allocate_grads()
+        self._x: np.ndarray | None = None
+
+    def forward(self, x, training=True):
+        self._x = x
+        out = x @ self.params["W"]
+        if self.bias:
+            out += self.params["b"]
+        return out
+
+    def backward(self, dout):
+        # dW = x^T dout and dx = dout W^T: the Jacobian is applied, never built.
+        np.matmul(self._x.T, dout, out=self.grads["W"])
+        if self.bias:
+            np.sum(dout, axis=0, out=self.grads["b"])
+        if not self.needs_input_grad:
+            return None
+        return dout @ self.params["W"].T
+
+    def spec(self):
+        return {"type": "Linear", "n_in": self.n_in, "n_out": self.n_out, "bias": self.bias,
+                "dtype": self.dtype.name}

@@ -1,0 +1,121 @@
+"""A network is a list of layers applied in order; backward walks them in reverse.
+
+Parameters are addressed by path ``"<layer index>.<name>"`` (e.g. ``"0.W"``): the optimizer keys
+its state and the model bundle keys its arrays by these paths.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from .activations import ACTIVATIONS
+from .init import AUTO_INIT, INITS
+from .layers import Layer, Linear
+
+
+class Sequential:
+    """layers[0] ... layers[-1]; input (n_samples, ...) -> scores (n_samples, n_classes)."""
+
+    def __init__(self, layers: list[Layer]) -> None:
+        self.layers = list(layers)
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, dscores: np.ndarray) -> None:
+        """Fill every layer's ``grads`` from dL/dscores.
+
+        Stops at the first trainable layer: nothing below it learns, so its dx would be wasted.
+        """
+        stop = self._first_trainable()
+        for index in range(len(self.layers) - 1, stop - 1, -1):
+            layer = self.layers[index]
+            layer.needs_input_grad = index > stop
+            dscores = layer.backward(dscores)
+
+    def _first_trainable(self) -> int:
+        for index, layer in enumerate(self.layers):
+            if layer.trainable and layer.params:
+                return index
+        return len(self.layers)
+
+    def named_parameters(self, trainable_only: bool = False) -> Iterator[tuple[str, Layer, str]]:
+        """Yield ``(path, layer, name)`` for each parameter array, in layer order."""
+        for index, layer in enumerate(self.layers):
+            if trainable_only and not layer.trainable:
+                continue
+            for name in layer.params:
+                yield f"{index}.{name}", layer, name
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {path: layer.params[name] for path, layer, name in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy arrays into the existing parameters; shapes must match exactly."""
+        expected = {path: layer.params[name] for path, layer, name in self.named_parameters()}
+        if set(state) != set(expected):
+            raise ValueError(f"parameter names differ: expected {sorted(expected)}, got {sorted(state)}")
+        # Check every shape before copying any, so a rejected state leaves the network unchanged.
+        for path, target in expected.items():
+            if np.shape(state[path]) != target.shape:
+                raise ValueError(
+                    f"parameter {path}: expected shape {target.shape}, got {np.shape(state[path])}")
+        for path, target in expected.items():
+            target[...] = state[path]
+
+    def l2_penalty(self, weight_decay: float) -> float:
+        """Add 0.5 * weight_decay * sum(W^2) to the loss for trainable weights (never biases).
+
+        Call after ``backward``: adds ``weight_decay * W`` to each decayed gradient and returns the
+        penalty to add to the data loss.
+        """
+        if weight_decay == 0:
+            return 0.0
+        penalty = 0.0
+        for layer in self.layers:
+            if not layer.trainable:
+                continue
+            for name in layer.decayed:
+                weights = layer.params[name]
+                penalty += float(np.sum(weights * weights))
+                layer.grads[name] += weight_decay * weights
+        return 0.5 * weight_decay * penalty
+
+    @property
+    def dtype(self) -> np.dtype:
+        for _, layer, name in self.named_parameters():
+            return layer.params[name].dtype
+        return np.dtype("float64")
+
+    def spec(self) -> list[dict]:
+        return [layer.spec() for layer in self.layers]
+
+
+def build_mlp(n_features: int, n_classes: int, hidden: list[int], activation: str = "relu",
+              init: str = "auto", rng: np.random.Generator | None = None, dtype="float32",
+              bias: bool = True) -> Sequential:
+    """An MLP: Linear -> activation for each hidden size, then a Linear to the class scores.
+
+    ``hidden=[]`` gives the lecture's linear classifier: one W of shape (n_features, n_classes).
+    """
+    return Sequential(mlp_layers(n_features, n_classes, hidden, activation, init, rng, dtype, bias))
+
+
+def mlp_layers(n_features, n_classes, hidden, activation="relu", init="auto", rng=None,
+               dtype="float32", bias=True) -> list[Layer]:
+    """The layers of ``build_mlp``, initialized, for appending after other layers."""
+    rng = rng if rng is not None else np.random.default_rng(0)
+    init_fn = INITS[AUTO_INIT[activation] if init == "auto" else init]
+    sizes = [n_features, *hidden, n_classes]
+    layers: list[Layer] = []
+    for position, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        linear = Linear(n_in, n_out, bias=bias, dtype=dtype)
+        linear.params["W"][...] = init_fn((n_in, n_out), n_in, n_out, rng, dtype)
+        layers.append(linear)
+        if position < len(hidden):
+            layers.append(ACTIVATIONS[activation](inplace=True))
+    return layers

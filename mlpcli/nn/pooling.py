@@ -1,0 +1,95 @@
+"""Max pooling over channels-last images ``(n_images, height, width, channels)``.
+
+Max is the lecture's max gate applied per window: the whole upstream gradient goes to the input
+that won, zero to the others.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .layers import Layer
+
+
+class MaxPool2D(Layer):
+    """Max over ``pool x pool`` windows taken every ``stride`` pixels (default: ``pool``).
+
+    x (n_images, height, width, channels) -> (n_images, out_height, out_width, channels),
+    out_height = (height - pool) // stride + 1, likewise out_width: rows and cols that do not
+    fill a window are dropped (floor mode) and receive zero gradient.
+
+    Tie rule: first max only. When several inputs of a window share the maximum, the gradient
+    goes to the first of them in row-major order (smallest row, then smallest col), as in
+    PyTorch and Caffe. The lecture gives it to every tied input instead, but that sends k times
+    the upstream gradient through a k-way tie, which is not a (sub)gradient of max and breaks
+    the sum rule (the gradients reaching the inputs add up to the gradient leaving the window).
+    First-max is one valid subgradient and keeps the sum.
+    """
+
+    def __init__(self, pool: int, stride: int | None = None) -> None:
+        super().__init__()
+        self.pool = int(pool)
+        self.stride = self.pool if stride is None else int(stride)
+        if self.pool < 1 or self.stride < 1:
+            raise ValueError(f"MaxPool2D pool and stride must be >= 1, got pool={pool}, stride={stride}")
+        self._winner: np.ndarray | None = None
+        self._x_shape: tuple[int, ...] | None = None
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        return (height - self.pool) // self.stride + 1, (width - self.pool) // self.stride + 1
+
+    def forward(self, x, training=True):
+        n_images, height, width, channels = x.shape
+        out_height, out_width = self.output_size(height, width)
+        if out_height < 1 or out_width < 1:
+            raise ValueError(f"MaxPool2D pool {self.pool} does not fit a {height}x{width} image")
+        out, self._winner = self._max(self._windows(x, out_height, out_width), training)
+        self._x_shape = x.shape
+        return out
+
+    def backward(self, dout):
+        out_height, out_width = dout.shape[1:3]
+        covered = self.stride == self.pool and self._x_shape[1:3] == (out_height * self.pool,
+                                                                       out_width * self.pool)
+        dx = (np.empty if covered else np.zeros)(self._x_shape, dout.dtype)
+        windows = self._windows(dx, out_height, out_width)
+        wins = np.empty(dout.shape, bool)
+        for index in range(self.pool ** 2):
+            target = windows[:, :, index // self.pool, :, index % self.pool, :]
+            np.equal(self._winner, index, out=wins)
+            if self.stride >= self.pool:
+                np.multiply(dout, wins, out=target)  # each input is in at most one window
+            else:
+                target += dout * wins  # overlapping windows share inputs: accumulate
+        return dx
+
+    def spec(self):
+        return {"type": "MaxPool2D", "pool": self.pool, "stride": self.stride}
+
+    def _windows(self, x, out_height, out_width):
+        """View (n_images, out_height, pool, out_width, pool, channels) of every window."""
+        s_image, s_row, s_col, s_channel = x.strides
+        shape = (len(x), out_height, self.pool, out_width, self.pool, x.shape[3])
+        strides = (s_image, self.stride * s_row, s_row, self.stride * s_col, s_col, s_channel)
+        return as_strided(x, shape, strides)
+
+    def _max(self, windows, training):
+        """Max over each window, one strided pass per window offset, and (when training) the
+        index ``row * pool + col`` of each window's first maximum.
+
+        A candidate strictly greater than every earlier one becomes the winner, and the index
+        only grows, so the winner is the largest index that was ever strictly better: a running
+        max of index * better (a masked assignment would be several times slower).
+        """
+        out = windows[:, :, 0, :, 0, :].copy()
+        winner = np.zeros(out.shape, np.min_scalar_type(self.pool ** 2)) if training else None
+        better, stamp = (np.empty(out.shape, bool), np.empty_like(winner)) if training else (None, None)
+        for index in range(1, self.pool ** 2):
+            candidate = windows[:, :, index // self.pool, :, index % self.pool, :]
+            if training:
+                np.greater(candidate, out, out=better)  # strictly: a later tie never wins
+                np.multiply(better, winner.dtype.type(index), out=stamp)
+                np.maximum(winner, stamp, out=winner)
+            np.maximum(out, candidate, out=out)
+        return out, winner

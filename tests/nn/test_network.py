@@ -1,0 +1,256 @@
+"""Sequential networks: whole-network gradchecks, weight decay, freezing, state, spec, dtypes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mlpcli.nn import (LAYERS, LOSSES, SGD, Linear, ReLU, Sequential, Sigmoid, build_mlp,
+                       network_from_spec, softmax_cross_entropy, squared_error)
+from mlpcli.nn.gradcheck import check_network
+
+TOLERANCE = 1e-7
+N_SAMPLES, N_FEATURES, N_CLASSES = 8, 5, 4
+
+
+def data(seed=0, dtype="float64"):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N_SAMPLES, N_FEATURES)).astype(dtype)
+    return x, rng.integers(0, N_CLASSES, size=N_SAMPLES)
+
+
+def randomize_biases(network, rng):
+    """build_mlp starts biases at 0; random ones make the bias gradient checks meaningful."""
+    for layer in network.layers:
+        if "b" in layer.params:
+            layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)
+
+
+def mlp(hidden, activation="relu", seed=0, dtype="float64"):
+    rng = np.random.default_rng(seed)
+    network = build_mlp(N_FEATURES, N_CLASSES, hidden, activation, rng=rng, dtype=dtype)
+    randomize_biases(network, rng)
+    return network
+
+
+@pytest.mark.parametrize("loss", ["softmax", "squared"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("hidden", [[], [6], [6, 7, 5]], ids=["depth0", "depth1", "depth3"])
+def test_network_gradcheck(hidden, activation, loss):
+    network = mlp(hidden, activation)
+    x, labels = data()
+    errors = check_network(network, x, labels, LOSSES[loss])
+    assert len(errors) == 2 * (len(hidden) + 1)  # W and b of every Linear
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("loss", ["softmax", "squared"])
+def test_network_gradcheck_with_weight_decay(loss):
+    network = mlp([6, 7], "tanh")
+    x, labels = data()
+    errors = check_network(network, x, labels, LOSSES[loss], weight_decay=0.3)
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+def test_weight_decay_applies_to_W_not_b():
+    network = Sequential([Linear(2, 2, dtype="float64"), ReLU(), Linear(2, 1, dtype="float64")])
+    first, last = network.layers[0], network.layers[2]
+    first.params["W"][...] = [[1.0, -2.0], [0.5, 0.0]]
+    first.params["b"][...] = [10.0, 10.0]
+    last.params["W"][...] = [[3.0], [-1.0]]
+    last.params["b"][...] = [-7.0]
+    for layer in (first, last):
+        for grad in layer.grads.values():
+            grad[...] = 1.0
+    # sum W^2 = (1 + 4 + 0.25 + 0) + (9 + 1) = 15.25; penalty = 0.5 * 0.2 * 15.25 = 1.525.
+    # Biases (10, 10, -7) would add 24.9 to the penalty if they were decayed.
+    assert network.l2_penalty(0.2) == pytest.approx(1.525, rel=1e-14)
+    # grad_W += 0.2 * W; grad_b untouched.
+    np.testing.assert_allclose(first.grads["W"], [[1.2, 0.6], [1.1, 1.0]], rtol=1e-14)
+    np.testing.assert_allclose(last.grads["W"], [[1.6], [0.8]], rtol=1e-14)
+    np.testing.assert_array_equal(first.grads["b"], [1.0, 1.0])
+    np.testing.assert_array_equal(last.grads["b"], [1.0])
+
+
+def test_weight_decay_zero_changes_nothing_and_frozen_layers_are_not_decayed():
+    network = mlp([3])
+    for layer in network.layers:
+        for grad in layer.grads.values():
+            grad[...] = 0.0
+    assert network.l2_penalty(0.0) == 0.0
+    assert all(not grad.any() for layer in network.layers for grad in layer.grads.values())
+    network.layers[0].trainable = False
+    W_last = network.layers[2].params["W"]
+    assert network.l2_penalty(0.5) == pytest.approx(0.25 * np.sum(W_last ** 2), rel=1e-14)
+    assert not network.layers[0].grads["W"].any()
+    np.testing.assert_allclose(network.layers[2].grads["W"], 0.5 * W_last, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_gradient_has_the_shape_and_dtype_of_its_variable(dtype):
+    network = mlp([6, 3], "sigmoid", dtype=dtype)
+    x, labels = data(dtype=dtype)
+    scores = network.forward(x)
+    assert scores.shape == (N_SAMPLES, N_CLASSES) and scores.dtype == np.dtype(dtype)
+    _, dscores = softmax_cross_entropy(scores, labels)
+    network.backward(dscores)
+    network.l2_penalty(1e-3)
+    for path, layer, name in network.named_parameters():
+        assert layer.grads[name].shape == layer.params[name].shape, path
+        assert layer.grads[name].dtype == layer.params[name].dtype == np.dtype(dtype), path
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+@pytest.mark.parametrize("loss_fn", [softmax_cross_entropy, squared_error])
+def test_float32_stays_float32_through_a_training_step(loss_fn, momentum, nesterov):
+    network = build_mlp(N_FEATURES, N_CLASSES, [6], "relu", rng=np.random.default_rng(0), dtype="float32")
+    x, labels = data(dtype="float32")
+    optimizer = SGD(momentum, nesterov)
+    before = {path: value.copy() for path, value in network.state_dict().items()}
+    for _ in range(2):
+        scores = network.forward(x)
+        assert scores.dtype == np.float32
+        loss, dscores = loss_fn(scores, labels)
+        assert dscores.dtype == np.float32
+        network.backward(dscores)
+        network.l2_penalty(1e-2)
+        assert all(layer.grads[name].dtype == np.float32 for _, layer, name in network.named_parameters())
+        optimizer.step(network, np.float64(0.1))
+    for path, value in network.state_dict().items():
+        assert value.dtype == np.float32, path
+        assert not np.array_equal(value, before[path]), path
+    assert all(v.dtype == np.float32 for v in optimizer.state_dict().values())
+
+
+def test_build_mlp_dtype_and_structure():
+    network = build_mlp(N_FEATURES, N_CLASSES, [6, 7], "tanh", dtype="float64")
+    assert network.dtype == np.float64
+    assert all(value.dtype == np.float64 for value in network.state_dict().values())
+    names = [type(layer).__name__ for layer in network.layers]
+    assert names == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
+    shapes = [value.shape for value in network.state_dict().values()]
+    assert shapes == [(5, 6), (6,), (6, 7), (7,), (7, 4), (4,)]
+    assert build_mlp(3, 2, [], dtype="float32").dtype == np.float32
+
+
+def test_hidden_empty_is_the_linear_classifier():
+    network = build_mlp(N_FEATURES, N_CLASSES, [], dtype="float64")
+    assert len(network.layers) == 1 and isinstance(network.layers[0], Linear)
+    assert network.layers[0].params["W"].shape == (N_FEATURES, N_CLASSES)
+    x, _ = data()
+    np.testing.assert_allclose(network.forward(x), x @ network.layers[0].params["W"])
+
+
+def snapshot(network):
+    return {path: value.copy() for path, value in network.state_dict().items()}
+
+
+def test_state_dict_round_trip():
+    network, x = mlp([6]), data()[0]
+    saved, expected = snapshot(network), network.forward(x).copy()
+    for layer in network.layers:
+        for value in layer.params.values():
+            value += 1.0
+    assert not np.allclose(network.forward(x), expected)
+    network.load_state_dict(saved)
+    np.testing.assert_array_equal(network.forward(x), expected)
+    # Loading copies: later changes to the saved arrays do not reach the network.
+    saved["0.W"] += 1.0
+    np.testing.assert_array_equal(network.forward(x), expected)
+    assert list(network.state_dict()) == ["0.W", "0.b", "2.W", "2.b"]
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda s: s.pop("2.b"),
+    lambda s: s.update({"3.W": np.zeros((6, 4))}),
+    lambda s: s.update({"2.W": np.zeros((4, 6))}),
+    lambda s: s.update({"2.b": np.zeros((1, 4))}),
+], ids=["missing", "extra", "transposed", "extra-axis"])
+def test_load_state_dict_rejects_wrong_names_and_shapes(mutate):
+    network = mlp([6])
+    state = {path: np.zeros_like(value) for path, value in network.state_dict().items()}
+    mutate(state)
+    before = snapshot(network)
+    with pytest.raises(ValueError, match="expected"):
+        network.load_state_dict(state)
+    # A rejected state leaves every parameter as it was (no half-loaded network).
+    for path, value in network.state_dict().items():
+        np.testing.assert_array_equal(value, before[path])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_spec_rebuilds_an_identical_network(dtype):
+    network = mlp([6, 3], "sigmoid", dtype=dtype)
+    x = data(dtype=dtype)[0]
+    specs = json.loads(json.dumps(network.spec()))
+    rebuilt = network_from_spec(specs)
+    assert rebuilt.spec() == network.spec()
+    assert all(not value.any() for value in rebuilt.state_dict().values())  # weights start zeroed
+    rebuilt.load_state_dict(snapshot(network))
+    assert rebuilt.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(rebuilt.forward(x.copy()), network.forward(x.copy()))
+
+
+def test_network_from_spec_rejects_unknown_types():
+    assert set(LAYERS) >= {"Linear", "ReLU", "Sigmoid", "Tanh"}
+    with pytest.raises(ValueError, match="unknown layer type"):
+        network_from_spec([{"type": "Dense", "n_in": 2, "n_out": 2}])
+
+
+class Forbidden(Linear):
+    """A Linear whose backward must never run."""
+
+    def backward(self, dout):
+        raise AssertionError("backward ran below the first trainable layer")
+
+
+def test_backward_stops_at_the_first_trainable_layer():
+    rng = np.random.default_rng(3)
+    frozen = Forbidden(N_FEATURES, 6, dtype="float64")
+    frozen.params["W"][...] = rng.standard_normal((N_FEATURES, 6))
+    frozen.trainable = False
+    network = Sequential([frozen, Sigmoid(inplace=True), Linear(6, 4, dtype="float64"), Sigmoid(),
+                          Linear(4, N_CLASSES, dtype="float64")])
+    randomize_biases(network, rng)
+    for layer in network.layers[2:]:
+        if "W" in layer.params:
+            layer.params["W"][...] = rng.standard_normal(layer.params["W"].shape)
+    x, labels = data()
+    before = snapshot(network)
+    errors = check_network(network, x, labels, softmax_cross_entropy, weight_decay=0.1)
+    assert set(errors) == {"2.W", "2.b", "4.W", "4.b"}
+    assert max(errors.values()) < TOLERANCE, errors
+    # The first trainable layer is told not to compute dx; those above it are.
+    assert network.layers[2].needs_input_grad is False
+    assert network.layers[4].needs_input_grad is True
+    optimizer = SGD(momentum=0.9)
+    optimizer.step(network, 0.1)
+    np.testing.assert_array_equal(frozen.params["W"], before["0.W"])
+    assert not np.array_equal(network.layers[2].params["W"], before["2.W"])
+    assert set(optimizer.state_dict()) == {"2.W", "2.b", "4.W", "4.b"}
+
+
+def test_unfreezing_restores_the_full_backward():
+    network = mlp([6], "tanh")
+    x, labels = data()
+    network.layers[0].trainable = False
+    network.backward(softmax_cross_entropy(network.forward(x), labels)[1])
+    assert network.layers[2].needs_input_grad is False
+    network.layers[0].trainable = True
+    errors = check_network(network, x, labels, softmax_cross_entropy)
+    assert set(errors) == {"0.W", "0.b", "2.W", "2.b"}
+    assert max(errors.values()) < TOLERANCE, errors
+    assert network.layers[2].needs_input_grad is True
+
+
+def test_fully_frozen_network_backward_is_a_no_op():
+    network = mlp([6])
+    for layer in network.layers:
+        layer.trainable = False
+    x, labels = data()
+    before = snapshot(network)
+    network.backward(softmax_cross_entropy(network.forward(x), labels)[1])
+    assert network.l2_penalty(0.5) == 0.0
+    SGD(momentum=0.9).step(network, 1.0)
+    for path, value in network.state_dict().items():
+        np.testing.assert_array_equal(value, before[path])
