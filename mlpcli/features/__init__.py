@@ -1,0 +1,45 @@
+"""Feature extractors: fixed functions z = f(x) from images to vectors, one module each.
+
+Each extractor has ``extract(images, *, dtype, **params) -> (n_images, n_features)`` taking
+``images (n_images, height, width, 3) uint8``, and ``n_features(height, width, **params) -> int``.
+``FEATURES`` maps the config name to its functions, parameter defaults and parameter checks: its
+keys are the allowed values of ``features[].name``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import checks
+from . import color_hist, hog, raw
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """One configured extractor: its ``FEATURES`` name and its parameters (defaults filled in)."""
+
+    name: str
+    params: dict
+
+
+@dataclass(frozen=True)
+class FeatureKind:
+    extract: Callable
+    n_features: Callable
+    defaults: dict
+    checks: dict
+
+
+FEATURES = {
+    "raw": FeatureKind(raw.extract, raw.n_features, {}, {}),
+    "color_hist": FeatureKind(
+        color_hist.extract, color_hist.n_features,
+        {"space": "hsv", "bins": 10},
+        {"space": checks.one_of(color_hist.SPACES), "bins": checks.integer(1)}),
+    "hog": FeatureKind(
+        hog.extract, hog.n_features,
+        {"orientations": 9, "cell": 8, "block": 2, "block_norm": "L2-Hys"},
+        {"orientations": checks.integer(1), "cell": checks.integer(1), "block": checks.integer(1),
+         "block_norm": checks.one_of(hog.BLOCK_NORMS)}),
+}

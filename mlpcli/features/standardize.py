@@ -1,0 +1,42 @@
+"""Per-feature standardization, fitted on training rows only and saved with the model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Features whose spread is below this are constant in the training rows (e.g. a border pixel):
+# dividing by ~0 would blow them up, so they are only centred.
+MIN_STD = 1e-6
+
+
+class Standardizer:
+    """x -> (x - mean) / std, with mean and std (n_features,) from the rows it was fitted on."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean = mean
+        self.std = std
+        self._inv_std = (1 / std).astype(std.dtype)
+
+    @classmethod
+    def fit(cls, X: np.ndarray, rows: np.ndarray | None = None, chunk: int = 4096) -> "Standardizer":
+        """Statistics of ``X[rows]`` (X (n_samples, n_features)), accumulated in float64 by chunks
+        so that no float64 copy of the data is made and float32 rounding does not bias the sums."""
+        rows = np.arange(len(X)) if rows is None else np.asarray(rows)
+        if rows.size == 0:
+            raise ValueError("cannot fit standardization on zero rows")
+        total = np.zeros(X.shape[1])
+        total_sq = np.zeros(X.shape[1])
+        for start in range(0, rows.size, chunk):
+            block = X[rows[start:start + chunk]].astype(np.float64)
+            total += block.sum(axis=0)
+            total_sq += np.einsum("ij,ij->j", block, block)
+        mean = total / rows.size
+        std = np.sqrt(np.maximum(total_sq / rows.size - mean * mean, 0))
+        std[std < MIN_STD] = 1.0
+        return cls(mean.astype(X.dtype), std.astype(X.dtype))
+
+    def transform(self, X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(n_samples, n_features) -> standardized rows; ``out`` may be ``X`` itself."""
+        out = np.subtract(X, self.mean, out=out)
+        out *= self._inv_std
+        return out
