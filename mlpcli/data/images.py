@@ -1,0 +1,51 @@
+"""Reading one image file into the (height, width, 3) uint8 array every loader produces."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def load_image(path: str | Path, image_size: tuple[int, int]) -> np.ndarray:
+    """Decode ``path``, convert any mode (grayscale, RGBA, palette, CMYK, 16-bit) to RGB and resize
+    to ``image_size = (height, width)`` -> (height, width, 3) uint8. Raises DataError naming the file."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its pixel limit; treat that as the bomb it may be.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image = to_rgb(image)
+                height, width = image_size
+                if image.size != (width, height):
+                    image = image.resize((width, height), Image.Resampling.BILINEAR)
+                return np.asarray(image, dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise DataError(f"{path}: image is too large to decode safely (possible decompression bomb)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{path}: cannot read as an image ({exc})") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Pillow image of any mode -> RGB."""
+    if image.mode.startswith("I"):
+        # 16-bit grayscale: Pillow's own conversion clips at 255; rescale the 0..65535 range instead.
+        array = np.asarray(image, dtype=np.float64) / 257
+        image = Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Show transparent pixels on white, as a viewer would, instead of whatever color they hide.
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return image.convert("RGB")

@@ -1,0 +1,37 @@
+"""A NumPy ``.npz`` file with ``images (n, h, w, 3) uint8``, ``labels (n,)`` and optional ``class_names``."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from . import Dataset
+
+
+def load_npz(path: str | Path) -> Dataset:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except Exception as exc:  # np.load raises many kinds on damaged or pickled content
+        raise DataError(f"{path}: cannot read as npz ({type(exc).__name__}: {exc})") from None
+    images, labels = arrays.get("images"), arrays.get("labels")
+    if images is None or labels is None:
+        raise DataError(f"{path}: needs arrays 'images' and 'labels' (has {', '.join(arrays) or 'none'})")
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
+        raise DataError(f"{path}: 'images' must be (n, height, width, 3) uint8, got {images.shape} {images.dtype}")
+    if labels.ndim != 1 or len(labels) != len(images) or not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{path}: 'labels' must be (n,) integers matching 'images', got {labels.shape} {labels.dtype}")
+    n_classes = int(labels.max()) + 1 if len(labels) else 0
+    names = arrays.get("class_names")
+    class_names = tuple(str(n) for n in names) if names is not None else tuple(str(i) for i in range(n_classes))
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
+        raise DataError(f"{path}: labels must lie in 0..{len(class_names) - 1}")
+    stat = path.stat()
+    fingerprint = hashlib.sha256(f"npz:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+    return Dataset(images, labels.astype(np.int64), class_names, fingerprint)
