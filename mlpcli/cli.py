@@ -1,0 +1,264 @@
+"""The command line: parse, call the library, print. The only module that knows click.
+
+Results go to stdout (``--json``: exactly one JSON document); logs and progress go to stderr.
+Exit codes: 0 success; 1 runtime, data or artifact error or a failed gate; 2 usage or config
+error; 130 interrupted. Heavy modules are imported inside the commands so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import MlpcliError
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (tests swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+class MlpcliGroup(click.Group):
+    """Turns MlpcliError into a one-line message and its exit code, and Ctrl-C into 130."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MlpcliError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=MlpcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlpcli")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+def cli(quiet: bool) -> None:
+    """Train image classifiers with a NumPy MLP and hand-written backpropagation.
+
+    \b
+    Example:
+      mlpcli train --config configs/quickstart.yaml
+      mlpcli predict image.png --model runs/latest
+    """
+    logger = logging.getLogger("mlpcli")
+    logger.handlers[:] = [_StderrHandler()]
+    logger.handlers[0].setFormatter(logging.Formatter("%(message)s"))
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+
+
+def config_options(command):
+    """--config, --set and --print-config, shared by the commands that read a config."""
+    command = click.option("--print-config", is_flag=True,
+                           help="Print the fully resolved config and exit.")(command)
+    command = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                           help="Override a config key, e.g. --set train.lr=0.01 (repeatable).")(command)
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True,
+                        help="YAML config file.")(command)
+
+
+def load_config_or_print(config_path, overrides, print_config):
+    """The validated Config, or print it (``--print-config``) and exit 0."""
+    from .config import dump_yaml, load_config
+
+    config = load_config(config_path, list(overrides))
+    if print_config:
+        click.echo(dump_yaml(config), nl=False)
+        sys.exit(0)
+    return config
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, allow_nan=False, default=_json_default))
+
+
+def _json_default(value):
+    return str(value)
+
+
+@cli.command()
+@config_options
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
+@click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
+def train(config_path, overrides, print_config, out, no_cache, as_json):
+    """Train one model on a train/validation split and save a run directory.
+
+    \b
+    Example:
+      mlpcli train --config configs/quickstart.yaml --set train.epochs=5
+    """
+    from .workflows import run_train
+
+    config = load_config_or_print(config_path, overrides, print_config)
+    result = run_train(config, config_name=Path(config_path).stem, out=out, use_cache=not no_cache)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"run directory   {result['run_dir']}")
+    click.echo(f"train accuracy  {result['train_accuracy']:.4f}")
+    click.echo(f"val accuracy    {_fmt(result['val_accuracy'])}")
+    click.echo(f"epochs          {result['epochs']}  ({result['seconds']:.1f}s)")
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--model", "model_dir", default="runs/latest", show_default=True, type=click.Path(),
+              help="Run directory (or model bundle) to predict with.")
+@click.option("--top-k", default=1, show_default=True, type=click.IntRange(min=1),
+              help="How many of the most probable classes to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one entry per image.")
+def predict(paths, model_dir, top_k, as_json):
+    """Label image files (or every image in the given folders).
+
+    \b
+    Example:
+      mlpcli predict cat.png photos/ --model runs/latest --top-k 3
+    """
+    from .workflows import run_predict
+
+    results = run_predict(paths, model_dir, top_k)
+    if as_json:
+        emit_json(results)
+        return
+    for item in results:
+        click.echo(f"{item['path']}\t{item['label']}\t{item['probability']:.4f}")
+        for rank, other in enumerate(item["top_k"][1:], start=2):
+            click.echo(f"\t{rank}. {other['label']}\t{other['probability']:.4f}")
+
+
+@cli.command()
+@click.option("--model", "model_dir", default="runs/latest", show_default=True, type=click.Path(),
+              help="Run directory (or model bundle) to evaluate.")
+@click.option("--data", "data_path", required=True, type=click.Path(),
+              help="Labelled images: an image folder (one sub-folder per class).")
+@click.option("--fail-under", type=click.FloatRange(0, 1), help="Exit 1 if accuracy is below this (a CI gate).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+def evaluate(model_dir, data_path, fail_under, as_json):
+    """Accuracy, per-class precision/recall/F1 and the confusion matrix on labelled data.
+
+    \b
+    Example:
+      mlpcli evaluate --model runs/latest --data data/test --fail-under 0.8
+    """
+    from .workflows import run_evaluate
+
+    report = run_evaluate(model_dir, data_path)
+    if as_json:
+        emit_json(report)
+    else:
+        _print_report(report)
+    if fail_under is not None and report["accuracy"] < fail_under:
+        click.echo(f"error: accuracy {report['accuracy']:.4f} is below --fail-under {fail_under}", err=True)
+        sys.exit(1)
+
+
+def _print_report(report) -> None:
+    click.echo(f"accuracy {report['accuracy']:.4f} on {report['n']} images\n")
+    width = max(len(name) for name in report["class_names"])
+    click.echo(f"{'class':<{width}}  precision  recall  f1      support")
+    for row in report["per_class"]:
+        click.echo(f"{row['class']:<{width}}  {row['precision']:.4f}     {row['recall']:.4f}  "
+                   f"{row['f1']:.4f}  {row['support']}")
+    click.echo("\nconfusion matrix (rows: true class, columns: predicted)")
+    for name, row in zip(report["class_names"], report["confusion"]):
+        click.echo(f"{name:<{width}}  " + " ".join(f"{count:5d}" for count in row))
+
+
+@cli.command()
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Print the errors as one JSON document.")
+def gradcheck(config_path, overrides, print_config, as_json):
+    """Check the configured network's backward pass against numerical gradients (float64).
+
+    Exit 1 if any parameter's relative error is above 1e-6.
+
+    \b
+    Example:
+      mlpcli gradcheck --config configs/quickstart.yaml
+    """
+    from .workflows import GRADCHECK_TOLERANCE, run_gradcheck
+
+    config = load_config_or_print(config_path, overrides, print_config)
+    errors = run_gradcheck(config)
+    worst = max(errors.values())
+    passed = worst <= GRADCHECK_TOLERANCE
+    if as_json:
+        emit_json({"passed": passed, "tolerance": GRADCHECK_TOLERANCE, "max_relative_error": worst,
+                   "relative_errors": errors})
+    else:
+        for path, error in errors.items():
+            click.echo(f"{path:<12} {error:.3e}")
+        click.echo(f"{'PASS' if passed else 'FAIL'}: max relative error {worst:.3e} (tolerance {GRADCHECK_TOLERANCE:g})")
+    if not passed:
+        sys.exit(1)
+
+
+@cli.group()
+def data():
+    """Make or fetch data sets.
+
+    \b
+    Example:
+      mlpcli data synth --out data/shapes
+    """
+
+
+@data.command("synth")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write (new or empty).")
+@click.option("--n-per-class", default=250, show_default=True, type=click.IntRange(min=1))
+@click.option("--size", default=32, show_default=True, type=click.IntRange(min=8), help="Image side in pixels.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+def data_synth(out, n_per_class, size, seed):
+    """Write the built-in synthetic shapes as an image folder of PNGs.
+
+    \b
+    Example:
+      mlpcli data synth --out data/shapes
+    """
+    from .workflows import run_synth
+
+    count = run_synth(out, n_per_class, size, seed)
+    click.echo(f"wrote {count} images to {out}")
+
+
+@data.command("download")
+@click.argument("name", type=click.Choice(["cifar10"]))
+@click.option("--dest", default="data", show_default=True, type=click.Path(file_okay=False),
+              help="Folder to unpack into.")
+@click.option("--url", help="Download from this mirror instead of the official address.")
+def data_download(name, dest, url):
+    """Download a data set, verify its published MD5 and unpack it.
+
+    An interrupted download resumes when the command is run again.
+
+    \b
+    Example:
+      mlpcli data download cifar10 --dest data/
+    """
+    from .data.download import download_dataset
+
+    click.echo(str(download_dataset(name, dest, url)))
+
+
+def main() -> None:
+    cli(prog_name="mlpcli")

@@ -1,0 +1,117 @@
+"""From a validated Config to trained models: data, features, network, training, metrics.
+
+``train`` and ``kfold`` share these steps; only how rows are split differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import seeding
+from .data import Dataset, load_dataset
+from .data.split import stratified_split
+from .features import FeatureConfig
+from .features.pipeline import cached_features
+from .features.standardize import Standardizer
+from .nn import Sequential, mlp_layers
+from .nn.extractor import build_extractor
+from .predictor import Predictor
+from .progress import log
+from .train import History, Trainer, evaluate_rows
+
+RAW = (FeatureConfig("raw", {}),)
+
+
+@dataclass
+class Prepared:
+    """The data set and its unstandardized feature matrix X (n_samples, n_features)."""
+
+    dataset: Dataset
+    X: np.ndarray
+    features: tuple
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (*self.dataset.images.shape[1:3], 3)
+
+
+def resolve_seed(config):
+    """A config whose ``seed`` is set: ``seed: null`` draws one, recorded so the run can be repeated."""
+    return config if config.seed is not None else dataclasses.replace(config, seed=seeding.draw_seed())
+
+
+def prepare(config, use_cache: bool = True) -> Prepared:
+    """Load the data and extract features once (from the disk cache when possible)."""
+    dataset = load_dataset(config.data, config.seed, cache=use_cache)
+    features = RAW if config.mode == "end_to_end" else config.features
+    log.info("data: %d images, %d classes, %dx%d", len(dataset), len(dataset.class_names),
+             *dataset.images.shape[1:3])
+    X = cached_features(dataset, features, config.model.dtype,
+                        config.data.cache_dir if use_cache else None)
+    return Prepared(dataset, X, features)
+
+
+def build_network(config, n_features: int, n_classes: int, image_shape, rng) -> Sequential:
+    """The configured MLP, behind the trainable extractor in end-to-end mode."""
+    model = config.model
+    layers = []
+    if config.mode == "end_to_end":
+        extractor = config.extractor
+        blocks = [dataclasses.asdict(b) for b in extractor.blocks]
+        layers, n_features = build_extractor(blocks, image_shape, extractor.init, extractor.trainable,
+                                             rng, model.dtype)
+    layers += mlp_layers(n_features, n_classes, list(model.hidden), model.activation, model.init, rng,
+                         model.dtype, model.bias)
+    return Sequential(layers)
+
+
+@dataclass
+class Trained:
+    predictor: Predictor
+    history: History
+    metrics: dict
+
+
+def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[int, ...] = (),
+                label: str = "") -> Trained:
+    """Fit a fresh network on ``train_rows``, validating on ``val_rows``.
+
+    ``stream`` selects independent random sub-streams (e.g. one per fold) from the config's seed.
+    """
+    started = time.perf_counter()
+    X, y = prepared.X, prepared.dataset.labels
+    n_classes = len(prepared.dataset.class_names)
+    standardizer = Standardizer.fit(X, train_rows)
+    network = build_network(config, X.shape[1], n_classes, prepared.image_shape,
+                            seeding.rng(config.seed, "init", *stream))
+    trainer = Trainer(network, standardizer, config.train, config.model.loss, config.model.weight_decay,
+                      seeding.rng(config.seed, "shuffle", *stream), seeding.rng(config.seed, "augment", *stream),
+                      prepared.image_shape if config.mode == "end_to_end" else None, label)
+    history = trainer.fit(X, y, train_rows, val_rows)
+    predictor = Predictor(network, standardizer, prepared.dataset.class_names,
+                          prepared.dataset.images.shape[1:3], prepared.features, config.model.loss)
+    metrics = split_metrics(network, standardizer, X, y, {"train": train_rows, "val": val_rows},
+                            config.model.loss)
+    metrics.update(epochs=len(history.epochs), best_epoch=history.best_epoch,
+                   stopped_early=history.stopped_early, seconds=time.perf_counter() - started)
+    return Trained(predictor, history, metrics)
+
+
+def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str) -> dict:
+    """{split: {"accuracy", "loss", "n"}} for each named set of rows."""
+    result = {}
+    for name, rows in splits.items():
+        loss, acc = evaluate_rows(network, X, y, rows, standardizer, loss_name)
+        result[name] = {"accuracy": acc, "loss": loss, "n": int(len(rows))}
+    return result
+
+
+def holdout_split(config, labels: np.ndarray):
+    """The train/validation rows of ``data.val_fraction``, stratified and seeded."""
+    if config.data.val_fraction == 0:
+        return np.arange(len(labels)), np.empty(0, dtype=np.int64)
+    return stratified_split(labels, config.data.val_fraction, seeding.rng(config.seed, "split"))

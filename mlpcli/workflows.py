@@ -1,0 +1,140 @@
+"""What each command does, as library functions that take plain values and return plain data.
+
+``cli`` parses and prints; these functions do the work and are what tests and scripts call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+
+GRADCHECK_TOLERANCE = 1e-6
+
+
+def run_train(config, config_name: str = "run", out=None, use_cache: bool = True) -> dict:
+    """Train on the ``data.val_fraction`` split and write a run directory; returns the summary."""
+    from .artifacts import new_run_dir, point_latest, save_run
+    from .config import dump_yaml
+    from .experiment import holdout_split, prepare, resolve_seed, train_model
+
+    config = resolve_seed(config)
+    prepared = prepare(config, use_cache)
+    train_rows, val_rows = holdout_split(config, prepared.dataset.labels)
+    trained = train_model(config, prepared, train_rows, val_rows)
+    run_dir = new_run_dir(config.output.dir, config_name, out)
+    save_run(run_dir, dump_yaml(config), trained)
+    point_latest(config.output.dir, run_dir)
+    metrics = trained.metrics
+    return {"run_dir": str(run_dir), "train_accuracy": metrics["train"]["accuracy"],
+            "val_accuracy": _or_none(metrics["val"]["accuracy"]), "train_loss": metrics["train"]["loss"],
+            "val_loss": _or_none(metrics["val"]["loss"]), "epochs": metrics["epochs"],
+            "best_epoch": metrics["best_epoch"], "seconds": metrics["seconds"]}
+
+
+def _or_none(value):
+    return None if value is None or value != value else value
+
+
+def run_predict(paths, model_dir, top_k: int = 1) -> list[dict]:
+    """Label each image file (folders are expanded to the images inside, sorted)."""
+    from .artifacts import load_model
+    from .data.images import load_image
+
+    model = load_model(model_dir)
+    files = _expand_image_paths(paths)
+    images = np.stack([load_image(path, model.image_size) for path in files])
+    probabilities = model.predict_proba(images)
+    k = min(top_k, len(model.class_names))
+    results = []
+    for path, row in zip(files, probabilities):
+        order = np.argsort(-row, kind="stable")[:k]
+        ranked = [{"label": model.class_names[i], "probability": float(row[i])} for i in order]
+        results.append({"path": str(path), "label": ranked[0]["label"],
+                        "probability": ranked[0]["probability"], "top_k": ranked})
+    return results
+
+
+def _expand_image_paths(paths) -> list[Path]:
+    from .data.images import is_image_path
+
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p)
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not found:
+                raise DataError(f"{path}: folder contains no images")
+            files += found
+        elif path.exists():
+            files.append(path)
+        else:
+            raise DataError(f"{path}: no such file or folder")
+    return files
+
+
+def run_evaluate(model_dir, data_path) -> dict:
+    """Accuracy, per-class report and confusion matrix of a model on labelled data."""
+    from .artifacts import load_model
+    from .data import load_labelled
+    from .metrics import accuracy, confusion_matrix, per_class_report
+
+    model = load_model(model_dir)
+    dataset = load_labelled(data_path, model.image_size)
+    unknown = sorted(set(dataset.class_names) - set(model.class_names))
+    if unknown:
+        raise DataError(f"{data_path}: classes {', '.join(unknown)} are not among the model's classes "
+                        f"({', '.join(model.class_names)})")
+    to_model = np.array([model.class_names.index(name) for name in dataset.class_names], dtype=np.int64)
+    labels = to_model[dataset.labels]
+    predicted = model.predict_proba(dataset.images).argmax(axis=1)
+    n_classes = len(model.class_names)
+    confusion = confusion_matrix(labels, predicted, n_classes)
+    return {"accuracy": accuracy(labels, predicted), "n": int(len(labels)),
+            "class_names": list(model.class_names),
+            "per_class": per_class_report(confusion, model.class_names),
+            "confusion": confusion.tolist()}
+
+
+def run_gradcheck(config, batch: int = 4, max_entries: int = 40) -> dict[str, float]:
+    """Relative gradient error per parameter of the configured network, in float64, on a random
+    batch. Large arrays are checked on ``max_entries`` random entries each."""
+    import dataclasses
+
+    from .experiment import RAW, build_network
+    from .features.pipeline import feature_widths
+    from .nn import LOSSES
+    from .nn.gradcheck import check_network
+
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, dtype="float64"))
+    height, width = config.data.image_size
+    features = RAW if config.mode == "end_to_end" else config.features
+    n_features = sum(feature_widths(features, height, width))
+    n_classes = 4 if config.data.format == "synthetic" else 10
+    rng = np.random.default_rng(config.seed or 0)
+    network = build_network(config, n_features, n_classes, (height, width, 3), rng)
+    x = rng.standard_normal((batch, n_features))
+    labels = rng.integers(0, n_classes, size=batch)
+    weight_decay = config.model.weight_decay or 1e-3  # exercise the penalty's gradient too
+    return check_network(network, x, labels, LOSSES[config.model.loss], weight_decay,
+                         max_entries=max_entries, rng=rng)
+
+
+def run_synth(out, n_per_class: int, size: int, seed: int) -> int:
+    """Write the synthetic shapes to ``out/<class>/<index>.png``; returns the number of images."""
+    from PIL import Image
+
+    from .data.synthetic import make_synthetic
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out {out}: already exists and is not empty; choose a new folder")
+    dataset = make_synthetic(n_per_class, (size, size), seed)
+    for name in dataset.class_names:
+        (out / name).mkdir(parents=True, exist_ok=True)
+    for index, (image, label) in enumerate(zip(dataset.images, dataset.labels)):
+        Image.fromarray(image).save(out / dataset.class_names[label] / f"{index:05d}.png")
+    return len(dataset)

@@ -1,0 +1,53 @@
+"""Shared fixtures: small image folders and configs built on the fly (no test needs ../shared)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+
+def write_image_folder(root: Path, n_per_class: int = 6, classes=("cat", "dog", "frog"), size=(20, 24),
+                       seed: int = 0) -> Path:
+    """root/<class>/<i>.png with a class-dependent mean color, so a model can learn them."""
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            base = np.zeros(3)
+            base[label % 3] = 180
+            pixels = np.clip(base + rng.normal(0, 30, size=(*size, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    return write_image_folder(tmp_path / "images")
+
+
+def write_config(path: Path, **sections) -> Path:
+    """A small fast config: synthetic data, raw pixels at 16x16, overridden by ``sections``."""
+    config = {
+        "seed": 3,
+        "data": {"format": "synthetic", "n_per_class": 30, "image_size": 16, "val_fraction": 0.25,
+                 "cache_dir": str(path.parent / "cache")},
+        "model": {"hidden": [16]},
+        "train": {"epochs": 3, "batch_size": 16, "lr": 0.05},
+        "output": {"dir": str(path.parent / "runs")},
+    }
+    for section, values in sections.items():
+        if isinstance(values, dict) and isinstance(config.get(section), dict):
+            config[section].update(values)
+        else:
+            config[section] = values
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+def small_config(tmp_path) -> Path:
+    return write_config(tmp_path / "config.yaml")
