@@ -121,6 +121,58 @@ def _fmt(value) -> str:
 
 
 @cli.command()
+@config_options
+@click.option("--k", type=int, help="Number of folds (default: kfold.k in the config, 5).")
+@click.option("--select", type=click.Choice(["best", "ensemble"]),
+              help="Final model: the best fold, or all folds averaging their probabilities.")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2",
+              help="Cross-validate every combination of these values (repeatable).")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Train folds in this many worker processes.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
+@click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
+def kfold(config_path, overrides, print_config, k, select, grid, jobs, out, no_cache, as_json):
+    """k-fold cross-validation: mean validation accuracy, and a model to predict with.
+
+    \b
+    Example:
+      mlpcli kfold --config configs/cifar10-hog.yaml --k 5 --select ensemble
+      mlpcli kfold --config configs/quickstart.yaml --grid train.lr=0.1,0.01 --grid model.hidden=[64],[256]
+    """
+    from .workflows import run_kfold
+
+    if k is not None and k < 2:
+        raise click.BadParameter("needs at least 2 folds", param_hint="--k")
+    config = load_config_or_print(config_path, overrides, print_config)
+    result = run_kfold(config, Path(config_path).stem, k, select, grid, jobs, out, not no_cache)
+    if as_json:
+        emit_json(result)
+        return
+    _print_kfold(result)
+
+
+def _print_kfold(result) -> None:
+    click.echo(f"run directory  {result['run_dir']}  (final model: {result['select']})")
+    if "grid" in result:
+        click.echo("\nmean_acc  std     oof_acc  params")
+        for row in result["grid"]:
+            params = " ".join(f"{key}={value}" for key, value in row["params"].items())
+            click.echo(f"{row['mean_accuracy']:.4f}    {row['std_accuracy']:.4f}  {row['oof_accuracy']:.4f}   {params}")
+        click.echo(f"\nbest: {' '.join(f'{k}={v}' for k, v in result['best_params'].items())}")
+    click.echo("\nfold  val_acc  val_loss")
+    for fold, (acc, loss) in enumerate(zip(result["fold_accuracies"], result["fold_losses"]), start=1):
+        marker = "  <- best" if fold == result["best_fold"] else ""
+        click.echo(f"{fold:<4}  {acc:.4f}   {loss:.4f}{marker}")
+    click.echo(f"mean  {result['mean_accuracy']:.4f} +/- {result['std_accuracy']:.4f}")
+    click.echo(f"out-of-fold accuracy  {result['oof_accuracy']:.4f}")
+    if result["holdout"]:
+        holdout = result["holdout"]
+        click.echo(f"held-out ({holdout['n']} samples): ensemble {holdout['ensemble_accuracy']:.4f}, "
+                   f"best fold {holdout['best_fold_accuracy']:.4f}")
+
+
+@cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--model", "model_dir", default="runs/latest", show_default=True, type=click.Path(),
               help="Run directory (or model bundle) to predict with.")

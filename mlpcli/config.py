@@ -96,6 +96,7 @@ class TrainConfig:
 class KFoldConfig:
     k: int = _leaf(5, c.integer(2))
     select: str = _leaf("ensemble", c.one_of(("best", "ensemble")))
+    holdout: float = _leaf(0.0, c.number(0.0, 0.5))
 
 
 @dataclass(frozen=True)
@@ -162,16 +163,29 @@ def apply_override(raw: dict, assignment: str) -> None:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         value = text
-    parts = key.strip().split(".")
+    _set_path(raw, key.strip(), value)
+
+
+def _set_path(raw: dict, key: str, value) -> None:
+    """raw["a"]["b"] = value for key "a.b", creating sections as needed."""
+    parts = key.split(".")
     node = raw
     for depth, part in enumerate(parts[:-1]):
         child = node.get(part)
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(f"--set {key}: {'.'.join(parts[:depth + 1])} is not a section")
+            raise ConfigError(f"{key}: {'.'.join(parts[:depth + 1])} is not a section")
         node = child
     node[parts[-1]] = value
+
+
+def with_overrides(config: Config, values: dict) -> Config:
+    """``config`` with ``{"section.key": value}`` applied, validated again."""
+    raw = to_dict(config)
+    for key, value in values.items():
+        _set_path(raw, key, value)
+    return from_dict(raw)
 
 
 def from_dict(raw: dict) -> Config:

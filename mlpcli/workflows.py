@@ -34,6 +34,60 @@ def run_train(config, config_name: str = "run", out=None, use_cache: bool = True
             "best_epoch": metrics["best_epoch"], "seconds": metrics["seconds"]}
 
 
+def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1, out=None,
+              use_cache=True) -> dict:
+    """Cross-validate (each grid combination), keep the best combination's fold models with the
+    ``select``-ed final model, and write the run directory; returns the summary."""
+    from .artifacts import new_run_dir, point_latest
+    from .crossval import evaluate_folds, holdout_scores, log_table, plan_kfold, train_folds
+
+    plan = plan_kfold(config, k, select, grid, use_cache)
+    trained = train_folds(plan, jobs)
+    results = evaluate_folds(plan, trained)
+    best = max(range(len(results)), key=lambda i: results[i]["summary"]["mean_accuracy"])
+    config, folds = plan.configs[best], trained[best]
+    summary = {"k": config.kfold.k, "select": config.kfold.select, **results[best]["summary"]}
+    summary["holdout"] = holdout_scores(plan, plan.prepared[best], folds, summary["best_fold"])
+    if len(plan.combos) > 1:
+        summary["best_params"] = plan.combos[best]
+        summary["grid"] = sorted(({"params": combo, **{key: r["summary"][key] for key in (
+            "mean_accuracy", "std_accuracy", "oof_accuracy", "fold_accuracies")}}
+            for combo, r in zip(plan.combos, results)), key=lambda row: -row["mean_accuracy"])
+    log_table(summary)
+    run_dir = new_run_dir(config.output.dir, config_name, out)
+    _save_kfold_run(run_dir, config, plan, plan.prepared[best], folds, results[best]["oof"], summary)
+    point_latest(config.output.dir, run_dir)
+    return {"run_dir": str(run_dir), **summary}
+
+
+def _save_kfold_run(run_dir, config, plan, prepared, folds, oof, summary) -> None:
+    """Fold bundles in folds/fold_<i>/, the selected model at the top, splits, OOF and summary."""
+    from .artifacts import save_model, save_run
+    from .config import dump_yaml
+    from .fileio import atomic_save_npz, write_json, write_text
+    from .predictor import FoldEnsemble
+
+    config_yaml = dump_yaml(config)
+    members = [f"folds/fold_{i}" for i in range(1, len(folds) + 1)]
+    for member, fold in zip(members, folds):
+        save_run(run_dir / member, config_yaml, fold)
+    if config.kfold.select == "ensemble":
+        save_model(run_dir, FoldEnsemble([fold.predictor for fold in folds]), members)
+    else:
+        save_model(run_dir, folds[summary["best_fold"] - 1].predictor)
+    write_json(run_dir / "kfold_split_indices.json",
+               {"k": len(plan.folds), "folds": [f.tolist() for f in plan.folds], "holdout": plan.holdout.tolist()})
+    fold_of = np.zeros(len(prepared.dataset.labels), dtype=np.int64)
+    for number, rows in enumerate(plan.folds, start=1):
+        fold_of[rows] = number
+    rows = np.flatnonzero(fold_of)
+    atomic_save_npz(run_dir / "oof_predictions.npz", {"rows": rows, "fold": fold_of[rows],
+                                                      "labels": prepared.dataset.labels[rows],
+                                                      "probabilities": oof[rows]})
+    write_json(run_dir / "kfold_summary.json", summary)
+    write_text(run_dir / "config.yaml", config_yaml)
+
+
 def _or_none(value):
     return None if value is None or value != value else value
 
