@@ -15,11 +15,13 @@ import numpy as np
 
 from .augment import augment_batch
 from .errors import TrainingDiverged
-from .nn import LOSSES, SCHEDULES, SGD
+from .nn import LOSSES, SCHEDULES, SGD, Conv2D
 from .progress import bar, log
 
 HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
-EVAL_CHUNK = 4096
+# Rows per evaluation chunk. A convolution's im2col holds ~100 KB per 32x32 image, so
+# convolutional networks evaluate in smaller chunks to keep temporaries to a few hundred MB.
+EVAL_CHUNK, CONV_EVAL_CHUNK = 4096, 256
 
 
 @dataclass
@@ -31,8 +33,9 @@ class History:
     stopped_early: bool = False
 
 
-def scores_for(network, X: np.ndarray, rows: np.ndarray, standardizer, chunk: int = EVAL_CHUNK) -> np.ndarray:
+def scores_for(network, X: np.ndarray, rows: np.ndarray, standardizer) -> np.ndarray:
     """Class scores (len(rows), n_classes) for ``X[rows]``, computed in chunks."""
+    chunk = CONV_EVAL_CHUNK if any(isinstance(layer, Conv2D) for layer in network.layers) else EVAL_CHUNK
     parts = []
     for start in range(0, len(rows), chunk):
         batch = standardizer.transform(X[rows[start:start + chunk]])

@@ -2,7 +2,9 @@
 
 It takes the standardized raw-pixel feature row, so the network is
 ``ImageReshape -> [Conv2D -> ReLU -> MaxPool2D] per block -> Flatten -> MLP`` and the
-classification loss trains the extractor too. Images are channels-last (see ``conv``); the two
+classification loss trains the extractor too. Each block is built as Conv2D -> MaxPool2D -> ReLU:
+ReLU is monotone, so max(relu(x)) = relu(max(x)) and the gradients agree too, but the ReLU then
+runs on a pool**2 times smaller tensor. Images are channels-last (see ``conv``); the two
 reshaping layers that convert between feature rows and that layout live here.
 """
 
@@ -83,7 +85,7 @@ def build_extractor(blocks: list[dict], image_shape: tuple[int, int, int], init:
     for number, block in enumerate(blocks, start=1):
         conv, pool, (height, width) = _block_layers(number, block, height, width, channels, dtype)
         _initialize(conv, rng, oriented=init == "gradient" and number == 1)
-        layers += [conv, ReLU(inplace=True), pool]
+        layers += [conv, pool, ReLU(inplace=True)]
         channels = conv.filters
     layers.append(Flatten())
     for layer in layers:

@@ -20,10 +20,10 @@ def end_to_end(blocks, image_shape, init="gradient", trainable=True, dtype="floa
 def test_layers_and_n_features():
     layers, n_features = build_extractor(
         [{"filters": 32, "kernel": 3, "pool": 2}, {"filters": 64, "kernel": 3, "pool": 2}], (32, 32, 3))
-    assert [type(layer) for layer in layers] == [ImageReshape, Conv2D, ReLU, MaxPool2D,
-                                                 Conv2D, ReLU, MaxPool2D, Flatten]
+    assert [type(layer) for layer in layers] == [ImageReshape, Conv2D, MaxPool2D, ReLU,
+                                                 Conv2D, MaxPool2D, ReLU, Flatten]
     assert n_features == 8 * 8 * 64
-    assert layers[1].padding == 1 and layers[2].inplace
+    assert layers[1].padding == 1 and layers[3].inplace
     out = Sequential(layers).forward(np.zeros((2, 32 * 32 * 3), np.float32), training=False)
     assert out.shape == (2, n_features) and out.dtype == np.float32
 
@@ -67,11 +67,12 @@ def test_gradient_init_filters_respond_to_edges_of_their_orientation():
     horizontal = vertical.transpose(1, 0, 2)
     responses = conv.forward(np.stack([vertical, horizontal]))[:, 1:-1, 1:-1]  # inside, away from padding
     across = 2 * (N_ORIENTATIONS // 2)  # filter of the 90-degree orientation, the derivative along rows
-    strongest = responses.max(axis=(1, 2))
-    assert strongest[0, 0] > 0.5 and abs(strongest[0, across]) < 1e-6 <= strongest[1, across]
-    assert strongest[1, across] > 0.5 and abs(strongest[1, 0]) < 1e-6
+    strongest = np.abs(responses).max(axis=(1, 2))  # (edge image, filter)
+    assert strongest[0, 0] > 0.5 and strongest[0, across] < 1e-6  # vertical edge
+    assert strongest[1, across] > 0.5 and strongest[1, 0] < 1e-6  # horizontal edge
     assert responses[0, ..., 1].max() <= 0  # the negative twin only sees the opposite polarity
-    assert int(np.argmax(strongest[0, :2 * N_ORIENTATIONS])) == 0
+    positive_twins = responses[0].max(axis=(0, 1))[:2 * N_ORIENTATIONS:2]
+    assert int(np.argmax(positive_twins)) == 0  # of all orientations, 0 degrees fits best
 
 
 def test_gradient_filters_shape_norm_and_luminance():
@@ -117,3 +118,18 @@ def test_bad_blocks_and_init_are_rejected():
         build_extractor([{"filters": 2, "kernel": 3, "size": 2}], (6, 6, 3))
     with pytest.raises(ValueError, match="gradient, random"):
         build_extractor([], (6, 6, 3), init="sobel")
+
+
+def test_pool_then_relu_equals_relu_then_pool_forward_and_backward():
+    """The blocks run the ReLU after the pool; that must compute the lecture's conv -> ReLU -> pool."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 8, 6, 4))
+    dout = rng.standard_normal((3, 4, 3, 4))
+    relu_first = Sequential([ReLU(), MaxPool2D(2)])
+    pool_first = Sequential([MaxPool2D(2), ReLU()])
+    for network in (relu_first, pool_first):
+        for layer in network.layers:
+            layer.needs_input_grad = True
+    np.testing.assert_array_equal(relu_first.forward(x.copy()), pool_first.forward(x.copy()))
+    dx = [net.layers[0].backward(net.layers[1].backward(dout.copy())) for net in (relu_first, pool_first)]
+    np.testing.assert_array_equal(dx[0], dx[1])
