@@ -62,14 +62,30 @@ def cli(quiet: bool) -> None:
     logger.propagate = False
 
 
-def config_options(command):
+def config_options(command, required=True):
     """--config, --set and --print-config, shared by the commands that read a config."""
     command = click.option("--print-config", is_flag=True,
                            help="Print the fully resolved config and exit.")(command)
     command = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                            help="Override a config key, e.g. --set train.lr=0.01 (repeatable).")(command)
-    return click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True,
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False), required=required,
                         help="YAML config file.")(command)
+
+
+def resumable(command):
+    """--config or --resume RUN_DIR (exactly one), for the commands that train."""
+    command = click.option("--resume", type=click.Path(file_okay=False),
+                           help="Continue the interrupted run in this directory.")(command)
+    return config_options(command, required=False)
+
+
+def config_or_resume(config_path, overrides, print_config, resume):
+    """The config to start from, or None when resuming (the run directory has it)."""
+    if bool(config_path) == bool(resume):
+        raise click.UsageError("give either --config (a new run) or --resume RUN_DIR (continue one)")
+    if resume and (overrides or print_config):
+        raise click.UsageError("--resume takes the run's own config; --set and --print-config do not apply")
+    return None if resume else load_config_or_print(config_path, overrides, print_config)
 
 
 def load_config_or_print(config_path, overrides, print_config):
@@ -92,21 +108,26 @@ def _json_default(value):
 
 
 @cli.command()
-@config_options
+@resumable
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
 @click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
-def train(config_path, overrides, print_config, out, no_cache, as_json):
+def train(config_path, overrides, print_config, resume, out, no_cache, as_json):
     """Train one model on a train/validation split and save a run directory.
+
+    Ctrl-C (or SIGTERM) finishes the minibatch, saves a checkpoint and exits 130;
+    --resume continues from it with bit-identical results.
 
     \b
     Example:
       mlpcli train --config configs/quickstart.yaml --set train.epochs=5
+      mlpcli train --resume runs/20260101-120000-quickstart
     """
     from .workflows import run_train
 
-    config = load_config_or_print(config_path, overrides, print_config)
-    result = run_train(config, config_name=Path(config_path).stem, out=out, use_cache=not no_cache)
+    config = config_or_resume(config_path, overrides, print_config, resume)
+    result = run_train(config, config_name=Path(config_path or "run").stem, out=out, use_cache=not no_cache,
+                       resume=resume)
     if as_json:
         emit_json(result)
         return
@@ -121,7 +142,7 @@ def _fmt(value) -> str:
 
 
 @cli.command()
-@config_options
+@resumable
 @click.option("--k", type=int, help="Number of folds (default: kfold.k in the config, 5).")
 @click.option("--select", type=click.Choice(["best", "ensemble"]),
               help="Final model: the best fold, or all folds averaging their probabilities.")
@@ -132,8 +153,11 @@ def _fmt(value) -> str:
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
 @click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
-def kfold(config_path, overrides, print_config, k, select, grid, jobs, out, no_cache, as_json):
+def kfold(config_path, overrides, print_config, resume, k, select, grid, jobs, out, no_cache, as_json):
     """k-fold cross-validation: mean validation accuracy, and a model to predict with.
+
+    \b
+    Each fold is saved when it finishes; after Ctrl-C, --resume skips finished folds.
 
     \b
     Example:
@@ -144,8 +168,10 @@ def kfold(config_path, overrides, print_config, k, select, grid, jobs, out, no_c
 
     if k is not None and k < 2:
         raise click.BadParameter("needs at least 2 folds", param_hint="--k")
-    config = load_config_or_print(config_path, overrides, print_config)
-    result = run_kfold(config, Path(config_path).stem, k, select, grid, jobs, out, not no_cache)
+    if resume and (k or select or grid):
+        raise click.UsageError("--resume continues with the run's own --k, --select and --grid")
+    config = config_or_resume(config_path, overrides, print_config, resume)
+    result = run_kfold(config, Path(config_path or "kfold").stem, k, select, grid, jobs, out, not no_cache, resume)
     if as_json:
         emit_json(result)
         return

@@ -21,8 +21,10 @@ import numpy as np
 
 from . import seeding
 from .data.split import stratified_split
-from .errors import ConfigError
+from .checkpoint import CHECKPOINT
+from .errors import ConfigError, Interrupted
 from .experiment import Prepared, prepare, resolve_seed, train_model
+from .interrupt import StopFlag, graceful_stop
 from .kfold import grid_combinations, parse_grid, stratified_folds, summarize
 from .predictor import FoldEnsemble
 from .progress import log
@@ -34,6 +36,7 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 class Plan:
     """Everything the folds share: the configs to try, the prepared data and the row splits."""
 
+    base_config: object  # the config with k, select and the seed resolved, before the grid
     configs: list
     combos: list[dict]
     prepared: list[Prepared]  # per config
@@ -66,46 +69,84 @@ def plan_kfold(config, k=None, select=None, grid=(), use_cache=True) -> Plan:
         rows, holdout = stratified_split(labels, kfold.holdout, seeding.rng(config.seed, "split"))
     fold_positions = stratified_folds(labels[rows], kfold.k, seeding.rng(config.seed, "folds"),
                                       prepared[0].dataset.class_names)
-    return Plan(configs, combos, prepared, [rows[p] for p in fold_positions], holdout)
+    return Plan(config, configs, combos, prepared, [rows[p] for p in fold_positions], holdout)
 
 
-def train_folds(plan: Plan, jobs: int = 1) -> list[list]:
-    """Train every (config, fold) pair -> ``trained[config index][fold index]``."""
+def fold_dirs(run_dir: Path, plan: Plan) -> list[list[Path]]:
+    """Where each (config, fold) model is saved: folds/fold_<i>, or grid/combo_<j>/fold_<i>."""
+    def base(ci):
+        return run_dir / "folds" if len(plan.configs) == 1 else run_dir / "grid" / f"combo_{ci + 1}"
+    return [[base(ci) / f"fold_{fi + 1}" for fi in range(len(plan.folds))] for ci in range(len(plan.configs))]
+
+
+def train_folds(plan: Plan, dirs: list[list[Path]], jobs: int = 1) -> None:
+    """Train and save every (config, fold) model into ``dirs[ci][fi]``, skipping saved ones and
+    continuing from a fold's checkpoint. Ctrl-C/SIGTERM stops every fold after its minibatch."""
     k = len(plan.folds)
     pool_rows = np.sort(np.concatenate(plan.folds))
     tasks = [(ci, fi, np.setdiff1d(pool_rows, plan.folds[fi], assume_unique=True))
-             for ci in range(len(plan.configs)) for fi in range(k)]
-    if jobs <= 1 or len(tasks) == 1:
-        results = [_train_fold(plan.configs[ci], plan.prepared[ci], train, plan.folds[fi], fi, k)
-                   for ci, fi, train in tasks]
+             for ci in range(len(plan.configs)) for fi in range(k)
+             if not (dirs[ci][fi] / "model.json").exists()]
+    if jobs <= 1 or len(tasks) <= 1:
+        with graceful_stop() as stop:
+            for ci, fi, train in tasks:
+                _train_fold(plan.configs[ci], plan.prepared[ci], train, plan.folds[fi], fi, k, dirs[ci][fi], stop)
     else:
-        results = _train_in_workers(plan, tasks, jobs)
-    return [results[ci * k:(ci + 1) * k] for ci in range(len(plan.configs))]
+        _train_in_workers(plan, tasks, jobs, dirs)
 
 
-def _train_fold(config, prepared, train_rows, val_rows, fold, k):
-    label = f"fold {fold + 1}/{k}"
-    return train_model(config, prepared, train_rows, val_rows, stream=(fold,), label=label)
+def _train_fold(config, prepared, train_rows, val_rows, fold, k, directory: Path, stop) -> None:
+    from .artifacts import save_run
+    from .config import dump_yaml
+
+    checkpoint = directory / CHECKPOINT
+    directory.mkdir(parents=True, exist_ok=True)
+    trained = train_model(config, prepared, train_rows, val_rows, stream=(fold,), label=f"fold {fold + 1}/{k}",
+                          checkpoint=checkpoint, stop=stop)
+    save_run(directory, dump_yaml(config), trained)
+    checkpoint.unlink(missing_ok=True)
 
 
-def _train_in_workers(plan: Plan, tasks, jobs: int) -> list:
+def _train_in_workers(plan: Plan, tasks, jobs: int, dirs) -> None:
     """Fresh worker processes with cpu_count // jobs BLAS threads each; they read the feature
-    matrices through memory-mapped files, so the data is neither copied nor pickled."""
+    matrices through memory-mapped files, so the data is neither copied nor pickled. A stop
+    request reaches them through a shared event; they ignore SIGINT themselves."""
     import logging
 
     level = logging.getLogger("mlpcli").getEffectiveLevel()
-    with tempfile.TemporaryDirectory(prefix="mlpcli-kfold-") as scratch:
+    context = get_context("spawn")
+    event = context.Event()
+    with tempfile.TemporaryDirectory(prefix="mlpcli-kfold-") as scratch, graceful_stop(event):
         shared = {}
         for prepared in plan.prepared:
             if id(prepared) not in shared:
                 shared[id(prepared)] = _share(prepared, Path(scratch) / f"X{len(shared)}.npy")
         # Spawned workers read the thread limits when they import NumPy, i.e. at start-up.
         with _environment({name: str(max(1, (os.cpu_count() or 1) // jobs)) for name in THREAD_VARIABLES}):
-            pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"))
-            futures = [pool.submit(_worker, level, plan.configs[ci], *shared[id(plan.prepared[ci])], train,
-                                   plan.folds[fi], fi, len(plan.folds)) for ci, fi, train in tasks]
+            pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(level, event))
+            futures = [pool.submit(_worker, plan.configs[ci], *shared[id(plan.prepared[ci])], train,
+                                   plan.folds[fi], fi, len(plan.folds), dirs[ci][fi]) for ci, fi, train in tasks]
         with pool:
-            return [future.result() for future in futures]
+            errors = [future.exception() for future in futures]
+    interrupted = [e for e in errors if isinstance(e, Interrupted)]
+    for error in errors:
+        if error is not None and not isinstance(error, Interrupted):
+            raise error
+    if interrupted:
+        raise Interrupted(f"stopped {len(interrupted)} unfinished fold(s); checkpoints saved")
+
+
+_STOP = None
+
+
+def _init_worker(level, event) -> None:
+    import logging
+    import signal
+
+    global _STOP
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; see graceful_stop
+    logging.basicConfig(format="%(message)s", level=level)
+    _STOP = StopFlag(event)
 
 
 def _share(prepared: Prepared, path: Path):
@@ -129,12 +170,20 @@ def _environment(values: dict):
                 os.environ[name] = value
 
 
-def _worker(level, config, x_path, prepared, train_rows, val_rows, fold, k):
-    import logging
-
-    logging.basicConfig(format="%(message)s", level=level)
+def _worker(config, x_path, prepared, train_rows, val_rows, fold, k, directory) -> None:
+    if _STOP.is_set():
+        raise Interrupted(f"fold {fold + 1}/{k} not started")
     prepared = dataclasses.replace(prepared, X=np.load(x_path, mmap_mode="r"))
-    return _train_fold(config, prepared, train_rows, val_rows, fold, k)
+    _train_fold(config, prepared, train_rows, val_rows, fold, k, directory, _STOP)
+
+
+def load_folds(dirs: list[list[Path]]) -> list[list]:
+    """The saved fold models and their metrics: ``[config][fold] -> (predictor, metrics)``."""
+    import json
+
+    from .artifacts import load_model
+
+    return [[(load_model(d), json.loads((d / "metrics.json").read_text())) for d in row] for row in dirs]
 
 
 def evaluate_folds(plan: Plan, trained: list[list]) -> list[dict]:
@@ -143,11 +192,11 @@ def evaluate_folds(plan: Plan, trained: list[list]) -> list[dict]:
     for prepared, fold_models in zip(plan.prepared, trained):
         X, y = prepared.X, prepared.dataset.labels
         oof = np.zeros((len(y), len(prepared.dataset.class_names)), dtype=np.float64)
-        for rows, model in zip(plan.folds, fold_models):
-            oof[rows] = model.predictor.predict_proba_features(X[rows])
+        for rows, (predictor, _) in zip(plan.folds, fold_models):
+            oof[rows] = predictor.predict_proba_features(X[rows])
         rows = np.sort(np.concatenate(plan.folds))
-        summary = summarize([m.metrics["val"]["accuracy"] for m in fold_models],
-                            [m.metrics["val"]["loss"] for m in fold_models])
+        summary = summarize([metrics["val"]["accuracy"] for _, metrics in fold_models],
+                            [metrics["val"]["loss"] for _, metrics in fold_models])
         summary["oof_accuracy"] = float(np.mean(oof[rows].argmax(axis=1) == y[rows]))
         results.append({"summary": summary, "oof": oof})
     return results
@@ -158,8 +207,8 @@ def holdout_scores(plan: Plan, prepared: Prepared, fold_models: list, best_fold:
     if plan.holdout.size == 0:
         return None
     X, y = prepared.X[plan.holdout], prepared.dataset.labels[plan.holdout]
-    ensemble = FoldEnsemble([m.predictor for m in fold_models]).predict_proba_features(X)
-    single = fold_models[best_fold - 1].predictor.predict_proba_features(X)
+    ensemble = FoldEnsemble([predictor for predictor, _ in fold_models]).predict_proba_features(X)
+    single = fold_models[best_fold - 1][0].predict_proba_features(X)
     return {"n": int(len(y)), "ensemble_accuracy": float(np.mean(ensemble.argmax(axis=1) == y)),
             "best_fold_accuracy": float(np.mean(single.argmax(axis=1) == y))}
 

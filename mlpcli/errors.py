@@ -26,3 +26,9 @@ class ArtifactError(MlpcliError):
 
 class TrainingDiverged(MlpcliError):
     """The loss became non-finite during training."""
+
+
+class Interrupted(MlpcliError):
+    """Stopped by SIGINT/SIGTERM after saving a checkpoint; exit code 130 like Ctrl-C."""
+
+    exit_code = 130

@@ -77,10 +77,11 @@ class Trained:
 
 
 def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[int, ...] = (),
-                label: str = "") -> Trained:
+                label: str = "", checkpoint=None, stop=None) -> Trained:
     """Fit a fresh network on ``train_rows``, validating on ``val_rows``.
 
     ``stream`` selects independent random sub-streams (e.g. one per fold) from the config's seed.
+    ``checkpoint`` (a path) and ``stop`` (a StopFlag) make the training resumable; see Trainer.fit.
     """
     started = time.perf_counter()
     X, y = prepared.X, prepared.dataset.labels
@@ -91,7 +92,7 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     trainer = Trainer(network, standardizer, config.train, config.model.loss, config.model.weight_decay,
                       seeding.rng(config.seed, "shuffle", *stream), seeding.rng(config.seed, "augment", *stream),
                       prepared.image_shape if config.mode == "end_to_end" else None, label)
-    history = trainer.fit(X, y, train_rows, val_rows)
+    history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,
                           prepared.dataset.images.shape[1:3], prepared.features, config.model.loss)
     metrics = split_metrics(network, standardizer, X, y, {"train": train_rows, "val": val_rows},

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .augment import augment_batch
-from .errors import TrainingDiverged
+from .checkpoint import TrainState, load_checkpoint, save_checkpoint
+from .errors import ArtifactError, Interrupted, TrainingDiverged
 from .nn import LOSSES, SCHEDULES, SGD, Conv2D
 from .progress import bar, log
 
@@ -70,63 +72,108 @@ class Trainer:
         self.image_shape = image_shape
         self.label = f"{label} " if label else ""
         self.optimizer = SGD(train_config.momentum, train_config.nesterov)
-        self.history = History()
 
-    def fit(self, X: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray) -> History:
+    def fit(self, X: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
+            checkpoint: Path | None = None, stop=None) -> History:
         """X (n_samples, n_features); y (n_samples,) int64. Returns the history; with
-        ``train.patience`` the best epoch's weights are restored at the end."""
-        config = self.config
-        best_accuracy, best_state, waited = -math.inf, None, 0
-        for epoch in range(len(self.history.epochs), config.epochs):
-            started = time.perf_counter()
-            lr = SCHEDULES[config.schedule](config.lr, epoch, config.epochs, config.step_size, config.gamma)
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, once
-                train_loss, train_accuracy = self._epoch(X, y, train_rows, epoch, lr)
-            val_loss, val_accuracy = evaluate_rows(self.network, X, y, val_rows, self.standardizer,
-                                                   self.loss_name)
-            record = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "train_accuracy": train_accuracy,
-                      "val_loss": val_loss, "val_accuracy": val_accuracy,
-                      "seconds": time.perf_counter() - started}
-            self.history.epochs.append(record)
-            self._log(record)
-            if config.patience is None:
-                continue
-            if val_accuracy > best_accuracy:
-                best_accuracy, waited = val_accuracy, 0
-                best_state = {k: v.copy() for k, v in self.network.state_dict().items()}
-                self.history.best_epoch = epoch + 1
-            else:
-                waited += 1
-                if waited >= config.patience:
-                    self.history.stopped_early = True
-                    log.info("%searly stop: no val_accuracy gain for %d epochs; keeping epoch %d",
-                             self.label, waited, self.history.best_epoch)
-                    break
-        if best_state is not None:
-            self.network.load_state_dict(best_state)
-        else:
-            self.history.best_epoch = len(self.history.epochs)
-        return self.history
+        ``train.patience`` the best epoch's weights are restored at the end.
 
-    def _epoch(self, X, y, train_rows, epoch, lr) -> tuple[float, float]:
-        """One pass over a fresh permutation of ``train_rows``; returns mean (loss, accuracy)."""
-        n = len(train_rows)
+        With ``checkpoint``, training continues from that file if it exists and saves it after
+        every epoch. When ``stop`` (a StopFlag) is set, the current minibatch finishes, the
+        checkpoint is saved and ``Interrupted`` is raised.
+        """
+        state = self._resume(checkpoint) if checkpoint is not None and checkpoint.exists() else TrainState()
+        while state.epoch < self.config.epochs and not state.stopped_early:
+            if stop is not None and stop.is_set():
+                self._interrupt(state, checkpoint, len(train_rows), stop)
+            if state.order is None:
+                state.order = train_rows[self.shuffle_rng.permutation(len(train_rows))]
+            started = time.perf_counter()
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported once, below
+                finished = self._epoch(X, y, state, stop)
+            if not finished:
+                self._interrupt(state, checkpoint, len(train_rows), stop)
+            self._end_epoch(state, X, y, val_rows, time.perf_counter() - started)
+            if checkpoint is not None:
+                self._save(checkpoint, state)
+        if state.best_state is not None:
+            self.network.load_state_dict(state.best_state)
+        return History(state.history, state.best_epoch or len(state.history), state.stopped_early)
+
+    def _lr(self, epoch: int) -> float:
+        config = self.config
+        return SCHEDULES[config.schedule](config.lr, epoch, config.epochs, config.step_size, config.gamma)
+
+    def _end_epoch(self, state: TrainState, X, y, val_rows, seconds: float) -> None:
+        """Validate, record the epoch and update early stopping; the next epoch starts fresh."""
+        n = len(state.order)
+        val_loss, val_accuracy = evaluate_rows(self.network, X, y, val_rows, self.standardizer, self.loss_name)
+        record = {"epoch": state.epoch + 1, "lr": self._lr(state.epoch), "train_loss": state.partial[0] / n,
+                  "train_accuracy": state.partial[1] / n, "val_loss": val_loss, "val_accuracy": val_accuracy,
+                  "seconds": seconds}
+        state.history.append(record)
+        self._log(record)
+        state.epoch += 1
+        state.order, state.position, state.partial = None, 0, (0.0, 0.0)
+        if self.config.patience is None:
+            return
+        if val_accuracy > state.best_accuracy:
+            state.best_accuracy, state.best_epoch, state.waited = val_accuracy, state.epoch, 0
+            state.best_state = {k: v.copy() for k, v in self.network.state_dict().items()}
+        else:
+            state.waited += 1
+            if state.waited >= self.config.patience:
+                state.stopped_early = True
+                log.info("%searly stop: no val_accuracy gain for %d epochs; keeping epoch %d",
+                         self.label, state.waited, state.best_epoch)
+
+    def _epoch(self, X, y, state: TrainState, stop) -> bool:
+        """Train on ``state.order`` from ``state.position`` on; False if stopped part-way."""
+        n = len(state.order)
         size = n if self.config.batch_size == "full" else min(self.config.batch_size, n)
         buffer = np.empty((size, X.shape[1]), dtype=X.dtype)
-        order = train_rows[self.shuffle_rng.permutation(n)]
-        total_loss = correct = 0.0
-        with bar(n, f"{self.label}epoch {epoch + 1}/{self.config.epochs}", unit="sample") as progress:
-            for start in range(0, n, size):
-                rows = order[start:start + size]
+        lr = self._lr(state.epoch)
+        total_loss, correct = state.partial
+        with bar(n, f"{self.label}epoch {state.epoch + 1}/{self.config.epochs}", unit="sample") as progress:
+            progress.update(state.position)
+            for start in range(state.position, n, size):
+                rows = state.order[start:start + size]
                 loss, hits = self._step(X, y, rows, buffer[:len(rows)], lr)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
-                        f"{self.label}training diverged at epoch {epoch + 1} (loss={loss}); "
+                        f"{self.label}training diverged at epoch {state.epoch + 1} (loss={loss}); "
                         f"lower train.lr (now {self.config.lr:g})")
                 total_loss += loss * len(rows)
                 correct += hits
+                state.position, state.partial = start + len(rows), (total_loss, correct)
                 progress.update(len(rows))
-        return total_loss / n, correct / n
+                if stop is not None and stop.is_set() and state.position < n:
+                    return False
+        return True
+
+    def _interrupt(self, state: TrainState, checkpoint: Path | None, n: int, stop) -> None:
+        where = f"epoch {state.epoch + 1}, sample {state.position}/{n}"
+        if checkpoint is None:
+            raise Interrupted(f"{self.label}stopped by {stop.signal_name} at {where}")
+        self._save(checkpoint, state)
+        raise Interrupted(f"{self.label}stopped by {stop.signal_name} at {where}; checkpoint saved")
+
+    def _save(self, path: Path, state: TrainState) -> None:
+        state.rng_states = {"shuffle": self.shuffle_rng.bit_generator.state,
+                            "augment": self.augment_rng.bit_generator.state}
+        save_checkpoint(path, state, self.network.state_dict(), self.optimizer.state_dict())
+
+    def _resume(self, path: Path) -> TrainState:
+        state, weights, velocities = load_checkpoint(path)
+        try:
+            self.network.load_state_dict(weights)
+        except ValueError as exc:
+            raise ArtifactError(f"{path}: checkpoint does not match this network ({exc})") from None
+        self.optimizer.load_state_dict(velocities)
+        self.shuffle_rng.bit_generator.state = state.rng_states["shuffle"]
+        self.augment_rng.bit_generator.state = state.rng_states["augment"]
+        log.info("%sresuming at epoch %d, sample %d", self.label, state.epoch + 1, state.position)
+        return state
 
     def _step(self, X, y, rows, batch, lr) -> tuple[float, int]:
         """Forward, backward and update on one minibatch; returns (data loss, number correct).

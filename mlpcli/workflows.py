@@ -14,18 +14,32 @@ from .errors import ConfigError, DataError
 GRADCHECK_TOLERANCE = 1e-6
 
 
-def run_train(config, config_name: str = "run", out=None, use_cache: bool = True) -> dict:
-    """Train on the ``data.val_fraction`` split and write a run directory; returns the summary."""
-    from .artifacts import new_run_dir, point_latest, save_run
-    from .config import dump_yaml
-    from .experiment import holdout_split, prepare, resolve_seed, train_model
+def run_train(config, config_name: str = "run", out=None, use_cache: bool = True, resume=None) -> dict:
+    """Train on the ``data.val_fraction`` split and write a run directory; returns the summary.
 
-    config = resolve_seed(config)
+    With ``resume`` (a run directory) the interrupted run continues from its checkpoint instead.
+    """
+    from .artifacts import new_run_dir, point_latest, save_run
+    from .checkpoint import CHECKPOINT
+    from .config import dump_yaml
+    from .errors import Interrupted
+    from .experiment import holdout_split, prepare, resolve_seed, train_model
+    from .fileio import write_text
+    from .interrupt import graceful_stop
+
+    config = resume_config(resume, "train") if resume else resolve_seed(config)
     prepared = prepare(config, use_cache)
     train_rows, val_rows = holdout_split(config, prepared.dataset.labels)
-    trained = train_model(config, prepared, train_rows, val_rows)
-    run_dir = new_run_dir(config.output.dir, config_name, out)
+    run_dir = Path(resume) if resume else new_run_dir(config.output.dir, config_name, out)
+    write_text(run_dir / "config.yaml", dump_yaml(config))
+    checkpoint = run_dir / CHECKPOINT
+    with graceful_stop() as stop:
+        try:
+            trained = train_model(config, prepared, train_rows, val_rows, checkpoint=checkpoint, stop=stop)
+        except Interrupted as exc:
+            raise Interrupted(f"{exc}. Resume with: mlpcli train --resume {run_dir}") from None
     save_run(run_dir, dump_yaml(config), trained)
+    checkpoint.unlink(missing_ok=True)
     point_latest(config.output.dir, run_dir)
     metrics = trained.metrics
     return {"run_dir": str(run_dir), "train_accuracy": metrics["train"]["accuracy"],
@@ -34,58 +48,98 @@ def run_train(config, config_name: str = "run", out=None, use_cache: bool = True
             "best_epoch": metrics["best_epoch"], "seconds": metrics["seconds"]}
 
 
-def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1, out=None,
-              use_cache=True) -> dict:
-    """Cross-validate (each grid combination), keep the best combination's fold models with the
-    ``select``-ed final model, and write the run directory; returns the summary."""
-    from .artifacts import new_run_dir, point_latest
-    from .crossval import evaluate_folds, holdout_scores, log_table, plan_kfold, train_folds
+def resume_config(run_dir, command: str):
+    """The config of an unfinished run in ``run_dir``; says clearly why it cannot be resumed."""
+    from .config import load_config
+    from .errors import ArtifactError
 
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ArtifactError(f"--resume {run_dir}: no such run directory")
+    if (run_dir / "model.json").exists():
+        raise ArtifactError(f"--resume {run_dir}: this run already finished (its model.json is there); "
+                            f"nothing to resume")
+    if not (run_dir / "config.yaml").is_file():
+        raise ArtifactError(f"--resume {run_dir}: config.yaml is missing, so this is not a resumable run")
+    if command == "train" and not (run_dir / "checkpoint.npz").is_file():
+        raise ArtifactError(f"--resume {run_dir}: no checkpoint.npz (the run stopped before its first "
+                            f"checkpoint); start it again with: mlpcli train --config {run_dir / 'config.yaml'}")
+    return load_config(run_dir / "config.yaml")
+
+
+def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1, out=None,
+              use_cache=True, resume=None) -> dict:
+    """Cross-validate (each grid combination), keep the best combination's fold models with the
+    ``select``-ed final model, and write the run directory; returns the summary.
+
+    Every fold is saved when it finishes; ``resume`` continues an interrupted run, skipping
+    finished folds and continuing unfinished ones from their checkpoints.
+    """
+    import json
+
+    from .artifacts import new_run_dir, point_latest
+    from .config import dump_yaml
+    from .crossval import evaluate_folds, fold_dirs, holdout_scores, load_folds, log_table, plan_kfold, train_folds
+    from .errors import Interrupted
+    from .fileio import write_json, write_text
+
+    if resume:
+        config = resume_config(resume, "kfold")
+        options = json.loads((Path(resume) / "kfold_plan.json").read_text())
+        k, select, grid = options["k"], options["select"], options["grid"]
     plan = plan_kfold(config, k, select, grid, use_cache)
-    trained = train_folds(plan, jobs)
+    run_dir = Path(resume) if resume else new_run_dir(plan.configs[0].output.dir, config_name, out)
+    if not resume:
+        base = plan.base_config
+        write_text(run_dir / "config.yaml", dump_yaml(base))
+        write_json(run_dir / "kfold_plan.json", {"k": base.kfold.k, "select": base.kfold.select, "grid": list(grid)})
+    dirs = fold_dirs(run_dir, plan)
+    try:
+        train_folds(plan, dirs, jobs)
+    except Interrupted as exc:
+        raise Interrupted(f"{exc}; finished folds are kept. Resume with: mlpcli kfold --resume {run_dir}") from None
+    trained = load_folds(dirs)
     results = evaluate_folds(plan, trained)
     best = max(range(len(results)), key=lambda i: results[i]["summary"]["mean_accuracy"])
-    config, folds = plan.configs[best], trained[best]
+    config = plan.configs[best]
     summary = {"k": config.kfold.k, "select": config.kfold.select, **results[best]["summary"]}
-    summary["holdout"] = holdout_scores(plan, plan.prepared[best], folds, summary["best_fold"])
+    summary["holdout"] = holdout_scores(plan, plan.prepared[best], trained[best], summary["best_fold"])
     if len(plan.combos) > 1:
         summary["best_params"] = plan.combos[best]
         summary["grid"] = sorted(({"params": combo, **{key: r["summary"][key] for key in (
             "mean_accuracy", "std_accuracy", "oof_accuracy", "fold_accuracies")}}
             for combo, r in zip(plan.combos, results)), key=lambda row: -row["mean_accuracy"])
     log_table(summary)
-    run_dir = new_run_dir(config.output.dir, config_name, out)
-    _save_kfold_run(run_dir, config, plan, plan.prepared[best], folds, results[best]["oof"], summary)
+    _save_kfold_run(run_dir, config, plan, trained[best], dirs[best], results[best]["oof"], summary)
     point_latest(config.output.dir, run_dir)
     return {"run_dir": str(run_dir), **summary}
 
 
-def _save_kfold_run(run_dir, config, plan, prepared, folds, oof, summary) -> None:
-    """Fold bundles in folds/fold_<i>/, the selected model at the top, splits, OOF and summary."""
-    from .artifacts import save_model, save_run
+def _save_kfold_run(run_dir, config, plan, folds, dirs, oof, summary) -> None:
+    """The selected model at the top (written last), the splits, OOF predictions and summary."""
+    from .artifacts import save_model
     from .config import dump_yaml
     from .fileio import atomic_save_npz, write_json, write_text
     from .predictor import FoldEnsemble
 
-    config_yaml = dump_yaml(config)
-    members = [f"folds/fold_{i}" for i in range(1, len(folds) + 1)]
-    for member, fold in zip(members, folds):
-        save_run(run_dir / member, config_yaml, fold)
-    if config.kfold.select == "ensemble":
-        save_model(run_dir, FoldEnsemble([fold.predictor for fold in folds]), members)
-    else:
-        save_model(run_dir, folds[summary["best_fold"] - 1].predictor)
     write_json(run_dir / "kfold_split_indices.json",
                {"k": len(plan.folds), "folds": [f.tolist() for f in plan.folds], "holdout": plan.holdout.tolist()})
-    fold_of = np.zeros(len(prepared.dataset.labels), dtype=np.int64)
+    labels = plan.prepared[0].dataset.labels
+    fold_of = np.zeros(len(labels), dtype=np.int64)
     for number, rows in enumerate(plan.folds, start=1):
         fold_of[rows] = number
     rows = np.flatnonzero(fold_of)
-    atomic_save_npz(run_dir / "oof_predictions.npz", {"rows": rows, "fold": fold_of[rows],
-                                                      "labels": prepared.dataset.labels[rows],
+    atomic_save_npz(run_dir / "oof_predictions.npz", {"rows": rows, "fold": fold_of[rows], "labels": labels[rows],
                                                       "probabilities": oof[rows]})
     write_json(run_dir / "kfold_summary.json", summary)
-    write_text(run_dir / "config.yaml", config_yaml)
+    # The run's config becomes the chosen combination's (the same keys the grid varied, so a
+    # resume from here would plan the same folds).
+    write_text(run_dir / "config.yaml", dump_yaml(config))
+    if config.kfold.select == "ensemble":
+        members = [str(d.relative_to(run_dir)) for d in dirs]
+        save_model(run_dir, FoldEnsemble([predictor for predictor, _ in folds]), members)
+    else:
+        save_model(run_dir, folds[summary["best_fold"] - 1][0])
 
 
 def _or_none(value):

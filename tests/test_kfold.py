@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from mlpcli.cli import cli
 from mlpcli.config import from_dict
-from mlpcli.crossval import plan_kfold, train_folds
+from mlpcli.crossval import fold_dirs, load_folds, plan_kfold, train_folds
 from mlpcli.errors import ConfigError
 from mlpcli.kfold import grid_combinations, parse_grid, stratified_folds
 
@@ -59,12 +59,13 @@ def small(tmp_path, **train):
 def test_standardization_is_fitted_on_each_fold_training_rows_only(tmp_path):
     plan = plan_kfold(small(tmp_path), k=4)
     X = plan.prepared[0].X
-    fold_models = train_folds(plan)[0]
-    for rows, model in zip(plan.folds, fold_models):
+    dirs = fold_dirs(tmp_path / "run", plan)
+    train_folds(plan, dirs)
+    for rows, (predictor, _) in zip(plan.folds, load_folds(dirs)[0]):
         train_rows = np.setdiff1d(np.arange(len(X)), rows)
-        np.testing.assert_allclose(model.predictor.standardizer.mean, X[train_rows].mean(axis=0), atol=1e-6)
+        np.testing.assert_allclose(predictor.standardizer.mean, X[train_rows].mean(axis=0), atol=1e-6)
         # Fitting on all rows would give these statistics instead; they must differ.
-        assert not np.allclose(model.predictor.standardizer.mean, X.mean(axis=0), atol=1e-6)
+        assert not np.allclose(predictor.standardizer.mean, X.mean(axis=0), atol=1e-6)
 
 
 def run(*args):

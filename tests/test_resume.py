@@ -1,0 +1,176 @@
+"""Interrupt and resume: a stopped run continues to bit-identical weights; kills leave no bad model."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from mlpcli.artifacts import load_model
+from mlpcli.config import from_dict
+from mlpcli.errors import ArtifactError, Interrupted
+from mlpcli.experiment import holdout_split, prepare, train_model
+
+from conftest import write_config
+
+
+class StopAfter:
+    """A StopFlag stand-in that asks to stop after ``calls`` checks."""
+
+    def __init__(self, calls):
+        self.calls, self.signal_name = calls, "SIGINT"
+
+    def is_set(self):
+        self.calls -= 1
+        return self.calls < 0
+
+
+def config(tmp_path, **train):
+    return from_dict({"seed": 5, "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12,
+                                         "cache_dir": str(tmp_path / "cache")},
+                      "model": {"hidden": [8]},
+                      "train": {"epochs": 4, "batch_size": 16, "lr": 0.05, **train}})
+
+
+def weights(trained):
+    return trained.predictor.network.state_dict()
+
+
+@pytest.mark.parametrize("train, stops", [
+    ({}, [3]),                                               # mid-epoch 1
+    ({}, [6, 2, 9]),                                         # interrupted three times
+    ({"patience": 1, "lr": 0.5}, [7]),                       # early-stopping state survives
+    ({"schedule": "cosine", "nesterov": True}, [12]),
+    ({"batch_size": "full"}, [0, 1]),                        # at epoch boundaries
+])
+def test_resumed_training_is_bit_identical(tmp_path, train, stops):
+    cfg = config(tmp_path, **train)
+    prepared = prepare(cfg)
+    rows = holdout_split(cfg, prepared.dataset.labels)
+    reference = train_model(cfg, prepared, *rows)
+    checkpoint = tmp_path / "checkpoint.npz"
+    for calls in stops:
+        with pytest.raises(Interrupted, match="checkpoint saved"):
+            train_model(cfg, prepared, *rows, checkpoint=checkpoint, stop=StopAfter(calls))
+        assert checkpoint.exists()
+    resumed = train_model(cfg, prepared, *rows, checkpoint=checkpoint)
+    for key, value in weights(reference).items():
+        assert np.array_equal(value, weights(resumed)[key]), key
+    assert [r["val_accuracy"] for r in resumed.history.epochs] == [r["val_accuracy"] for r in reference.history.epochs]
+
+
+def mlpcli(*args, **popen):
+    env = {**os.environ, "CI": "1", "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "mlpcli", *map(str, args)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def slow_config(tmp_path):
+    return write_config(tmp_path / "slow.yaml", data={"n_per_class": 400, "image_size": 32},
+                        model={"hidden": [256]}, train={"epochs": 6, "batch_size": 8, "lr": 0.01})
+
+
+def wait_for(process, text, timeout=60):
+    """Read stderr lines until one contains ``text``; returns what was read."""
+    seen, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return seen
+    raise AssertionError(f"never saw {text!r}: {''.join(seen)}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_checkpoints_exits_130_and_resume_matches(tmp_path, sig):
+    cfg = slow_config(tmp_path)
+    straight = mlpcli("train", "--config", cfg, "--out", tmp_path / "straight")
+    assert straight.wait(120) == 0, straight.stderr.read()
+    stopped = mlpcli("train", "--config", cfg, "--out", tmp_path / "run")
+    wait_for(stopped, "epoch 1/6")
+    time.sleep(0.2)  # into epoch 2
+    stopped.send_signal(sig)
+    _, stderr = stopped.communicate(timeout=60)
+    assert stopped.returncode == 130, stderr
+    assert f"Resume with: mlpcli train --resume {tmp_path / 'run'}" in stderr
+    assert "Traceback" not in stderr
+    assert (tmp_path / "run" / "checkpoint.npz").exists() and not (tmp_path / "run" / "model.json").exists()
+    resumed = mlpcli("train", "--resume", tmp_path / "run")
+    _, stderr = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, stderr
+    assert "resuming at epoch" in stderr
+    assert (tmp_path / "run" / "weights.npz").read_bytes() == (tmp_path / "straight" / "weights.npz").read_bytes()
+    assert not (tmp_path / "run" / "checkpoint.npz").exists()
+
+
+def test_sigkill_never_leaves_a_wrong_model(tmp_path):
+    cfg = slow_config(tmp_path)
+    straight = mlpcli("train", "--config", cfg, "--out", tmp_path / "straight")
+    assert straight.wait(120) == 0
+    expected = (tmp_path / "straight" / "weights.npz").read_bytes()
+    rng = np.random.default_rng(0)
+    for attempt in range(3):
+        run_dir = tmp_path / f"killed{attempt}"
+        process = mlpcli("train", "--config", cfg, "--out", run_dir)
+        time.sleep(rng.uniform(0.5, 4.0))
+        process.kill()
+        process.wait()
+        try:
+            model = load_model(run_dir)
+        except ArtifactError:
+            model = None
+        if model is not None:  # it finished before the kill: the model must be the real one
+            assert (run_dir / "weights.npz").read_bytes() == expected
+            continue
+        if (run_dir / "checkpoint.npz").exists():  # a kill mid-run: resuming reaches the same weights
+            resumed = mlpcli("train", "--resume", run_dir)
+            assert resumed.wait(120) == 0, resumed.stderr.read()
+            assert (run_dir / "weights.npz").read_bytes() == expected
+
+
+def test_resume_refuses_finished_and_incomplete_runs(tmp_path):
+    from click.testing import CliRunner
+
+    from mlpcli.cli import cli
+
+    cfg = write_config(tmp_path / "c.yaml")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train", "--config", str(cfg), "--out", str(tmp_path / "done")]).exit_code == 0
+    finished = runner.invoke(cli, ["train", "--resume", str(tmp_path / "done")])
+    assert finished.exit_code == 1 and "already finished" in finished.stderr
+    (tmp_path / "empty").mkdir()
+    missing = runner.invoke(cli, ["train", "--resume", str(tmp_path / "empty")])
+    assert missing.exit_code == 1 and "config.yaml is missing" in missing.stderr
+    (tmp_path / "early").mkdir()
+    (tmp_path / "early" / "config.yaml").write_text((tmp_path / "done" / "config.yaml").read_text())
+    early = runner.invoke(cli, ["train", "--resume", str(tmp_path / "early")])
+    assert early.exit_code == 1 and "no checkpoint.npz" in early.stderr
+    both = runner.invoke(cli, ["train", "--resume", str(tmp_path / "early"), "--config", str(cfg)])
+    assert both.exit_code == 2 and "either --config" in both.stderr
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_kfold_interrupt_keeps_finished_folds_and_resumes(tmp_path, jobs):
+    cfg = write_config(tmp_path / "k.yaml", data={"n_per_class": 150, "image_size": 32},
+                       model={"hidden": [128]}, train={"epochs": 4, "batch_size": 8, "lr": 0.01})
+    straight = mlpcli("kfold", "--config", cfg, "--k", 3, "--jobs", jobs, "--out", tmp_path / "straight", "--json")
+    out, err = straight.communicate(timeout=300)
+    assert straight.returncode == 0, err
+    stopped = mlpcli("kfold", "--config", cfg, "--k", 3, "--jobs", jobs, "--out", tmp_path / "run", "--json")
+    wait_for(stopped, "fold 1/3 epoch 2/4")
+    stopped.send_signal(signal.SIGINT)
+    _, stderr = stopped.communicate(timeout=120)
+    assert stopped.returncode == 130, stderr
+    assert "Resume with: mlpcli kfold --resume" in stderr and "Traceback" not in stderr
+    resumed = mlpcli("kfold", "--resume", tmp_path / "run", "--json")
+    resumed_out, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr
+    a, b = json.loads(out), json.loads(resumed_out)
+    a.pop("run_dir"), b.pop("run_dir")
+    assert a == b
