@@ -230,8 +230,9 @@ def predict(paths, model_dir, top_k, as_json):
 @click.option("--data", "data_path", required=True, type=click.Path(),
               help="Labelled images: an image folder (one sub-folder per class).")
 @click.option("--fail-under", type=click.FloatRange(0, 1), help="Exit 1 if accuracy is below this (a CI gate).")
+@click.option("--save", is_flag=True, help="Keep the report in the run's evaluations/ (for mlpcli show).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
-def evaluate(model_dir, data_path, fail_under, as_json):
+def evaluate(model_dir, data_path, fail_under, save, as_json):
     """Accuracy, per-class precision/recall/F1 and the confusion matrix on labelled data.
 
     \b
@@ -241,6 +242,10 @@ def evaluate(model_dir, data_path, fail_under, as_json):
     from .workflows import run_evaluate
 
     report = run_evaluate(model_dir, data_path)
+    if save:
+        from .workflows_show import save_evaluation
+
+        click.echo(f"saved {save_evaluation(model_dir, report, data_path)}", err=True)
     if as_json:
         emit_json(report)
     else:
@@ -289,6 +294,83 @@ def gradcheck(config_path, overrides, print_config, as_json):
         click.echo(f"{'PASS' if passed else 'FAIL'}: max relative error {worst:.3e} (tolerance {GRADCHECK_TOLERANCE:g})")
     if not passed:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the pictures (default RUN/pictures).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
+def show(run_dir, out_dir, as_json):
+    """Summarize a run and draw what it learned: curves, confusion matrix, templates or filters.
+
+    Plots need matplotlib (pip install "mlpcli[plot]"); without it the summary and the
+    Pillow-drawn tiles are still produced.
+
+    \b
+    Example:
+      mlpcli show runs/latest --out pictures/
+    """
+    from .workflows_show import run_show
+
+    summary = run_show(run_dir, out_dir)
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_show(summary)
+    if summary.get("hint"):
+        click.echo(f"hint: {summary['hint']}", err=True)
+
+
+def _print_show(summary) -> None:
+    config = summary["config"]
+    click.echo(f"run        {summary['run_dir'] if 'run_dir' in summary else ''}".rstrip())
+    click.echo(f"kind       {summary['kind']}  (mode {config.get('mode')})")
+    click.echo(f"data       {config.get('data')}")
+    click.echo(f"model      {config.get('model')}")
+    if summary.get("metrics"):
+        for split, values in summary["metrics"].items():
+            if isinstance(values, dict) and values.get("accuracy") is not None:
+                n = (summary.get("n") or {}).get(split)
+                click.echo(f"{split:<10} accuracy {values['accuracy']:.4f}  loss {values['loss']:.4f}  n {n}")
+    if summary.get("kfold"):
+        fold = summary["kfold"]
+        click.echo(f"k-fold     {fold['k']} folds, mean {fold['mean_accuracy']:.4f} +/- {fold['std_accuracy']:.4f}, "
+                   f"oof {fold['oof_accuracy']:.4f}")
+    click.echo(f"epochs     {summary.get('epochs')}  ({summary.get('seconds') or 0:.1f}s)")
+    for note in summary.get("notes", []):
+        click.echo(f"note       {note}")
+    for picture in summary.get("pictures", []):
+        click.echo(f"picture    {picture}")
+
+
+@cli.group()
+def features():
+    """Look at what the classifier is given.
+
+    \b
+    Example:
+      mlpcli features show cat.png --config configs/cifar10-hog.yaml
+    """
+
+
+@features.command("show")
+@click.argument("image", type=click.Path(dir_okay=False))
+@config_options
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="PNG to write (default ./<image>-features.png).")
+def features_show(image, config_path, overrides, print_config, out_file):
+    """Draw an image beside its HOG cells (oriented strokes) and its color histogram.
+
+    \b
+    Example:
+      mlpcli features show cat.png --config configs/cifar10-hog.yaml --out cat-features.png
+    """
+    from .workflows_show import run_features_show
+
+    config = load_config_or_print(config_path, overrides, print_config)
+    result = run_features_show(image, config, out_file)
+    click.echo(result["path"])
+    for note in result.get("notes", []):
+        click.echo(f"note: {note}", err=True)
 
 
 @cli.group()

@@ -1,0 +1,170 @@
+"""A run directory read back as plain data: config essentials, sizes, metrics, folds, evaluation.
+
+Reads what ``mlpcli train`` and ``mlpcli kfold`` write (``config.yaml``, ``metrics.json``,
+``history.csv``, ``kfold_summary.json``, ``folds/fold_<i>/``) and the reports saved under
+``evaluations/``. Everything returned is JSON-able: NaN (an empty split) becomes None.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+from ..errors import ArtifactError, ConfigError
+
+EVALUATIONS = "evaluations"
+NO_EVALUATION = ("no evaluation saved; run `mlpcli evaluate --model {run} --data DATA --save` "
+                 "to get a confusion matrix")
+
+
+def clean(value):
+    """JSON-able copy of ``value`` with NaN and infinities replaced by None."""
+    if isinstance(value, dict):
+        return {key: clean(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def read_json(path: Path):
+    """The parsed file, or None if it does not exist; ArtifactError if it is unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{path}: unreadable ({exc})") from None
+
+
+def read_history(path: Path) -> list[dict]:
+    """``history.csv`` -> one dict per epoch (``epoch`` int, other columns float); [] if missing."""
+    if not path.is_file():
+        return []
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return [{key: int(value) if key == "epoch" else float(value) for key, value in row.items()}
+                    for row in csv.DictReader(handle)]
+    except (OSError, ValueError, TypeError) as exc:
+        raise ArtifactError(f"{path}: unreadable history ({exc})") from None
+
+
+def config_essentials(config) -> dict:
+    """The settings a reader of a run wants first, from a validated ``Config``."""
+    from ..config import to_dict
+
+    data = to_dict(config)
+    essentials = {"seed": data["seed"], "mode": data["mode"],
+                  "data": {key: data["data"][key] for key in ("format", "path", "image_size", "val_fraction")}}
+    if config.data.format == "synthetic":
+        essentials["data"]["n_per_class"] = data["data"]["n_per_class"]
+    if config.mode == "end_to_end":
+        essentials["extractor"] = data["extractor"]
+    else:
+        essentials["features"] = data["features"]
+    essentials["model"] = {key: data["model"][key] for key in ("hidden", "activation", "loss", "dtype")}
+    essentials["train"] = {key: data["train"][key] for key in ("epochs", "batch_size", "lr", "schedule")}
+    return essentials
+
+
+def read_config(run_dir: Path, notes: list[str]):
+    """The run's validated ``Config``, or None (with a note) if it is missing or invalid."""
+    from ..config import load_config
+
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        notes.append(f"{path.name} missing: configuration unknown")
+        return None
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        notes.append(f"config not readable: {exc}")
+        return None
+
+
+def latest_evaluation(run_dir: Path) -> dict | None:
+    """The newest (by modification time) report in ``<run_dir>/evaluations/``, or None."""
+    folder = run_dir / EVALUATIONS
+    reports = sorted(folder.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name)) if folder.is_dir() else []
+    if not reports:
+        return None
+    report = read_json(reports[-1])
+    if not isinstance(report, dict) or not {"confusion", "class_names"} <= set(report):
+        raise ArtifactError(f"{reports[-1]}: not an evaluation report (no confusion matrix)")
+    keep = ("data", "saved_at", "accuracy", "n", "class_names", "confusion", "per_class")
+    return {"path": str(reports[-1]), **{key: report[key] for key in keep if key in report}}
+
+
+def _split_part(metrics: dict) -> dict:
+    """Sizes, scores, epochs and time from one ``metrics.json``."""
+    splits = ("train", "val")
+    return {"n": {split: metrics.get(split, {}).get("n") for split in splits},
+            "metrics": {split: {key: metrics.get(split, {}).get(key) for key in ("accuracy", "loss")}
+                        for split in splits},
+            "epochs": metrics.get("epochs"), "best_epoch": metrics.get("best_epoch"),
+            "stopped_early": metrics.get("stopped_early"), "seconds": metrics.get("seconds")}
+
+
+def fold_dirs(run_dir: Path) -> list[Path]:
+    """``folds/fold_1``, ``folds/fold_2`` ... of a k-fold run, in fold order."""
+    found = [p for p in (run_dir / "folds").glob("fold_*") if p.is_dir() and p.name[5:].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[5:]))
+
+
+def _kfold_part(run_dir: Path, kfold: dict) -> dict:
+    """Per-fold accuracies with mean and std, plus each fold's sizes, epochs and time."""
+    folds = []
+    for number, folder in enumerate(fold_dirs(run_dir), start=1):
+        metrics = read_json(folder / "metrics.json") or {}
+        folds.append({"fold": number, **_split_part(metrics)})
+    keep = ("k", "select", "fold_accuracies", "fold_losses", "mean_accuracy", "std_accuracy",
+            "best_fold", "oof_accuracy", "holdout", "best_params")
+    first = folds[0] if folds else {"n": {"train": None, "val": None}}
+    seconds = [fold["seconds"] for fold in folds if isinstance(fold.get("seconds"), (int, float))]
+    return {"kfold": {**{key: kfold[key] for key in keep if key in kfold}, "folds": folds},
+            "n": first["n"], "metrics": None, "epochs": [fold.get("epochs") for fold in folds],
+            "seconds": sum(seconds) if seconds else None}
+
+
+def run_summary(run_dir: str | Path) -> dict:
+    """Everything ``mlpcli show`` prints about a run, JSON-able (pictures not included)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ArtifactError(f"{run_dir}: no such run directory (train one with `mlpcli train`)")
+    kfold = read_json(run_dir / "kfold_summary.json")
+    metrics = read_json(run_dir / "metrics.json")
+    if kfold is None and metrics is None and not (run_dir / "model.json").is_file():
+        raise ArtifactError(f"{run_dir}: not a run directory (no metrics.json, kfold_summary.json "
+                            f"or model.json)")
+    notes: list[str] = []
+    config = read_config(run_dir, notes)
+    summary = {"run_dir": str(run_dir), "kind": "kfold" if kfold is not None else "train",
+               "config": config_essentials(config) if config is not None else None}
+    if kfold is not None:
+        summary.update(_kfold_part(run_dir, kfold))
+    else:
+        summary.update({"kfold": None, **_split_part(metrics or {})})
+        if metrics is None:
+            notes.append("metrics.json missing: no scores to report")
+    try:
+        summary["evaluation"] = latest_evaluation(run_dir)
+    except ArtifactError as exc:
+        summary["evaluation"] = None
+        notes.append(f"latest evaluation ignored: {exc}")
+    if summary["evaluation"] is None:
+        notes.append(NO_EVALUATION.format(run=run_dir))
+    summary["notes"] = notes
+    return clean(summary)
+
+
+def histories(run_dir: Path) -> list[tuple[str, list[dict]]]:
+    """``[(label, history rows)]``: the run's own history, or one per fold of a k-fold run."""
+    own = read_history(run_dir / "history.csv")
+    if own:
+        return [("run", own)]
+    per_fold = [(folder.name.replace("_", " "), read_history(folder / "history.csv"))
+                for folder in fold_dirs(run_dir)]
+    return [(label, rows) for label, rows in per_fold if rows]
