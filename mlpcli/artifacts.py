@@ -7,21 +7,22 @@ arrays). An ensemble bundle's ``model.json`` lists member bundles in sub-folders
 from __future__ import annotations
 
 import json
+import math
 import os
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ArtifactError
-from .features import FEATURES, FeatureConfig
 from .features.standardize import Standardizer
 from .fileio import atomic_save_npz, write_json
-from .nn import network_from_spec
+from .model_schema import FORMAT, FORMAT_VERSION, Description, build_network, describe, member_dir
 from .predictor import FoldEnsemble, Predictor
 
-FORMAT = "mlpcli-model"
-FORMAT_VERSION = 1
+#: model.json is a few kilobytes; a huge one is not a model description.
+MAX_META_BYTES = 1 << 24
 
 
 def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None) -> Path:
@@ -48,8 +49,14 @@ def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None
 
 
 def point_latest(output_dir: str | Path, run_dir: Path) -> None:
-    """Make ``<output_dir>/latest`` a symlink to ``run_dir``, replacing the old link atomically."""
+    """Make ``<output_dir>/latest`` a symlink to ``run_dir``, replacing the old link atomically.
+
+    Only runs inside ``output_dir`` become ``latest``: a run written elsewhere with ``--out``
+    (a benchmark's temporary folder, say) leaves the user's ``latest`` alone.
+    """
     output_dir = Path(output_dir)
+    if not run_dir.resolve().is_relative_to(output_dir.resolve()):
+        return
     output_dir.mkdir(parents=True, exist_ok=True)
     link = output_dir / "latest"
     if link.exists() and not link.is_symlink():
@@ -84,75 +91,113 @@ def save_model(directory: str | Path, predictor: Predictor | FoldEnsemble, membe
 
 
 def load_model(directory: str | Path) -> Predictor | FoldEnsemble:
-    """Load a bundle saved by ``save_model``; any problem is an ArtifactError naming the file."""
+    """Load a bundle saved by ``save_model``; any problem is an ArtifactError naming the file.
+
+    Nothing in the bundle is trusted: ``model.json`` is checked against the schema in
+    ``model_schema`` and ``weights.npz`` against the architecture before its arrays are read, and
+    no pickle is ever loaded.
+    """
     directory = Path(directory)
-    meta = _read_meta(directory)
-    if meta["kind"] == "ensemble":
-        members = [load_model(directory / member) for member in meta["members"]]
-        try:
-            return FoldEnsemble(members)
-        except ValueError as exc:
-            raise ArtifactError(f"{directory / 'model.json'}: {exc}") from None
-    return _load_network(directory, meta)
+    description = describe(_read_meta(directory), directory / "model.json")
+    if description.kind == "network":
+        return _load_network(directory, description)
+    return _load_ensemble(directory, description)
 
 
-def _read_meta(directory: Path) -> dict:
+def _load_ensemble(directory: Path, description: Description) -> FoldEnsemble:
+    """Members are network bundles inside ``directory`` (never ensembles: no recursion)."""
+    path = directory / "model.json"
+    members = []
+    for member in description.members:
+        folder = member_dir(directory, member, path)
+        member_description = describe(_read_meta(folder), folder / "model.json")
+        if member_description.kind != "network":
+            raise ArtifactError(f"{folder / 'model.json'}: an ensemble member must be a single network")
+        members.append(_load_network(folder, member_description))
+    try:
+        ensemble = FoldEnsemble(members)
+    except ValueError as exc:
+        raise ArtifactError(f"{path}: {exc}") from None
+    for attribute in ("class_names", "image_size", "features"):
+        if getattr(ensemble, attribute) != getattr(description, attribute):
+            raise ArtifactError(f"{path}: the ensemble's {attribute} differ from its members' "
+                                f"({getattr(description, attribute)} vs {getattr(ensemble, attribute)})")
+    return ensemble
+
+
+def _read_meta(directory: Path):
+    """The parsed ``model.json`` of ``directory`` (any JSON value; ``describe`` checks it)."""
     path = directory / "model.json"
     if not path.is_file():
         hint = " (train one with `mlpcli train`)" if not directory.exists() else ""
         raise ArtifactError(f"{directory}: not a model directory, {path.name} is missing{hint}")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{path}: unreadable model description ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ArtifactError(f"{path}: not an mlpcli model description")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ArtifactError(f"{path}: model format version {version!r} is newer than this mlpcli "
-                            f"understands ({FORMAT_VERSION}); upgrade mlpcli")
-    required = {"kind", "class_names", "image_size", "features"}
-    required |= {"members"} if meta.get("kind") == "ensemble" else {"architecture", "loss", "dtype"}
-    missing = sorted(required - set(meta))
-    if missing or meta["kind"] not in ("network", "ensemble"):
-        raise ArtifactError(f"{path}: malformed model description (missing {', '.join(missing) or 'kind'})")
-    return meta
+        if path.stat().st_size > MAX_META_BYTES:
+            raise ArtifactError(f"{path}: {path.stat().st_size} bytes, too large for a model description")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and integers too long to convert.
+        raise ArtifactError(f"{path}: unreadable model description ({type(exc).__name__}: {exc})") from None
 
 
-def _load_network(directory: Path, meta: dict) -> Predictor:
-    path = directory / "model.json"
-    try:
-        network = network_from_spec(meta["architecture"])
-        features = [_feature(item) for item in meta["features"]]
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ArtifactError(f"{path}: invalid architecture or features ({exc})") from None
-    arrays = _read_weights(directory / "weights.npz")
-    state = {key.removeprefix("network/"): value for key, value in arrays.items() if key.startswith("network/")}
-    try:
-        network.load_state_dict(state)
-        standardizer = Standardizer(arrays["standardizer/mean"], arrays["standardizer/std"])
-    except (KeyError, ValueError) as exc:
-        raise ArtifactError(f"{directory / 'weights.npz'}: weights do not match model.json ({exc})") from None
-    if not all(np.isfinite(v).all() for v in arrays.values()):
-        raise ArtifactError(f"{directory / 'weights.npz'}: contains non-finite values; the model is unusable")
-    return Predictor(network, standardizer, meta["class_names"], meta["image_size"], features, meta["loss"])
+def _load_network(directory: Path, description: Description) -> Predictor:
+    network = build_network(description, directory / "model.json")
+    expected = {f"network/{key}": value.shape for key, value in network.state_dict().items()}
+    expected["standardizer/mean"] = expected["standardizer/std"] = (description.n_features,)
+    path = directory / "weights.npz"
+    arrays = _read_weights(path, expected, np.dtype(description.dtype))
+    if not all(np.isfinite(value).all() for value in arrays.values()):
+        raise ArtifactError(f"{path}: contains non-finite values; the model is unusable")
+    if not (arrays["standardizer/std"] > 0).all():
+        raise ArtifactError(f"{path}: standardizer/std has values <= 0; the model is unusable")
+    network.load_state_dict({key.removeprefix("network/"): value for key, value in arrays.items()
+                             if key.startswith("network/")})
+    standardizer = Standardizer(arrays["standardizer/mean"], arrays["standardizer/std"])
+    return Predictor(network, standardizer, description.class_names, description.image_size,
+                     description.features, description.loss)
 
 
-def _feature(item: dict) -> FeatureConfig:
-    params = {k: v for k, v in item.items() if k != "name"}
-    if item["name"] not in FEATURES or set(params) - set(FEATURES[item["name"]].defaults):
-        raise ValueError(f"unknown feature {item!r}")
-    return FeatureConfig(item["name"], params)
+def _read_weights(path: Path, expected: dict[str, tuple], dtype: np.dtype) -> dict[str, np.ndarray]:
+    """The arrays of ``weights.npz``, which must be exactly ``expected`` ({name: shape}) of ``dtype``.
 
-
-def _read_weights(path: Path) -> dict[str, np.ndarray]:
+    Each member's npy header is checked before its data is read, so a tampered header can neither
+    make us allocate more than the architecture needs nor smuggle in a pickled object array.
+    """
     if not path.is_file():
         raise ArtifactError(f"{path}: weights file is missing")
     try:
-        with np.load(path, allow_pickle=False) as stored:
-            return {key: stored[key] for key in stored.files}
-    except Exception as exc:  # a damaged zip raises many kinds (BadZipFile, EOFError, ValueError ...)
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            stored = {name.removesuffix(".npy") for name in names}
+            if len(stored) != len(names) or stored != set(expected):
+                raise ArtifactError(f"{path}: weights do not match model.json (missing "
+                                    f"{sorted(set(expected) - stored)}, unexpected {sorted(stored - set(expected))})")
+            return {key: _read_member(archive, f"{key}.npy", expected[key], dtype, path) for key in expected}
+    except ArtifactError:
+        raise
+    except Exception as exc:  # a damaged zip raises many kinds (BadZipFile, EOFError, zlib.error ...)
         raise ArtifactError(f"{path}: unreadable weights ({type(exc).__name__}: {exc})") from None
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, shape: tuple, dtype: np.dtype, path: Path) -> np.ndarray:
+    with archive.open(name) as handle:
+        version = np.lib.format.read_magic(handle)
+        if version not in ((1, 0), (2, 0)):
+            raise ArtifactError(f"{path}: {name}: unsupported npy format version {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        stored_shape, fortran_order, stored_dtype = read_header(handle)
+        if stored_shape != shape or stored_dtype != dtype:
+            raise ArtifactError(f"{path}: weights do not match model.json ({name} is {stored_shape} "
+                                f"{stored_dtype}, expected {shape} {dtype})")
+        size = math.prod(shape) * dtype.itemsize
+        data = handle.read(size)
+        # Reading on to the end makes zipfile check the CRC, so flipped bytes are caught too.
+        if len(data) != size or handle.read(1):
+            raise ArtifactError(f"{path}: {name} holds {'less' if len(data) != size else 'more'} data "
+                                f"than its header declares (truncated or tampered)")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+    return array.copy()
 
 
 def save_run(run_dir: Path, config_yaml: str, trained, extra_metrics: dict | None = None) -> None:

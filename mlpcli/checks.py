@@ -15,7 +15,17 @@ Check = Callable[[Any, str], Any]
 
 
 def fail(key: str, expected: str, value: Any) -> ConfigError:
-    return ConfigError(f"{key}: must be {expected}; got {value!r}")
+    return ConfigError(f"{key}: must be {expected}; got {shown(value)}")
+
+
+def shown(value: Any, limit: int = 200) -> str:
+    """``repr(value)``, cut to ``limit`` characters (Python refuses to print integers of more
+    than 4300 digits, and a pasted megabyte should not fill the terminal)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<an integer of about {value.bit_length() * 3 // 10} digits>"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def one_of(choices: Iterable[str]) -> Check:
@@ -43,13 +53,21 @@ def number(minimum: float | None = None, maximum: float | None = None, exclusive
     expected = "a number " + " and ".join(b for b in (low, high) if b)
 
     def check(value, key):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             raise fail(key, expected.strip(), value)
         too_low = minimum is not None and (value <= minimum if exclusive_min else value < minimum)
         if too_low or (maximum is not None and value > maximum):
             raise fail(key, expected.strip(), value)
         return float(value)
     return check
+
+
+def _finite(value: int | float) -> bool:
+    """Representable as a finite float: not NaN or infinity, and not an integer beyond 1.8e308."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def boolean(value, key):

@@ -140,6 +140,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
         raise ConfigError(f"{where}{exc}") from None
 
 
+# What PyYAML's safe loader raises besides YAMLError on some inputs: ValueError ("2001-02-30",
+# "!!int abc", integers over Python's digit limit), AttributeError ("!!timestamp x"), and
+# RecursionError on deeply nested flow collections.
+_YAML_CRASHES = (ValueError, TypeError, AttributeError, RecursionError)
+
+
 def parse_yaml(text: str, source: str) -> dict:
     try:
         raw = yaml.safe_load(text)
@@ -147,6 +153,8 @@ def parse_yaml(text: str, source: str) -> dict:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{source}: invalid YAML{line}: {getattr(exc, 'problem', None) or exc}") from None
+    except _YAML_CRASHES as exc:
+        raise ConfigError(f"{source}: invalid YAML: {type(exc).__name__}: {exc}") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -161,7 +169,7 @@ def apply_override(raw: dict, assignment: str) -> None:
         raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set train.lr=0.01")
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, *_YAML_CRASHES):
         value = text
     _set_path(raw, key.strip(), value)
 
@@ -218,7 +226,7 @@ def _build(cls, raw: Any, prefix: str):
         if "check" in f.metadata:
             values[name] = f.metadata["check"](raw[name], key)
         else:
-            values[name] = _build(f.default_factory, raw[name] or {}, f"{key}.")
+            values[name] = _build(f.default_factory, {} if raw[name] is None else raw[name], f"{key}.")
     return cls(**values)
 
 

@@ -16,7 +16,7 @@ from .data import Dataset, load_dataset
 from .data.split import stratified_split
 from .features import FeatureConfig
 from .features.pipeline import cached_features
-from .features.standardize import Standardizer
+from .features.standardize import Standardizer, check_finite
 from .nn import Sequential, mlp_layers
 from .nn.extractor import build_extractor
 from .predictor import Predictor
@@ -52,6 +52,7 @@ def prepare(config, use_cache: bool = True) -> Prepared:
              *dataset.images.shape[1:3])
     X = cached_features(dataset, features, config.model.dtype,
                         config.data.cache_dir if use_cache else None)
+    check_finite(X, f"features of {config.data.path or config.data.format + ' data'}")
     return Prepared(dataset, X, features)
 
 

@@ -107,6 +107,10 @@ class Trainer:
     def _end_epoch(self, state: TrainState, X, y, val_rows, seconds: float) -> None:
         """Validate, record the epoch and update early stopping; the next epoch starts fresh."""
         n = len(state.order)
+        # Each step checks its loss before updating, so only the weights show a bad last update.
+        if not all(np.isfinite(w).all() for w in self.network.state_dict().values()):
+            raise TrainingDiverged(f"{self.label}training diverged at epoch {state.epoch + 1} (weights "
+                                   f"became non-finite); lower train.lr (now {self.config.lr:g})")
         val_loss, val_accuracy = evaluate_rows(self.network, X, y, val_rows, self.standardizer, self.loss_name)
         record = {"epoch": state.epoch + 1, "lr": self._lr(state.epoch), "train_loss": state.partial[0] / n,
                   "train_accuracy": state.partial[1] / n, "val_loss": val_loss, "val_accuracy": val_accuracy,

@@ -56,7 +56,7 @@ def test_ensemble_refuses_members_that_disagree(tmp_path):
     (lambda d: _edit(d, architecture=[{"type": "Evil"}]), "invalid architecture"),
     (lambda d: (d / "weights.npz").write_bytes(b"PK\x03\x04 truncated"), "unreadable weights"),
     (lambda d: (d / "weights.npz").unlink(), "weights file is missing"),
-    (lambda d: _edit(d, architecture=[{"type": "Linear", "n_in": 48, "n_out": 7, "bias": True, "dtype": "float32"}]),
+    (lambda d: _edit(d, architecture=[{"type": "Linear", "n_in": 48, "n_out": 3, "bias": True, "dtype": "float32"}]),
      "weights do not match"),
 ])
 def test_damaged_models_are_refused_with_a_message(tmp_path, tamper, message):
@@ -83,3 +83,11 @@ def test_run_dirs_are_never_reused(tmp_path):
     assert (tmp_path / "latest").resolve() == second.resolve()
     point_latest(tmp_path, first)
     assert (tmp_path / "latest").resolve() == first.resolve()
+
+
+def test_runs_outside_the_output_dir_do_not_become_latest(tmp_path):
+    inside = new_run_dir(tmp_path / "runs", "x")
+    point_latest(tmp_path / "runs", inside)
+    elsewhere = new_run_dir(tmp_path / "runs", "x", out=tmp_path / "scratch" / "run")
+    point_latest(tmp_path / "runs", elsewhere)
+    assert (tmp_path / "runs" / "latest").resolve() == inside.resolve()

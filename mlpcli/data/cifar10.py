@@ -39,7 +39,9 @@ def read_batch(path: Path) -> dict:
             content = _RestrictedUnpickler(handle, encoding="bytes").load()
     except FileNotFoundError:
         raise DataError(f"{path}: missing CIFAR-10 batch file") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, OSError) as exc:
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read CIFAR-10 batch ({exc.strerror or exc})") from None
+    except Exception as exc:  # damaged pickles raise many kinds; none of them ran foreign code
         raise DataError(f"{path}: not a valid CIFAR-10 batch ({exc})") from None
     if not isinstance(content, dict):
         raise DataError(f"{path}: not a valid CIFAR-10 batch (expected a dict)")

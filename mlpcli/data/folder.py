@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -23,18 +24,22 @@ DECODE_CHUNK = 500
 def scan_folder(root: str | Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
     """Image paths (sorted by class, then name), their labels and the sorted class names.
 
-    Entries starting with '.' are ignored; extensions are matched case-insensitively.
+    Entries starting with '.' are ignored; extensions are matched case-insensitively. Symlinks are
+    followed one level: a symlinked class folder is a class, a symlinked image is an image. Inside a
+    class folder only files count; sub-folders, and so symlinks to folders (a loop back to a parent
+    included), are never entered, so a scan cannot recurse. An image-named symlink that leads
+    nowhere (dangling, or a loop) is kept, so that decoding reports it like any unreadable image.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found (expected {root}/<class>/<image files>)")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    class_dirs = sorted(p for p in _entries(root) if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise DataError(f"{root}: no class folders found (expected {root}/<class>/<image files>)")
     paths, labels = [], []
     for label, class_dir in enumerate(class_dirs):
-        files = sorted(p for p in class_dir.iterdir()
-                       if not p.name.startswith(".") and p.is_file() and is_image_path(p))
+        files = sorted(p for p in _entries(class_dir) if not p.name.startswith(".") and is_image_path(p)
+                       and (p.is_file() or _leads_nowhere(p)))
         if not files:
             raise DataError(f"{class_dir}: class folder has no images "
                             f"(accepted extensions: png, jpg, jpeg, bmp, gif, webp, tif)")
@@ -43,11 +48,26 @@ def scan_folder(root: str | Path) -> tuple[list[Path], np.ndarray, tuple[str, ..
     return paths, np.asarray(labels, dtype=np.int64), tuple(p.name for p in class_dirs)
 
 
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from None
+
+
+def _leads_nowhere(path: Path) -> bool:
+    """A dangling or looping symlink (``exists`` follows links and is False for both)."""
+    return path.is_symlink() and not path.exists()
+
+
 def fingerprint(paths: list[Path], root: Path, image_size) -> str:
     """Changes when any file is added, removed, renamed, resized or touched, or the size changes."""
     digest = hashlib.sha256(repr(tuple(image_size)).encode())
     for path in paths:
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except OSError:  # a link that leads nowhere: describe the link itself
+            stat = path.lstat()
         digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:24]
 
@@ -56,7 +76,10 @@ def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
                 cache_dir: str | None = None) -> Dataset:
     """Decode every image under ``root`` to (height, width, 3) uint8; decoded sets are cached.
 
-    ``on_error='skip'`` leaves out images that cannot be decoded and logs how many and which.
+    An unreadable image (corrupt, truncated, empty, not an image, too large, permission denied,
+    a link that leads nowhere) raises DataError naming the file. ``on_error='skip'`` leaves such
+    images out and logs how many and the first few; but a class left with no images, or a data set
+    left with none, is still a DataError: a class without examples cannot be learned.
     """
     root = Path(root)
     paths, labels, class_names = scan_folder(root)
@@ -65,16 +88,31 @@ def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
     if cache is not None and cache.exists():
         try:
             with np.load(cache, allow_pickle=False) as stored:
-                kept = stored["kept"]
+                images, kept = stored["images"], stored["kept"]
+            if kept.shape == labels.shape and kept.dtype == bool and len(images) == kept.sum():
+                _check_classes_kept(root, labels, kept, class_names)
                 log.info("data: %d decoded images loaded from cache %s", kept.sum(), cache)
-                return Dataset(stored["images"], labels[kept], class_names, key,
-                               [str(p) for p, k in zip(paths, kept) if k])
-        except (OSError, ValueError, KeyError):
-            log.warning("data: ignoring unreadable cache file %s", cache)
+                return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k])
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass
+        log.warning("data: ignoring unreadable cache file %s", cache)
     images, kept = decode_all(paths, image_size, skip=on_error == "skip")
+    _check_classes_kept(root, labels, kept, class_names)
     if cache is not None:
         atomic_save_npz(cache, {"images": images, "kept": kept})
     return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k])
+
+
+def _check_classes_kept(root: Path, labels: np.ndarray, kept: np.ndarray, class_names) -> None:
+    """DataError if skipping unreadable images left no images at all, or a class with none."""
+    if not kept.any():
+        raise DataError(f"{root}: none of the {len(kept)} images could be read (data.on_error: skip "
+                        f"skipped them all); see the warnings above for the first few")
+    counts = np.bincount(labels[kept], minlength=len(class_names))
+    empty = [str(root / class_names[i]) for i in np.flatnonzero(counts == 0)]
+    if empty:
+        raise DataError(f"{', '.join(empty)}: every image of this class was unreadable and skipped; "
+                        f"fix or remove those images, or remove the class folder")
 
 
 def decode_all(paths: list[Path], image_size, skip: bool = False) -> tuple[np.ndarray, np.ndarray]:

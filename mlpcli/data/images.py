@@ -19,7 +19,13 @@ def is_image_path(path: Path) -> bool:
 
 def load_image(path: str | Path, image_size: tuple[int, int]) -> np.ndarray:
     """Decode ``path``, convert any mode (grayscale, RGBA, palette, CMYK, 16-bit) to RGB and resize
-    to ``image_size = (height, width)`` -> (height, width, 3) uint8. Raises DataError naming the file."""
+    to ``image_size = (height, width)`` -> (height, width, 3) uint8. Raises DataError naming the file.
+
+    Anything the decoder rejects is a DataError: truncated, corrupt, empty or non-image files, and
+    images whose header declares more than Pillow's ``MAX_IMAGE_PIXELS`` (a decompression bomb is
+    refused from its header, before any pixel is allocated). Damage a format cannot detect (JPEG
+    has no checksum over its compressed data) decodes to whatever the bytes say.
+    """
     try:
         with warnings.catch_warnings():
             # Pillow only warns between 1x and 2x its pixel limit; treat that as the bomb it may be.
@@ -36,6 +42,8 @@ def load_image(path: str | Path, image_size: tuple[int, int]) -> np.ndarray:
         raise DataError(f"{path}: image is too large to decode safely (possible decompression bomb)") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: cannot read as an image ({exc})") from None
+    except Exception as exc:  # decoders fed hostile bytes raise odd kinds too (struct.error, IndexError ...)
+        raise DataError(f"{path}: cannot read as an image ({type(exc).__name__}: {exc})") from None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

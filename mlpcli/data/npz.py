@@ -24,12 +24,20 @@ def load_npz(path: str | Path) -> Dataset:
     if images is None or labels is None:
         raise DataError(f"{path}: needs arrays 'images' and 'labels' (has {', '.join(arrays) or 'none'})")
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
-        raise DataError(f"{path}: 'images' must be (n, height, width, 3) uint8, got {images.shape} {images.dtype}")
+        hint = " (pixels are stored as 0..255 integers; convert floats in [0, 1] with " \
+               "np.clip(np.round(x * 255), 0, 255).astype(np.uint8))" if images.dtype.kind == "f" else ""
+        raise DataError(f"{path}: 'images' must be (n, height, width, 3) uint8, got {images.shape} "
+                        f"{images.dtype}{hint}")
+    if len(images) == 0:
+        raise DataError(f"{path}: 'images' holds no images")
     if labels.ndim != 1 or len(labels) != len(images) or not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{path}: 'labels' must be (n,) integers matching 'images', got {labels.shape} {labels.dtype}")
     n_classes = int(labels.max()) + 1 if len(labels) else 0
     names = arrays.get("class_names")
-    class_names = tuple(str(n) for n in names) if names is not None else tuple(str(i) for i in range(n_classes))
+    if names is not None and (names.ndim != 1 or names.dtype.kind not in "US"):
+        raise DataError(f"{path}: 'class_names' must be a 1-D array of strings, got {names.shape} {names.dtype}")
+    class_names = tuple(n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in names.tolist()) \
+        if names is not None else tuple(str(i) for i in range(n_classes))
     if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
         raise DataError(f"{path}: labels must lie in 0..{len(class_names) - 1}")
     stat = path.stat()

@@ -8,15 +8,16 @@ import numpy as np
 def stratified_split(labels: np.ndarray, val_fraction: float, rng: np.random.Generator):
     """labels (n_samples,) int -> (train_rows, val_rows), sorted int64 index arrays.
 
-    Each class contributes round(val_fraction * class size) rows to validation (at least one
-    when the fraction is positive and the class has two or more samples).
+    Each class contributes round(val_fraction * class size) rows to validation, at least one
+    when the fraction is positive and the class has two or more samples, and never all of them:
+    a class with a single sample stays in training whatever the fraction.
     """
     train, val = [], []
     for label in np.unique(labels):
         rows = rng.permutation(np.flatnonzero(labels == label))
-        n_val = int(round(val_fraction * rows.size))
+        n_val = 0
         if val_fraction > 0 and rows.size >= 2:
-            n_val = min(max(n_val, 1), rows.size - 1)
+            n_val = min(max(int(round(val_fraction * rows.size)), 1), rows.size - 1)
         val.append(rows[:n_val])
         train.append(rows[n_val:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DataError
+
 # Features whose spread is below this are constant in the training rows (e.g. a border pixel):
 # dividing by ~0 would blow them up, so they are only centred.
 MIN_STD = 1e-6
@@ -40,3 +42,22 @@ class Standardizer:
         out = np.subtract(X, self.mean, out=out)
         out *= self._inv_std
         return out
+
+
+def check_finite(X: np.ndarray, where: str, chunk: int = 4096) -> None:
+    """Raise DataError if ``X (n_samples, n_features)`` holds NaN or infinity.
+
+    ``where`` names the source in the message (a file, "features of <data.path>"). Standardizing or
+    training on such rows would spread NaN through every weight, so they are refused up front.
+    Checked in row chunks: no boolean copy of the whole matrix is made.
+    """
+    n_bad, first = 0, None
+    for start in range(0, len(X), chunk):
+        bad = ~np.isfinite(X[start:start + chunk]).all(axis=1)
+        if bad.any():
+            n_bad += int(np.count_nonzero(bad))
+            first = start + int(np.argmax(bad)) if first is None else first
+    if n_bad:
+        column = int(np.argmax(~np.isfinite(X[first])))
+        raise DataError(f"{where}: {n_bad} sample(s) have non-finite values (NaN or infinity), the first "
+                        f"is sample {first} at feature {column} ({X[first, column]}); fix or remove them")

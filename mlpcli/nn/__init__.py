@@ -13,19 +13,4 @@ from .network import Sequential, build_mlp, mlp_layers
 from .optim import SGD
 from .pooling import MaxPool2D
 from .schedules import SCHEDULES
-
-#: Layer classes by the ``type`` in their spec, for rebuilding a saved network.
-LAYERS = {cls.__name__: cls for cls in (Linear, ReLU, Sigmoid, Tanh,
-                                        Conv2D, MaxPool2D, Flatten, ImageReshape)}
-
-
-def network_from_spec(specs: list[dict]) -> Sequential:
-    """Rebuild a network (weights zeroed) from ``Sequential.spec()`` output."""
-    layers = []
-    for spec in specs:
-        kwargs = dict(spec)
-        layer_type = kwargs.pop("type")
-        if layer_type not in LAYERS:
-            raise ValueError(f"unknown layer type {layer_type!r}; known: {', '.join(sorted(LAYERS))}")
-        layers.append(LAYERS[layer_type](**kwargs))
-    return Sequential(layers)
+from .spec import LAYERS, MAX_PARAMETERS, network_from_spec
