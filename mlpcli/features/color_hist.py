@@ -11,16 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .images import check_images
+
 SPACES = ("hsv", "rgb")
 _CHUNK_PIXELS = 1 << 16  # pixels per chunk in extract(): temporaries stay in cache
-
-
-def _check_images(images) -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise ValueError("images must be (n_images, height, width, 3) uint8; "
-                         f"got shape {images.shape} {images.dtype}")
-    return images
 
 
 def _check_params(space, bins) -> None:
@@ -62,7 +56,7 @@ def rgb_to_hue(images: np.ndarray, dtype="float32") -> np.ndarray:
 
     Same values as ``colorsys.rgb_to_hsv`` and matplotlib's ``rgb_to_hsv``; gray pixels get 0.
     """
-    numerator, denominator = _hue_sixths(_check_images(images))
+    numerator, denominator = _hue_sixths(check_images(images))
     return ((numerator % denominator) / denominator).astype(dtype)
 
 
@@ -92,7 +86,7 @@ def color_hist(images: np.ndarray, space: str = "hsv", bins: int = 10, dtype="fl
     ``hsv``: ``bins`` equal hue bins over [0, 1). ``rgb``: ``bins`` equal bins per channel over
     0..255, joint, ``bins ** 3`` values.
     """
-    images = _check_images(images)
+    images = check_images(images)
     _check_params(space, bins)
     if np.dtype(dtype).kind != "f":
         raise ValueError(f"color_hist dtype must be a float type such as float32; got {dtype}")
@@ -116,7 +110,7 @@ def n_features(height: int, width: int, *, space: str = "hsv", bins: int = 10) -
 def extract(images: np.ndarray, *, dtype="float32", space: str = "hsv", bins: int = 10) -> np.ndarray:
     """images (n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``,
     ``color_hist`` in chunks so the per-pixel temporaries stay small."""
-    images = _check_images(images)
+    images = check_images(images)
     n_images, height, width = images.shape[:3]
     out = np.empty((n_images, n_features(height, width, space=space, bins=bins)), dtype=dtype)
     chunk = max(1, _CHUNK_PIXELS // max(1, height * width))

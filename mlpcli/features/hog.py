@@ -23,6 +23,8 @@ import functools
 
 import numpy as np
 
+from .images import check_images
+
 _EPS = 1e-5  # scikit-image's block normalization epsilon
 _GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma
 _CHUNK_PIXELS = 1 << 16  # pixels per chunk: temporaries stay in cache (64 CIFAR images)
@@ -57,20 +59,12 @@ BLOCK_NORMS = {"L2-Hys": _l2_hys, "L2": _l2, "L1": _l1, "L1-sqrt": _l1_sqrt, "no
 block normalized along the last axis with scikit-image's epsilon."""
 
 
-def _check_images(images) -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise ValueError("images must be (n_images, height, width, 3) uint8; "
-                         f"got shape {images.shape} {images.dtype}")
-    return images
-
-
 def rgb_to_gray(images: np.ndarray, dtype="float32") -> np.ndarray:
     """(n_images, height, width, 3) uint8 -> (n_images, height, width) luma in [0, 1] of ``dtype``.
 
     luma = (0.299 red + 0.587 green + 0.114 blue) / 255, computed in ``dtype``.
     """
-    images = _check_images(images)
+    images = check_images(images)
     weights = (np.asarray(_GRAY_WEIGHTS) / 255).astype(dtype)
     # A (n_pixels, 3) @ (3,) product is the fastest weighted channel sum NumPy offers.
     return (images.reshape(-1, 3) @ weights).reshape(images.shape[:3])
@@ -275,7 +269,7 @@ def extract(images: np.ndarray, *, dtype="float32", orientations: int = 9, cell:
             block: int = 2, block_norm: str = "L2-Hys") -> np.ndarray:
     """images (n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``:
     ``hog(rgb_to_gray(images, dtype), ...)``, converted chunk by chunk."""
-    images = _check_images(images)
+    images = check_images(images)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"hog dtype must be float32 or float64; got {dtype}")
