@@ -47,7 +47,9 @@ class MlpcliGroup(click.Group):
 @click.group(cls=MlpcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlpcli")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
-def cli(quiet: bool) -> None:
+@click.option("--threads", type=click.IntRange(min=1), envvar="MLPCLI_THREADS",
+              help="Most BLAS threads to use (env MLPCLI_THREADS); default: all cores.")
+def cli(quiet: bool, threads: int | None) -> None:
     """Train image classifiers with a NumPy MLP and hand-written backpropagation.
 
     \b
@@ -55,6 +57,13 @@ def cli(quiet: bool) -> None:
       mlpcli train --config configs/quickstart.yaml
       mlpcli predict image.png --model runs/latest
     """
+    if threads is not None:
+        from .threads import limit_threads
+
+        if "numpy" in sys.modules:
+            logging.getLogger("mlpcli").warning("--threads: NumPy is already loaded here; the limit "
+                                                "applies to worker processes only")
+        limit_threads(threads)
     logger = logging.getLogger("mlpcli")
     logger.handlers[:] = [_StderrHandler()]
     logger.handlers[0].setFormatter(logging.Formatter("%(message)s"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -28,9 +27,7 @@ from .interrupt import StopFlag, graceful_stop
 from .kfold import grid_combinations, parse_grid, stratified_folds, summarize
 from .predictor import FoldEnsemble
 from .progress import log
-
-THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
+from .threads import thread_limit
 
 @dataclass
 class Plan:
@@ -122,7 +119,7 @@ def _train_in_workers(plan: Plan, tasks, jobs: int, dirs) -> None:
             if id(prepared) not in shared:
                 shared[id(prepared)] = _share(prepared, Path(scratch) / f"X{len(shared)}.npy")
         # Spawned workers read the thread limits when they import NumPy, i.e. at start-up.
-        with _environment({name: str(max(1, (os.cpu_count() or 1) // jobs)) for name in THREAD_VARIABLES}):
+        with thread_limit(max(1, (os.cpu_count() or 1) // jobs)):
             pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(level, event))
             futures = [pool.submit(_worker, plan.configs[ci], *shared[id(plan.prepared[ci])], train,
                                    plan.folds[fi], fi, len(plan.folds), dirs[ci][fi]) for ci, fi, train in tasks]
@@ -154,20 +151,6 @@ def _share(prepared: Prepared, path: Path):
     np.save(path, prepared.X)
     dataset = dataclasses.replace(prepared.dataset, images=prepared.dataset.images[:0])
     return str(path), dataclasses.replace(prepared, X=None, dataset=dataset)
-
-
-@contextmanager
-def _environment(values: dict):
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _worker(config, x_path, prepared, train_rows, val_rows, fold, k, directory) -> None:

@@ -128,3 +128,23 @@ def test_gradcheck_fails_when_backward_is_wrong(small_config, monkeypatch):
     monkeypatch.setattr(activations.ReLU, "backward", lambda self, dout: dout)  # ignores the mask
     result = run("gradcheck", "--config", small_config)
     assert result.exit_code == 1 and "FAIL" in result.stdout
+
+
+def test_threads_option_and_env_bound_blas(monkeypatch, small_config):
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert CliRunner().invoke(cli, ["--threads", "3", "gradcheck", "--config", str(small_config)]).exit_code == 0
+    import os
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "3"
+    monkeypatch.setenv("MLPCLI_THREADS", "2")
+    assert CliRunner().invoke(cli, ["gradcheck", "--config", str(small_config)]).exit_code == 0
+    assert os.environ["OMP_NUM_THREADS"] == "2"
+
+
+def test_commands_do_not_load_numpy_before_the_thread_limit():
+    """--threads works only if NumPy is imported after the group callback: keep imports lazy."""
+    import subprocess
+    import sys
+
+    code = "import sys, mlpcli.cli; print('numpy' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -1,0 +1,30 @@
+"""How many threads BLAS may use. No NumPy here: the limits only count if set before it loads."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+#: The variables OpenBLAS, OpenMP and MKL read when NumPy is first imported.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_threads(threads: int) -> None:
+    """Bound the BLAS threads of this process (if NumPy is not loaded yet) and its children."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+
+
+@contextmanager
+def thread_limit(threads: int):
+    """Set the limit for processes started inside the block (e.g. spawned workers), then restore."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    limit_threads(threads)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
