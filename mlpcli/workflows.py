@@ -64,6 +64,8 @@ def resume_config(run_dir, command: str):
     if command == "train" and not (run_dir / "checkpoint.npz").is_file():
         raise ArtifactError(f"--resume {run_dir}: no checkpoint.npz (the run stopped before its first "
                             f"checkpoint); start it again with: mlpcli train --config {run_dir / 'config.yaml'}")
+    if command == "kfold" and not (run_dir / "kfold_plan.json").is_file():
+        raise ArtifactError(f"--resume {run_dir}: kfold_plan.json is missing, so this is not a k-fold run")
     return load_config(run_dir / "config.yaml")
 
 

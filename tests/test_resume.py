@@ -174,3 +174,14 @@ def test_kfold_interrupt_keeps_finished_folds_and_resumes(tmp_path, jobs):
     a, b = json.loads(out), json.loads(resumed_out)
     a.pop("run_dir"), b.pop("run_dir")
     assert a == b
+
+
+def test_kfold_resume_needs_a_kfold_run(tmp_path):
+    from click.testing import CliRunner
+
+    from mlpcli.cli import cli
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text("seed: 1\n")
+    result = CliRunner().invoke(cli, ["kfold", "--resume", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "kfold_plan.json is missing" in result.stderr
