@@ -21,13 +21,12 @@ Prints one JSON document on stdout. Targets: conv >= 40% of matmul, mlpcli / PyT
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
-import platform
 import statistics
 import time
 
+import machine
 import numpy as np
 
 from mlpcli.nn import SGD, Conv2D, Sequential, build_extractor, mlp_layers, softmax_cross_entropy
@@ -164,37 +163,6 @@ def summary(per_batch: list[float]) -> dict:
             "images_per_second": BATCH / best, "seconds_per_epoch": best * EPOCH_IMAGES / BATCH}
 
 
-def blas_threads() -> int | None:
-    for line in open("/proc/self/maps") if os.path.exists("/proc/self/maps") else ():
-        if "openblas" in line.lower():
-            library = ctypes.CDLL(line.split()[-1])
-            for symbol in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
-                if hasattr(library, symbol):
-                    return getattr(library, symbol)()
-    return None
-
-
-def cpu_model() -> str:
-    if os.path.exists("/proc/cpuinfo"):
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def machine(torch) -> dict:
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    except (TypeError, KeyError):  # numpy < 1.25
-        blas = {}
-    return {"cpu_count": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version(),
-            "numpy": np.__version__, "blas": f"{blas.get('name')} {blas.get('version')}",
-            "blas_threads": blas_threads(), "torch": torch.__version__ if torch else None,
-            "torch_threads": torch.get_num_threads() if torch else None,
-            "thread_env": {name: os.environ.get(name) for name in
-                           ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -216,7 +184,7 @@ def main() -> None:
     product_seconds = sum(product["seconds"] for product in products)
     conv_flops, conv_seconds = ours.conv_flops(), min(seconds["mlpcli_conv_layers"])
     report = {
-        "machine": machine(torch),
+        "machine": machine.machine(torch),
         "network": {"image_shape": IMAGE_SHAPE, "blocks": BLOCKS, "hidden": HIDDEN, "n_classes": N_CLASSES,
                     "batch": BATCH, "dtype": "float32", "loss": "softmax cross-entropy",
                     "optimizer": f"SGD momentum {MOMENTUM}", "epoch_images": EPOCH_IMAGES},

@@ -38,7 +38,7 @@ class Predictor:
         Scores go through a softmax whatever the training loss, so outputs are comparable
         probabilities (for the squared loss they are a monotone reading of the scores).
         """
-        return softmax(scores_for(self.network, X, np.arange(len(X)), self.standardizer))
+        return softmax(scores_for(self.network, X, None, self.standardizer))
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         return self.predict_proba_features(self.extract(images))

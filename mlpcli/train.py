@@ -35,13 +35,16 @@ class History:
     stopped_early: bool = False
 
 
-def scores_for(network, X: np.ndarray, rows: np.ndarray, standardizer) -> np.ndarray:
-    """Class scores (len(rows), n_classes) for ``X[rows]``, computed in chunks."""
+def scores_for(network, X: np.ndarray, rows: np.ndarray | None, standardizer) -> np.ndarray:
+    """Class scores (len(rows), n_classes) for ``X[rows]`` (all of X if ``rows`` is None),
+    computed in chunks."""
     chunk = CONV_EVAL_CHUNK if any(isinstance(layer, Conv2D) for layer in network.layers) else EVAL_CHUNK
+    n = len(X) if rows is None else len(rows)
     parts = []
-    for start in range(0, len(rows), chunk):
-        batch = standardizer.transform(X[rows[start:start + chunk]])
-        parts.append(network.forward(batch, training=False))
+    for start in range(0, n, chunk):
+        # All rows: a slice is a view, so standardizing makes the chunk's only copy.
+        part = X[start:start + chunk] if rows is None else X[rows[start:start + chunk]]
+        parts.append(network.forward(standardizer.transform(part), training=False))
     if not parts:
         return np.empty((0, 0), dtype=X.dtype)
     return np.concatenate(parts)
@@ -66,12 +69,12 @@ class Trainer:
         self.standardizer = standardizer
         self.config = train_config
         self.loss_name = loss_name
-        self.weight_decay = weight_decay
         self.shuffle_rng = shuffle_rng
         self.augment_rng = augment_rng
         self.image_shape = image_shape
         self.label = f"{label} " if label else ""
-        self.optimizer = SGD(train_config.momentum, train_config.nesterov)
+        # The optimizer adds weight_decay * W while it updates: one pass over the weights, not two.
+        self.optimizer = SGD(train_config.momentum, train_config.nesterov, weight_decay)
 
     def fit(self, X: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
             checkpoint: Path | None = None, stop=None) -> History:
@@ -194,7 +197,6 @@ class Trainer:
         loss, dscores = LOSSES[self.loss_name](scores, labels)
         hits = int(np.count_nonzero(scores.argmax(axis=1) == labels))
         self.network.backward(dscores)
-        self.network.l2_penalty(self.weight_decay)
         self.optimizer.step(self.network, lr)
         return loss, hits
 

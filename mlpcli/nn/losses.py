@@ -13,9 +13,9 @@ import numpy as np
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Row-wise softmax (n_samples, n_classes) -> probabilities of the same shape and dtype."""
     # Shifting by the row max changes nothing mathematically and keeps exp() from overflowing.
-    shifted = scores - scores.max(axis=1, keepdims=True)
+    shifted = scores - _per_row(np.max, scores)[:, None]
     np.exp(shifted, out=shifted)
-    shifted /= shifted.sum(axis=1, keepdims=True)
+    shifted /= _per_row(np.sum, shifted)[:, None]
     return shifted
 
 
@@ -26,15 +26,25 @@ def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> tuple[float
     the softmax Jacobian times the cross-entropy gradient collapses to that difference.
     """
     n = scores.shape[0]
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=1))
+    shifted = scores - _per_row(np.max, scores)[:, None]
+    dscores = np.exp(shifted)
+    sums = _per_row(np.sum, dscores)
     rows = np.arange(n)
     # log p[label] = shifted[label] - log sum exp(shifted): finite even for logits of 1e4.
-    loss = float(np.mean(log_norm - shifted[rows, labels]))
-    dscores = np.exp(shifted - log_norm[:, None])
-    dscores[rows, labels] -= 1
-    dscores /= n
+    loss = float(np.mean(np.log(sums) - shifted[rows, labels]))
+    sums *= n
+    dscores /= sums[:, None]  # p / n: one exp, and the mean's 1/n folded into the normalization
+    dscores[rows, labels] -= 1 / n
     return loss, dscores
+
+
+def _per_row(reduce, scores: np.ndarray) -> np.ndarray:
+    """``reduce`` over the classes of each row -> (n_samples,).
+
+    Reduced on a transposed copy: along axis 0 the reduction runs over contiguous rows of
+    n_samples values, several times faster than axis=1 over rows of a few classes.
+    """
+    return reduce(np.ascontiguousarray(scores.T), axis=0)
 
 
 def squared_error(scores: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:

@@ -1,0 +1,293 @@
+"""Training speed of mlpcli's MLP against PyTorch CPU, scikit-learn and this machine's matmul rate.
+
+One run, same data, same shapes, float32, batch 200, SGD momentum 0.9, lr 0.01, no weight decay:
+  1. mlpcli's library loop (``Trainer.fit`` for one epoch per round, no validation rows: gather
+     + standardize each minibatch, forward, softmax cross-entropy, backward, SGD step); data
+     loading, feature extraction and standardization fitting excluded;
+  2. the same network in PyTorch CPU (Linear-ReLU-Linear, CrossEntropyLoss, torch.optim.SGD), a
+     fresh permutation per epoch gathered batch by batch from a float32 tensor;
+  3. scikit-learn's MLPClassifier(solver="sgd"), one ``partial_fit`` per epoch;
+  4. mlpcli again with the config's weight decay (5e-4), to show what L2 costs per epoch.
+For two widths: 3072-512-10 (raw pixels) and the HOG + color-histogram width of
+configs/cifar10-hog.yaml with 512 hidden units. The epochs interleave the contenders round by
+round (after one warm-up epoch each), so a noisy neighbour slows all of them alike; each reports
+the median epoch. PyTorch and scikit-learn get the training rows standardized once up front (a
+copy mlpcli does not make; their loops skip the per-batch standardization mlpcli pays for).
+
+The data: the first 50,000 images of data/cifar10-jpg/train (45,000 training rows, chosen by a
+seeded permutation) when the folder exists, decoded through the cache in .mlpcli-cache; otherwise
+random float32 data of the same shape (``"data": "random"`` in the JSON).
+
+mlpcli's GFLOP/s counts the products of a step: forward x@W for both layers, dW = x^T dout for
+both, dx = dout W^T for the second only (the first layer's dx is skipped). The roofline fraction
+divides it by NumPy's rate on the network's largest product (200x3072 @ 3072x512), measured in
+the same run; the 2048x2048 rate is reported too.
+
+Usage: python benchmarks/train_speed.py [--quick] [--rounds 3] [--threads N] [--data data/cifar10-jpg/train]
+Prints one JSON document on stdout (progress on stderr).
+Targets (issue 8): mlpcli/PyTorch <= 0.8 for both widths; scikit-learn/mlpcli >= 1.5;
+roofline fraction >= 0.75 for 3072-512-10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from machine import NeighbourMeter, load, machine
+from mlpcli.config import TrainConfig, load_config
+from mlpcli.features import FeatureConfig
+from mlpcli.features.pipeline import extract_features, feature_widths
+from mlpcli.features.standardize import Standardizer
+from mlpcli.nn import build_mlp
+from mlpcli.train import Trainer
+
+BATCH, HIDDEN, N_CLASSES, LR, MOMENTUM, WEIGHT_DECAY = 200, 512, 10, 0.01, 0.9, 5e-4
+N_SAMPLES, QUICK_SAMPLES, TRAIN_FRACTION = 50_000, 12_000, 0.9
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def best_seconds(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matmul_rate(m: int, k: int, n: int, repeats: int = 20, transpose_a: bool = False) -> dict:
+    """Best float32 GFLOP/s of an (m, k) @ (k, n) product; ``transpose_a`` multiplies a transposed
+    view, as ``x.T @ dout`` does for dW."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, m), dtype=np.float32).T if transpose_a else \
+        rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    out = np.empty((m, n), np.float32)
+    seconds = best_seconds(lambda: np.matmul(a, b, out=out), repeats)
+    return {"m_k_n": [m, k, n], "transposed_a": transpose_a, "seconds": seconds,
+            "gflops": 2.0 * m * k * n / seconds / 1e9}
+
+
+def step_flops(n_features: int) -> float:
+    """Floating-point operations of one minibatch step's products (see the module docstring)."""
+    forward = BATCH * n_features * HIDDEN + BATCH * HIDDEN * N_CLASSES
+    weight_grads = forward
+    input_grads = BATCH * N_CLASSES * HIDDEN  # the second layer's dx only
+    return 2.0 * (forward + weight_grads + input_grads)
+
+
+def product_bound(n_features: int, n_train: int, repeats: int = 20) -> dict:
+    """Each product of a step alone at its exact shape: the seconds per epoch of the matmuls alone."""
+    d, h, c = n_features, HIDDEN, N_CLASSES
+    products = {"forward 1": matmul_rate(BATCH, d, h, repeats), "forward 2": matmul_rate(BATCH, h, c, repeats),
+                "dW 1": matmul_rate(d, BATCH, h, repeats, transpose_a=True),
+                "dW 2": matmul_rate(h, BATCH, c, repeats, transpose_a=True),
+                "dx 2": matmul_rate(BATCH, c, h, repeats)}
+    per_step = sum(p["seconds"] for p in products.values())
+    return {"products": products, "seconds_per_epoch": per_step * n_train / BATCH}
+
+
+class MlpcliEpochs:
+    """One ``Trainer.fit`` of one epoch per round, sharing the network, the optimizer's velocities
+    and the shuffling generator across rounds, so consecutive rounds are consecutive epochs."""
+
+    def __init__(self, X, y, train_rows, weight_decay: float) -> None:
+        self.shuffle_rng, self.augment_rng, init_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(0).spawn(3))
+        self.X, self.y, self.rows, self.weight_decay = X, y, train_rows, weight_decay
+        self.network = build_mlp(X.shape[1], N_CLASSES, [HIDDEN], "relu", rng=init_rng, dtype="float32")
+        self.standardizer = Standardizer.fit(X, train_rows)
+        self.config = TrainConfig(epochs=1, batch_size=BATCH, lr=LR, momentum=MOMENTUM, schedule="constant")
+        self.optimizer, self.losses = None, []
+
+    def run(self) -> None:
+        trainer = Trainer(self.network, self.standardizer, self.config, "softmax", self.weight_decay,
+                          self.shuffle_rng, self.augment_rng)
+        if self.optimizer is not None:
+            trainer.optimizer = self.optimizer
+        history = trainer.fit(self.X, self.y, self.rows, self.rows[:0])  # no validation pass
+        self.optimizer = trainer.optimizer
+        self.losses.append(history.epochs[-1]["train_loss"])
+
+
+class TorchEpochs:
+    def __init__(self, torch, X, y) -> None:
+        self.torch = torch
+        nn = torch.nn
+        torch.manual_seed(0)
+        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
+        self.network = nn.Sequential(nn.Linear(X.shape[1], HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, N_CLASSES))
+        self.optimizer = torch.optim.SGD(self.network.parameters(), lr=LR, momentum=MOMENTUM)
+        self.loss = nn.CrossEntropyLoss()
+        self.losses = []
+
+    def run(self) -> None:
+        order = self.torch.randperm(len(self.X))
+        total = 0.0
+        for start in range(0, len(order), BATCH):
+            rows = order[start:start + BATCH]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss(self.network(self.X[rows]), self.y[rows])
+            loss.backward()
+            self.optimizer.step()
+            total += loss.item() * len(rows)
+        self.losses.append(total / len(order))
+
+
+class SklearnEpochs:
+    def __init__(self, X, y) -> None:
+        from sklearn.neural_network import MLPClassifier
+        self.X, self.y = X, y
+        self.model = MLPClassifier(solver="sgd", hidden_layer_sizes=(HIDDEN,), batch_size=BATCH, momentum=MOMENTUM,
+                                   nesterovs_momentum=False, learning_rate_init=LR, max_iter=1, alpha=0.0,
+                                   shuffle=True, random_state=0)
+        self.losses = []
+
+    def run(self) -> None:
+        self.model.partial_fit(self.X, self.y, classes=np.arange(N_CLASSES))
+        self.losses.append(float(self.model.loss_))
+
+
+def load_data(path: str, quick: bool) -> tuple[str, dict[str, np.ndarray], np.ndarray]:
+    """({'raw': X, 'hog': X}, y): real CIFAR-10 features when the folder exists, else random."""
+    n = QUICK_SAMPLES if quick else N_SAMPLES
+    hog_features = load_config("configs/cifar10-hog.yaml").features
+    hog_width = sum(feature_widths(hog_features, 32, 32))
+    if Path(path).is_dir():
+        from mlpcli.data.folder import load_folder
+        say(f"loading {path} (decoded-image cache .mlpcli-cache)")
+        dataset = load_folder(path, (32, 32), cache_dir=".mlpcli-cache")
+        pick = np.random.default_rng(0).permutation(len(dataset.images))[:n]
+        images, y = dataset.images[np.sort(pick)], dataset.labels[np.sort(pick)]
+        say("extracting raw and HOG features")
+        features = {"raw": extract_features(images, (FeatureConfig("raw", {}),), "float32", progress=False),
+                    "hog": extract_features(images, hog_features, "float32", progress=False)}
+        return "cifar10", features, y.astype(np.int64)
+    say(f"{path} not found: random data of the same shape")
+    rng = np.random.default_rng(0)
+    features = {"raw": rng.standard_normal((n, 3072), dtype=np.float32),
+                "hog": rng.standard_normal((n, hog_width), dtype=np.float32)}
+    return "random", features, rng.integers(0, N_CLASSES, n)
+
+
+def bench_width(torch, X, y, train_rows, rounds: int) -> dict:
+    """Interleaved epochs of every contender on one feature matrix; median seconds per epoch."""
+    standardized = Standardizer.fit(X, train_rows).transform(X[train_rows])
+    y_train = y[train_rows]
+    contenders = {"mlpcli": MlpcliEpochs(X, y, train_rows, 0.0),
+                  "mlpcli_weight_decay": MlpcliEpochs(X, y, train_rows, WEIGHT_DECAY),
+                  "sklearn": SklearnEpochs(standardized, y_train)}
+    if torch is not None:
+        contenders["torch"] = TorchEpochs(torch, standardized, y_train)
+    seconds = {name: [] for name in contenders}
+    neighbours = {name: [] for name in contenders}
+    meter = NeighbourMeter()
+    for round_ in range(rounds + 1):  # round 0 is the warm-up
+        for name, contender in contenders.items():
+            meter.start()
+            start = time.perf_counter()
+            contender.run()
+            elapsed = time.perf_counter() - start
+            others = meter.stop()
+            if round_:
+                seconds[name].append(elapsed)
+                neighbours[name].append(others)
+            say(f"  width {X.shape[1]} round {round_} {name}: {elapsed:.3f} s (others' CPU {others}%)")
+    result = {name: {"seconds_per_epoch": statistics.median(times), "all_epochs": times,
+                     "others_cpu_percent_per_epoch": neighbours[name],
+                     "train_loss_per_epoch": contenders[name].losses}
+              for name, times in seconds.items()}
+    result["sklearn"]["weights_dtype"] = contenders["sklearn"].model.coefs_[0].dtype.name
+    return result
+
+
+def summarize(width_name: str, n_features: int, n_train: int, timings: dict, bound: dict, matmul: dict) -> dict:
+    ours = timings["mlpcli"]["seconds_per_epoch"]
+    flops = step_flops(n_features) * n_train / BATCH
+    gflops = flops / ours / 1e9
+    summary = {"network": f"{n_features}-{HIDDEN}-{N_CLASSES}", "features": width_name,
+               "seconds_per_epoch": {name: t["seconds_per_epoch"] for name, t in timings.items()},
+               "ratio_mlpcli_over_sklearn": ours / timings["sklearn"]["seconds_per_epoch"],
+               "speedup_over_sklearn": timings["sklearn"]["seconds_per_epoch"] / ours,
+               "gflop_per_epoch": flops / 1e9, "mlpcli_gflops": gflops,
+               "roofline_fraction": gflops / matmul["forward_200x3072x512"]["gflops"],
+               "fraction_of_2048_matmul": gflops / matmul["square_2048"]["gflops"],
+               "products_alone_seconds_per_epoch": bound["seconds_per_epoch"],
+               "products_alone_over_mlpcli": bound["seconds_per_epoch"] / ours,
+               "products_alone": bound["products"], "epochs": timings}
+    if "torch" in timings:
+        summary["ratio_mlpcli_over_torch"] = ours / timings["torch"]["seconds_per_epoch"]
+    return summary
+
+
+def matmul_rates() -> dict:
+    return {"forward_200x3072x512": matmul_rate(BATCH, 3072, HIDDEN), "square_2048": matmul_rate(2048, 2048, 2048, 5)}
+
+
+def measure(torch, features: dict, y: np.ndarray, rounds: int) -> tuple[dict, dict]:
+    """(results per width, NumPy matmul rates): the rates are the best of before and after the
+    epochs, the machine's rate rather than a noisy moment."""
+    n_train = int(len(y) * TRAIN_FRACTION)
+    train_rows = np.random.default_rng(1).permutation(len(y))[:n_train]
+    matmul = matmul_rates()
+    widths = {}
+    for name, X in features.items():
+        say(f"{name}: {X.shape[1]} features")
+        timings = bench_width(torch, X, y, train_rows, rounds)
+        widths[name] = (X.shape[1], n_train, timings, product_bound(X.shape[1], n_train))
+    for key, rate in matmul_rates().items():
+        matmul[key] = max(matmul[key], rate, key=lambda r: r["gflops"])
+    return {name: summarize(name, *values, matmul) for name, values in widths.items()}, matmul
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_SAMPLES:,} samples and 2 rounds")
+    parser.add_argument("--rounds", type=int, default=None, help="timed epochs per contender (default 3)")
+    parser.add_argument("--data", default="data/cifar10-jpg/train")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS and PyTorch threads for every contender (default: all cores)")
+    args = parser.parse_args()
+    rounds = args.rounds or (2 if args.quick else 3)
+    try:
+        import torch
+    except ImportError:
+        torch = None
+        say("torch not installed (pip install -e '.[bench]'): PyTorch is left out")
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+        threadpool_limits(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
+    source, features, y = load_data(args.data, args.quick)
+    load_before = load()
+    results, matmul = measure(torch, features, y, rounds)
+    report = {
+        "machine": machine(torch), "load_before": load_before, "load_after": load(),
+        "setup": {"data": source, "n_train": int(len(y) * TRAIN_FRACTION), "batch": BATCH, "hidden": HIDDEN,
+                  "dtype": "float32", "optimizer": f"SGD lr {LR} momentum {MOMENTUM}", "rounds": rounds,
+                  "quick": args.quick, "threads": args.threads or "default (all cores)",
+                  "torch": torch.__version__ if torch else None},
+        "numpy_matmul_float32": matmul, "results": results,
+    }
+    report["targets_met"] = {
+        "mlpcli/torch <= 0.8 (both widths)":
+            bool(all(r.get("ratio_mlpcli_over_torch", np.inf) <= 0.8 for r in results.values())),
+        "sklearn/mlpcli >= 1.5 (both widths)": bool(all(r["speedup_over_sklearn"] >= 1.5 for r in results.values())),
+        "roofline >= 0.75 (3072-512-10)": bool(results["raw"]["roofline_fraction"] >= 0.75)}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
