@@ -91,3 +91,17 @@ def test_runs_outside_the_output_dir_do_not_become_latest(tmp_path):
     elsewhere = new_run_dir(tmp_path / "runs", "x", out=tmp_path / "scratch" / "run")
     point_latest(tmp_path / "runs", elsewhere)
     assert (tmp_path / "runs" / "latest").resolve() == inside.resolve()
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from mlpcli.fileio import write_text
+
+    umask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
