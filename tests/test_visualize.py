@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -33,6 +34,11 @@ def _config(root: Path, **sections):
            "output": {"dir": str(root / "runs")}}
     raw.update(sections)
     return from_dict(raw)
+
+
+# The plots need the optional plot extra; the README's test command installs it, so CI runs these.
+needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
+                                      reason="plots need matplotlib: pip install \".[test,plot]\"")
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +85,7 @@ def _scale(picture_width: int, n_tiles: int, columns: int, side: int) -> int:
     return ((picture_width - PAD) // columns - PAD) // side
 
 
+@needs_matplotlib
 def test_linear_run_summary_and_pictures(linear_run, tmp_path):
     result = run_show(linear_run, out_dir=tmp_path / "pics")
     assert result["kind"] == "train" and result["hint"] is None
@@ -131,6 +138,7 @@ def test_end_to_end_run_draws_first_conv_filters(e2e_run, tmp_path):
     assert scale > 1 and picture.size[::-1] == grid_size(4, (3 * scale, 3 * scale), 8)
 
 
+@needs_matplotlib
 def test_kfold_run_reports_folds_and_draws_bars(kfold_run, tmp_path):
     result = run_show(kfold_run, out_dir=tmp_path)
     kfold = result["kfold"]
@@ -144,6 +152,7 @@ def test_kfold_run_reports_folds_and_draws_bars(kfold_run, tmp_path):
     assert _png(pictures["kfold_accuracy.png"]).size == tuple(round(v * plots.DPI) for v in plots.KFOLD_SIZE)
 
 
+@needs_matplotlib
 def test_saved_evaluation_gives_a_confusion_heatmap(linear_run, tmp_path):
     data = tmp_path / "test"
     run_synth(data, 3, SIZE, seed=5)
