@@ -51,19 +51,27 @@ def busy_processes(seconds: float = 1.0, min_percent: float = 10.0) -> list[dict
     return sorted(busy, key=lambda p: -p["cpu_percent"])
 
 
-def _cpu_ticks() -> dict[int, tuple[int, str]]:
-    ticks = {}
+def proc_stats():
+    """(pid, fields of /proc/<pid>/stat after the command name) for every live process."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{name}/cmdline", "rb") as f:
+                yield int(name), f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+
+
+def _cpu_ticks() -> dict[int, tuple[int, str]]:
+    ticks = {}
+    for pid, fields in proc_stats():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
                 command = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        ticks[int(name)] = (int(fields[11]) + int(fields[12]), command)  # utime + stime
+        ticks[pid] = (int(fields[11]) + int(fields[12]), command)  # utime + stime
     return ticks
 
 

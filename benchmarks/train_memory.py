@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from machine import load, machine
+from machine import load, machine, proc_stats
 
 TARGET_MB = 1300
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -39,15 +39,7 @@ def tree_rss_mb(root: int) -> float:
     """Summed RSS (MB) of ``root`` and its descendants, from /proc."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(name)
+    for pid, fields in proc_stats():
         children.setdefault(int(fields[1]), []).append(pid)
         rss[pid] = int(fields[21])  # resident pages
     total, stack = 0, [root]
