@@ -24,6 +24,16 @@ def write_image_folder(root: Path, n_per_class: int = 6, classes=("cat", "dog", 
     return root
 
 
+class Payload:
+    """Pickles into a call that creates ``marker``: if the file exists afterwards, code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     return write_image_folder(tmp_path / "images")

@@ -31,7 +31,7 @@ from mlpcli.kfold import stratified_folds
 from mlpcli.nn import build_mlp
 from mlpcli.predictor import Predictor
 
-from conftest import write_config, write_image_folder
+from conftest import Payload, write_config, write_image_folder
 
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -378,12 +378,6 @@ def test_the_miniature_cifar10_loads(tmp_path):
     assert len(load_cifar10(write_cifar10(tmp_path / "cifar"))) == 10
 
 
-class Payload:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 def test_a_malicious_cifar10_meta_file_is_refused_without_running(tmp_path):

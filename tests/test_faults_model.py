@@ -19,6 +19,8 @@ from mlpcli.features.standardize import Standardizer
 from mlpcli.nn import MAX_PARAMETERS, Sequential, build_extractor, build_mlp, mlp_layers, network_from_spec
 from mlpcli.predictor import FoldEnsemble, Predictor
 
+from conftest import Payload
+
 SIZE, CLASSES = (4, 4), ("a", "b", "c")
 
 
@@ -358,14 +360,6 @@ def test_a_zip_with_duplicate_members_is_refused(bundle):
     refused(bundle, "weights.npz", "weights do not match model.json")
 
 
-class Payload:
-    """Unpickling this creates ``marker``: proof that pickled code ran."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 def pickled_weights(directory, marker):

@@ -8,6 +8,8 @@ from mlpcli.data.cifar10 import load_cifar10, read_batch
 from mlpcli.data.npz import load_npz
 from mlpcli.errors import DataError
 
+from conftest import Payload
+
 CLASSES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
 
 
@@ -37,19 +39,13 @@ def test_cifar10_layout_is_rgb_planes(tmp_path):
     assert len(load_cifar10(root, "test")) == 4
 
 
-class _Payload:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 def test_malicious_pickle_is_refused_without_running(tmp_path):
     root = write_cifar10(tmp_path / "cifar")
     marker = tmp_path / "pwned"
     with open(root / "data_batch_3", "wb") as handle:
-        pickle.dump({b"data": _Payload(str(marker)), b"labels": []}, handle, protocol=2)
+        pickle.dump({b"data": Payload(str(marker)), b"labels": []}, handle, protocol=2)
     with pytest.raises(DataError, match="data_batch_3: not a valid CIFAR-10 batch.*refusing to load io.open"):
         load_cifar10(root, "train")
     assert not marker.exists()
