@@ -7,10 +7,10 @@ from .activations import ACTIVATIONS, ReLU, Sigmoid, Tanh
 from .conv import Conv2D
 from .extractor import EXTRACTOR_INITS, Flatten, ImageReshape, build_extractor
 from .init import AUTO_INIT, INITS
-from .layers import Layer, Linear
+from .layers import DTYPES, LAYERS, Layer, Linear, register
 from .losses import LOSSES, softmax, softmax_cross_entropy, squared_error
 from .network import Sequential, build_mlp, mlp_layers
 from .optim import SGD
 from .pooling import MaxPool2D
 from .schedules import SCHEDULES
-from .spec import LAYERS, MAX_PARAMETERS, network_from_spec
+from .spec import MAX_PARAMETERS, network_from_spec

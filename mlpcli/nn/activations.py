@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import Layer
+from .layers import Layer, register
 
 
 class _Activation(Layer):
@@ -22,6 +22,7 @@ class _Activation(Layer):
         return {"type": type(self).__name__, "inplace": self.inplace}
 
 
+@register
 class ReLU(_Activation):
     """max(0, x). The local gradient is 1 where x > 0 and 0 elsewhere, including at exactly 0."""
 
@@ -33,6 +34,7 @@ class ReLU(_Activation):
         return np.multiply(dout, self._out > 0, out=dout if self.inplace else None)
 
 
+@register
 class Sigmoid(_Activation):
     """s(x) = 1 / (1 + exp(-x)); local gradient s(x) (1 - s(x))."""
 
@@ -51,6 +53,7 @@ class Sigmoid(_Activation):
         return np.multiply(dout, s * (1 - s), out=dout if self.inplace else None)
 
 
+@register
 class Tanh(_Activation):
     """tanh(x); local gradient 1 - tanh(x)^2."""
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .layers import Layer
+from .layers import Layer, register
 
 
+@register
 class Conv2D(Layer):
     """2-D convolution with zero padding.
 
@@ -88,6 +89,28 @@ class Conv2D(Layer):
         return {"type": "Conv2D", "in_channels": self.in_channels, "filters": self.filters,
                 "kernel": self.kernel, "stride": self.stride, "padding": self.padding,
                 "bias": self.bias, "dtype": self.dtype.name}
+
+    def output_shape(self, shape):
+        if len(shape) != 3:
+            raise ValueError(f"takes images (height, width, channels) but receives {shape}")
+        height, width, channels = shape
+        if channels != self.in_channels:
+            raise ValueError(f"takes {self.in_channels} channels but receives {shape}")
+        if self.padding >= self.kernel:
+            raise ValueError(f"padding {self.padding} must be smaller than the kernel {self.kernel}")
+        out = (*self.output_size(height, width), self.filters)
+        if min(out) < 1:
+            raise ValueError(f"does not fit the {height}x{width} image it receives")
+        return out
+
+    def working_values(self, shape):
+        """The im2col rows of one image."""
+        out_height, out_width = self.output_size(*shape[:2])
+        return out_height * out_width * (self.kernel ** 2 * self.in_channels + self.bias)
+
+    @classmethod
+    def n_parameters(cls, in_channels=1, filters=1, kernel=1, bias=True, **kwargs):
+        return kernel ** 2 * in_channels * filters + (filters if bias else 0)
 
     def _weights(self, with_bias):
         """W as (k * k * channels, filters); with_bias appends b as a last row."""

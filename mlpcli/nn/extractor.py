@@ -15,7 +15,7 @@ import numpy as np
 from .activations import ReLU
 from .conv import Conv2D
 from .init import he
-from .layers import Layer
+from .layers import Layer, register
 from .pooling import MaxPool2D
 
 #: ``gradient``: the first block starts as oriented derivative filters (a learnable HOG at
@@ -32,6 +32,7 @@ LUMINANCE = (0.299, 0.587, 0.114)
 _REQUIRED, _OPTIONAL = ("filters", "kernel", "pool"), ("stride", "padding")
 
 
+@register
 class Flatten(Layer):
     """(n_samples, ...) -> (n_samples, prod(...)): image features into rows for the MLP."""
 
@@ -42,7 +43,11 @@ class Flatten(Layer):
     def backward(self, dout):
         return dout.reshape(self._shape)
 
+    def output_shape(self, shape):
+        return (int(np.prod(shape)),)
 
+
+@register
 class ImageReshape(Layer):
     """Feature rows (n_images, height * width * channels) -> images (n_images, height, width,
     channels), a view. The first layer of an end-to-end network, whose input is standardized
@@ -61,6 +66,15 @@ class ImageReshape(Layer):
 
     def backward(self, dout):
         return dout.reshape(len(dout), -1)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.height, self.width, self.channels
+
+    def output_shape(self, shape):
+        if shape != (int(np.prod(self.image_shape)),):
+            raise ValueError(f"reshapes to {self.image_shape} but receives {shape}")
+        return self.image_shape
 
     def spec(self):
         return {"type": "ImageReshape", "height": self.height, "width": self.width,

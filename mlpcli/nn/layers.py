@@ -12,6 +12,18 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The floating-point types a network may compute in.
+DTYPES = ("float32", "float64")
+
+#: Layer classes by the ``type`` in their spec: the only list of layer types. ``register`` fills it.
+LAYERS: dict[str, type] = {}
+
+
+def register(cls):
+    """Class decorator: make ``cls`` rebuildable from its spec, ``LAYERS[spec["type"]](**rest)``."""
+    LAYERS[cls.__name__] = cls
+    return cls
+
 
 class Layer:
     """Base class: a layer without parameters that passes values through unchanged."""
@@ -36,10 +48,27 @@ class Layer:
         """Hyperparameters as plain JSON data; ``LAYERS[spec['type']](**rest)`` rebuilds the layer."""
         return {"type": type(self).__name__}
 
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape one sample has after this layer, given the shape it arrives with.
+
+        Raises ValueError saying why the layer cannot take ``shape``.
+        """
+        return shape
+
+    def working_values(self, shape: tuple[int, ...]) -> int:
+        """Values one sample occupies inside the layer besides its output (e.g. im2col rows)."""
+        return 0
+
+    @classmethod
+    def n_parameters(cls, **kwargs) -> int:
+        """Parameter values the constructor would allocate for these (checked) arguments."""
+        return 0
+
     def allocate_grads(self) -> None:
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
 
 
+@register
 class Linear(Layer):
     """Fully connected layer: ``out = x @ W + b``.
 
@@ -81,3 +110,12 @@ class Linear(Layer):
     def spec(self):
         return {"type": "Linear", "n_in": self.n_in, "n_out": self.n_out, "bias": self.bias,
                 "dtype": self.dtype.name}
+
+    def output_shape(self, shape):
+        if shape != (self.n_in,):
+            raise ValueError(f"takes rows of {self.n_in} values but receives {shape}")
+        return (self.n_out,)
+
+    @classmethod
+    def n_parameters(cls, n_in=1, n_out=1, bias=True, **kwargs):
+        return n_in * n_out + (n_out if bias else 0)

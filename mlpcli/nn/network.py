@@ -114,6 +114,32 @@ class Sequential:
     def spec(self) -> list[dict]:
         return [layer.spec() for layer in self.layers]
 
+    def shapes(self, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """The per-sample shape after each layer for samples of ``input_shape``.
+
+        Raises ValueError naming the first layer that cannot take what it is given.
+        """
+        shapes = []
+        for index, layer in enumerate(self.layers):
+            try:
+                input_shape = layer.output_shape(input_shape)
+            except ValueError as exc:
+                raise ValueError(f"layer {index} ({type(layer).__name__}) {exc}") from None
+            shapes.append(input_shape)
+        return shapes
+
+    def values_per_layer(self, input_shape: tuple[int, ...]) -> list[int]:
+        """Values one sample occupies at each layer: its output plus the layer's working memory."""
+        values, shape = [], input_shape
+        for layer, out in zip(self.layers, self.shapes(input_shape)):
+            values.append(int(np.prod(out)) + layer.working_values(shape))
+            shape = out
+        return values
+
+    def values_per_sample(self, input_shape: tuple[int, ...]) -> int:
+        """The most values one sample occupies at any layer, its input included."""
+        return max([int(np.prod(input_shape)), *self.values_per_layer(input_shape)])
+
 
 def build_mlp(n_features: int, n_classes: int, hidden: list[int], activation: str = "relu",
               init: str = "auto", rng: np.random.Generator | None = None, dtype="float32",

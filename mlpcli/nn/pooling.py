@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .layers import Layer
+from .layers import Layer, register
 
 
+@register
 class MaxPool2D(Layer):
     """Max over ``pool x pool`` windows taken every ``stride`` pixels (default: ``pool``).
 
@@ -63,6 +64,14 @@ class MaxPool2D(Layer):
             else:
                 target += dout * wins  # overlapping windows share inputs: accumulate
         return dx
+
+    def output_shape(self, shape):
+        if len(shape) != 3:
+            raise ValueError(f"takes images (height, width, channels) but receives {shape}")
+        out = (*self.output_size(*shape[:2]), shape[2])
+        if min(out) < 1:
+            raise ValueError(f"does not fit the {shape[0]}x{shape[1]} image it receives")
+        return out
 
     def spec(self):
         return {"type": "MaxPool2D", "pool": self.pool, "stride": self.stride}

@@ -7,21 +7,14 @@ from __future__ import annotations
 
 import inspect
 
-from .activations import ReLU, Sigmoid, Tanh
-from .conv import Conv2D
-from .extractor import Flatten, ImageReshape
-from .layers import Linear
+# Importing the layer modules registers their classes in LAYERS.
+from . import activations, conv, extractor, pooling  # noqa: F401
+from .layers import DTYPES, LAYERS
 from .network import Sequential
-from .pooling import MaxPool2D
-
-#: Layer classes by the ``type`` in their spec, for rebuilding a saved network.
-LAYERS = {cls.__name__: cls for cls in (Linear, ReLU, Sigmoid, Tanh, Conv2D, MaxPool2D, Flatten, ImageReshape)}
 
 #: The most parameters ``network_from_spec`` builds (400 MB in float32): a spec read from a file
 #: must not be able to make it allocate without bound.
 MAX_PARAMETERS = 10 ** 8
-
-_DTYPES = ("float32", "float64")
 
 
 def network_from_spec(specs: list[dict], max_parameters: int = MAX_PARAMETERS) -> Sequential:
@@ -34,7 +27,7 @@ def network_from_spec(specs: list[dict], max_parameters: int = MAX_PARAMETERS) -
     if not isinstance(specs, list) or not specs:
         raise ValueError(f"architecture must be a non-empty list of layer specs, got {specs!r}")
     checked = [_checked_spec(index, spec) for index, spec in enumerate(specs)]
-    total = sum(_parameter_count(layer_type, kwargs) for layer_type, kwargs in checked)
+    total = sum(LAYERS[layer_type].n_parameters(**kwargs) for layer_type, kwargs in checked)
     if total > max_parameters:
         raise ValueError(f"{total} parameters, more than the {max_parameters} a model may have")
     layers = []
@@ -68,19 +61,9 @@ def _checked_spec(index: int, spec) -> tuple[str, dict]:
 def _argument_kind(name: str, default):
     """(description, predicate) of a layer argument: every one is a dtype name, a flag or a size."""
     if name == "dtype":
-        return f"one of {', '.join(_DTYPES)}", lambda value: value in _DTYPES
+        return f"one of {', '.join(DTYPES)}", lambda value: value in DTYPES
     if isinstance(default, bool):
         return "true or false", lambda value: isinstance(value, bool)
     minimum = 0 if name == "padding" else 1
     return f"an integer >= {minimum}", \
         lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _parameter_count(layer_type: str, kwargs: dict) -> int:
-    """Parameters the layer would allocate, from its (checked) arguments, before building it."""
-    if layer_type == "Linear":
-        return kwargs.get("n_in", 1) * kwargs.get("n_out", 1) + kwargs.get("n_out", 1)
-    if layer_type == "Conv2D":
-        filters = kwargs.get("filters", 1)
-        return kwargs.get("kernel", 1) ** 2 * kwargs.get("in_channels", 1) * filters + filters
-    return 0
