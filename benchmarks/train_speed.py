@@ -46,7 +46,7 @@ from mlpcli.features import FeatureConfig
 from mlpcli.features.pipeline import extract_features, feature_widths
 from mlpcli.features.standardize import Standardizer
 from mlpcli.nn import build_mlp
-from mlpcli.train import Trainer
+from mlpcli.train.loop import Trainer
 
 BATCH, HIDDEN, N_CLASSES, LR, MOMENTUM, WEIGHT_DECAY = 200, 512, 10, 0.01, 0.9, 5e-4
 N_SAMPLES, QUICK_SAMPLES, TRAIN_FRACTION = 50_000, 12_000, 0.9

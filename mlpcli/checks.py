@@ -6,6 +6,7 @@ allowed values and what they wrote.
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any, Callable, Iterable
 
@@ -16,6 +17,19 @@ Check = Callable[[Any, str], Any]
 
 def fail(key: str, expected: str, value: Any) -> ConfigError:
     return ConfigError(f"{key}: must be {expected}; got {shown(value)}")
+
+
+def is_int(value: Any) -> bool:
+    """An integer, and not a bool (which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def unknown_key(prefix: str, key: str, allowed: Iterable[str]) -> ConfigError:
+    """``unknown key 'train.lrr'; did you mean 'train.lr'?`` (or the allowed keys if none is close)."""
+    allowed = list(allowed)
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; allowed: {', '.join(allowed)}"
+    return ConfigError(f"unknown key '{prefix}{key}'{hint}")
 
 
 def shown(value: Any, limit: int = 200) -> str:
@@ -40,7 +54,7 @@ def one_of(choices: Iterable[str]) -> Check:
 
 def integer(minimum: int | None = None) -> Check:
     def check(value, key):
-        if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        if not is_int(value) or (minimum is not None and value < minimum):
             bound = f" >= {minimum}" if minimum is not None else ""
             raise fail(key, f"an integer{bound}", value)
         return value

@@ -132,7 +132,7 @@ def train(config_path, overrides, print_config, resume, out, no_cache, as_json):
       mlpcli train --config configs/quickstart.yaml --set train.epochs=5
       mlpcli train --resume runs/20260101-120000-quickstart
     """
-    from .workflows import run_train
+    from .commands import run_train
 
     config = config_or_resume(config_path, overrides, print_config, resume)
     result = run_train(config, config_name=Path(config_path or "run").stem, out=out, use_cache=not no_cache,
@@ -173,7 +173,7 @@ def kfold(config_path, overrides, print_config, resume, k, select, grid, jobs, o
       mlpcli kfold --config configs/cifar10-hog.yaml --k 5 --select ensemble
       mlpcli kfold --config configs/quickstart.yaml --grid train.lr=0.1,0.01 --grid model.hidden=[64],[256]
     """
-    from .workflows import run_kfold
+    from .commands import run_kfold
 
     if k is not None and k < 2:
         raise click.BadParameter("needs at least 2 folds", param_hint="--k")
@@ -221,7 +221,7 @@ def predict(paths, model_dir, top_k, as_json):
     Example:
       mlpcli predict cat.png photos/ --model runs/latest --top-k 3
     """
-    from .workflows import run_predict
+    from .commands import run_predict
 
     results = run_predict(paths, model_dir, top_k)
     if as_json:
@@ -248,11 +248,11 @@ def evaluate(model_dir, data_path, fail_under, save, as_json):
     Example:
       mlpcli evaluate --model runs/latest --data data/test --fail-under 0.8
     """
-    from .workflows import run_evaluate
+    from .commands import run_evaluate
 
     report = run_evaluate(model_dir, data_path)
     if save:
-        from .workflows_show import save_evaluation
+        from .artifacts.summary import save_evaluation
 
         click.echo(f"saved {save_evaluation(model_dir, report, data_path)}", err=True)
     if as_json:
@@ -288,7 +288,7 @@ def gradcheck(config_path, overrides, print_config, as_json):
     Example:
       mlpcli gradcheck --config configs/quickstart.yaml
     """
-    from .workflows import GRADCHECK_TOLERANCE, run_gradcheck
+    from .commands import GRADCHECK_TOLERANCE, run_gradcheck
 
     config = load_config_or_print(config_path, overrides, print_config)
     errors = run_gradcheck(config)
@@ -319,7 +319,7 @@ def show(run_dir, out_dir, as_json):
     Example:
       mlpcli show runs/latest --out pictures/
     """
-    from .workflows_show import run_show
+    from .commands import run_show
 
     summary = run_show(run_dir, out_dir)
     if as_json:
@@ -373,7 +373,7 @@ def features_show(image, config_path, overrides, print_config, out_file):
     Example:
       mlpcli features show cat.png --config configs/cifar10-hog.yaml --out cat-features.png
     """
-    from .workflows_show import run_features_show
+    from .commands import run_features_show
 
     config = load_config_or_print(config_path, overrides, print_config)
     result = run_features_show(image, config, out_file)
@@ -404,7 +404,7 @@ def data_synth(out, n_per_class, size, seed):
     Example:
       mlpcli data synth --out data/shapes
     """
-    from .workflows import run_synth
+    from .commands import run_synth
 
     count = run_synth(out, n_per_class, size, seed)
     click.echo(f"wrote {count} images to {out}")

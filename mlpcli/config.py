@@ -9,7 +9,6 @@ once, here, and messages name the full key path: ``model.activation: must be one
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,10 @@ from typing import Any
 import yaml
 
 from . import checks as c
+from .data import LOADERS
 from .errors import ConfigError
-from .features import FEATURES, FeatureConfig
-from .nn import ACTIVATIONS, INITS, LOSSES, SCHEDULES
+from .features import FEATURES, FeatureConfig, validate_feature
+from .nn import ACTIVATIONS, DTYPES, INITS, LOSSES, SCHEDULES
 from .nn.extractor import EXTRACTOR_INITS
 
 
@@ -31,12 +31,9 @@ def _node(cls):
     return field(default_factory=cls)
 
 
-DATA_FORMATS = ("synthetic", "folder", "cifar10", "npz")
-
-
 @dataclass(frozen=True)
 class DataConfig:
-    format: str = _leaf("synthetic", c.one_of(DATA_FORMATS))
+    format: str = _leaf("synthetic", c.one_of(LOADERS))
     path: str | None = _leaf(None, c.optional(c.string))
     split: str = _leaf("train", c.one_of(("train", "test")))
     image_size: tuple = _leaf((32, 32), c.image_size)
@@ -67,7 +64,7 @@ class ModelConfig:
     activation: str = _leaf("relu", c.one_of(ACTIVATIONS))
     loss: str = _leaf("softmax", c.one_of(LOSSES))
     init: str = _leaf("auto", c.one_of(("auto", *INITS)))
-    dtype: str = _leaf("float32", c.one_of(("float32", "float64")))
+    dtype: str = _leaf("float32", c.one_of(DTYPES))
     weight_decay: float = _leaf(0.0, c.number(0.0))
     bias: bool = _leaf(True, c.boolean)
 
@@ -217,7 +214,7 @@ def _build(cls, raw: Any, prefix: str):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in fields:
-            raise ConfigError(_unknown_key(prefix, str(key), fields))
+            raise c.unknown_key(prefix, str(key), fields)
     values = {}
     for name, f in fields.items():
         if name not in raw:
@@ -228,12 +225,6 @@ def _build(cls, raw: Any, prefix: str):
         else:
             values[name] = _build(f.default_factory, {} if raw[name] is None else raw[name], f"{key}.")
     return cls(**values)
-
-
-def _unknown_key(prefix: str, key: str, fields) -> str:
-    close = difflib.get_close_matches(key, list(fields), n=1)
-    hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; allowed: {', '.join(fields)}"
-    return f"unknown key '{prefix}{key}'{hint}"
 
 
 def _dataclass_list(cls, value, key) -> tuple:
@@ -247,23 +238,7 @@ def _feature_list(value, key) -> tuple:
     if not isinstance(value, list) or not value:
         raise c.fail(key, f"a non-empty list of feature names or {{name: ...}} mappings "
                           f"(names: {', '.join(FEATURES)})", value)
-    return tuple(_feature(item, f"{key}[{i}]") for i, item in enumerate(value))
-
-
-def _feature(item, key) -> FeatureConfig:
-    raw = {"name": item} if isinstance(item, str) else item
-    if not isinstance(raw, dict) or "name" not in raw:
-        raise c.fail(key, "a feature name or a mapping with a 'name' key", item)
-    name = c.one_of(FEATURES)(raw["name"], f"{key}.name")
-    kind = FEATURES[name]
-    params = dict(kind.defaults)
-    for param, value in raw.items():
-        if param == "name":
-            continue
-        if param not in kind.defaults:
-            raise ConfigError(_unknown_key(f"{key}.", str(param), {"name": None, **kind.defaults}))
-        params[param] = kind.checks[param](value, f"{key}.{param}")
-    return FeatureConfig(name, params)
+    return tuple(validate_feature(item, f"{key}[{i}]") for i, item in enumerate(value))
 
 
 def to_dict(config: Config) -> dict:

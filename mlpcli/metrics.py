@@ -26,3 +26,10 @@ def per_class_report(confusion: np.ndarray, class_names) -> list[dict]:
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     return [{"class": name, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for name, p, r, f, s in zip(class_names, precision, recall, f1, actual)]
+
+
+def classification_report(labels: np.ndarray, predicted: np.ndarray, class_names) -> dict:
+    """Accuracy, size, per-class precision/recall/F1 and the confusion matrix, as plain data."""
+    confusion = confusion_matrix(labels, predicted, len(class_names))
+    return {"accuracy": accuracy(labels, predicted), "n": int(len(labels)), "class_names": list(class_names),
+            "per_class": per_class_report(confusion, class_names), "confusion": confusion.tolist()}

@@ -6,7 +6,28 @@ import numpy as np
 
 from .features.pipeline import extract_features
 from .nn import softmax
-from .train import scores_for
+
+#: Values (floats) one evaluation chunk may hold at its widest layer: with the im2col rows of a
+#: convolution counted, a chunk's temporaries stay near a few hundred MB.
+EVAL_VALUES = 1 << 25
+#: Rows per evaluation chunk at most, for networks whose layers are all narrow.
+EVAL_CHUNK = 4096
+
+
+def network_scores(network, X: np.ndarray, rows: np.ndarray | None, standardizer) -> np.ndarray:
+    """Class scores (len(rows), n_classes) for ``X[rows]`` (all of X if ``rows`` is None),
+    computed in chunks sized from the network's widest layer."""
+    per_sample = network.values_per_sample((X.shape[1],))
+    chunk = max(1, min(EVAL_CHUNK, EVAL_VALUES // per_sample))
+    n = len(X) if rows is None else len(rows)
+    parts = []
+    for start in range(0, n, chunk):
+        # All rows: a slice is a view, so standardizing makes the chunk's only copy.
+        part = X[start:start + chunk] if rows is None else X[rows[start:start + chunk]]
+        parts.append(network.forward(standardizer.transform(part), training=False))
+    if not parts:
+        return np.empty((0, 0), dtype=X.dtype)
+    return np.concatenate(parts)
 
 
 class Predictor:
@@ -38,7 +59,7 @@ class Predictor:
         Scores go through a softmax whatever the training loss, so outputs are comparable
         probabilities (for the squared loss they are a monotone reading of the scores).
         """
-        return softmax(scores_for(self.network, X, None, self.standardizer))
+        return softmax(network_scores(self.network, X, None, self.standardizer))
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         return self.predict_proba_features(self.extract(images))

@@ -97,7 +97,7 @@ def test_predict_text_json_and_errors(tmp_path, trained_run):
     failed = run("predict", not_image, "--model", trained_run)
     assert failed.exit_code == 1 and "notes.png: cannot read as an image" in failed.stderr
     missing_model = run("predict", image, "--model", tmp_path / "nomodel")
-    assert missing_model.exit_code == 1 and "model.json is missing" in missing_model.stderr
+    assert missing_model.exit_code == 1 and "no such run directory" in missing_model.stderr
 
 
 def test_evaluate_reports_and_gates(tmp_path, trained_run):

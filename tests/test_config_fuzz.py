@@ -19,7 +19,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mlpcli.config import (DATA_FORMATS, BlockConfig, Config, apply_override, dump_yaml, from_dict,
+from mlpcli.data import LOADERS
+from mlpcli.config import ( BlockConfig, Config, apply_override, dump_yaml, from_dict,
                            parse_yaml, to_dict)
 from mlpcli.errors import ConfigError
 from mlpcli.features import FEATURES
@@ -44,7 +45,7 @@ FIELD_NAMES = sorted(_field_names(BlockConfig, _field_names(Config, set())))
 FEATURE_KEYS = sorted({"name", *FEATURES} | {param for kind in FEATURES.values() for param in kind.defaults})
 REAL_KEYS = sorted(set(FIELD_NAMES) | set(FEATURE_KEYS))
 # Values the validators accept somewhere, so random documents get past the first check more often.
-ALLOWED_WORDS = sorted({*DATA_FORMATS, *ACTIVATIONS, *LOSSES, *INITS, *SCHEDULES, *FEATURES, "auto", "full",
+ALLOWED_WORDS = sorted({*LOADERS, *ACTIVATIONS, *LOSSES, *INITS, *SCHEDULES, *FEATURES, "auto", "full",
                         "features", "end_to_end", "fail", "skip", "best", "ensemble", "train", "test",
                         "hsv", "rgb", "L2-Hys", "gradient", "random", "float32", "float64"})
 

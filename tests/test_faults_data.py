@@ -27,7 +27,7 @@ from mlpcli.data.split import stratified_split
 from mlpcli.errors import ConfigError, DataError
 from mlpcli.features import FeatureConfig
 from mlpcli.features.standardize import Standardizer
-from mlpcli.kfold import stratified_folds
+from mlpcli.kfold.folds import stratified_folds
 from mlpcli.nn import build_mlp
 from mlpcli.predictor import Predictor
 

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from mlpcli.artifacts import MAX_META_BYTES, load_model, save_model
+from mlpcli.artifacts import load_model, save_model
+from mlpcli.artifacts.bundle import MAX_META_BYTES
 from mlpcli.cli import cli
 from mlpcli.errors import ArtifactError
 from mlpcli.features import FeatureConfig
@@ -140,9 +141,9 @@ def test_feature_parameters_missing_from_model_json_get_their_defaults(tmp_path)
     ({"features": "raw"}, "features must be a non-empty list"),
     ({"features": []}, "features must be a non-empty list"),
     ({"features": ["raw"]}, "features[0] must be a mapping with a name among raw"),
-    ({"features": [{"name": "evil"}]}, "features[0] must be a mapping"),
-    ({"features": [{"name": ["raw"]}]}, "features[0] must be a mapping"),
-    ({"features": [{"name": "raw", "x": 1}]}, "features[0].x must be one of the parameters (none)"),
+    ({"features": [{"name": "evil"}]}, "features[0].name: must be one of raw"),
+    ({"features": [{"name": ["raw"]}]}, "features[0].name: must be one of raw"),
+    ({"features": [{"name": "raw", "x": 1}]}, "unknown key 'features[0].x'"),
     ({"features": [{"name": "hog", "cell": "8"}]}, "features[0].cell: must be an integer >= 1"),
     ({"features": [{"name": "color_hist", "bins": 0}]}, "features[0].bins: must be an integer >= 1"),
     ({"features": [{"name": "color_hist", "space": "lab"}]}, "features[0].space: must be one of hsv, rgb"),

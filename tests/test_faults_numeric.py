@@ -14,7 +14,7 @@ from mlpcli.config import from_dict
 from mlpcli.data.npz import load_npz
 from mlpcli.errors import DataError, TrainingDiverged
 from mlpcli.features.standardize import MIN_STD, Standardizer, check_finite
-from mlpcli.workflows import run_train
+from mlpcli.commands import run_train
 
 from conftest import write_config
 

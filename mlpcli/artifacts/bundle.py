@@ -1,4 +1,4 @@
-"""Run directories and model bundles on disk: JSON and npz only, never pickle.
+"""Model bundles on disk: JSON and npz only, never pickle.
 
 A model bundle is a folder with ``model.json`` (what the model is) and ``weights.npz`` (its
 arrays). An ensemble bundle's ``model.json`` lists member bundles in sub-folders instead.
@@ -8,63 +8,20 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import zipfile
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ArtifactError
-from .features.standardize import Standardizer
-from .fileio import atomic_save_npz, write_json
-from .model_schema import FORMAT, FORMAT_VERSION, Description, build_network, describe, member_dir
-from .predictor import FoldEnsemble, Predictor
+from ..errors import ArtifactError
+from ..features.standardize import Standardizer
+from ..fileio import atomic_save_npz, write_json
+from ..predictor import FoldEnsemble, Predictor
+from .rundir import MODEL, WEIGHTS
+from .schema import FORMAT, FORMAT_VERSION, Description, build_network, describe, member_dir
 
 #: model.json is a few kilobytes; a huge one is not a model description.
 MAX_META_BYTES = 1 << 24
-
-
-def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None) -> Path:
-    """Create and return a fresh run directory; never reuses one that has files in it.
-
-    With ``out`` that folder is the run directory; otherwise ``<output_dir>/<timestamp>-<name>``.
-    """
-    if out is not None:
-        run_dir = Path(out)
-        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-            raise ArtifactError(f"--out {run_dir}: already exists and is not empty; "
-                                f"choose a new folder or remove it")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        return run_dir
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1, 1000):
-        run_dir = Path(output_dir) / (f"{stamp}-{name}" + (f"-{attempt}" if attempt > 1 else ""))
-        try:
-            run_dir.mkdir(parents=True)
-            return run_dir
-        except FileExistsError:
-            continue
-    raise ArtifactError(f"{output_dir}: cannot find a free run directory name")
-
-
-def point_latest(output_dir: str | Path, run_dir: Path) -> None:
-    """Make ``<output_dir>/latest`` a symlink to ``run_dir``, replacing the old link atomically.
-
-    Only runs inside ``output_dir`` become ``latest``: a run written elsewhere with ``--out``
-    (a benchmark's temporary folder, say) leaves the user's ``latest`` alone.
-    """
-    output_dir = Path(output_dir)
-    if not run_dir.resolve().is_relative_to(output_dir.resolve()):
-        return
-    output_dir.mkdir(parents=True, exist_ok=True)
-    link = output_dir / "latest"
-    if link.exists() and not link.is_symlink():
-        return  # a real folder named "latest" belongs to the user; leave it alone
-    tmp = output_dir / f".latest.{os.getpid()}.tmp"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(os.path.relpath(run_dir.resolve(), output_dir.resolve()))
-    os.replace(tmp, link)
 
 
 def save_model(directory: str | Path, predictor: Predictor | FoldEnsemble, member_dirs=None) -> None:
@@ -86,19 +43,24 @@ def save_model(directory: str | Path, predictor: Predictor | FoldEnsemble, membe
         arrays = {f"network/{path}": value for path, value in predictor.network.state_dict().items()}
         arrays["standardizer/mean"] = predictor.standardizer.mean
         arrays["standardizer/std"] = predictor.standardizer.std
-        atomic_save_npz(directory / "weights.npz", arrays)
-    write_json(directory / "model.json", meta)
+        atomic_save_npz(directory / WEIGHTS, arrays)
+    write_json(directory / MODEL, meta)
 
 
 def load_model(directory: str | Path) -> Predictor | FoldEnsemble:
     """Load a bundle saved by ``save_model``; any problem is an ArtifactError naming the file.
 
     Nothing in the bundle is trusted: ``model.json`` is checked against the schema in
-    ``model_schema`` and ``weights.npz`` against the architecture before its arrays are read, and
-    no pickle is ever loaded.
+    ``schema`` and ``weights.npz`` against the architecture before its arrays are read, and
+    no pickle is ever loaded. ``directory`` may also name the bundle's ``model.json`` itself.
     """
-    directory = Path(directory)
-    description = describe(_read_meta(directory), directory / "model.json")
+    directory = Path(directory).expanduser()
+    if directory.name == MODEL and directory.is_file():
+        directory = directory.parent
+    elif not directory.exists():
+        raise ArtifactError(f"{directory}: no such run directory (train one with `mlpcli train`, or "
+                            f"pass a run directory or its {MODEL})")
+    description = describe(_read_meta(directory), directory / MODEL)
     if description.kind == "network":
         return _load_network(directory, description)
     return _load_ensemble(directory, description)
@@ -106,13 +68,13 @@ def load_model(directory: str | Path) -> Predictor | FoldEnsemble:
 
 def _load_ensemble(directory: Path, description: Description) -> FoldEnsemble:
     """Members are network bundles inside ``directory`` (never ensembles: no recursion)."""
-    path = directory / "model.json"
+    path = directory / MODEL
     members = []
     for member in description.members:
         folder = member_dir(directory, member, path)
-        member_description = describe(_read_meta(folder), folder / "model.json")
+        member_description = describe(_read_meta(folder), folder / MODEL)
         if member_description.kind != "network":
-            raise ArtifactError(f"{folder / 'model.json'}: an ensemble member must be a single network")
+            raise ArtifactError(f"{folder / MODEL}: an ensemble member must be a single network")
         members.append(_load_network(folder, member_description))
     try:
         ensemble = FoldEnsemble(members)
@@ -127,10 +89,10 @@ def _load_ensemble(directory: Path, description: Description) -> FoldEnsemble:
 
 def _read_meta(directory: Path):
     """The parsed ``model.json`` of ``directory`` (any JSON value; ``describe`` checks it)."""
-    path = directory / "model.json"
+    path = directory / MODEL
     if not path.is_file():
-        hint = " (train one with `mlpcli train`)" if not directory.exists() else ""
-        raise ArtifactError(f"{directory}: not a model directory, {path.name} is missing{hint}")
+        raise ArtifactError(f"{directory}: not a model directory, {path.name} is missing "
+                            f"(an unfinished run has none; `mlpcli show {directory}` says more)")
     try:
         if path.stat().st_size > MAX_META_BYTES:
             raise ArtifactError(f"{path}: {path.stat().st_size} bytes, too large for a model description")
@@ -141,10 +103,10 @@ def _read_meta(directory: Path):
 
 
 def _load_network(directory: Path, description: Description) -> Predictor:
-    network = build_network(description, directory / "model.json")
+    network = build_network(description, directory / MODEL)
     expected = {f"network/{key}": value.shape for key, value in network.state_dict().items()}
     expected["standardizer/mean"] = expected["standardizer/std"] = (description.n_features,)
-    path = directory / "weights.npz"
+    path = directory / WEIGHTS
     arrays = _read_weights(path, expected, np.dtype(description.dtype))
     if not all(np.isfinite(value).all() for value in arrays.values()):
         raise ArtifactError(f"{path}: contains non-finite values; the model is unusable")
@@ -198,20 +160,3 @@ def _read_member(archive: zipfile.ZipFile, name: str, shape: tuple, dtype: np.dt
                                 f"than its header declares (truncated or tampered)")
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
     return array.copy()
-
-
-def save_run(run_dir: Path, config_yaml: str, trained, extra_metrics: dict | None = None) -> None:
-    """Write a training run: resolved config, metrics, per-epoch history and the model bundle."""
-    from .fileio import write_text
-    from .train import HISTORY_COLUMNS
-
-    save_model(run_dir, trained.predictor)
-    write_text(run_dir / "config.yaml", config_yaml)
-    lines = [",".join(HISTORY_COLUMNS)]
-    lines += [",".join(_csv_number(row[c]) for c in HISTORY_COLUMNS) for row in trained.history.epochs]
-    write_text(run_dir / "history.csv", "\n".join(lines) + "\n")
-    write_json(run_dir / "metrics.json", {**trained.metrics, **(extra_metrics or {})})
-
-
-def _csv_number(value) -> str:
-    return str(value) if isinstance(value, int) else f"{value:.6g}"

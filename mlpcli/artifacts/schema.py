@@ -19,21 +19,20 @@ Version 1 (``format: mlpcli-model``, ``format_version: 1``):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
-from .errors import ArtifactError, ConfigError
-from .features import FEATURES, FeatureConfig
-from .features.pipeline import feature_widths
-from .nn import LOSSES, Conv2D, Flatten, ImageReshape, Linear, MaxPool2D, Sequential, network_from_spec
+from ..checks import is_int, shown
+from ..errors import ArtifactError, ConfigError
+from ..features import FEATURES, FeatureConfig, validate_feature
+from ..features.pipeline import feature_widths
+from ..nn import DTYPES, LOSSES, Sequential, network_from_spec
 
 FORMAT = "mlpcli-model"
 FORMAT_VERSION = 1
 KINDS = ("network", "ensemble")
-DTYPES = ("float32", "float64")
 #: Larger images are refused: predicting would resize every input to this size.
 MAX_IMAGE_PIXELS = 1 << 24
 #: Values one sample may occupy at any point of the network (layer outputs, im2col rows).
@@ -60,7 +59,7 @@ def describe(meta, path: Path) -> Description:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ArtifactError(f"{path}: not an mlpcli model description (no \"format\": \"{FORMAT}\")")
     version = meta.get("format_version")
-    if not _is_int(version) or version < 1:
+    if not is_int(version) or version < 1:
         raise _bad(path, "format_version", "an integer >= 1", version)
     if version > FORMAT_VERSION:
         raise ArtifactError(f"{path}: model format version {version} is newer than this mlpcli "
@@ -110,60 +109,23 @@ def build_network(description: Description, path: Path) -> Sequential:
 
 
 def check_chain(network: Sequential, n_features: int, image_size, n_classes: int) -> None:
-    """Walk the per-sample shape through the layers: rows of ``n_features`` in, ``n_classes`` out.
-
-    Raises ValueError naming the first layer that cannot take what it is given.
+    """Walk the per-sample shape through the layers: rows of ``n_features`` in, ``n_classes`` out,
+    at most ``MAX_VALUES_PER_SAMPLE`` values per sample anywhere, and an image-shaped first layer
+    that reshapes to the model's ``image_size``. Raises ValueError naming the layer at fault.
     """
-    shape: tuple[int, ...] = (n_features,)
-    for index, layer in enumerate(network.layers):
-        try:
-            shape = _output_shape(layer, shape, image_size if index == 0 else None)
-        except ValueError as exc:
-            raise ValueError(f"layer {index} ({type(layer).__name__}) {exc}") from None
-        if math.prod(shape) > MAX_VALUES_PER_SAMPLE:
-            raise ValueError(f"layer {index} ({type(layer).__name__}) outputs {shape} per sample, "
-                             f"more than {MAX_VALUES_PER_SAMPLE} values")
-    if shape != (n_classes,):
-        raise ValueError(f"the last layer outputs {shape} per sample, but the model has {n_classes} classes")
-
-
-def _output_shape(layer, shape: tuple[int, ...], image_size) -> tuple[int, ...]:
-    """The shape one sample has after ``layer``; ``image_size`` is given for the first layer."""
-    if isinstance(layer, Linear):
-        if shape != (layer.n_in,):
-            raise ValueError(f"takes rows of {layer.n_in} values but receives {shape}")
-        return (layer.n_out,)
-    if isinstance(layer, ImageReshape):
-        image = (layer.height, layer.width, layer.channels)
-        if shape != (math.prod(image),):
-            raise ValueError(f"reshapes to {image} but receives {shape}")
-        if image_size is not None and image[:2] != tuple(image_size):
-            raise ValueError(f"reshapes to {image} but the model's images are {tuple(image_size)}")
-        return image
-    if isinstance(layer, (Conv2D, MaxPool2D)):
-        if len(shape) != 3:
-            raise ValueError(f"takes images (height, width, channels) but receives {shape}")
-        return _image_layer_shape(layer, shape)
-    if isinstance(layer, Flatten):
-        return (math.prod(shape),)
-    return shape  # activations keep the shape
-
-
-def _image_layer_shape(layer, shape: tuple[int, int, int]) -> tuple[int, int, int]:
-    height, width, channels = shape
-    if isinstance(layer, Conv2D):
-        if channels != layer.in_channels:
-            raise ValueError(f"takes {layer.in_channels} channels but receives {shape}")
-        if layer.padding >= layer.kernel:
-            raise ValueError(f"padding {layer.padding} must be smaller than the kernel {layer.kernel}")
-        out = (*layer.output_size(height, width), layer.filters)
-        if math.prod(out[:2]) * layer.kernel ** 2 * channels > MAX_VALUES_PER_SAMPLE:
-            raise ValueError(f"needs more than {MAX_VALUES_PER_SAMPLE} values per sample for im2col")
-    else:
-        out = (*layer.output_size(height, width), channels)
-    if min(out) < 1:
-        raise ValueError(f"does not fit the {height}x{width} image it receives")
-    return out
+    shapes = network.shapes((n_features,))
+    first = network.layers[0]
+    image_shape = getattr(first, "image_shape", None)
+    if image_shape is not None and tuple(image_shape[:2]) != tuple(image_size):
+        raise ValueError(f"layer 0 ({type(first).__name__}) reshapes to {image_shape} but the model's "
+                         f"images are {tuple(image_size)}")
+    for index, values in enumerate(network.values_per_layer((n_features,))):
+        if values > MAX_VALUES_PER_SAMPLE:
+            layer = network.layers[index]
+            raise ValueError(f"layer {index} ({type(layer).__name__}) outputs {shapes[index]} per sample, "
+                             f"more than {MAX_VALUES_PER_SAMPLE} values with its working memory")
+    if shapes[-1] != (n_classes,):
+        raise ValueError(f"the last layer outputs {shapes[-1]} per sample, but the model has {n_classes} classes")
 
 
 def _class_names(value, path) -> tuple[str, ...]:
@@ -174,7 +136,7 @@ def _class_names(value, path) -> tuple[str, ...]:
 
 
 def _image_size(value, path) -> tuple[int, int]:
-    if not isinstance(value, list) or len(value) != 2 or not all(_is_int(side) and side >= 1 for side in value) \
+    if not isinstance(value, list) or len(value) != 2 or not all(is_int(side) and side >= 1 for side in value) \
             or value[0] * value[1] > MAX_IMAGE_PIXELS:
         raise _bad(path, "image_size", f"[height, width], integers >= 1, at most {MAX_IMAGE_PIXELS} pixels", value)
     return tuple(value)
@@ -187,21 +149,12 @@ def _features(value, path) -> tuple[FeatureConfig, ...]:
 
 
 def _feature(item, key: str, path) -> FeatureConfig:
-    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or item["name"] not in FEATURES:
+    if not isinstance(item, dict):
         raise _bad(path, key, f"a mapping with a name among {', '.join(FEATURES)}", item)
-    kind = FEATURES[item["name"]]
-    params = dict(kind.defaults)
-    for param, value in item.items():
-        if param == "name":
-            continue
-        if param not in kind.defaults:
-            raise _bad(path, f"{key}.{param}", f"one of the parameters {', '.join(kind.defaults) or '(none)'}",
-                       param)
-        try:
-            params[param] = kind.checks[param](value, f"{key}.{param}")
-        except ConfigError as exc:
-            raise ArtifactError(f"{path}: {exc}") from None
-    return FeatureConfig(item["name"], params)
+    try:
+        return validate_feature(item, key)
+    except ConfigError as exc:
+        raise ArtifactError(f"{path}: {exc}") from None
 
 
 def _members(value, path) -> tuple[str, ...]:
@@ -227,11 +180,5 @@ def member_dir(directory: Path, member: str, path: Path) -> Path:
     return target
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _bad(path, key: str, expected: str, value) -> ArtifactError:
-    shown = repr(value)
-    shown = shown if len(shown) <= 200 else shown[:200] + "..."
-    return ArtifactError(f"{path}: {key} must be {expected}; got {shown}")
+    return ArtifactError(f"{path}: {key} must be {expected}; got {shown(value)}")

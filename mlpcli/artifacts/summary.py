@@ -1,20 +1,22 @@
-"""A run directory read back as plain data: config essentials, sizes, metrics, folds, evaluation.
+"""A run directory read back as plain data for ``mlpcli show``: config essentials, sizes, metrics,
+folds, the latest saved evaluation; and saving an ``evaluate`` report into a run.
 
-Reads what ``mlpcli train`` and ``mlpcli kfold`` write (``config.yaml``, ``metrics.json``,
-``history.csv``, ``kfold_summary.json``, ``folds/fold_<i>/``) and the reports saved under
-``evaluations/``. Everything returned is JSON-able: NaN (an empty split) becomes None.
+Everything returned is JSON-able: NaN (an empty split) becomes None.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
+import re
+from datetime import datetime
 from pathlib import Path
 
 from ..errors import ArtifactError, ConfigError
+from ..fileio import write_json
+from . import rundir
+from .records import read_history, read_kfold_summary, read_metrics
+from .rundir import EVALUATIONS, read_json
 
-EVALUATIONS = "evaluations"
 NO_EVALUATION = ("no evaluation saved; run `mlpcli evaluate --model {run} --data DATA --save` "
                  "to get a confusion matrix")
 
@@ -28,28 +30,6 @@ def clean(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def read_json(path: Path):
-    """The parsed file, or None if it does not exist; ArtifactError if it is unreadable."""
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{path}: unreadable ({exc})") from None
-
-
-def read_history(path: Path) -> list[dict]:
-    """``history.csv`` -> one dict per epoch (``epoch`` int, other columns float); [] if missing."""
-    if not path.is_file():
-        return []
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return [{key: int(value) if key == "epoch" else float(value) for key, value in row.items()}
-                    for row in csv.DictReader(handle)]
-    except (OSError, ValueError, TypeError) as exc:
-        raise ArtifactError(f"{path}: unreadable history ({exc})") from None
 
 
 def config_essentials(config) -> dict:
@@ -74,7 +54,7 @@ def read_config(run_dir: Path, notes: list[str]):
     """The run's validated ``Config``, or None (with a note) if it is missing or invalid."""
     from ..config import load_config
 
-    path = run_dir / "config.yaml"
+    path = run_dir / rundir.CONFIG
     if not path.is_file():
         notes.append(f"{path.name} missing: configuration unknown")
         return None
@@ -108,20 +88,14 @@ def _split_part(metrics: dict) -> dict:
             "stopped_early": metrics.get("stopped_early"), "seconds": metrics.get("seconds")}
 
 
-def fold_dirs(run_dir: Path) -> list[Path]:
-    """``folds/fold_1``, ``folds/fold_2`` ... of a k-fold run, in fold order."""
-    found = [p for p in (run_dir / "folds").glob("fold_*") if p.is_dir() and p.name[5:].isdigit()]
-    return sorted(found, key=lambda p: int(p.name[5:]))
-
-
 def _kfold_part(run_dir: Path, kfold: dict) -> dict:
     """Per-fold accuracies with mean and std, plus each fold's sizes, epochs and time."""
     folds = []
-    for number, folder in enumerate(fold_dirs(run_dir), start=1):
-        metrics = read_json(folder / "metrics.json") or {}
+    for number, folder in enumerate(rundir.selected_fold_dirs(run_dir), start=1):
+        metrics = read_metrics(folder) or {}
         folds.append({"fold": number, **_split_part(metrics)})
     keep = ("k", "select", "fold_accuracies", "fold_losses", "mean_accuracy", "std_accuracy",
-            "best_fold", "oof_accuracy", "holdout", "best_params")
+            "best_fold", "oof_accuracy", "holdout", "best_params", "grid")
     first = folds[0] if folds else {"n": {"train": None, "val": None}}
     seconds = [fold["seconds"] for fold in folds if isinstance(fold.get("seconds"), (int, float))]
     return {"kfold": {**{key: kfold[key] for key in keep if key in kfold}, "folds": folds},
@@ -134,11 +108,11 @@ def run_summary(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ArtifactError(f"{run_dir}: no such run directory (train one with `mlpcli train`)")
-    kfold = read_json(run_dir / "kfold_summary.json")
-    metrics = read_json(run_dir / "metrics.json")
-    if kfold is None and metrics is None and not (run_dir / "model.json").is_file():
-        raise ArtifactError(f"{run_dir}: not a run directory (no metrics.json, kfold_summary.json "
-                            f"or model.json)")
+    kfold = read_kfold_summary(run_dir)
+    metrics = read_metrics(run_dir)
+    if kfold is None and metrics is None and not rundir.is_finished(run_dir):
+        raise ArtifactError(f"{run_dir}: not a run directory (no {rundir.METRICS}, {rundir.KFOLD_SUMMARY} "
+                            f"or {rundir.MODEL})")
     notes: list[str] = []
     config = read_config(run_dir, notes)
     summary = {"run_dir": str(run_dir), "kind": "kfold" if kfold is not None else "train",
@@ -162,9 +136,33 @@ def run_summary(run_dir: str | Path) -> dict:
 
 def histories(run_dir: Path) -> list[tuple[str, list[dict]]]:
     """``[(label, history rows)]``: the run's own history, or one per fold of a k-fold run."""
-    own = read_history(run_dir / "history.csv")
+    own = read_history(run_dir)
     if own:
         return [("run", own)]
-    per_fold = [(folder.name.replace("_", " "), read_history(folder / "history.csv"))
-                for folder in fold_dirs(run_dir)]
+    per_fold = [(folder.name.replace("_", " "), read_history(folder))
+                for folder in rundir.selected_fold_dirs(run_dir)]
     return [(label, rows) for label, rows in per_fold if rows]
+
+
+def save_evaluation(run_dir, report: dict, data=None) -> Path:
+    """Write ``report`` (from ``mlpcli evaluate``) to
+    ``<run_dir>/evaluations/<timestamp>-<data name>.json`` atomically; never overwrites one.
+
+    ``data`` is the evaluated data path (recorded in the file and used for its name).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ArtifactError(f"{run_dir}: no such run directory to save the evaluation in")
+    now = datetime.now()
+    data = data if data is not None else report.get("data")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(str(data)).resolve().name if data else "") or "data"
+    folder = run_dir / EVALUATIONS
+    stem = f"{now.strftime('%Y%m%d-%H%M%S')}-{name}"
+    path = folder / f"{stem}.json"
+    for attempt in range(2, 1000):
+        if not path.exists():
+            break
+        path = folder / f"{stem}-{attempt}.json"
+    write_json(path, clean({**report, "data": None if data is None else str(data),
+                            "saved_at": now.isoformat(timespec="seconds")}))
+    return path

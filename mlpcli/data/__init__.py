@@ -6,6 +6,7 @@ Every loader returns a ``Dataset``; ``LOADERS`` maps ``data.format`` to the load
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -27,24 +28,88 @@ class Dataset:
         return len(self.labels)
 
 
+@dataclass(frozen=True)
+class Loader:
+    """How one ``data.format`` is read: ``load(data_config, seed, cache_dir) -> Dataset``, and
+    ``classes(data_config) -> class names`` without decoding the images."""
+
+    load: Callable
+    classes: Callable
+    needs_path: bool = True
+
+
+def _synthetic(data_config, seed, cache_dir):
+    from .synthetic import make_synthetic
+
+    return make_synthetic(data_config.n_per_class, data_config.image_size, seed)
+
+
+def _folder(data_config, seed, cache_dir):
+    from .folder import load_folder
+
+    return load_folder(data_config.path, data_config.image_size, data_config.on_error, cache_dir=cache_dir)
+
+
+def _cifar10(data_config, seed, cache_dir):
+    from .cifar10 import load_cifar10
+
+    return resize_dataset(load_cifar10(data_config.path, data_config.split), data_config.image_size)
+
+
+def _npz(data_config, seed, cache_dir):
+    from .npz import load_npz
+
+    return resize_dataset(load_npz(data_config.path), data_config.image_size)
+
+
+def _synthetic_classes(data_config):
+    from .synthetic import SHAPES
+
+    return SHAPES
+
+
+def _folder_classes(data_config):
+    from .folder import scan_folder
+
+    return scan_folder(data_config.path)[2]
+
+
+def _cifar10_classes(data_config):
+    from .cifar10 import cifar10_classes
+
+    return cifar10_classes(data_config.path)
+
+
+def _npz_classes(data_config):
+    return _npz(data_config, None, None).class_names
+
+
+#: ``data.format`` -> its loader; the keys are the allowed values of ``data.format``.
+LOADERS = {"synthetic": Loader(_synthetic, _synthetic_classes, needs_path=False),
+           "folder": Loader(_folder, _folder_classes), "cifar10": Loader(_cifar10, _cifar10_classes),
+           "npz": Loader(_npz, _npz_classes)}
+
+
 def load_dataset(data_config, seed: int, cache: bool = True) -> Dataset:
     """The dataset described by the ``data:`` section, resized to ``data.image_size``.
 
     Decoded image folders are cached on disk unless ``cache`` is False.
     """
-    from ..errors import ConfigError
-    from . import cifar10, folder, npz, synthetic
+    return _loader(data_config).load(data_config, seed, data_config.cache_dir if cache else None)
 
-    fmt, path = data_config.format, data_config.path
-    if fmt == "synthetic":
-        return synthetic.make_synthetic(data_config.n_per_class, data_config.image_size, seed)
-    if path is None:
-        raise ConfigError(f"data.path: required for data.format {fmt}")
-    if fmt == "folder":
-        return folder.load_folder(path, data_config.image_size, data_config.on_error,
-                                  cache_dir=data_config.cache_dir if cache else None)
-    dataset = cifar10.load_cifar10(path, data_config.split) if fmt == "cifar10" else npz.load_npz(path)
-    return resize_dataset(dataset, data_config.image_size)
+
+def class_names(data_config) -> tuple[str, ...]:
+    """The classes the ``data:`` section describes, read without decoding its images."""
+    return tuple(_loader(data_config).classes(data_config))
+
+
+def _loader(data_config) -> Loader:
+    from ..errors import ConfigError
+
+    loader = LOADERS[data_config.format]
+    if loader.needs_path and data_config.path is None:
+        raise ConfigError(f"data.path: required for data.format {data_config.format}")
+    return loader
 
 
 def load_labelled(path, image_size) -> Dataset:
@@ -73,3 +138,16 @@ def resize_dataset(dataset: Dataset, image_size) -> Dataset:
                         for image in dataset.images])
     fingerprint = dataset.fingerprint and f"{dataset.fingerprint}-{height}x{width}"
     return Dataset(resized, dataset.labels, dataset.class_names, fingerprint, dataset.sources)
+
+
+def relabel(dataset: Dataset, class_names, source) -> np.ndarray:
+    """``dataset``'s labels as indices into ``class_names`` (a model's classes, which may be more
+    or ordered differently); DataError naming ``source`` if it has a class the model lacks."""
+    from ..errors import DataError
+
+    unknown = sorted(set(dataset.class_names) - set(class_names))
+    if unknown:
+        raise DataError(f"{source}: classes {', '.join(unknown)} are not among the model's classes "
+                        f"({', '.join(class_names)})")
+    to_model = np.array([list(class_names).index(name) for name in dataset.class_names], dtype=np.int64)
+    return to_model[dataset.labels]

@@ -52,16 +52,22 @@ def is_cifar10_dir(path: Path) -> bool:
     return path.is_dir() and (path / "batches.meta").is_file()
 
 
+def cifar10_classes(root: str | Path) -> tuple[str, ...]:
+    """The class names in ``batches.meta``."""
+    root = Path(root)
+    names = read_batch(root / "batches.meta").get(b"label_names")
+    if not isinstance(names, list):
+        raise DataError(f"{root / 'batches.meta'}: no label_names list")
+    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+
+
 def load_cifar10(root: str | Path, split: str = "train") -> Dataset:
     """The 50,000 training or 10,000 test images as (n_images, 32, 32, 3) uint8."""
     root = Path(root)
     if not is_cifar10_dir(root):
         raise DataError(f"{root}: not a CIFAR-10 python directory (expected batches.meta and data_batch_1..5; "
                         f"get it with `mlpcli data download cifar10 --dest data/`)")
-    names = read_batch(root / "batches.meta").get(b"label_names")
-    if not isinstance(names, list):
-        raise DataError(f"{root / 'batches.meta'}: no label_names list")
-    class_names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+    class_names = cifar10_classes(root)
     images, labels, digest = [], [], hashlib.sha256(f"cifar10:{split}".encode())
     for name in TRAIN_BATCHES if split == "train" else TEST_BATCHES:
         path = root / name

@@ -57,3 +57,22 @@ def to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
     return image.convert("RGB")
+
+
+def expand_image_paths(paths) -> list[Path]:
+    """Files and folders -> the image files: a folder gives the images inside it, sorted, hidden
+    entries skipped. Raises DataError for a missing path or a folder without images."""
+    files = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p)
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not found:
+                raise DataError(f"{path}: folder contains no images")
+            files += found
+        elif path.exists():
+            files.append(path)
+        else:
+            raise DataError(f"{path}: no such file or folder")
+    return files

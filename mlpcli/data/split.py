@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import seeding
+
 
 def stratified_split(labels: np.ndarray, val_fraction: float, rng: np.random.Generator):
     """labels (n_samples,) int -> (train_rows, val_rows), sorted int64 index arrays.
@@ -21,3 +23,11 @@ def stratified_split(labels: np.ndarray, val_fraction: float, rng: np.random.Gen
         val.append(rows[:n_val])
         train.append(rows[n_val:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def holdout_rows(labels: np.ndarray, fraction: float, seed: int):
+    """(kept_rows, held_out_rows): ``fraction`` of every class held out, from the seed's ``split``
+    stream; nothing is held out when ``fraction`` is 0."""
+    if fraction == 0:
+        return np.arange(len(labels)), np.empty(0, dtype=np.int64)
+    return stratified_split(labels, fraction, seeding.rng(seed, "split"))

@@ -12,6 +12,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .. import seeding
 from . import Dataset
 
 SHAPES = ("circle", "square", "triangle", "cross")
@@ -19,7 +20,7 @@ SHAPES = ("circle", "square", "triangle", "cross")
 
 def make_synthetic(n_per_class: int = 250, image_size=(32, 32), seed: int = 0) -> Dataset:
     """``n_per_class`` images per shape -> Dataset of (n_per_class * 4, height, width, 3) uint8."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    rng = seeding.rng(seed, "data")
     height, width = image_size
     n = n_per_class * len(SHAPES)
     labels = np.repeat(np.arange(len(SHAPES), dtype=np.int64), n_per_class)
@@ -68,3 +69,20 @@ def _rotated_rect(center_row, center_col, half_length, half_width, angle):
     return [(center_col + a * half_length * along[0] + b * half_width * across[0],
              center_row + a * half_length * along[1] + b * half_width * across[1])
             for a, b in ((1, 1), (1, -1), (-1, -1), (-1, 1))]
+
+
+def write_synthetic(out, n_per_class: int, size: int, seed: int) -> int:
+    """Write the shapes to ``out/<class>/<index>.png`` (``out`` new or empty); returns how many."""
+    from pathlib import Path
+
+    from ..errors import ConfigError
+
+    out = Path(out).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out {out}: already exists and is not empty; choose a new folder")
+    dataset = make_synthetic(n_per_class, (size, size), seed)
+    for name in dataset.class_names:
+        (out / name).mkdir(parents=True, exist_ok=True)
+    for index, (image, label) in enumerate(zip(dataset.images, dataset.labels)):
+        Image.fromarray(image).save(out / dataset.class_names[label] / f"{index:05d}.png")
+    return len(dataset)

@@ -43,3 +43,24 @@ FEATURES = {
         {"orientations": checks.integer(1), "cell": checks.integer(1), "block": checks.integer(1),
          "block_norm": checks.one_of(hog.BLOCK_NORMS)}),
 }
+
+
+def validate_feature(item, key: str) -> FeatureConfig:
+    """``"hog"`` or ``{name: hog, cell: 8}`` -> FeatureConfig with every parameter checked and the
+    rest filled with defaults; ConfigError naming ``key`` (e.g. ``features[1].cell``) otherwise.
+
+    The one validator for feature parameters, whether they come from a config or a model.json.
+    """
+    raw_item = {"name": item} if isinstance(item, str) else item
+    if not isinstance(raw_item, dict) or "name" not in raw_item:
+        raise checks.fail(key, "a feature name or a mapping with a 'name' key", item)
+    name = checks.one_of(FEATURES)(raw_item["name"], f"{key}.name")
+    kind = FEATURES[name]
+    params = dict(kind.defaults)
+    for param, value in raw_item.items():
+        if param == "name":
+            continue
+        if param not in kind.defaults:
+            raise checks.unknown_key(f"{key}.", str(param), ["name", *kind.defaults])
+        params[param] = kind.checks[param](value, f"{key}.{param}")
+    return FeatureConfig(name, params)

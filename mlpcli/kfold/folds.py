@@ -1,4 +1,4 @@
-"""k-fold cross-validation: how good a configuration really is, and which weights to keep.
+"""k-fold cross-validation's splits and grids: stratified folds, grid combinations, fold summaries.
 
 Each sample is validated exactly once; the mean validation accuracy over folds estimates the
 configuration's accuracy, and the out-of-fold predictions give one more estimate over all samples.
@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator,

@@ -1,4 +1,4 @@
-"""Running k-fold cross-validation (optionally over a hyperparameter grid) and saving its run.
+"""Running k-fold cross-validation (optionally over a hyperparameter grid): plan, train every fold.
 
 Features are extracted once per distinct data/feature setting; each fold fits its own
 standardization on its training rows only. Folds run in this process or in ``jobs`` worker
@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import seeding
-from .data.split import stratified_split
-from .checkpoint import CHECKPOINT
-from .errors import ConfigError, Interrupted
-from .experiment import Prepared, prepare, resolve_seed, train_model
-from .interrupt import StopFlag, graceful_stop
-from .kfold import grid_combinations, parse_grid, stratified_folds, summarize
-from .predictor import FoldEnsemble
-from .progress import log
-from .threads import thread_limit
+from .. import seeding
+from ..artifacts import rundir
+from ..artifacts.records import save_run, write_config
+from ..config import dump_yaml, with_overrides
+from ..data.split import holdout_rows
+from ..errors import ConfigError, Interrupted
+from ..threads import thread_limit
+from ..train.fit import Prepared, prepare, resolve_seed, train_model
+from ..train.stop import StopFlag, graceful_stop
+from .folds import grid_combinations, parse_grid, stratified_folds
 
 @dataclass
 class Plan:
@@ -43,8 +43,6 @@ class Plan:
 
 def plan_kfold(config, k=None, select=None, grid=(), use_cache=True) -> Plan:
     """Resolve overrides and the grid, extract features once, and split rows into folds."""
-    from .config import with_overrides
-
     kfold = dataclasses.replace(config.kfold, **{key: value for key, value in (("k", k), ("select", select))
                                                  if value is not None})
     config = resolve_seed(dataclasses.replace(config, kfold=kfold))
@@ -61,19 +59,15 @@ def plan_kfold(config, k=None, select=None, grid=(), use_cache=True) -> Plan:
             cache[key] = prepare(candidate, use_cache)
         prepared.append(cache[key])
     labels = prepared[0].dataset.labels
-    rows, holdout = np.arange(len(labels)), np.empty(0, dtype=np.int64)
-    if kfold.holdout > 0:
-        rows, holdout = stratified_split(labels, kfold.holdout, seeding.rng(config.seed, "split"))
+    rows, holdout = holdout_rows(labels, kfold.holdout, config.seed)
     fold_positions = stratified_folds(labels[rows], kfold.k, seeding.rng(config.seed, "folds"),
                                       prepared[0].dataset.class_names)
     return Plan(config, configs, combos, prepared, [rows[p] for p in fold_positions], holdout)
 
 
 def fold_dirs(run_dir: Path, plan: Plan) -> list[list[Path]]:
-    """Where each (config, fold) model is saved: folds/fold_<i>, or grid/combo_<j>/fold_<i>."""
-    def base(ci):
-        return run_dir / "folds" if len(plan.configs) == 1 else run_dir / "grid" / f"combo_{ci + 1}"
-    return [[base(ci) / f"fold_{fi + 1}" for fi in range(len(plan.folds))] for ci in range(len(plan.configs))]
+    """Where each (config, fold) model is saved: ``[config][fold] -> folder``."""
+    return rundir.fold_dirs(run_dir, len(plan.folds), len(plan.configs))
 
 
 def train_folds(plan: Plan, dirs: list[list[Path]], jobs: int = 1) -> None:
@@ -83,7 +77,7 @@ def train_folds(plan: Plan, dirs: list[list[Path]], jobs: int = 1) -> None:
     pool_rows = np.sort(np.concatenate(plan.folds))
     tasks = [(ci, fi, np.setdiff1d(pool_rows, plan.folds[fi], assume_unique=True))
              for ci in range(len(plan.configs)) for fi in range(k)
-             if not (dirs[ci][fi] / "model.json").exists()]
+             if not rundir.is_finished(dirs[ci][fi])]
     if jobs <= 1 or len(tasks) <= 1:
         with graceful_stop() as stop:
             for ci, fi, train in tasks:
@@ -93,14 +87,13 @@ def train_folds(plan: Plan, dirs: list[list[Path]], jobs: int = 1) -> None:
 
 
 def _train_fold(config, prepared, train_rows, val_rows, fold, k, directory: Path, stop) -> None:
-    from .artifacts import save_run
-    from .config import dump_yaml
-
-    checkpoint = directory / CHECKPOINT
-    directory.mkdir(parents=True, exist_ok=True)
+    checkpoint = directory / rundir.CHECKPOINT
+    if not checkpoint.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        write_config(directory, dump_yaml(config))
     trained = train_model(config, prepared, train_rows, val_rows, stream=(fold,), label=f"fold {fold + 1}/{k}",
                           checkpoint=checkpoint, stop=stop)
-    save_run(directory, dump_yaml(config), trained)
+    save_run(directory, trained)
     checkpoint.unlink(missing_ok=True)
 
 
@@ -158,44 +151,3 @@ def _worker(config, x_path, prepared, train_rows, val_rows, fold, k, directory) 
         raise Interrupted(f"fold {fold + 1}/{k} not started")
     prepared = dataclasses.replace(prepared, X=np.load(x_path, mmap_mode="r"))
     _train_fold(config, prepared, train_rows, val_rows, fold, k, directory, _STOP)
-
-
-def load_folds(dirs: list[list[Path]]) -> list[list]:
-    """The saved fold models and their metrics: ``[config][fold] -> (predictor, metrics)``."""
-    import json
-
-    from .artifacts import load_model
-
-    return [[(load_model(d), json.loads((d / "metrics.json").read_text())) for d in row] for row in dirs]
-
-
-def evaluate_folds(plan: Plan, trained: list[list]) -> list[dict]:
-    """Per config: the fold summary, out-of-fold probabilities and OOF accuracy."""
-    results = []
-    for prepared, fold_models in zip(plan.prepared, trained):
-        X, y = prepared.X, prepared.dataset.labels
-        oof = np.zeros((len(y), len(prepared.dataset.class_names)), dtype=np.float64)
-        for rows, (predictor, _) in zip(plan.folds, fold_models):
-            oof[rows] = predictor.predict_proba_features(X[rows])
-        rows = np.sort(np.concatenate(plan.folds))
-        summary = summarize([metrics["val"]["accuracy"] for _, metrics in fold_models],
-                            [metrics["val"]["loss"] for _, metrics in fold_models])
-        summary["oof_accuracy"] = float(np.mean(oof[rows].argmax(axis=1) == y[rows]))
-        results.append({"summary": summary, "oof": oof})
-    return results
-
-
-def holdout_scores(plan: Plan, prepared: Prepared, fold_models: list, best_fold: int) -> dict | None:
-    """Accuracy on the held-out rows (which no fold saw) of the ensemble and of the best fold."""
-    if plan.holdout.size == 0:
-        return None
-    X, y = prepared.X[plan.holdout], prepared.dataset.labels[plan.holdout]
-    ensemble = FoldEnsemble([predictor for predictor, _ in fold_models]).predict_proba_features(X)
-    single = fold_models[best_fold - 1][0].predict_proba_features(X)
-    return {"n": int(len(y)), "ensemble_accuracy": float(np.mean(ensemble.argmax(axis=1) == y)),
-            "best_fold_accuracy": float(np.mean(single.argmax(axis=1) == y))}
-
-
-def log_table(summary: dict) -> None:
-    for fold, (acc, loss) in enumerate(zip(summary["fold_accuracies"], summary["fold_losses"]), start=1):
-        log.info("fold %d: val_acc %.4f  val_loss %.4f", fold, acc, loss)

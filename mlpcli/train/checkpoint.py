@@ -1,6 +1,6 @@
 """Training checkpoints: everything needed to continue a run bit for bit.
 
-One ``checkpoint.npz`` per training run (per fold in k-fold), replaced atomically after every
+One checkpoint file per training run (per fold in k-fold), replaced atomically after every
 epoch and when a stop is requested. It holds the weights, the optimizer's velocities, the
 best-so-far weights for early stopping, the current epoch's sample order and position, both
 random generators' states and the history, as arrays plus one JSON string (no pickle).
@@ -14,10 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ArtifactError
-from .fileio import atomic_save_npz
-
-CHECKPOINT = "checkpoint.npz"
+from ..errors import ArtifactError
+from ..fileio import atomic_save_npz
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""From a validated Config to trained models: data, features, network, training, metrics.
+"""From a validated Config to a trained model: data, features, network, training, metrics.
 
 ``train`` and ``kfold`` share these steps; only how rows are split differs.
 """
@@ -11,19 +11,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import seeding
-from .data import Dataset, load_dataset
-from .data.split import stratified_split
-from .features import FeatureConfig
-from .features.pipeline import cached_features
-from .features.standardize import Standardizer, check_finite
-from .nn import Sequential, mlp_layers
-from .nn.extractor import build_extractor
-from .predictor import Predictor
-from .progress import log
-from .train import History, Trainer, evaluate_rows
+from .. import seeding
+from ..data import Dataset, load_dataset
+from ..data.split import holdout_rows
+from ..features import FeatureConfig
+from ..features.pipeline import cached_features
+from ..features.standardize import Standardizer, check_finite
+from ..nn import Sequential, build_extractor, mlp_layers
+from ..predictor import Predictor
+from ..progress import log
+from .loop import History, Trainer, evaluate_rows
 
 RAW = (FeatureConfig("raw", {}),)
+
+
+def network_features(config) -> tuple:
+    """What the network's input rows are made of: the configured features, or raw pixels for
+    the end-to-end extractor."""
+    return RAW if config.mode == "end_to_end" else config.features
 
 
 @dataclass
@@ -47,7 +52,7 @@ def resolve_seed(config):
 def prepare(config, use_cache: bool = True) -> Prepared:
     """Load the data and extract features once (from the disk cache when possible)."""
     dataset = load_dataset(config.data, config.seed, cache=use_cache)
-    features = RAW if config.mode == "end_to_end" else config.features
+    features = network_features(config)
     log.info("data: %d images, %d classes, %dx%d", len(dataset), len(dataset.class_names),
              *dataset.images.shape[1:3])
     X = cached_features(dataset, features, config.model.dtype,
@@ -114,6 +119,4 @@ def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str) -> 
 
 def holdout_split(config, labels: np.ndarray):
     """The train/validation rows of ``data.val_fraction``, stratified and seeded."""
-    if config.data.val_fraction == 0:
-        return np.arange(len(labels)), np.empty(0, dtype=np.int64)
-    return stratified_split(labels, config.data.val_fraction, seeding.rng(config.seed, "split"))
+    return holdout_rows(labels, config.data.val_fraction, config.seed)

@@ -14,49 +14,31 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ArtifactError, Interrupted, TrainingDiverged
+from ..metrics import accuracy
+from ..nn import LOSSES, SCHEDULES, SGD
+from ..predictor import network_scores
+from ..progress import bar, log
 from .augment import augment_batch
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
-from .errors import ArtifactError, Interrupted, TrainingDiverged
-from .nn import LOSSES, SCHEDULES, SGD, Conv2D
-from .progress import bar, log
-
-HISTORY_COLUMNS = ("epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
-# Rows per evaluation chunk. A convolution's im2col holds ~100 KB per 32x32 image, so
-# convolutional networks evaluate in smaller chunks to keep temporaries to a few hundred MB.
-EVAL_CHUNK, CONV_EVAL_CHUNK = 4096, 256
 
 
 @dataclass
 class History:
-    """One dict per epoch with ``HISTORY_COLUMNS``; ``best_epoch`` is the epoch whose weights were kept."""
+    """One dict per epoch (epoch, lr, train and val loss and accuracy, seconds); ``best_epoch`` is the epoch whose weights were kept."""
 
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
 
 
-def scores_for(network, X: np.ndarray, rows: np.ndarray | None, standardizer) -> np.ndarray:
-    """Class scores (len(rows), n_classes) for ``X[rows]`` (all of X if ``rows`` is None),
-    computed in chunks."""
-    chunk = CONV_EVAL_CHUNK if any(isinstance(layer, Conv2D) for layer in network.layers) else EVAL_CHUNK
-    n = len(X) if rows is None else len(rows)
-    parts = []
-    for start in range(0, n, chunk):
-        # All rows: a slice is a view, so standardizing makes the chunk's only copy.
-        part = X[start:start + chunk] if rows is None else X[rows[start:start + chunk]]
-        parts.append(network.forward(standardizer.transform(part), training=False))
-    if not parts:
-        return np.empty((0, 0), dtype=X.dtype)
-    return np.concatenate(parts)
-
-
 def evaluate_rows(network, X, y, rows, standardizer, loss_name: str) -> tuple[float, float]:
     """(mean loss, accuracy) of the network on ``X[rows]``; NaNs when ``rows`` is empty."""
     if len(rows) == 0:
         return float("nan"), float("nan")
-    scores = scores_for(network, X, rows, standardizer)
+    scores = network_scores(network, X, rows, standardizer)
     loss, _ = LOSSES[loss_name](scores, y[rows])
-    return loss, float(np.mean(scores.argmax(axis=1) == y[rows]))
+    return loss, accuracy(y[rows], scores.argmax(axis=1))
 
 
 class Trainer:

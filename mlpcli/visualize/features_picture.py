@@ -11,6 +11,7 @@ import colorsys
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..features import FEATURES
 from ..features.color_hist import color_hist
 from .strokes import cell_histograms, draw_strokes
 from .tiles import BACKGROUND, LABEL_HEIGHT, PAD, upscale, write_label
@@ -90,3 +91,26 @@ def features_picture(image: np.ndarray, hog_params: dict, hist_params: dict) -> 
         (strokes, f"hog: {hog_params['orientations']} bins, {hog_params['cell']}px cells"),
         (bars, f"color_hist: {space}, {len(values)} bins"),
     ])
+
+
+def picture_params(config) -> tuple[tuple, dict, dict, list[str]]:
+    """The config's features, the hog and color_hist parameters to draw (each with
+    ``from_config``), and notes on what was filled in with defaults."""
+    features = () if config.mode == "end_to_end" else config.features
+    notes = ["mode end_to_end: the network learns its own features from the raw pixels; hog and "
+             "color_hist are drawn for comparison"] if config.mode == "end_to_end" else []
+    hog_params = _params(features, "hog", notes)
+    hist_params = _params(features, "color_hist", notes)
+    return features, hog_params, hist_params, notes
+
+
+def _params(features, name: str, notes: list[str]) -> dict:
+    """Parameters of the first ``name`` feature in ``features``, else its defaults (noted), with
+    ``from_config`` saying which."""
+    for feature in features:
+        if feature.name == name:
+            return {**FEATURES[name].defaults, **feature.params, "from_config": True}
+    defaults = dict(FEATURES[name].defaults)
+    shown = ", ".join(f"{key} {value}" for key, value in defaults.items())
+    notes.append(f"the config has no {name} feature; the picture uses its defaults ({shown})")
+    return {**defaults, "from_config": False}

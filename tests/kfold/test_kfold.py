@@ -6,9 +6,10 @@ from click.testing import CliRunner
 
 from mlpcli.cli import cli
 from mlpcli.config import from_dict
-from mlpcli.crossval import fold_dirs, load_folds, plan_kfold, train_folds
+from mlpcli.kfold.run import fold_dirs, plan_kfold, train_folds
+from mlpcli.kfold.select import load_folds
 from mlpcli.errors import ConfigError
-from mlpcli.kfold import grid_combinations, parse_grid, stratified_folds
+from mlpcli.kfold.folds import grid_combinations, parse_grid, stratified_folds
 
 from conftest import write_config
 
@@ -129,7 +130,7 @@ def test_grid_runs_every_combination_and_keeps_the_best(tmp_path):
     assert [row["mean_accuracy"] for row in summary["grid"]] == sorted(
         (row["mean_accuracy"] for row in summary["grid"]), reverse=True)
     assert summary["best_params"] == summary["grid"][0]["params"]
-    assert f"lr: {summary['best_params']['train.lr']}" in (tmp_path / "run" / "config.yaml").read_text()
+    assert f"lr: {summary['best_params']['train.lr']}" in (tmp_path / "run" / "best_config.yaml").read_text()
 
 
 @pytest.mark.parametrize("args, code, message", [

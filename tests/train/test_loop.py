@@ -5,7 +5,7 @@ import pytest
 
 from mlpcli.config import from_dict
 from mlpcli.errors import TrainingDiverged
-from mlpcli.experiment import holdout_split, prepare, train_model
+from mlpcli.train.fit import holdout_split, prepare, train_model
 from mlpcli.features.standardize import Standardizer
 
 
@@ -43,7 +43,7 @@ def _raw(tmp_path):
 
 
 def test_full_batch_takes_one_step_per_epoch(tmp_path, monkeypatch):
-    from mlpcli import train as train_module
+    from mlpcli.train import loop as train_module
 
     steps = []
     original = train_module.Trainer._step

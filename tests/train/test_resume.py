@@ -13,7 +13,7 @@ import pytest
 from mlpcli.artifacts import load_model
 from mlpcli.config import from_dict
 from mlpcli.errors import ArtifactError, Interrupted
-from mlpcli.experiment import holdout_split, prepare, train_model
+from mlpcli.train.fit import holdout_split, prepare, train_model
 
 from conftest import write_config
 

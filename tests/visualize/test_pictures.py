@@ -18,7 +18,7 @@ from mlpcli.visualize.features_picture import bar_colors, draw_bars
 from mlpcli.visualize.strokes import cell_histograms, draw_strokes, stroke_ends
 from mlpcli.visualize.tiles import LABEL_HEIGHT, PAD, grid_size, labelled_grid, save_png, to_uint8
 from mlpcli.visualize.weights import conv_filter_tiles, pixel_templates, weight_picture
-from mlpcli.workflows_show import run_features_show
+from mlpcli.commands import run_features_show
 
 HEIGHT, WIDTH = 6, 5  # non-square, so a row/col mix-up cannot pass
 

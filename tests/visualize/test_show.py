@@ -18,8 +18,9 @@ from mlpcli.errors import ArtifactError
 from mlpcli.visualize import plots
 from mlpcli.visualize.tiles import grid_size, to_uint8, upscale, PAD
 from mlpcli.visualize.weights import pixel_templates
-from mlpcli.workflows import run_evaluate, run_kfold, run_synth, run_train
-from mlpcli.workflows_show import run_show, save_evaluation
+from mlpcli.commands import run_evaluate, run_kfold, run_synth, run_train
+from mlpcli.artifacts.summary import save_evaluation
+from mlpcli.commands import run_show
 
 SIZE = 16
 N_PER_CLASS = 20

@@ -1,0 +1,136 @@
+"""The run directory's layout: every file name in it, and where each kind of run keeps what.
+
+This is the only module that spells a run-directory file name; everyone else asks it for paths.
+
+A ``train`` run holds ``config.yaml``, ``metrics.json``, ``history.csv`` and the model bundle
+(``model.json`` + ``weights.npz``), plus ``checkpoint.npz`` while it is unfinished. A ``kfold``
+run adds ``kfold_plan.json``, ``kfold_split_indices.json``, ``kfold_summary.json`` and
+``oof_predictions.npz``, and keeps each fold as a train-like run in ``folds/fold_<i>/``; with
+``--grid`` each combination's folds are in ``grid/combo_<j>/fold_<i>/`` instead, and the chosen
+combination's config is ``best_config.yaml`` (``config.yaml`` stays the config that was run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import ArtifactError
+
+CONFIG = "config.yaml"
+BEST_CONFIG = "best_config.yaml"
+METRICS = "metrics.json"
+HISTORY = "history.csv"
+MODEL = "model.json"
+WEIGHTS = "weights.npz"
+CHECKPOINT = "checkpoint.npz"
+KFOLD_PLAN = "kfold_plan.json"
+KFOLD_SUMMARY = "kfold_summary.json"
+SPLIT_INDICES = "kfold_split_indices.json"
+OOF_PREDICTIONS = "oof_predictions.npz"
+EVALUATIONS = "evaluations"
+PICTURES = "pictures"
+LATEST = "latest"
+
+
+def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None) -> Path:
+    """Create and return a fresh run directory; never reuses one that has files in it.
+
+    With ``out`` that folder is the run directory; otherwise ``<output_dir>/<timestamp>-<name>``.
+    """
+    if out is not None:
+        run_dir = Path(out)
+        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+            raise ArtifactError(f"--out {run_dir}: already exists and is not empty; "
+                                f"choose a new folder or remove it")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1, 1000):
+        run_dir = Path(output_dir) / (f"{stamp}-{name}" + (f"-{attempt}" if attempt > 1 else ""))
+        try:
+            run_dir.mkdir(parents=True)
+            return run_dir
+        except FileExistsError:
+            continue
+    raise ArtifactError(f"{output_dir}: cannot find a free run directory name")
+
+
+def point_latest(output_dir: str | Path, run_dir: Path) -> None:
+    """Make ``<output_dir>/latest`` a symlink to ``run_dir``, replacing the old link atomically.
+
+    Only runs inside ``output_dir`` become ``latest``: a run written elsewhere with ``--out``
+    (a benchmark's temporary folder, say) leaves the user's ``latest`` alone.
+    """
+    output_dir = Path(output_dir)
+    if not run_dir.resolve().is_relative_to(output_dir.resolve()):
+        return
+    output_dir.mkdir(parents=True, exist_ok=True)
+    link = output_dir / LATEST
+    if link.exists() and not link.is_symlink():
+        return  # a real folder named "latest" belongs to the user; leave it alone
+    tmp = output_dir / f".{LATEST}.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(os.path.relpath(run_dir.resolve(), output_dir.resolve()))
+    os.replace(tmp, link)
+
+
+def fold_dirs(run_dir: Path, k: int, n_combos: int = 1) -> list[list[Path]]:
+    """Where each (combination, fold) model is saved: ``[combo][fold] -> folder``."""
+    def base(combo: int) -> Path:
+        return run_dir / "folds" if n_combos == 1 else run_dir / "grid" / f"combo_{combo + 1}"
+    return [[base(combo) / f"fold_{fold + 1}" for fold in range(k)] for combo in range(n_combos)]
+
+
+def selected_fold_dirs(run_dir: Path) -> list[Path]:
+    """The saved fold folders of a k-fold run's selected combination, in fold order.
+
+    A plain k-fold run has one combination (``folds/``); a grid run's summary names the chosen
+    one (``best_combo``). Folders that do not exist (yet) are left out.
+    """
+    base = run_dir / "folds"
+    if (run_dir / "grid").is_dir():
+        summary = read_json(run_dir / KFOLD_SUMMARY) or {}
+        combo = summary.get("best_combo") if isinstance(summary, dict) else None
+        if not isinstance(combo, int):
+            return []
+        base = run_dir / "grid" / f"combo_{combo}"
+    found = [p for p in base.glob("fold_*") if p.is_dir() and p.name[5:].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[5:]))
+
+
+def is_finished(directory: Path) -> bool:
+    """True once a run (or fold) has its model bundle: the bundle is written last."""
+    return (directory / MODEL).is_file()
+
+
+def resume_config_path(run_dir: str | Path, command: str) -> Path:
+    """The ``config.yaml`` of an unfinished ``train`` or ``kfold`` run; says clearly why a folder
+    cannot be resumed."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ArtifactError(f"--resume {run_dir}: no such run directory")
+    if is_finished(run_dir):
+        raise ArtifactError(f"--resume {run_dir}: this run already finished (its {MODEL} is there); "
+                            f"nothing to resume")
+    if not (run_dir / CONFIG).is_file():
+        raise ArtifactError(f"--resume {run_dir}: {CONFIG} is missing, so this is not a resumable run")
+    if command == "train" and not (run_dir / CHECKPOINT).is_file():
+        raise ArtifactError(f"--resume {run_dir}: no {CHECKPOINT} (the run stopped before its first "
+                            f"checkpoint); start it again with: mlpcli train --config {run_dir / CONFIG}")
+    if command == "kfold" and not (run_dir / KFOLD_PLAN).is_file():
+        raise ArtifactError(f"--resume {run_dir}: {KFOLD_PLAN} is missing, so this is not a k-fold run")
+    return run_dir / CONFIG
+
+
+def read_json(path: Path):
+    """The parsed file, or None if it does not exist; ArtifactError if it is unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ArtifactError(f"{path}: unreadable ({exc})") from None
+

@@ -1,0 +1,88 @@
+"""After the folds: score them, pick the best grid combination, and keep the final model.
+
+The final model is the best fold, or all folds as an ensemble that averages their probabilities
+(each fold saw a different part of the data, so their overfitting to noise partly cancels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import load_model, save_model
+from ..artifacts.records import read_metrics, save_kfold_results, write_config
+from ..config import dump_yaml
+from ..metrics import accuracy
+from ..predictor import FoldEnsemble
+from ..progress import log
+from .folds import summarize
+
+
+def load_folds(dirs: list[list[Path]]) -> list[list]:
+    """The saved fold models and their metrics: ``[config][fold] -> (predictor, metrics)``."""
+    return [[(load_model(d), read_metrics(d)) for d in row] for row in dirs]
+
+
+def evaluate_folds(plan, trained: list[list]) -> list[dict]:
+    """Per config: the fold summary with the OOF accuracy, and the out-of-fold probabilities."""
+    results = []
+    for prepared, fold_models in zip(plan.prepared, trained):
+        X, y = prepared.X, prepared.dataset.labels
+        oof = np.zeros((len(y), len(prepared.dataset.class_names)), dtype=np.float64)
+        for rows, (predictor, _) in zip(plan.folds, fold_models):
+            oof[rows] = predictor.predict_proba_features(X[rows])
+        rows = np.sort(np.concatenate(plan.folds))
+        summary = summarize([metrics["val"]["accuracy"] for _, metrics in fold_models],
+                            [metrics["val"]["loss"] for _, metrics in fold_models])
+        summary["oof_accuracy"] = accuracy(y[rows], oof[rows].argmax(axis=1))
+        results.append({"summary": summary, "oof": oof})
+    return results
+
+
+def holdout_scores(plan, prepared, fold_models: list, best_fold: int) -> dict | None:
+    """Accuracy on the held-out rows (which no fold saw) of the ensemble and of the best fold."""
+    if plan.holdout.size == 0:
+        return None
+    X, y = prepared.X[plan.holdout], prepared.dataset.labels[plan.holdout]
+    ensemble = FoldEnsemble([predictor for predictor, _ in fold_models]).predict_proba_features(X)
+    single = fold_models[best_fold - 1][0].predict_proba_features(X)
+    return {"n": int(len(y)), "ensemble_accuracy": accuracy(y, ensemble.argmax(axis=1)),
+            "best_fold_accuracy": accuracy(y, single.argmax(axis=1))}
+
+
+def select(plan, trained: list[list]) -> tuple[int, dict, np.ndarray]:
+    """(best combination's index, the run's summary, its OOF probabilities): combinations are
+    ranked by mean fold accuracy; a grid's table lists each with its mean, std and OOF accuracy."""
+    results = evaluate_folds(plan, trained)
+    best = max(range(len(results)), key=lambda i: results[i]["summary"]["mean_accuracy"])
+    config = plan.configs[best]
+    summary = {"k": config.kfold.k, "select": config.kfold.select, **results[best]["summary"]}
+    summary["holdout"] = holdout_scores(plan, plan.prepared[best], trained[best], summary["best_fold"])
+    if len(plan.combos) > 1:
+        summary["best_params"] = plan.combos[best]
+        summary["best_combo"] = best + 1
+        keys = ("mean_accuracy", "std_accuracy", "oof_accuracy", "fold_accuracies")
+        rows = [{"params": combo, **{key: r["summary"][key] for key in keys}}
+                for combo, r in zip(plan.combos, results)]
+        summary["grid"] = sorted(rows, key=lambda row: -row["mean_accuracy"])
+    return best, summary, results[best]["oof"]
+
+
+def save_selection(run_dir: Path, plan, best: int, folds: list, dirs: list[Path], oof, summary) -> None:
+    """The splits, OOF predictions, summary and (for a grid) the chosen config, then the selected
+    model at the top (written last): an ensemble bundle pointing at the fold folders, or a copy of
+    the best fold's model."""
+    save_kfold_results(run_dir, plan.folds, plan.holdout, plan.prepared[best].dataset.labels, oof, summary)
+    if len(plan.configs) > 1:
+        write_config(run_dir, dump_yaml(plan.configs[best]), best=True)
+    if plan.configs[best].kfold.select == "ensemble":
+        members = [str(d.relative_to(run_dir)) for d in dirs]
+        save_model(run_dir, FoldEnsemble([predictor for predictor, _ in folds]), members)
+    else:
+        save_model(run_dir, folds[summary["best_fold"] - 1][0])
+
+
+def log_table(summary: dict) -> None:
+    for fold, (acc, loss) in enumerate(zip(summary["fold_accuracies"], summary["fold_losses"]), start=1):
+        log.info("fold %d: val_acc %.4f  val_loss %.4f", fold, acc, loss)
