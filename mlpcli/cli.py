@@ -331,25 +331,55 @@ def show(run_dir, out_dir, as_json):
 
 
 def _print_show(summary) -> None:
-    config = summary["config"]
-    click.echo(f"run        {summary['run_dir'] if 'run_dir' in summary else ''}".rstrip())
-    click.echo(f"kind       {summary['kind']}  (mode {config.get('mode')})")
-    click.echo(f"data       {config.get('data')}")
-    click.echo(f"model      {config.get('model')}")
-    if summary.get("metrics"):
-        for split, values in summary["metrics"].items():
-            if isinstance(values, dict) and values.get("accuracy") is not None:
-                n = (summary.get("n") or {}).get(split)
-                click.echo(f"{split:<10} accuracy {values['accuracy']:.4f}  loss {values['loss']:.4f}  n {n}")
+    config = summary["config"] or {}
+    _line("run", summary["run_dir"])
+    _line("kind", f"{summary['kind']}" + (f"  (mode {config['mode']})" if "mode" in config else ""))
+    for section in ("data", "features", "extractor", "model", "train"):
+        if section in config:
+            _line(section, _plain_text(config[section]))
+    interrupted = summary.get("interrupted")
+    if interrupted:
+        where = (f"epoch {interrupted['epoch']}, sample {interrupted['sample']}" if interrupted["command"] == "train"
+                 else f"{interrupted['folds_finished']} fold(s) finished")
+        _line("status", f"interrupted at {where}; resume with: {interrupted['resume']}")
+    for split, values in (summary.get("metrics") or {}).items():
+        if isinstance(values, dict) and values.get("accuracy") is not None:
+            n = (summary.get("n") or {}).get(split)
+            _line(split, f"accuracy {values['accuracy']:.4f}  loss {values['loss']:.4f}  n {n}")
     if summary.get("kfold"):
-        fold = summary["kfold"]
-        click.echo(f"k-fold     {fold['k']} folds, mean {fold['mean_accuracy']:.4f} +/- {fold['std_accuracy']:.4f}, "
-                   f"oof {fold['oof_accuracy']:.4f}")
-    click.echo(f"epochs     {summary.get('epochs')}  ({summary.get('seconds') or 0:.1f}s)")
+        _print_show_kfold(summary["kfold"])
+    if summary.get("epochs") is not None:
+        _line("epochs", f"{_plain_text(summary['epochs'])}  ({summary.get('seconds') or 0:.1f}s)")
+    evaluation = summary.get("evaluation")
+    if evaluation:
+        _line("evaluation", f"accuracy {evaluation['accuracy']:.4f} on {evaluation.get('n')} images of "
+                            f"{evaluation.get('data')} ({evaluation.get('saved_at')})")
     for note in summary.get("notes", []):
-        click.echo(f"note       {note}")
+        _line("note", note)
     for picture in summary.get("pictures", []):
-        click.echo(f"picture    {picture}")
+        _line("picture", picture)
+
+
+def _print_show_kfold(fold) -> None:
+    _line("k-fold", f"{fold['k']} folds, mean {fold['mean_accuracy']:.4f} +/- {fold['std_accuracy']:.4f}, "
+                    f"oof {fold['oof_accuracy']:.4f}, final model: {fold.get('select')}")
+    for row in fold.get("grid") or []:
+        params = " ".join(f"{key}={value}" for key, value in row["params"].items())
+        chosen = "  <- chosen" if row["params"] == fold.get("best_params") else ""
+        _line("grid", f"mean {row['mean_accuracy']:.4f} +/- {row['std_accuracy']:.4f}  {params}{chosen}")
+
+
+def _line(label: str, text) -> None:
+    click.echo(f"{label:<11}{text}")
+
+
+def _plain_text(value) -> str:
+    """A config section or list as ``key value, key value`` text instead of a Python repr."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_plain_text(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(_plain_text(item) for item in value) + "]"
+    return "null" if value is None else str(value)
 
 
 @cli.group()

@@ -106,6 +106,25 @@ def is_finished(directory: Path) -> bool:
     return (directory / MODEL).is_file()
 
 
+def unfinished(run_dir: Path) -> dict | None:
+    """How far an interrupted ``train`` or ``kfold`` run got and how to resume it, or None for a
+    finished run or a folder that is not a run."""
+    if is_finished(run_dir) or not (run_dir / CONFIG).is_file():
+        return None
+    resume = f"mlpcli {{}} --resume {run_dir}"
+    if (run_dir / KFOLD_PLAN).is_file():
+        plan = read_json(run_dir / KFOLD_PLAN) or {}
+        done = sum(is_finished(folder) for folder in (run_dir / "folds").glob("fold_*"))
+        done += sum(is_finished(folder) for folder in (run_dir / "grid").glob("combo_*/fold_*"))
+        return {"command": "kfold", "folds_finished": done, "k": plan.get("k"), "resume": resume.format("kfold")}
+    if (run_dir / CHECKPOINT).is_file():
+        from ..train.checkpoint import checkpoint_progress
+
+        epoch, position = checkpoint_progress(run_dir / CHECKPOINT)
+        return {"command": "train", "epoch": epoch + 1, "sample": position, "resume": resume.format("train")}
+    return None
+
+
 def resume_config_path(run_dir: str | Path, command: str) -> Path:
     """The ``config.yaml`` of an unfinished ``train`` or ``kfold`` run; says clearly why a folder
     cannot be resumed."""

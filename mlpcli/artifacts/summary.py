@@ -110,19 +110,23 @@ def run_summary(run_dir: str | Path) -> dict:
         raise ArtifactError(f"{run_dir}: no such run directory (train one with `mlpcli train`)")
     kfold = read_kfold_summary(run_dir)
     metrics = read_metrics(run_dir)
-    if kfold is None and metrics is None and not rundir.is_finished(run_dir):
+    interrupted = rundir.unfinished(run_dir)
+    if kfold is None and metrics is None and interrupted is None and not rundir.is_finished(run_dir):
         raise ArtifactError(f"{run_dir}: not a run directory (no {rundir.METRICS}, {rundir.KFOLD_SUMMARY} "
                             f"or {rundir.MODEL})")
     notes: list[str] = []
     config = read_config(run_dir, notes)
-    summary = {"run_dir": str(run_dir), "kind": "kfold" if kfold is not None else "train",
+    kind = "interrupted" if interrupted else "kfold" if kfold is not None else "train"
+    summary = {"run_dir": str(run_dir), "kind": kind, "interrupted": interrupted,
                "config": config_essentials(config) if config is not None else None}
-    if kfold is not None:
+    if interrupted is not None:
+        summary.update({"kfold": None, **_split_part({})})
+    elif kfold is not None:
         summary.update(_kfold_part(run_dir, kfold))
     else:
         summary.update({"kfold": None, **_split_part(metrics or {})})
         if metrics is None:
-            notes.append("metrics.json missing: no scores to report")
+            notes.append(f"{rundir.METRICS} missing: no scores to report")
     try:
         summary["evaluation"] = latest_evaluation(run_dir)
     except ArtifactError as exc:

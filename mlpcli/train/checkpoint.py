@@ -67,3 +67,9 @@ def load_checkpoint(path: Path) -> tuple[TrainState, dict, dict]:
                        best_state=groups["best"] or None, waited=meta["waited"],
                        stopped_early=meta["stopped_early"], rng_states=meta["rng_states"])
     return state, groups["network"], groups["optimizer"]
+
+
+def checkpoint_progress(path: Path) -> tuple[int, int]:
+    """(epochs completed, samples of the next epoch done) recorded in a checkpoint."""
+    state, _, _ = load_checkpoint(path)
+    return state.epoch, state.position
