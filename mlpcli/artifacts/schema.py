@@ -56,22 +56,7 @@ class Description:
 
 def describe(meta, path: Path) -> Description:
     """Check a parsed ``model.json`` (``path`` names it in messages) -> Description."""
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ArtifactError(f"{path}: not an mlpcli model description (no \"format\": \"{FORMAT}\")")
-    version = meta.get("format_version")
-    if not is_int(version) or version < 1:
-        raise _bad(path, "format_version", "an integer >= 1", version)
-    if version > FORMAT_VERSION:
-        raise ArtifactError(f"{path}: model format version {version} is newer than this mlpcli "
-                            f"understands ({FORMAT_VERSION}); upgrade mlpcli")
-    kind = meta.get("kind")
-    if kind not in KINDS:
-        raise _bad(path, "kind", f"one of {', '.join(KINDS)}", kind)
-    required = ("class_names", "image_size", "features") + (
-        ("members",) if kind == "ensemble" else ("loss", "dtype", "architecture"))
-    missing = [key for key in required if key not in meta]
-    if missing:
-        raise ArtifactError(f"{path}: malformed model description (missing {', '.join(missing)})")
+    kind = _kind(meta, path)
     class_names = _class_names(meta["class_names"], path)
     image_size = _image_size(meta["image_size"], path)
     features = _features(meta["features"], path)
@@ -88,6 +73,27 @@ def describe(meta, path: Path) -> Description:
     if meta["dtype"] not in DTYPES:
         raise _bad(path, "dtype", f"one of {', '.join(DTYPES)}", meta["dtype"])
     return Description(**common, loss=meta["loss"], dtype=meta["dtype"], architecture=meta["architecture"])
+
+
+def _kind(meta, path: Path) -> str:
+    """The bundle's kind, after checking the format, its version and that the kind's fields exist."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ArtifactError(f"{path}: not an mlpcli model description (no \"format\": \"{FORMAT}\")")
+    version = meta.get("format_version")
+    if not is_int(version) or version < 1:
+        raise _bad(path, "format_version", "an integer >= 1", version)
+    if version > FORMAT_VERSION:
+        raise ArtifactError(f"{path}: model format version {version} is newer than this mlpcli "
+                            f"understands ({FORMAT_VERSION}); upgrade mlpcli")
+    kind = meta.get("kind")
+    if kind not in KINDS:
+        raise _bad(path, "kind", f"one of {', '.join(KINDS)}", kind)
+    required = ("class_names", "image_size", "features") + (
+        ("members",) if kind == "ensemble" else ("loss", "dtype", "architecture"))
+    missing = [key for key in required if key not in meta]
+    if missing:
+        raise ArtifactError(f"{path}: malformed model description (missing {', '.join(missing)})")
+    return kind
 
 
 def build_network(description: Description, path: Path) -> Sequential:

@@ -127,15 +127,20 @@ def run_summary(run_dir: str | Path) -> dict:
         summary.update({"kfold": None, **_split_part(metrics or {})})
         if metrics is None:
             notes.append(f"{rundir.METRICS} missing: no scores to report")
-    try:
-        summary["evaluation"] = latest_evaluation(run_dir)
-    except ArtifactError as exc:
-        summary["evaluation"] = None
-        notes.append(f"latest evaluation ignored: {exc}")
-    if summary["evaluation"] is None:
-        notes.append(NO_EVALUATION.format(run=run_dir))
+    summary["evaluation"] = _evaluation_part(run_dir, notes)
     summary["notes"] = notes
     return clean(summary)
+
+
+def _evaluation_part(run_dir: Path, notes: list[str]) -> dict | None:
+    try:
+        evaluation = latest_evaluation(run_dir)
+    except ArtifactError as exc:
+        evaluation = None
+        notes.append(f"latest evaluation ignored: {exc}")
+    if evaluation is None:
+        notes.append(NO_EVALUATION.format(run=run_dir))
+    return evaluation
 
 
 def histories(run_dir: Path) -> list[tuple[str, list[dict]]]:

@@ -32,14 +32,18 @@ def load_npz(path: str | Path) -> Dataset:
         raise DataError(f"{path}: 'images' holds no images")
     if labels.ndim != 1 or len(labels) != len(images) or not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{path}: 'labels' must be (n,) integers matching 'images', got {labels.shape} {labels.dtype}")
-    n_classes = int(labels.max()) + 1 if len(labels) else 0
-    names = arrays.get("class_names")
-    if names is not None and (names.ndim != 1 or names.dtype.kind not in "US"):
-        raise DataError(f"{path}: 'class_names' must be a 1-D array of strings, got {names.shape} {names.dtype}")
-    class_names = tuple(n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in names.tolist()) \
-        if names is not None else tuple(str(i) for i in range(n_classes))
+    class_names = _class_names(arrays.get("class_names"), labels, path)
     if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
         raise DataError(f"{path}: labels must lie in 0..{len(class_names) - 1}")
     stat = path.stat()
     fingerprint = hashlib.sha256(f"npz:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:24]
     return Dataset(images, labels.astype(np.int64), class_names, fingerprint)
+
+
+def _class_names(names, labels: np.ndarray, path: Path) -> tuple[str, ...]:
+    """The stored class names, or "0", "1", ... up to the largest label."""
+    if names is None:
+        return tuple(str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0))
+    if names.ndim != 1 or names.dtype.kind not in "US":
+        raise DataError(f"{path}: 'class_names' must be a 1-D array of strings, got {names.shape} {names.dtype}")
+    return tuple(n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in names.tolist())
