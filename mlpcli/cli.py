@@ -52,23 +52,50 @@ class MlpcliGroup(click.Group):
 def cli(quiet: bool, threads: int | None) -> None:
     """Train image classifiers with a NumPy MLP and hand-written backpropagation.
 
+    -q and --threads may also follow the command (mlpcli train ... -q).
+
     \b
     Example:
       mlpcli train --config configs/quickstart.yaml
       mlpcli predict image.png --model runs/latest
     """
-    if threads is not None:
-        from .threads import limit_threads
-
-        if "numpy" in sys.modules:
-            logging.getLogger("mlpcli").warning("--threads: NumPy is already loaded here; the limit "
-                                                "applies to worker processes only")
-        limit_threads(threads)
+    _set_threads(threads)
     logger = logging.getLogger("mlpcli")
     logger.handlers[:] = [_StderrHandler()]
     logger.handlers[0].setFormatter(logging.Formatter("%(message)s"))
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    from .threads import limit_threads
+
+    if "numpy" in sys.modules:
+        logging.getLogger("mlpcli").warning("--threads: NumPy is already loaded here; the limit "
+                                            "applies to worker processes only")
+    limit_threads(threads)
+
+
+def _set_quiet(quiet: bool) -> None:
+    if quiet:
+        logging.getLogger("mlpcli").setLevel(logging.WARNING)
+
+
+def _global_options_everywhere(group: click.Group) -> None:
+    """Give every command the group's -q and --threads too, so they work after the command name
+    (``mlpcli train --config c.yaml -q``) as well as before it."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _global_options_everywhere(command)
+            continue
+        command.params += [
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, help="Only warnings and errors on stderr.",
+                         callback=lambda ctx, param, value: _set_quiet(value)),
+            click.Option(["--threads"], type=click.IntRange(min=1), expose_value=False,
+                         help="Most BLAS threads to use (as before the command).",
+                         callback=lambda ctx, param, value: _set_threads(value))]
 
 
 def config_options(command, required=True):
@@ -457,6 +484,9 @@ def data_download(name, dest, url):
     from .data.download import download_dataset
 
     click.echo(str(download_dataset(name, dest, url)))
+
+
+_global_options_everywhere(cli)
 
 
 def main() -> None:

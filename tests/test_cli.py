@@ -148,3 +148,18 @@ def test_commands_do_not_load_numpy_before_the_thread_limit():
 
     code = "import sys, mlpcli.cli; print('numpy' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_global_options_work_before_or_after_the_command(tmp_path, small_config, position, monkeypatch):
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    options = ["-q", "--threads", "1"]
+    command = ["train", "--config", small_config, "--out", tmp_path / "run"]
+    result = run(*(options + command if position == "before" else command + options))
+    assert result.exit_code == 0, result.stderr
+    assert "epoch" not in result.stderr  # quiet: no per-epoch log lines
+    import os
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    louder = run("train", "--config", small_config, "--out", tmp_path / "run2")
+    assert "epoch 3/3" in louder.stderr  # -q of one invocation does not leak into the next
