@@ -163,3 +163,16 @@ def test_global_options_work_before_or_after_the_command(tmp_path, small_config,
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
     louder = run("train", "--config", small_config, "--out", tmp_path / "run2")
     assert "epoch 3/3" in louder.stderr  # -q of one invocation does not leak into the next
+
+
+def test_one_class_is_refused_and_rare_classes_are_warned_about(tmp_path):
+    one = write_image_folder(tmp_path / "one", n_per_class=6, classes=("cat",))
+    config = write_config(tmp_path / "c.yaml", data={"format": "folder", "path": str(one), "image_size": 16})
+    result = run("train", "--config", config)
+    assert result.exit_code == 1 and "only the class 'cat'" in result.stderr
+    few = write_image_folder(tmp_path / "few", n_per_class=6, classes=("cat", "dog"))
+    config = write_config(tmp_path / "c2.yaml", data={"format": "folder", "path": str(few), "image_size": 16})
+    result = run("train", "--config", config, "--out", tmp_path / "run")
+    assert result.exit_code == 0 and "warning: the validation split has fewer than 5 images" in result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert any("fewer than 5 images of cat" in w for w in metrics["warnings"])

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import seeding
 from ..data import Dataset, load_dataset
-from ..data.split import holdout_rows
+from ..data.split import balance_warnings, holdout_rows, require_two_classes
 from ..features import FeatureConfig
 from ..features.pipeline import cached_features
 from ..features.standardize import Standardizer, check_finite
@@ -52,6 +52,7 @@ def resolve_seed(config):
 def prepare(config, use_cache: bool = True) -> Prepared:
     """Load the data and extract features once (from the disk cache when possible)."""
     dataset = load_dataset(config.data, config.seed, cache=use_cache)
+    require_two_classes(dataset.labels, dataset.class_names, config.data.path or f"{config.data.format} data")
     features = network_features(config)
     log.info("data: %d images, %d classes, %dx%d", len(dataset), len(dataset.class_names),
              *dataset.images.shape[1:3])
@@ -92,6 +93,10 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     started = time.perf_counter()
     X, y = prepared.X, prepared.dataset.labels
     n_classes = len(prepared.dataset.class_names)
+    data_warnings = balance_warnings(y, np.concatenate([train_rows, val_rows]), val_rows,
+                                     prepared.dataset.class_names)
+    for warning in data_warnings:
+        log.warning("%swarning: %s", f"{label}: " if label else "", warning)
     standardizer = Standardizer.fit(X, train_rows)
     network = build_network(config, X.shape[1], n_classes, prepared.image_shape,
                             seeding.rng(config.seed, "init", *stream))
@@ -104,7 +109,8 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     metrics = split_metrics(network, standardizer, X, y, {"train": train_rows, "val": val_rows},
                             config.model.loss)
     metrics.update(epochs=len(history.epochs), best_epoch=history.best_epoch,
-                   stopped_early=history.stopped_early, seconds=time.perf_counter() - started)
+                   stopped_early=history.stopped_early, seconds=time.perf_counter() - started,
+                   warnings=data_warnings)
     return Trained(predictor, history, metrics)
 
 

@@ -39,3 +39,26 @@ def test_split_is_deterministic_per_seed():
     other = stratified_split(labels, 0.3, np.random.default_rng(6))
     assert all(np.array_equal(x, y) for x, y in zip(first, second))
     assert not np.array_equal(first[1], other[1])
+
+
+def test_fewer_than_two_classes_is_a_data_error():
+    from mlpcli.data.split import require_two_classes
+    from mlpcli.errors import DataError
+
+    require_two_classes(np.array([0, 1, 1]), ("a", "b"), "x")
+    with pytest.raises(DataError, match="only the class 'b'; a classifier needs at least two classes"):
+        require_two_classes(np.array([1, 1, 1]), ("a", "b"), "data/x")
+
+
+def test_balance_warnings_name_rare_validation_classes_and_imbalance():
+    from mlpcli.data.split import balance_warnings
+
+    labels = np.array([0] * 100 + [1] * 9 + [2] * 50)
+    rows = np.arange(len(labels))
+    val = np.array([0, 1, 2, 3, 4, 100, 101, 109, 110, 111, 112, 113])
+    warnings = balance_warnings(labels, rows, val, ("cat", "dog", "frog"))
+    assert len(warnings) == 2
+    assert "'cat' has 100 images, 'dog' 9" in warnings[0]
+    assert "fewer than 5 images of dog (2)" in warnings[1] and "cat" not in warnings[1]
+    assert balance_warnings(np.repeat([0, 1], 10), np.arange(20), np.array([0, 1, 2, 3, 4, 10, 11, 12, 13, 14]),
+                            ("a", "b")) == []
