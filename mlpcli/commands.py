@@ -18,17 +18,16 @@ def run_train(config, config_name: str = "run", out=None, use_cache: bool = True
     """
     from .artifacts import new_run_dir, point_latest, rundir
     from .artifacts.records import save_run, write_config
-    from .config import dump_yaml
     from .errors import Interrupted
-    from .train.fit import holdout_split, prepare, resolve_seed, train_model
+    from .train.fit import holdout_split, prepare, recorded_config, resolve, train_model
     from .train.stop import graceful_stop
 
-    config = _resume_config(resume, "train") if resume else resolve_seed(config)
+    written, config = config, _resume_config(resume, "train") if resume else resolve(config)
     prepared = prepare(config, use_cache)
     train_rows, val_rows = holdout_split(config, prepared.dataset.labels)
     run_dir = Path(resume) if resume else new_run_dir(config.output.dir, config_name, out)
     if not resume:
-        write_config(run_dir, dump_yaml(config))
+        write_config(run_dir, recorded_config(written, config))
     checkpoint = run_dir / rundir.CHECKPOINT
     with graceful_stop() as stop:
         try:
@@ -62,10 +61,10 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1,
     """
     from .artifacts import new_run_dir, point_latest
     from .artifacts.records import read_kfold_plan, write_config, write_kfold_plan
-    from .config import dump_yaml
     from .errors import Interrupted
     from .kfold.run import fold_dirs, plan_kfold, train_folds
     from .kfold.select import load_folds, log_table, save_selection, select as select_best
+    from .train.fit import recorded_config
 
     if resume:
         config = _resume_config(resume, "kfold")
@@ -74,7 +73,7 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1,
     plan = plan_kfold(config, k, select, grid, use_cache)
     run_dir = Path(resume) if resume else new_run_dir(plan.configs[0].output.dir, config_name, out)
     if not resume:
-        write_config(run_dir, dump_yaml(plan.base_config))
+        write_config(run_dir, recorded_config(config, plan.base_config))
         write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
     dirs = fold_dirs(run_dir, plan)
     try:

@@ -25,7 +25,7 @@ from ..config import dump_yaml, with_overrides
 from ..data.split import holdout_rows
 from ..errors import ConfigError, Interrupted
 from ..threads import thread_limit
-from ..train.fit import Prepared, prepare, resolve_seed, train_model
+from ..train.fit import Prepared, prepare, resolve, train_model
 from ..train.stop import StopFlag, graceful_stop
 from .folds import grid_combinations, parse_grid, stratified_folds
 
@@ -45,7 +45,7 @@ def plan_kfold(config, k=None, select=None, grid=(), use_cache=True) -> Plan:
     """Resolve overrides and the grid, extract features once, and split rows into folds."""
     kfold = dataclasses.replace(config.kfold, **{key: value for key, value in (("k", k), ("select", select))
                                                  if value is not None})
-    config = resolve_seed(dataclasses.replace(config, kfold=kfold))
+    config = resolve(dataclasses.replace(config, kfold=kfold))
     combos = grid_combinations(parse_grid(list(grid)))
     try:
         configs = [with_overrides(config, combo) for combo in combos]

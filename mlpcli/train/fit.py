@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -44,9 +45,25 @@ class Prepared:
         return (*self.dataset.images.shape[1:3], 3)
 
 
-def resolve_seed(config):
-    """A config whose ``seed`` is set: ``seed: null`` draws one, recorded so the run can be repeated."""
-    return config if config.seed is not None else dataclasses.replace(config, seed=seeding.draw_seed())
+def resolve(config):
+    """The config a run records: ``seed: null`` draws a seed (so the run can be repeated) and a
+    relative ``data.path`` becomes absolute (so ``--resume`` works from any directory)."""
+    if config.seed is None:
+        config = dataclasses.replace(config, seed=seeding.draw_seed())
+    path = config.data.path
+    if path is not None and not Path(path).is_absolute():
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, path=str(Path(path).resolve())))
+    return config
+
+
+def recorded_config(written, resolved) -> str:
+    """``resolved`` as YAML for the run's config.yaml, saying how a relative data.path was written."""
+    from ..config import dump_yaml
+
+    note = ""
+    if written is not None and written.data.path != resolved.data.path:
+        note = f"# data.path was written as {written.data.path!r} (resolved in {Path.cwd()})\n"
+    return note + dump_yaml(resolved)
 
 
 def prepare(config, use_cache: bool = True) -> Prepared:

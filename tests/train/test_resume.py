@@ -185,3 +185,31 @@ def test_kfold_resume_needs_a_kfold_run(tmp_path):
     (tmp_path / "run" / "config.yaml").write_text("seed: 1\n")
     result = CliRunner().invoke(cli, ["kfold", "--resume", str(tmp_path / "run")])
     assert result.exit_code == 1 and "kfold_plan.json is missing" in result.stderr
+
+
+def test_resume_works_from_another_directory_with_a_relative_data_path(tmp_path, monkeypatch):
+    """config.yaml records data.path resolved (and how it was written), so a run started with a
+    relative path can be resumed from anywhere."""
+    from contextlib import contextmanager
+
+    from mlpcli.commands import run_synth, run_train
+    from mlpcli.config import load_config
+
+    run_synth(tmp_path / "shapes", n_per_class=8, size=16, seed=1)
+    monkeypatch.chdir(tmp_path)
+    config = load_config(write_config(tmp_path / "c.yaml", data={"format": "folder", "path": "shapes",
+                                                                 "image_size": 16}))
+
+    @contextmanager
+    def stop_soon(event=None):
+        yield StopAfter(2)
+    monkeypatch.setattr("mlpcli.train.stop.graceful_stop", stop_soon)
+    with pytest.raises(Interrupted):
+        run_train(config, out=tmp_path / "run")
+    recorded = (tmp_path / "run" / "config.yaml").read_text()
+    assert f"path: {tmp_path / 'shapes'}" in recorded and "was written as 'shapes'" in recorded
+    monkeypatch.undo()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run_train(None, resume=tmp_path / "run")["epochs"] == 3
