@@ -13,7 +13,6 @@ import numpy as np
 from .activations import ACTIVATIONS
 from .init import AUTO_INIT, INITS
 from .layers import Layer, Linear
-from .optim import Scratch, blocks
 
 
 class Sequential:
@@ -21,7 +20,6 @@ class Sequential:
 
     def __init__(self, layers: list[Layer]) -> None:
         self.layers = list(layers)
-        self._scratch = Scratch()
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         for layer in self.layers:
@@ -68,42 +66,6 @@ class Sequential:
                     f"parameter {path}: expected shape {target.shape}, got {np.shape(state[path])}")
         for path, target in expected.items():
             target[...] = state[path]
-
-    def l2_penalty(self, weight_decay: float) -> float:
-        """Add 0.5 * weight_decay * sum(W^2) to the loss for trainable weights (never biases).
-
-        Call after ``backward``: adds ``weight_decay * W`` to each decayed gradient (as
-        ``add_weight_decay`` does) and returns the penalty to add to the data loss.
-        """
-        if weight_decay == 0:
-            return 0.0
-        penalty = 0.0
-        for weights, _ in self._decayed():
-            flat = weights.reshape(-1)
-            penalty += float(np.dot(flat, flat))  # BLAS dot: no W*W temporary
-        self.add_weight_decay(weight_decay)
-        return 0.5 * weight_decay * penalty
-
-    def add_weight_decay(self, weight_decay: float) -> None:
-        """Add ``weight_decay * W`` to the gradient of each decayed trainable weight, in place.
-
-        The gradient half of ``l2_penalty`` without the penalty's value: a training loop that does
-        not report the penalty saves a pass over every weight matrix per step.
-        """
-        if weight_decay == 0:
-            return
-        weight_decay = float(weight_decay)  # a NumPy float64 would run the float32 update in float64
-        for weights, grad in self._decayed():
-            for w, g in blocks(weights, grad):
-                part = self._scratch.like(w)
-                np.multiply(w, weight_decay, out=part)
-                np.add(g, part, out=g)
-
-    def _decayed(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(weights, grad) of each weight that L2 decay applies to, in trainable layers."""
-        for layer in self.layers:
-            if layer.trainable:
-                yield from ((layer.params[name], layer.grads[name]) for name in layer.decayed)
 
     @property
     def dtype(self) -> np.dtype:
