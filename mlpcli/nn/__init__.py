@@ -10,7 +10,7 @@ from .init import AUTO_INIT, INITS
 from .layers import Layer, Linear
 from .losses import LOSSES, softmax, softmax_cross_entropy, squared_error
 from .network import Sequential, build_mlp, mlp_layers
-from .optim import SGD, Optimizer
+from .optim import OPTIMIZERS, SGD, Adam, AdamW, Optimizer
 from .pooling import MaxPool2D
 from .schedules import SCHEDULES
 from .spec import LAYERS, MAX_PARAMETERS, network_from_spec

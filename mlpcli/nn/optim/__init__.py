@@ -1,6 +1,12 @@
-"""Optimizers: each updates a network's trainable parameters in place from their gradients."""
+"""Optimizers: each updates a network's trainable parameters in place from their gradients.
 
+``OPTIMIZERS`` maps the config names to the classes; its keys are the allowed values.
+"""
+
+from .adam import Adam, AdamW
 from .base import BLOCK, Optimizer, Scratch, blocks
 from .sgd import SGD
 
-__all__ = ["BLOCK", "Optimizer", "SGD", "Scratch", "blocks"]
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+
+__all__ = ["BLOCK", "OPTIMIZERS", "Adam", "AdamW", "Optimizer", "SGD", "Scratch", "blocks"]
