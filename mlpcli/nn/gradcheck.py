@@ -78,7 +78,7 @@ def check_network(network, x: np.ndarray, labels: np.ndarray, loss_fn, optimizer
     covers the data gradient; its decay is checked against hand-computed steps in the tests.
 
     Each layer's random generator (Dropout's ``rng``) is reset before every forward pass, so
-    every pass draws the same mask.
+    every pass draws the same mask; buffers (BatchNorm's running statistics) are restored after.
     ``max_entries`` checks only that many randomly chosen entries of each larger parameter array,
     which keeps a check of a full-size network to seconds.
     """
@@ -116,9 +116,10 @@ def _compare(analytic, value, loss, h, max_entries, rng) -> float:
 @contextmanager
 def _fixed_randomness(layers):
     """Yield ``reset()``, which puts every layer's ``rng`` back in its state at entry; at exit the
-    generators are as they were at entry."""
+    generators and the buffers are as they were at entry."""
     generators = [layer.rng for layer in layers if getattr(layer, "rng", None) is not None]
     states = [generator.bit_generator.state for generator in generators]
+    buffers = [(array, array.copy()) for layer in layers for array in layer.buffers.values()]
 
     def reset() -> None:
         for generator, state in zip(generators, states):
@@ -128,3 +129,5 @@ def _fixed_randomness(layers):
         yield reset
     finally:
         reset()
+        for array, saved in buffers:
+            array[...] = saved

@@ -51,12 +51,20 @@ class Sequential:
             for name in layer.params:
                 yield f"{index}.{name}", layer, name
 
+    def named_buffers(self) -> Iterator[tuple[str, Layer, str]]:
+        """Yield ``(path, layer, name)`` for each buffer (state that is not trained, such as
+        BatchNorm's running statistics), in layer order."""
+        for index, layer in enumerate(self.layers):
+            for name in layer.buffers:
+                yield f"{index}.{name}", layer, name
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {path: layer.params[name] for path, layer, name in self.named_parameters()}
+        """Every parameter and buffer by path: what a saved model or a checkpoint must hold."""
+        return dict(self._arrays())
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into the existing parameters; shapes must match exactly."""
-        expected = {path: layer.params[name] for path, layer, name in self.named_parameters()}
+        """Copy arrays into the existing parameters and buffers; shapes must match exactly."""
+        expected = dict(self._arrays())
         if set(state) != set(expected):
             raise ValueError(f"parameter names differ: expected {sorted(expected)}, got {sorted(state)}")
         # Check every shape before copying any, so a rejected state leaves the network unchanged.
@@ -66,6 +74,12 @@ class Sequential:
                     f"parameter {path}: expected shape {target.shape}, got {np.shape(state[path])}")
         for path, target in expected.items():
             target[...] = state[path]
+
+    def _arrays(self) -> Iterator[tuple[str, np.ndarray]]:
+        """(path, array) of each parameter, then each buffer, of each layer in order."""
+        for index, layer in enumerate(self.layers):
+            for name, array in (*layer.params.items(), *layer.buffers.items()):
+                yield f"{index}.{name}", array
 
     @property
     def dtype(self) -> np.dtype:

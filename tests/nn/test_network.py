@@ -252,3 +252,43 @@ def test_fully_frozen_network_backward_is_a_no_op():
     SGD(momentum=0.9, weight_decay=0.5).step(network, 1.0)
     for path, value in network.state_dict().items():
         np.testing.assert_array_equal(value, before[path])
+
+
+class Counter(Linear):
+    """A Linear with a buffer: how many training batches it has seen."""
+
+    def __init__(self, n_in, n_out, dtype="float64"):
+        super().__init__(n_in, n_out, dtype=dtype)
+        self.buffers["seen"] = np.zeros(1, dtype=dtype)
+
+    def forward(self, x, training=True):
+        if training:
+            self.buffers["seen"] += 1
+        return super().forward(x, training)
+
+
+def test_buffers_are_saved_and_loaded_but_not_trained():
+    network = Sequential([Counter(N_FEATURES, 6), ReLU(), Linear(6, N_CLASSES, dtype="float64")])
+    x, labels = data()
+    network.backward(softmax_cross_entropy(network.forward(x), labels)[1])
+    assert [path for path, _, _ in network.named_parameters()] == ["0.W", "0.b", "2.W", "2.b"]
+    assert [path for path, _, _ in network.named_buffers()] == ["0.seen"]
+    assert list(network.state_dict()) == ["0.W", "0.b", "0.seen", "2.W", "2.b"]
+    optimizer = SGD(momentum=0.9, weight_decay=0.1)
+    optimizer.step(network, 0.1)
+    assert "0.seen" not in optimizer.state_dict() and network.layers[0].buffers["seen"][0] == 1
+    saved = snapshot(network)
+    network.forward(x)
+    assert network.layers[0].buffers["seen"][0] == 2
+    network.load_state_dict(saved)
+    assert network.layers[0].buffers["seen"][0] == 1
+    with pytest.raises(ValueError, match="0.seen"):
+        network.load_state_dict({k: v for k, v in saved.items() if k != "0.seen"})
+
+
+def test_check_network_leaves_buffers_as_they_were():
+    network = Sequential([Counter(N_FEATURES, N_CLASSES)])
+    x, labels = data()
+    errors = check_network(network, x, labels, softmax_cross_entropy)
+    assert max(errors.values()) < TOLERANCE
+    assert network.layers[0].buffers["seen"][0] == 0
