@@ -1,10 +1,12 @@
-"""The lecture's backpropagation chapter as code: layers, activations, losses, networks, SGD.
+"""The lecture's backpropagation chapter as code: layers, activations, losses, networks, optimizers.
 
 No I/O, no configuration: plain NumPy objects. See ``layers`` for the layer contract.
 """
 
 from .activations import ACTIVATIONS, ReLU, Sigmoid, Tanh
+from .batchnorm import BatchNorm
 from .conv import Conv2D
+from .dropout import Dropout
 from .extractor import EXTRACTOR_INITS, Flatten, ImageReshape, build_extractor
 from .init import AUTO_INIT, INITS
 from .layers import Layer, Linear

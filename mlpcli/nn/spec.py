@@ -6,22 +6,33 @@ Specs may come from a file, so each is checked before any layer is built.
 from __future__ import annotations
 
 import inspect
+import math
 
 from .activations import ReLU, Sigmoid, Tanh
+from .batchnorm import BatchNorm
 from .conv import Conv2D
+from .dropout import Dropout
 from .extractor import Flatten, ImageReshape
 from .layers import Linear
 from .network import Sequential
 from .pooling import MaxPool2D
 
 #: Layer classes by the ``type`` in their spec, for rebuilding a saved network.
-LAYERS = {cls.__name__: cls for cls in (Linear, ReLU, Sigmoid, Tanh, Conv2D, MaxPool2D, Flatten, ImageReshape)}
+LAYERS = {cls.__name__: cls for cls in (Linear, ReLU, Sigmoid, Tanh, Conv2D, MaxPool2D, Flatten, ImageReshape,
+                                        Dropout, BatchNorm)}
 
 #: The most parameters ``network_from_spec`` builds (400 MB in float32): a spec read from a file
 #: must not be able to make it allocate without bound.
 MAX_PARAMETERS = 10 ** 8
 
 _DTYPES = ("float32", "float64")
+
+#: The float arguments of layers, by name: (description, predicate on the value).
+_FLOAT_RANGES = {
+    "p": ("a number in [0, 1)", lambda value: 0 <= value < 1),
+    "momentum": ("a number in (0, 1]", lambda value: 0 < value <= 1),
+    "eps": ("a number > 0", lambda value: value > 0),
+}
 
 
 def network_from_spec(specs: list[dict], max_parameters: int = MAX_PARAMETERS) -> Sequential:
@@ -66,11 +77,16 @@ def _checked_spec(index: int, spec) -> tuple[str, dict]:
 
 
 def _argument_kind(name: str, default):
-    """(description, predicate) of a layer argument: every one is a dtype name, a flag or a size."""
+    """(description, predicate) of a layer argument: a dtype name, a flag, a float in a known
+    range (``_FLOAT_RANGES``) or a size."""
     if name == "dtype":
         return f"one of {', '.join(_DTYPES)}", lambda value: value in _DTYPES
     if isinstance(default, bool):
         return "true or false", lambda value: isinstance(value, bool)
+    if isinstance(default, float):
+        description, in_range = _FLOAT_RANGES[name]
+        return description, lambda value: isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value) and in_range(value)
     minimum = 0 if name == "padding" else 1
     return f"an integer >= {minimum}", \
         lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= minimum
@@ -78,6 +94,8 @@ def _argument_kind(name: str, default):
 
 def _parameter_count(layer_type: str, kwargs: dict) -> int:
     """Parameters the layer would allocate, from its (checked) arguments, before building it."""
+    if hasattr(LAYERS[layer_type], "n_parameters"):
+        return LAYERS[layer_type].n_parameters(**kwargs)
     if layer_type == "Linear":
         return kwargs.get("n_in", 1) * kwargs.get("n_out", 1) + kwargs.get("n_out", 1)
     if layer_type == "Conv2D":
