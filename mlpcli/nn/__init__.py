@@ -14,5 +14,5 @@ from .losses import LOSSES, softmax, softmax_cross_entropy, squared_error
 from .network import Sequential, build_mlp, mlp_layers
 from .optim import OPTIMIZERS, SGD, Adam, AdamW, Optimizer
 from .pooling import MaxPool2D
-from .schedules import SCHEDULES
+from .schedules import SCHEDULES, with_warmup
 from .spec import LAYERS, MAX_PARAMETERS, network_from_spec
