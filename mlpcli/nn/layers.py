@@ -1,6 +1,7 @@
 """The layer contract and the fully connected layer.
 
-Every layer is an object with ``params`` and ``grads`` (dicts with the same keys and shapes).
+Every layer is an object with ``params`` and ``grads`` (dicts with the same keys and shapes) and
+``buffers`` (arrays saved with the model that are not trained).
 ``forward(x, training)`` keeps what ``backward`` needs; ``backward(dout)`` overwrites ``grads``
 (never accumulates) and returns ``dx``, the gradient with respect to the layer's input.
 
@@ -34,6 +35,9 @@ class Layer:
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        # State saved with the model but not trained (BatchNorm's running statistics): no
+        # gradient, no optimizer update, no decay; names distinct from those in ``params``.
+        self.buffers: dict[str, np.ndarray] = {}
         self.trainable = True
         # The first layer of a network has no one to pass dx to; skipping it saves a matmul.
         self.needs_input_grad = True

@@ -19,22 +19,35 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return shifted
 
 
-def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean over samples of -log p[label], with p = softmax(scores).
+def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray,
+                          label_smoothing: float = 0.0) -> tuple[float, np.ndarray]:
+    """Mean over samples of -sum_k q[k] log p[k], with p = softmax(scores) and the target q the
+    one-hot label; with ``label_smoothing`` e, q = (1 - e) onehot + e / n_classes (Szegedy et
+    al., 2016), so the loss no longer rewards ever more confident scores.
 
-    Fused with the softmax because the gradient then simplifies to (p - onehot) / n_samples:
+    Fused with the softmax because the gradient then simplifies to (p - q) / n_samples:
     the softmax Jacobian times the cross-entropy gradient collapses to that difference.
     """
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     n = scores.shape[0]
     shifted = scores - _per_row(np.max, scores)[:, None]
     dscores = np.exp(shifted)
     sums = _per_row(np.sum, dscores)
     rows = np.arange(n)
-    # log p[label] = shifted[label] - log sum exp(shifted): finite even for logits of 1e4.
-    loss = float(np.mean(np.log(sums) - shifted[rows, labels]))
+    # log p[k] = shifted[k] - log sum exp(shifted): finite even for logits of 1e4.
+    log_sums = np.log(sums)
+    if label_smoothing:
+        uniform = label_smoothing / scores.shape[1]
+        loss = float(np.mean(log_sums - (1 - label_smoothing) * shifted[rows, labels]
+                             - uniform * _per_row(np.sum, shifted)))
+    else:
+        loss = float(np.mean(log_sums - shifted[rows, labels]))
     sums *= n
     dscores /= sums[:, None]  # p / n: one exp, and the mean's 1/n folded into the normalization
-    dscores[rows, labels] -= 1 / n
+    if label_smoothing:
+        dscores -= uniform / n
+    dscores[rows, labels] -= (1 - label_smoothing) / n
     return loss, dscores
 
 

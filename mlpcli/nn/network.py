@@ -13,7 +13,6 @@ import numpy as np
 from .activations import ACTIVATIONS
 from .init import AUTO_INIT, INITS
 from .layers import Layer, Linear
-from .optim import Scratch, blocks
 
 
 class Sequential:
@@ -21,7 +20,6 @@ class Sequential:
 
     def __init__(self, layers: list[Layer]) -> None:
         self.layers = list(layers)
-        self._scratch = Scratch()
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         for layer in self.layers:
@@ -53,12 +51,20 @@ class Sequential:
             for name in layer.params:
                 yield f"{index}.{name}", layer, name
 
+    def named_buffers(self) -> Iterator[tuple[str, Layer, str]]:
+        """Yield ``(path, layer, name)`` for each buffer (state that is not trained, such as
+        BatchNorm's running statistics), in layer order."""
+        for index, layer in enumerate(self.layers):
+            for name in layer.buffers:
+                yield f"{index}.{name}", layer, name
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {path: layer.params[name] for path, layer, name in self.named_parameters()}
+        """Every parameter and buffer by path: what a saved model or a checkpoint must hold."""
+        return dict(self._arrays())
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into the existing parameters; shapes must match exactly."""
-        expected = {path: layer.params[name] for path, layer, name in self.named_parameters()}
+        """Copy arrays into the existing parameters and buffers; shapes must match exactly."""
+        expected = dict(self._arrays())
         if set(state) != set(expected):
             raise ValueError(f"parameter names differ: expected {sorted(expected)}, got {sorted(state)}")
         # Check every shape before copying any, so a rejected state leaves the network unchanged.
@@ -69,41 +75,11 @@ class Sequential:
         for path, target in expected.items():
             target[...] = state[path]
 
-    def l2_penalty(self, weight_decay: float) -> float:
-        """Add 0.5 * weight_decay * sum(W^2) to the loss for trainable weights (never biases).
-
-        Call after ``backward``: adds ``weight_decay * W`` to each decayed gradient (as
-        ``add_weight_decay`` does) and returns the penalty to add to the data loss.
-        """
-        if weight_decay == 0:
-            return 0.0
-        penalty = 0.0
-        for weights, _ in self._decayed():
-            flat = weights.reshape(-1)
-            penalty += float(np.dot(flat, flat))  # BLAS dot: no W*W temporary
-        self.add_weight_decay(weight_decay)
-        return 0.5 * weight_decay * penalty
-
-    def add_weight_decay(self, weight_decay: float) -> None:
-        """Add ``weight_decay * W`` to the gradient of each decayed trainable weight, in place.
-
-        The gradient half of ``l2_penalty`` without the penalty's value: a training loop that does
-        not report the penalty saves a pass over every weight matrix per step.
-        """
-        if weight_decay == 0:
-            return
-        weight_decay = float(weight_decay)  # a NumPy float64 would run the float32 update in float64
-        for weights, grad in self._decayed():
-            for w, g in blocks(weights, grad):
-                part = self._scratch.like(w)
-                np.multiply(w, weight_decay, out=part)
-                np.add(g, part, out=g)
-
-    def _decayed(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(weights, grad) of each weight that L2 decay applies to, in trainable layers."""
-        for layer in self.layers:
-            if layer.trainable:
-                yield from ((layer.params[name], layer.grads[name]) for name in layer.decayed)
+    def _arrays(self) -> Iterator[tuple[str, np.ndarray]]:
+        """(path, array) of each parameter, then each buffer, of each layer in order."""
+        for index, layer in enumerate(self.layers):
+            for name, array in (*layer.params.items(), *layer.buffers.items()):
+                yield f"{index}.{name}", array
 
     @property
     def dtype(self) -> np.dtype:

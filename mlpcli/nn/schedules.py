@@ -23,3 +23,25 @@ def cosine(base_lr, epoch, epochs, step_size, gamma):
 
 
 SCHEDULES = {"constant": constant, "step": step, "cosine": cosine}
+
+
+def with_warmup(schedule, warmup_epochs: int):
+    """``schedule`` behind a linear warmup of ``warmup_epochs`` epochs, as a schedule.
+
+    Epoch e < warmup_epochs trains at base_lr * (e + 1) / (warmup_epochs + 1), rising in equal
+    steps towards base_lr; from then on ``schedule`` runs over the remaining epochs as if
+    training started there: a cosine still ends near 0 after the last epoch, and a step
+    schedule counts its step_size from the end of the warmup. Large early steps from random
+    weights are what the warmup avoids (Goyal et al., 2017), with adaptive optimizers too.
+    """
+    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
+        raise ValueError(f"warmup_epochs must be an integer >= 0, got {warmup_epochs!r}")
+    if warmup_epochs == 0:
+        return schedule
+
+    def warmed_up(base_lr, epoch, epochs, step_size, gamma):
+        if epoch < warmup_epochs:
+            return base_lr * (epoch + 1) / (warmup_epochs + 1)
+        return schedule(base_lr, epoch - warmup_epochs, epochs - warmup_epochs, step_size, gamma)
+
+    return warmed_up

@@ -6,9 +6,10 @@ Specs may come from a file, so each is checked before any layer is built.
 from __future__ import annotations
 
 import inspect
+import math
 
 # Importing the layer modules registers their classes in LAYERS.
-from . import activations, conv, extractor, pooling  # noqa: F401
+from . import activations, batchnorm, conv, dropout, extractor, pooling  # noqa: F401
 from .layers import DTYPES, LAYERS
 from .network import Sequential
 
@@ -16,6 +17,12 @@ from .network import Sequential
 #: must not be able to make it allocate without bound.
 MAX_PARAMETERS = 10 ** 8
 
+#: The float arguments of layers, by name: (description, predicate on the value).
+_FLOAT_RANGES = {
+    "p": ("a number in [0, 1)", lambda value: 0 <= value < 1),
+    "momentum": ("a number in (0, 1]", lambda value: 0 < value <= 1),
+    "eps": ("a number > 0", lambda value: value > 0),
+}
 
 def network_from_spec(specs: list[dict], max_parameters: int = MAX_PARAMETERS) -> Sequential:
     """Rebuild a network (weights zeroed) from ``Sequential.spec()`` output.
@@ -59,11 +66,16 @@ def _checked_spec(index: int, spec) -> tuple[str, dict]:
 
 
 def _argument_kind(name: str, default):
-    """(description, predicate) of a layer argument: every one is a dtype name, a flag or a size."""
+    """(description, predicate) of a layer argument: a dtype name, a flag, a float in a known
+    range (``_FLOAT_RANGES``) or a size."""
     if name == "dtype":
         return f"one of {', '.join(DTYPES)}", lambda value: value in DTYPES
     if isinstance(default, bool):
         return "true or false", lambda value: isinstance(value, bool)
+    if isinstance(default, float):
+        description, in_range = _FLOAT_RANGES[name]
+        return description, lambda value: isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value) and in_range(value)
     minimum = 0 if name == "padding" else 1
     return f"an integer >= {minimum}", \
         lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= minimum

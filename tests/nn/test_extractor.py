@@ -40,7 +40,7 @@ def test_whole_network_gradcheck_with_weight_decay():
     network, _ = end_to_end(TINY_BLOCKS, (6, 5, 3))
     rng = np.random.default_rng(1)
     x, labels = rng.standard_normal((4, 6 * 5 * 3)), rng.integers(0, 3, 4)
-    errors = check_network(network, x, labels, softmax_cross_entropy, weight_decay=0.1)
+    errors = check_network(network, x, labels, softmax_cross_entropy, SGD(weight_decay=0.1))
     assert {"1.W", "1.b", "4.W", "4.b"} <= set(errors)
     assert max(errors.values()) < 1e-7, errors
 

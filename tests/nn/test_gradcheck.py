@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mlpcli.nn import Linear, Sequential, build_mlp, softmax_cross_entropy
+from mlpcli.nn import SGD, Linear, Optimizer, Sequential, build_mlp, softmax_cross_entropy
 from mlpcli.nn.gradcheck import check_layer, check_network, numerical_gradient, relative_error
 
 
@@ -47,15 +47,11 @@ def test_check_layer_catches_wrong_gradients():
     assert errors["b"] < 1e-7  # the bias gradient is still right
 
 
-def test_check_network_catches_wrong_gradients_and_a_wrong_penalty():
+def test_check_network_catches_wrong_gradients():
     rng = np.random.default_rng(1)
     x, labels = rng.standard_normal((6, 4)), rng.integers(0, 3, size=6)
     errors = check_network(Sequential([random_linear(WrongLinear, rng)]), x, labels, softmax_cross_entropy)
     assert errors["0.W"] > 0.1 and errors["0.b"] < 1e-7
-    network = build_mlp(4, 3, [5], "tanh", rng=rng, dtype="float64")
-    network.l2_penalty = lambda weight_decay: 0.0  # forgets to add weight_decay * W
-    errors = check_network(network, x, labels, softmax_cross_entropy, weight_decay=1.0)
-    assert errors["0.W"] > 1e-3 and errors["2.W"] > 1e-3
 
 
 def test_check_network_catches_a_wrong_loss_gradient():
@@ -68,3 +64,46 @@ def test_check_network_catches_a_wrong_loss_gradient():
 
     errors = check_network(build_mlp(4, 3, [], rng=rng, dtype="float64"), x, labels, loss_with_sum_gradient)
     assert min(errors.values()) > 0.1
+
+
+def half_decay(self, weights, grad, decay, out):
+    """grad + decay * W with half the decay: a bug a check of a separate penalty would miss."""
+    return grad + 0.5 * decay * weights
+
+
+class HalfDecaySGD(SGD):
+    regularized_gradient = half_decay
+
+
+def decayed_problem(seed=3):
+    rng = np.random.default_rng(seed)
+    x, labels = rng.standard_normal((6, 4)), rng.integers(0, 3, size=6)
+    return build_mlp(4, 3, [5], "tanh", rng=rng, dtype="float64"), x, labels
+
+
+def test_check_network_checks_the_decay_the_optimizer_applies():
+    network, x, labels = decayed_problem()
+    right = check_network(network, x, labels, softmax_cross_entropy, SGD(weight_decay=1.0))
+    assert max(right.values()) < 1e-7, right
+    wrong = check_network(network, x, labels, softmax_cross_entropy, HalfDecaySGD(weight_decay=1.0))
+    assert wrong["0.W"] > 1e-2 and wrong["2.W"] > 1e-2, wrong
+    assert wrong["0.b"] < 1e-7 and wrong["2.b"] < 1e-7  # biases are not decayed either way
+
+
+def test_a_wrong_decay_in_the_shared_implementation_breaks_training_and_the_check(monkeypatch):
+    """Every optimizer and the check call one decay function: break it, and both change."""
+    network, x, labels = decayed_problem()
+    layer = network.layers[0]
+    layer.allocate_grads()  # zero data gradient: only the decay moves W
+    W = layer.params["W"].copy()
+    monkeypatch.setattr(Optimizer, "regularized_gradient", half_decay)
+    SGD(weight_decay=0.5).step(network, 0.1)
+    assert not np.allclose(layer.params["W"], W * (1 - 0.1 * 0.5))  # training took the broken decay
+    errors = check_network(network, x, labels, softmax_cross_entropy, SGD(weight_decay=1.0))
+    assert errors["0.W"] > 1e-2 and errors["2.W"] > 1e-2, errors
+
+
+def test_check_network_refuses_a_number_for_the_optimizer():
+    network, x, labels = decayed_problem()
+    with pytest.raises(TypeError, match="optimizer"):
+        check_network(network, x, labels, softmax_cross_entropy, 0.1)

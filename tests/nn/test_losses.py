@@ -116,3 +116,34 @@ def test_dscores_have_the_shape_and_dtype_of_scores(loss_fn, dtype):
 
 def test_registry():
     assert LOSSES == {"softmax": softmax_cross_entropy, "squared": squared_error}
+
+
+@pytest.mark.parametrize("smoothing", [0.1, 0.5])
+def test_label_smoothing_gradcheck_and_value(smoothing):
+    rng = np.random.default_rng(21)
+    scores = rng.standard_normal((7, 4)) * 2
+    labels = rng.integers(0, 4, size=7)
+    loss, dscores = softmax_cross_entropy(scores.copy(), labels, label_smoothing=smoothing)
+    numeric = numerical_gradient(lambda: softmax_cross_entropy(scores, labels, smoothing)[0], scores)
+    assert relative_error(dscores, numeric) < 1e-7
+    # The loss against the smoothed target q = (1 - e) onehot + e / 4, written out.
+    q = np.full((7, 4), smoothing / 4)
+    q[np.arange(7), labels] += 1 - smoothing
+    log_p = np.log(softmax(scores.copy()))
+    assert loss == pytest.approx(-np.mean(np.sum(q * log_p, axis=1)), rel=1e-12)
+    np.testing.assert_allclose(dscores, (np.exp(log_p) - q) / 7, atol=1e-15)
+
+
+def test_label_smoothing_zero_is_the_plain_loss_and_out_of_range_is_refused():
+    rng = np.random.default_rng(22)
+    scores, labels = rng.standard_normal((5, 3)).astype(np.float32), rng.integers(0, 3, 5)
+    plain, smoothed = softmax_cross_entropy(scores, labels), softmax_cross_entropy(scores, labels, 0.0)
+    assert plain[0] == smoothed[0]
+    np.testing.assert_array_equal(plain[1], smoothed[1])
+    assert softmax_cross_entropy(scores, labels, 0.1)[1].dtype == np.float32
+    # A confident right answer costs more with smoothing: the target is no longer one-hot.
+    confident = np.array([[20.0, 0.0, 0.0]])
+    assert softmax_cross_entropy(confident, np.array([0]), 0.1)[0] > 1.0 > softmax_cross_entropy(confident, np.array([0]))[0]
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            softmax_cross_entropy(scores, labels, bad)

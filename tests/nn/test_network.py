@@ -48,7 +48,7 @@ def test_network_gradcheck(hidden, activation, loss):
 def test_network_gradcheck_with_weight_decay(loss):
     network = mlp([6, 7], "tanh")
     x, labels = data()
-    errors = check_network(network, x, labels, LOSSES[loss], weight_decay=0.3)
+    errors = check_network(network, x, labels, LOSSES[loss], SGD(weight_decay=0.3))
     assert max(errors.values()) < TOLERANCE, errors
 
 
@@ -62,14 +62,14 @@ def test_weight_decay_applies_to_W_not_b():
     for layer in (first, last):
         for grad in layer.grads.values():
             grad[...] = 1.0
-    # sum W^2 = (1 + 4 + 0.25 + 0) + (9 + 1) = 15.25; penalty = 0.5 * 0.2 * 15.25 = 1.525.
-    # Biases (10, 10, -7) would add 24.9 to the penalty if they were decayed.
-    assert network.l2_penalty(0.2) == pytest.approx(1.525, rel=1e-14)
-    # grad_W += 0.2 * W; grad_b untouched.
-    np.testing.assert_allclose(first.grads["W"], [[1.2, 0.6], [1.1, 1.0]], rtol=1e-14)
-    np.testing.assert_allclose(last.grads["W"], [[1.6], [0.8]], rtol=1e-14)
-    np.testing.assert_array_equal(first.grads["b"], [1.0, 1.0])
-    np.testing.assert_array_equal(last.grads["b"], [1.0])
+    applied = SGD(weight_decay=0.2).gradients(network)
+    # grad_W + 0.2 * W; grad_b untouched (decayed biases would give 1 + 0.2 * 10 = 3).
+    np.testing.assert_allclose(applied["0.W"], [[1.2, 0.6], [1.1, 1.0]], rtol=1e-14)
+    np.testing.assert_allclose(applied["2.W"], [[1.6], [0.8]], rtol=1e-14)
+    np.testing.assert_array_equal(applied["0.b"], [1.0, 1.0])
+    np.testing.assert_array_equal(applied["2.b"], [1.0])
+    # The layers' own gradients stay the data gradients.
+    assert all((grad == 1.0).all() for layer in (first, last) for grad in layer.grads.values())
 
 
 def test_weight_decay_zero_changes_nothing_and_frozen_layers_are_not_decayed():
@@ -77,13 +77,12 @@ def test_weight_decay_zero_changes_nothing_and_frozen_layers_are_not_decayed():
     for layer in network.layers:
         for grad in layer.grads.values():
             grad[...] = 0.0
-    assert network.l2_penalty(0.0) == 0.0
-    assert all(not grad.any() for layer in network.layers for grad in layer.grads.values())
+    assert all(not grad.any() for grad in SGD(weight_decay=0.0).gradients(network).values())
     network.layers[0].trainable = False
-    W_last = network.layers[2].params["W"]
-    assert network.l2_penalty(0.5) == pytest.approx(0.25 * np.sum(W_last ** 2), rel=1e-14)
-    assert not network.layers[0].grads["W"].any()
-    np.testing.assert_allclose(network.layers[2].grads["W"], 0.5 * W_last, rtol=1e-14)
+    applied = SGD(weight_decay=0.5).gradients(network)
+    assert set(applied) == {"2.W", "2.b"}
+    np.testing.assert_allclose(applied["2.W"], 0.5 * network.layers[2].params["W"], rtol=1e-14)
+    assert not applied["2.b"].any()
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -94,10 +93,10 @@ def test_every_gradient_has_the_shape_and_dtype_of_its_variable(dtype):
     assert scores.shape == (N_SAMPLES, N_CLASSES) and scores.dtype == np.dtype(dtype)
     _, dscores = softmax_cross_entropy(scores, labels)
     network.backward(dscores)
-    network.l2_penalty(1e-3)
+    applied = SGD(weight_decay=1e-3).gradients(network)
     for path, layer, name in network.named_parameters():
-        assert layer.grads[name].shape == layer.params[name].shape, path
-        assert layer.grads[name].dtype == layer.params[name].dtype == np.dtype(dtype), path
+        assert layer.grads[name].shape == applied[path].shape == layer.params[name].shape, path
+        assert layer.grads[name].dtype == applied[path].dtype == layer.params[name].dtype == np.dtype(dtype), path
 
 
 @pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
@@ -105,7 +104,7 @@ def test_every_gradient_has_the_shape_and_dtype_of_its_variable(dtype):
 def test_float32_stays_float32_through_a_training_step(loss_fn, momentum, nesterov):
     network = build_mlp(N_FEATURES, N_CLASSES, [6], "relu", rng=np.random.default_rng(0), dtype="float32")
     x, labels = data(dtype="float32")
-    optimizer = SGD(momentum, nesterov)
+    optimizer = SGD(momentum, nesterov, weight_decay=np.float64(1e-2))
     before = {path: value.copy() for path, value in network.state_dict().items()}
     for _ in range(2):
         scores = network.forward(x)
@@ -113,7 +112,6 @@ def test_float32_stays_float32_through_a_training_step(loss_fn, momentum, nester
         loss, dscores = loss_fn(scores, labels)
         assert dscores.dtype == np.float32
         network.backward(dscores)
-        network.l2_penalty(1e-2)
         assert all(layer.grads[name].dtype == np.float32 for _, layer, name in network.named_parameters())
         optimizer.step(network, np.float64(0.1))
     for path, value in network.state_dict().items():
@@ -217,7 +215,7 @@ def test_backward_stops_at_the_first_trainable_layer():
             layer.params["W"][...] = rng.standard_normal(layer.params["W"].shape)
     x, labels = data()
     before = snapshot(network)
-    errors = check_network(network, x, labels, softmax_cross_entropy, weight_decay=0.1)
+    errors = check_network(network, x, labels, softmax_cross_entropy, SGD(weight_decay=0.1))
     assert set(errors) == {"2.W", "2.b", "4.W", "4.b"}
     assert max(errors.values()) < TOLERANCE, errors
     # The first trainable layer is told not to compute dx; those above it are.
@@ -250,7 +248,47 @@ def test_fully_frozen_network_backward_is_a_no_op():
     x, labels = data()
     before = snapshot(network)
     network.backward(softmax_cross_entropy(network.forward(x), labels)[1])
-    assert network.l2_penalty(0.5) == 0.0
-    SGD(momentum=0.9).step(network, 1.0)
+    assert SGD(weight_decay=0.5).gradients(network) == {}
+    SGD(momentum=0.9, weight_decay=0.5).step(network, 1.0)
     for path, value in network.state_dict().items():
         np.testing.assert_array_equal(value, before[path])
+
+
+class Counter(Linear):
+    """A Linear with a buffer: how many training batches it has seen."""
+
+    def __init__(self, n_in, n_out, dtype="float64"):
+        super().__init__(n_in, n_out, dtype=dtype)
+        self.buffers["seen"] = np.zeros(1, dtype=dtype)
+
+    def forward(self, x, training=True):
+        if training:
+            self.buffers["seen"] += 1
+        return super().forward(x, training)
+
+
+def test_buffers_are_saved_and_loaded_but_not_trained():
+    network = Sequential([Counter(N_FEATURES, 6), ReLU(), Linear(6, N_CLASSES, dtype="float64")])
+    x, labels = data()
+    network.backward(softmax_cross_entropy(network.forward(x), labels)[1])
+    assert [path for path, _, _ in network.named_parameters()] == ["0.W", "0.b", "2.W", "2.b"]
+    assert [path for path, _, _ in network.named_buffers()] == ["0.seen"]
+    assert list(network.state_dict()) == ["0.W", "0.b", "0.seen", "2.W", "2.b"]
+    optimizer = SGD(momentum=0.9, weight_decay=0.1)
+    optimizer.step(network, 0.1)
+    assert "0.seen" not in optimizer.state_dict() and network.layers[0].buffers["seen"][0] == 1
+    saved = snapshot(network)
+    network.forward(x)
+    assert network.layers[0].buffers["seen"][0] == 2
+    network.load_state_dict(saved)
+    assert network.layers[0].buffers["seen"][0] == 1
+    with pytest.raises(ValueError, match="0.seen"):
+        network.load_state_dict({k: v for k, v in saved.items() if k != "0.seen"})
+
+
+def test_check_network_leaves_buffers_as_they_were():
+    network = Sequential([Counter(N_FEATURES, N_CLASSES)])
+    x, labels = data()
+    errors = check_network(network, x, labels, softmax_cross_entropy)
+    assert max(errors.values()) < TOLERANCE
+    assert network.layers[0].buffers["seen"][0] == 0
