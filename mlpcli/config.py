@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,42 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
         raise ConfigError(f"{where}{exc}") from None
 
 
+# YAML 1.2 core schema floats: a dot or an exponent makes a float (``1e-3``, ``.5``, ``5.``,
+# ``+1.5e+3``), as do ``.inf`` and ``.nan``. PyYAML follows YAML 1.1, where a float needs a dot and a
+# signed exponent, so the learning rate ``1e-3`` would be the string '1e-3'. Plain integers stay
+# with the int rule.
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_FLOAT_1_2 = re.compile(r"""^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
+                              |[-+]?[0-9]+[eE][-+]?[0-9]+
+                              |[-+]?\.(?:inf|Inf|INF)
+                              |\.(?:nan|NaN|NAN))$""", re.X)
+
+
+def _with_yaml_1_2_floats(resolvers: dict) -> dict:
+    """A copy of a resolver table with YAML 1.1's float rule replaced by YAML 1.2's."""
+    table = {first: [rule for rule in rules if rule[0] != _FLOAT_TAG] for first, rules in resolvers.items()}
+    for first in "-+0123456789.":
+        table.setdefault(first, []).append((_FLOAT_TAG, _FLOAT_1_2))
+    return table
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader reading numbers as YAML 1.2 does (``yaml.SafeLoader`` stays untouched)."""
+
+    yaml_implicit_resolvers = _with_yaml_1_2_floats(yaml.SafeLoader.yaml_implicit_resolvers)
+
+
+class _Dumper(yaml.SafeDumper):
+    """The safe dumper with the same number rule, so it quotes strings ``_Loader`` would read as
+    numbers (``'1e3'``) and every dump loads back as what was dumped."""
+
+    yaml_implicit_resolvers = _with_yaml_1_2_floats(yaml.SafeDumper.yaml_implicit_resolvers)
+
+
+def _load_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader: builds no Python objects
+
+
 # What PyYAML's safe loader raises besides YAMLError on some inputs: ValueError ("2001-02-30",
 # "!!int abc", integers over Python's digit limit), AttributeError ("!!timestamp x"), and
 # RecursionError on deeply nested flow collections.
@@ -148,7 +185,7 @@ _YAML_CRASHES = (ValueError, TypeError, AttributeError, RecursionError)
 
 def parse_yaml(text: str, source: str) -> dict:
     try:
-        raw = yaml.safe_load(text)
+        raw = _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
@@ -168,7 +205,7 @@ def apply_override(raw: dict, assignment: str) -> None:
     if not sep or not key.strip():
         raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set train.lr=0.01")
     try:
-        value = yaml.safe_load(text)
+        value = _load_yaml(text)
     except (yaml.YAMLError, *_YAML_CRASHES):
         value = text
     _set_path(raw, key.strip(), value)
@@ -286,4 +323,5 @@ def _plain(value):
 
 
 def dump_yaml(config: Config) -> str:
-    return yaml.safe_dump(to_dict(config), sort_keys=False, default_flow_style=None)
+    """The config as YAML that ``load_config`` reads back as the same config."""
+    return yaml.dump(to_dict(config), Dumper=_Dumper, sort_keys=False, default_flow_style=None)
