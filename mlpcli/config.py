@@ -130,6 +130,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text: byte {exc.start} ({exc.object[exc.start]:#04x}) cannot "
+                              f"be decoded; save the file as UTF-8") from None
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
         raw = parse_yaml(text, str(path))
@@ -161,9 +164,32 @@ def _with_yaml_1_2_floats(resolvers: dict) -> dict:
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader reading numbers as YAML 1.2 does (``yaml.SafeLoader`` stays untouched)."""
+    """PyYAML's safe loader reading numbers as YAML 1.2 does and refusing duplicate keys
+    (``yaml.SafeLoader`` itself stays untouched)."""
 
     yaml_implicit_resolvers = _with_yaml_1_2_floats(yaml.SafeLoader.yaml_implicit_resolvers)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self._refuse_duplicate_keys(node)
+        return super().construct_mapping(node, deep=deep)
+
+    def _refuse_duplicate_keys(self, node) -> None:
+        """A second ``train:`` would silently replace the first, losing its keys: refuse it.
+        Merge keys (``<<: *base``) are exempt: overriding merged keys is what they are for."""
+        first: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                earlier = first.setdefault(key, key_node)
+            except TypeError:
+                continue  # an unhashable key: the base constructor reports it
+            if earlier is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {c.shown(key)}, first at line {earlier.start_mark.line + 1}; "
+                    f"keep one (the second would replace the first)", key_node.start_mark)
 
 
 class _Dumper(yaml.SafeDumper):

@@ -83,3 +83,38 @@ def test_defaults_round_trip_through_a_file(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(dump_yaml(Config()))
     assert load_config(path) == Config()
+
+
+@pytest.mark.parametrize("text, key, lines", [
+    ("train:\n  lr: 0.5\nseed: 1\ntrain:\n  epochs: 3\n", "'train'", (1, 4)),
+    ("train:\n  lr: 0.5\n  epochs: 3\n  lr: 0.1\n", "'lr'", (2, 4)),
+    ("features:\n  - name: hog\n    cell: 4\n    cell: 8\n", "'cell'", (3, 4)),
+    ("model: {hidden: [64], hidden: [32]}\n", "'hidden'", (1, 1)),
+])
+def test_a_duplicate_key_at_any_level_names_the_key_and_both_lines(text, key, lines):
+    with pytest.raises(ConfigError) as info:
+        parse_yaml(text, "c.yaml")
+    message = str(info.value)
+    assert message.startswith(f"c.yaml: invalid YAML at line {lines[1]}: duplicate key {key}, "
+                              f"first at line {lines[0]};"), message
+
+
+def test_a_duplicate_key_in_a_file_is_a_config_error_naming_the_file(tmp_path):
+    path = tmp_path / "my.yaml"
+    path.write_text("train:\n  lr: 0.5\ntrain:\n  epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"my.yaml: invalid YAML at line 3: duplicate key 'train', first at line 1"):
+        load_config(path)
+
+
+def test_merge_keys_may_be_overridden_without_a_duplicate_error():
+    raw = parse_yaml("base: &b {lr: 0.1, epochs: 3}\ntrain:\n  <<: *b\n  lr: 0.5\n", "c.yaml")
+    assert raw["train"] == {"lr": 0.5, "epochs": 3}
+
+
+def test_a_config_file_that_is_not_utf8_names_the_file_and_the_byte(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"# caf\xe9\nseed: 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: not UTF-8 text: byte 5 (0xe9)")
+    assert info.value.exit_code == 2
