@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from .errors import ConfigError
 from .features import FEATURES, FeatureConfig
 from .nn import ACTIVATIONS, INITS, LOSSES, SCHEDULES
 from .nn.extractor import EXTRACTOR_INITS
+from .progress import log
 
 
 def _leaf(default, check):
@@ -120,28 +122,51 @@ class Config:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
-    """Read YAML at ``path`` (or start from defaults), apply ``--set key=value`` overrides, validate."""
-    raw: dict = {}
-    where = ""
-    if path is not None:
-        path = Path(path)
-        where = f"{path}: "
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: not UTF-8 text: byte {exc.start} ({exc.object[exc.start]:#04x}) cannot "
-                              f"be decoded; save the file as UTF-8") from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-        raw = parse_yaml(text, str(path))
-    for override in overrides:
-        apply_override(raw, override)
+    """Read YAML at ``path`` (or start from defaults), apply ``--set key=value`` overrides, validate.
+
+    An error names where the bad value came from: the ``--set`` argument that set the key at
+    fault (``--set train.lr=fast: train.lr: must be ...``), else the file.
+    """
+    raw = {} if path is None else _read_config_file(Path(path))
+    for assignment in overrides:
+        apply_override(raw, assignment)
     try:
         return from_dict(raw)
     except ConfigError as exc:
-        raise ConfigError(f"{where}{exc}") from None
+        source = _blame(str(exc), overrides, "--set") or ("" if path is None else f"{path}: ")
+        raise ConfigError(f"{source}{exc}") from None
+
+
+def _read_config_file(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: byte {exc.start} ({exc.object[exc.start]:#04x}) cannot "
+                          f"be decoded; save the file as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    return parse_yaml(text, str(path))
+
+
+def _blame(message: str, assignments, option: str) -> str:
+    """``"--set a.b=v: "`` for the last ``option`` argument that set the key ``message`` is about
+    (the key itself, a key inside it, or its section), else "". Config messages start with the
+    key they are about (``train.lr: ...``) or say ``unknown key 'train.lrr'``."""
+    unknown = re.match(r"unknown key '([^']*)'", message)
+    named = unknown.group(1) if unknown else message.partition(": ")[0]
+    for assignment in reversed(list(assignments)):
+        key = assignment.partition("=")[0].strip()
+        if named == key or named.startswith((f"{key}.", f"{key}[")) or key.startswith(f"{named}."):
+            return _argument(option, assignment)
+    return ""
+
+
+def _argument(option: str, assignment: str) -> str:
+    """``"--set train.lr=fast: "``, cut short for a pasted megabyte."""
+    shown = assignment if len(assignment) <= 100 else assignment[:100] + "..."
+    return f"{option} {shown}: "
 
 
 # YAML 1.2 core schema floats: a dot or an exponent makes a float (``1e-3``, ``.5``, ``5.``,
@@ -229,12 +254,15 @@ def apply_override(raw: dict, assignment: str) -> None:
     """Apply ``a.b.c=value`` to the nested dict ``raw``; the value is parsed as YAML (``0.1``, ``[64]``)."""
     key, sep, text = assignment.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set train.lr=0.01")
+        raise ConfigError(f"{_argument('--set', assignment)}expected KEY=VALUE, e.g. --set train.lr=0.01")
     try:
         value = _load_yaml(text)
     except (yaml.YAMLError, *_YAML_CRASHES):
         value = text
-    _set_path(raw, key.strip(), value)
+    try:
+        _set_path(raw, key.strip(), value)
+    except ConfigError as exc:
+        raise ConfigError(f"{_argument('--set', assignment)}{exc}") from None
 
 
 def _set_path(raw: dict, key: str, value) -> None:
@@ -257,6 +285,67 @@ def with_overrides(config: Config, values: dict) -> Config:
     for key, value in values.items():
         _set_path(raw, key, value)
     return from_dict(raw)
+
+
+def parse_grid(assignments: list[str]) -> list[tuple[str, list]]:
+    """``["train.lr=0.1,0.01", "model.hidden=[64],[128,64]"]`` -> [(key, [values...]), ...].
+
+    The values are read as one YAML flow list, so commas inside brackets stay inside a value. A
+    value given twice is trained once (with a warning); one key in two ``--grid`` is an error.
+    """
+    grid, seen = [], {}
+    for assignment in assignments:
+        key, values = _grid_axis(assignment)
+        if key in seen:
+            raise ConfigError(f"{_argument('--grid', assignment)}{key} is also in --grid {seen[key]}; "
+                              f"give all its values in one --grid")
+        seen[key] = assignment
+        grid.append((key, _unique(values, assignment)))
+    return grid
+
+
+def _grid_axis(assignment: str) -> tuple[str, list]:
+    key, sep, text = assignment.partition("=")
+    if not sep or not key.strip() or not text.strip():
+        raise ConfigError(f"--grid {assignment!r}: expected KEY=V1,V2,..., e.g. --grid train.lr=0.1,0.01")
+    try:
+        values = _load_yaml(f"[{text}]")
+    except (yaml.YAMLError, *_YAML_CRASHES):
+        values = None
+    if not isinstance(values, list):
+        raise ConfigError(f"--grid {assignment!r}: cannot read the values as a comma-separated list")
+    return key.strip(), values
+
+
+def _unique(values: list, assignment: str) -> list:
+    """``values`` without repeats, first occurrences in order (0.1 and 0.10 are one value)."""
+    kept, repeated = [], []
+    for value in values:
+        same = any(type(other) is type(value) and other == value for other in kept)
+        (repeated if same else kept).append(value)
+    if repeated:
+        log.warning(f"{_argument('--grid', assignment)}{', '.join(c.shown(v) for v in repeated)} "
+                    f"given more than once; each value is trained once")
+    return kept
+
+
+def grid_combinations(grid: list[tuple[str, list]]) -> list[dict]:
+    """Every combination of the grid's values as {key: value}; [{}] for no grid."""
+    keys = [key for key, _ in grid]
+    return [dict(zip(keys, values)) for values in itertools.product(*(v for _, v in grid))]
+
+
+def grid_configs(config: Config, assignments) -> tuple[list[dict], list[Config]]:
+    """``--grid`` arguments -> (every combination as {key: value}, the validated Config of each).
+    An error names the ``--grid`` argument whose value is at fault."""
+    combos = grid_combinations(parse_grid(list(assignments)))
+    configs = []
+    for combo in combos:
+        try:
+            configs.append(with_overrides(config, combo))
+        except ConfigError as exc:
+            raise ConfigError(f"{_blame(str(exc), assignments, '--grid') or '--grid: '}{exc}") from None
+    return combos, configs
 
 
 def from_dict(raw: dict) -> Config:

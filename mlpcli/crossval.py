@@ -21,10 +21,10 @@ import numpy as np
 from . import seeding
 from .data.split import stratified_split
 from .checkpoint import CHECKPOINT
-from .errors import ConfigError, Interrupted
+from .errors import Interrupted
 from .experiment import Prepared, prepare, resolve_seed, train_model
 from .interrupt import StopFlag, graceful_stop
-from .kfold import grid_combinations, parse_grid, stratified_folds, summarize
+from .kfold import stratified_folds, summarize
 from .predictor import FoldEnsemble
 from .progress import log
 from .threads import thread_limit
@@ -43,16 +43,12 @@ class Plan:
 
 def plan_kfold(config, k=None, select=None, grid=(), use_cache=True) -> Plan:
     """Resolve overrides and the grid, extract features once, and split rows into folds."""
-    from .config import with_overrides
+    from .config import grid_configs
 
     kfold = dataclasses.replace(config.kfold, **{key: value for key, value in (("k", k), ("select", select))
                                                  if value is not None})
     config = resolve_seed(dataclasses.replace(config, kfold=kfold))
-    combos = grid_combinations(parse_grid(list(grid)))
-    try:
-        configs = [with_overrides(config, combo) for combo in combos]
-    except ConfigError as exc:
-        raise ConfigError(f"--grid: {exc}") from None
+    combos, configs = grid_configs(config, grid)
     cache: dict = {}
     prepared = []
     for candidate in configs:
