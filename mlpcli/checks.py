@@ -7,6 +7,7 @@ allowed values and what they wrote.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Callable, Iterable
 
 from .errors import ConfigError
@@ -80,6 +81,12 @@ def string(value, key):
     if not isinstance(value, str) or not value:
         raise fail(key, "a non-empty string", value)
     return value
+
+
+def path(value, key):
+    """A file or folder name; a leading ``~`` or ``~user`` is expanded to that home folder, as a
+    shell would (otherwise ``output.dir: ~/runs`` makes a folder literally named ``~``)."""
+    return os.path.expanduser(string(value, key))
 
 
 def optional(inner: Check) -> Check:

@@ -40,13 +40,13 @@ DATA_FORMATS = ("synthetic", "folder", "cifar10", "npz")
 @dataclass(frozen=True)
 class DataConfig:
     format: str = _leaf("synthetic", c.one_of(DATA_FORMATS))
-    path: str | None = _leaf(None, c.optional(c.string))
+    path: str | None = _leaf(None, c.optional(c.path))
     split: str = _leaf("train", c.one_of(("train", "test")))
     image_size: tuple = _leaf((32, 32), c.image_size)
     val_fraction: float = _leaf(0.2, c.number(0.0, 0.9))
     n_per_class: int = _leaf(250, c.integer(2))
     on_error: str = _leaf("fail", c.one_of(("fail", "skip")))
-    cache_dir: str = _leaf(".mlpcli-cache", c.string)
+    cache_dir: str = _leaf(".mlpcli-cache", c.path)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class KFoldConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    dir: str = _leaf("runs", c.string)
+    dir: str = _leaf("runs", c.path)
 
 
 @dataclass(frozen=True)
