@@ -26,11 +26,14 @@ from .nn.extractor import EXTRACTOR_INITS
 from .progress import log
 
 
-def _leaf(default, check):
-    return field(default=default, metadata={"check": check})
+def _leaf(default, check, doc: str):
+    """A config key: its default, the check that validates it, and one line saying what it means
+    (the config reference, ``mlpcli config reference``, is generated from these)."""
+    return field(default=default, metadata={"check": check, "doc": doc})
 
 
 def _node(cls):
+    """A section: a nested dataclass; its docstring is the section's description."""
     return field(default_factory=cls)
 
 
@@ -39,81 +42,134 @@ DATA_FORMATS = ("synthetic", "folder", "cifar10", "npz")
 
 @dataclass(frozen=True)
 class DataConfig:
-    format: str = _leaf("synthetic", c.one_of(DATA_FORMATS))
-    path: str | None = _leaf(None, c.optional(c.path))
-    split: str = _leaf("train", c.one_of(("train", "test")))
-    image_size: tuple = _leaf((32, 32), c.image_size)
-    val_fraction: float = _leaf(0.2, c.number(0.0, 0.9))
-    n_per_class: int = _leaf(250, c.integer(2))
-    on_error: str = _leaf("fail", c.one_of(("fail", "skip")))
-    cache_dir: str = _leaf(".mlpcli-cache", c.path)
+    """Where the images come from and how they are split (formats: see data/README.md)."""
+
+    format: str = _leaf("synthetic", c.one_of(DATA_FORMATS),
+                        "synthetic: built-in shapes, no download; folder: one sub-folder per class; "
+                        "cifar10: the official Python batches; npz: arrays images and labels")
+    path: str | None = _leaf(None, c.optional(c.path), "the data's folder or file; required unless format is synthetic")
+    split: str = _leaf("train", c.one_of(("train", "test")), "which CIFAR-10 batches to read (format cifar10 only)")
+    image_size: tuple = _leaf((32, 32), c.image_size, "images are resized to this size in pixels (one number: square)")
+    val_fraction: float = _leaf(0.2, c.number(0.0, 0.9),
+                                "fraction of the images held out, stratified, to validate on (0: none)")
+    n_per_class: int = _leaf(250, c.integer(2), "images per shape (format synthetic only)")
+    on_error: str = _leaf("fail", c.one_of(("fail", "skip")),
+                          "an unreadable image stops the run (fail) or is left out with a warning (skip); "
+                          "format folder only")
+    cache_dir: str = _leaf(".mlpcli-cache", c.path, "where decoded images and extracted features are cached")
 
 
 @dataclass(frozen=True)
 class BlockConfig:
-    filters: int = _leaf(32, c.integer(1))
-    kernel: int = _leaf(3, c.integer(1))
-    pool: int = _leaf(2, c.integer(1))
+    """One convolution -> ReLU -> max-pool block of the end-to-end extractor."""
+
+    filters: int = _leaf(32, c.integer(1), "number of convolution filters (output channels)")
+    kernel: int = _leaf(3, c.integer(1), "side of the square convolution kernel; padding keeps the size "
+                                         "for odd kernels")
+    pool: int = _leaf(2, c.integer(1), "side of the max-pool window (and its stride); 1: no pooling")
+
+
+_BLOCKS_CHECK = c.described(lambda value, key: _dataclass_list(BlockConfig, value, key), "list of mappings",
+                            "a non-empty list of {filters, kernel, pool} mappings")
 
 
 @dataclass(frozen=True)
 class ExtractorConfig:
+    """The learnable feature extractor in front of the MLP; used only with ``mode: end_to_end``."""
+
     blocks: tuple = field(default=(BlockConfig(), BlockConfig(filters=64)),
-                          metadata={"check": lambda value, key: _dataclass_list(BlockConfig, value, key)})
-    init: str = _leaf("gradient", c.one_of(EXTRACTOR_INITS))
-    trainable: bool = _leaf(True, c.boolean)
+                          metadata={"check": _BLOCKS_CHECK, "doc": "the blocks, applied in order",
+                                    "item": BlockConfig})
+    init: str = _leaf("gradient", c.one_of(EXTRACTOR_INITS),
+                      "gradient: the first block starts as oriented derivative filters (a learnable HOG); "
+                      "random: He initialization everywhere")
+    trainable: bool = _leaf(True, c.boolean, "false freezes the extractor at its initialization; "
+                                             "only the MLP learns")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    hidden: tuple = _leaf((128,), c.int_list(1))
-    activation: str = _leaf("relu", c.one_of(ACTIVATIONS))
-    loss: str = _leaf("softmax", c.one_of(LOSSES))
-    init: str = _leaf("auto", c.one_of(("auto", *INITS)))
-    dtype: str = _leaf("float32", c.one_of(("float32", "float64")))
-    weight_decay: float = _leaf(0.0, c.number(0.0))
-    bias: bool = _leaf(True, c.boolean)
+    """The MLP: layer sizes, nonlinearity, loss and weight initialization."""
+
+    hidden: tuple = _leaf((128,), c.int_list(1), "hidden layer sizes; [] is a linear classifier "
+                                                 "(one template per class)")
+    activation: str = _leaf("relu", c.one_of(ACTIVATIONS), "nonlinearity after each hidden layer")
+    loss: str = _leaf("softmax", c.one_of(LOSSES),
+                      "softmax: softmax cross-entropy; squared: squared error on one-hot targets")
+    init: str = _leaf("auto", c.one_of(("auto", *INITS)), "weight initialization; auto: he for relu, "
+                                                          "xavier otherwise")
+    dtype: str = _leaf("float32", c.one_of(("float32", "float64")), "precision of features and weights")
+    weight_decay: float = _leaf(0.0, c.number(0.0), "L2 penalty on the weights (never the biases)")
+    bias: bool = _leaf(True, c.boolean, "false: linear layers without a bias term")
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    flip: bool = _leaf(False, c.boolean)
-    crop_padding: int = _leaf(0, c.integer(0))
+    """Random changes to each training minibatch, drawn from the seeded generator."""
+
+    flip: bool = _leaf(False, c.boolean, "mirror each training image left-right with probability 1/2")
+    crop_padding: int = _leaf(0, c.integer(0), "pad each training image by this many pixels and cut a "
+                                               "random window of the original size back out (0: off)")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = _leaf(20, c.integer(1))
-    batch_size: Any = _leaf(128, c.batch_size)
-    lr: float = _leaf(0.01, c.number(0.0, exclusive_min=True))
-    momentum: float = _leaf(0.9, c.number(0.0, 0.999))
-    nesterov: bool = _leaf(False, c.boolean)
-    schedule: str = _leaf("constant", c.one_of(SCHEDULES))
-    step_size: int = _leaf(10, c.integer(1))
-    gamma: float = _leaf(0.1, c.number(0.0, 1.0, exclusive_min=True))
-    patience: int | None = _leaf(None, c.optional(c.integer(1)))
+    """Minibatch SGD: how long, how fast, and when to stop."""
+
+    epochs: int = _leaf(20, c.integer(1), "passes over the training rows")
+    batch_size: Any = _leaf(128, c.batch_size, "rows per SGD step; full: classic full-batch gradient descent")
+    lr: float = _leaf(0.01, c.number(0.0, exclusive_min=True), "learning rate at the first epoch")
+    momentum: float = _leaf(0.9, c.number(0.0, 0.999), "SGD momentum (0: plain SGD)")
+    nesterov: bool = _leaf(False, c.boolean, "use Nesterov momentum")
+    schedule: str = _leaf("constant", c.one_of(SCHEDULES), "learning-rate schedule over the epochs; step: "
+                                                           "times gamma every step_size epochs; cosine: down to 0")
+    step_size: int = _leaf(10, c.integer(1), "epochs between learning-rate drops (schedule step only)")
+    gamma: float = _leaf(0.1, c.number(0.0, 1.0, exclusive_min=True),
+                         "factor of each learning-rate drop (schedule step only)")
+    patience: int | None = _leaf(None, c.optional(c.integer(1)),
+                                 "stop after this many epochs without a better validation accuracy and keep "
+                                 "the best epoch's weights; null: train every epoch")
     augment: AugmentConfig = _node(AugmentConfig)
 
 
 @dataclass(frozen=True)
 class KFoldConfig:
-    k: int = _leaf(5, c.integer(2))
-    select: str = _leaf("ensemble", c.one_of(("best", "ensemble")))
-    holdout: float = _leaf(0.0, c.number(0.0, 0.5))
+    """``mlpcli kfold``: cross-validation and which model to keep."""
+
+    k: int = _leaf(5, c.integer(2), "number of stratified folds (--k overrides it)")
+    select: str = _leaf("ensemble", c.one_of(("best", "ensemble")),
+                        "final model: the fold with the best validation accuracy, or all folds averaging "
+                        "their probabilities (--select overrides it)")
+    holdout: float = _leaf(0.0, c.number(0.0, 0.5), "fraction of the images kept out of every fold and "
+                                                    "scored once at the end (0: none)")
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    dir: str = _leaf("runs", c.path)
+    """Where runs are written."""
+
+    dir: str = _leaf("runs", c.path, "each run is a new folder in here; <dir>/latest points at the newest")
+
+
+_FEATURES_CHECK = c.described(lambda value, key: _feature_list(value, key), "list of names or mappings",
+                              f"a non-empty list of feature names or {{name: ...}} mappings "
+                              f"(names: {', '.join(FEATURES)})")
 
 
 @dataclass(frozen=True)
 class Config:
-    seed: int | None = _leaf(0, c.optional(c.integer(0)))
+    """A whole configuration; every key has a default."""
+
+    seed: int | None = _leaf(0, c.optional(c.integer(0)), "one seed drives initialization, shuffling, "
+                                                          "splits and folds; null draws one (recorded in the run)")
     data: DataConfig = _node(DataConfig)
     features: tuple = field(default=(FeatureConfig("raw", {}),),
-                            metadata={"check": lambda value, key: _feature_list(value, key)})
-    mode: str = _leaf("features", c.one_of(("features", "end_to_end")))
+                            metadata={"check": _FEATURES_CHECK,
+                                      "doc": "the fixed extractors whose outputs, concatenated in order, the "
+                                             "MLP is trained on (mode features only)"})
+    mode: str = _leaf("features", c.one_of(("features", "end_to_end")),
+                      "features: the MLP learns from the fixed features; end_to_end: from the raw image "
+                      "through the learnable extractor, trained by the same loss")
     extractor: ExtractorConfig = _node(ExtractorConfig)
     model: ModelConfig = _node(ModelConfig)
     train: TrainConfig = _node(TrainConfig)
