@@ -1,18 +1,27 @@
 """Validators for config values: ``check(value, key) -> normalized value`` or ``ConfigError``.
 
 Each message has the form ``<key>: must be <what>; got <value>`` so the user sees the key, the
-allowed values and what they wrote.
+allowed values and what they wrote. Each check also carries ``kind`` (its YAML type) and
+``expected`` (the ``<what>``), from which the config reference is generated: the docs and the
+error messages use the same words.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import os
 from typing import Any, Callable, Iterable
 
 from .errors import ConfigError
 
 Check = Callable[[Any, str], Any]
+
+
+def described(check: Check, kind: str, expected: str) -> Check:
+    """``check`` labelled for the config reference: its YAML type and what it accepts."""
+    check.kind, check.expected = kind, expected
+    return check
 
 
 def fail(key: str, expected: str, value: Any) -> ConfigError:
@@ -44,36 +53,38 @@ def shown(value: Any, limit: int = 200) -> str:
 
 def one_of(choices: Iterable[str]) -> Check:
     allowed = tuple(choices)
+    expected = f"one of {', '.join(allowed)}"
 
     def check(value, key):
         if not isinstance(value, str) or value not in allowed:
-            raise fail(key, f"one of {', '.join(allowed)}", value)
+            raise fail(key, expected, value)
         return value
-    return check
+    return described(check, "string", expected)
 
 
 def integer(minimum: int | None = None) -> Check:
+    expected = "an integer" + (f" >= {minimum}" if minimum is not None else "")
+
     def check(value, key):
         if not is_int(value) or (minimum is not None and value < minimum):
-            bound = f" >= {minimum}" if minimum is not None else ""
-            raise fail(key, f"an integer{bound}", value)
+            raise fail(key, expected, value)
         return value
-    return check
+    return described(check, "integer", expected)
 
 
 def number(minimum: float | None = None, maximum: float | None = None, exclusive_min: bool = False) -> Check:
     low = "" if minimum is None else f"{'>' if exclusive_min else '>='} {minimum}"
     high = "" if maximum is None else f"<= {maximum}"
-    expected = "a number " + " and ".join(b for b in (low, high) if b)
+    expected = ("a number " + " and ".join(b for b in (low, high) if b)).strip()
 
     def check(value, key):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
-            raise fail(key, expected.strip(), value)
+            raise fail(key, expected, value)
         too_low = minimum is not None and (value <= minimum if exclusive_min else value < minimum)
         if too_low or (maximum is not None and value > maximum):
-            raise fail(key, expected.strip(), value)
+            raise fail(key, expected, value)
         return float(value)
-    return check
+    return described(check, "number", expected)
 
 
 def _finite(value: int | float) -> bool:
@@ -86,30 +97,42 @@ def _finite(value: int | float) -> bool:
 
 def boolean(value, key):
     if not isinstance(value, bool):
-        raise fail(key, "true or false", value)
+        raise fail(key, boolean.expected, value)
     return value
 
 
 def string(value, key):
     if not isinstance(value, str) or not value:
-        raise fail(key, "a non-empty string", value)
+        raise fail(key, string.expected, value)
     return value
+
+
+def path(value, key):
+    """A file or folder name; a leading ``~`` or ``~user`` is expanded to that home folder, as a
+    shell would (otherwise ``output.dir: ~/runs`` makes a folder literally named ``~``)."""
+    return os.path.expanduser(string(value, key))
+
+
+described(boolean, "boolean", "true or false")
+described(string, "string", "a non-empty string")
+described(path, "path", "a file or folder name (~ is your home folder)")
 
 
 def optional(inner: Check) -> Check:
     def check(value, key):
         return None if value is None else inner(value, key)
-    return check
+    return described(check, f"{inner.kind} or null", f"{inner.expected}, or null")
 
 
 def int_list(minimum: int) -> Check:
     item = integer(minimum)
+    expected = f"a list of integers >= {minimum} (e.g. [128] or [])"
 
     def check(value, key):
         if not isinstance(value, (list, tuple)):
-            raise fail(key, f"a list of integers >= {minimum} (e.g. [128] or [])", value)
+            raise fail(key, expected, value)
         return tuple(item(v, f"{key}[{i}]") for i, v in enumerate(value))
-    return check
+    return described(check, "list of integers", expected)
 
 
 def image_size(value, key):
@@ -122,10 +145,16 @@ def image_size(value, key):
     return tuple(side(v, f"{key}[{i}]") for i, v in enumerate(value))
 
 
+described(image_size, "integer or [height, width]", "an integer or [height, width], each >= 8")
+
+
 def batch_size(value, key):
     """A positive integer, or ``full`` for classic full-batch gradient descent."""
     if value == "full":
         return value
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise fail(key, "an integer >= 1 or 'full'", value)
+        raise fail(key, batch_size.expected, value)
     return value
+
+
+described(batch_size, "integer or full", "an integer >= 1 or 'full'")

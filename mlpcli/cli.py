@@ -486,6 +486,29 @@ def data_download(name, dest, url):
     click.echo(str(download_dataset(name, dest, url)))
 
 
+@cli.group("config")
+def config_group():
+    """Describe the configuration file.
+
+    \b
+    Example:
+      mlpcli config reference > docs/config.md
+    """
+
+
+@config_group.command("reference")
+def config_reference():
+    """Print the config reference (Markdown): every key with its type, default, allowed values and meaning.
+
+    \b
+    Example:
+      mlpcli config reference > docs/config.md
+    """
+    from .config_reference import config_reference_markdown
+
+    click.echo(config_reference_markdown(), nl=False)
+
+
 _global_options_everywhere(cli)
 
 

@@ -101,7 +101,7 @@ def _loads_or_names_a_key(load, extra: tuple[str, ...] = ()) -> None:
         return
     assert isinstance(config, Config)
     # --print-config must show a config that loads back as the same config.
-    assert from_dict(yaml.safe_load(dump_yaml(config))) == config
+    assert from_dict(parse_yaml(dump_yaml(config), SOURCE)) == config
 
 
 def _from_yaml(document) -> Config:

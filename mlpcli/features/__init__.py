@@ -2,13 +2,14 @@
 
 Each extractor has ``extract(images, *, dtype, **params) -> (n_images, n_features)`` taking
 ``images (n_images, height, width, 3) uint8``, and ``n_features(height, width, **params) -> int``.
-``FEATURES`` maps the config name to its functions, parameter defaults and parameter checks: its
-keys are the allowed values of ``features[].name``.
+``FEATURES`` maps the config name to its functions, parameter defaults and parameter checks, and
+says what it and each parameter mean (for the config reference): its keys are the allowed values
+of ``features[].name``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from .. import checks
@@ -29,19 +30,32 @@ class FeatureKind:
     n_features: Callable
     defaults: dict
     checks: dict
+    doc: str = ""
+    param_docs: dict = field(default_factory=dict)
 
 
 FEATURES = {
-    "raw": FeatureKind(raw.extract, raw.n_features, {}, {}),
+    "raw": FeatureKind(raw.extract, raw.n_features, {}, {},
+                       "the pixels themselves, scaled to [0, 1], flattened in (row, col, channel) order"),
     "color_hist": FeatureKind(
         color_hist.extract, color_hist.n_features,
         {"space": "hsv", "bins": 10},
-        {"space": checks.one_of(color_hist.SPACES), "bins": checks.integer(1)}),
+        {"space": checks.one_of(color_hist.SPACES), "bins": checks.integer(1)},
+        "the share of the image's pixels in each hue bin (hsv) or RGB cube cell (rgb); ignores where "
+        "pixels are",
+        {"space": "hsv: a histogram of hue (bins values); rgb: a joint histogram of red, green and blue "
+                  "(bins ** 3 values)",
+         "bins": "bins per channel"}),
     "hog": FeatureKind(
         hog.extract, hog.n_features,
         {"orientations": 9, "cell": 8, "block": 2, "block_norm": "L2-Hys"},
         {"orientations": checks.integer(1), "cell": checks.integer(1), "block": checks.integer(1),
-         "block_norm": checks.one_of(hog.BLOCK_NORMS)}),
+         "block_norm": checks.one_of(hog.BLOCK_NORMS)},
+        "histogram of oriented gradients (Dalal & Triggs) of the grayscale image, as scikit-image's hog",
+        {"orientations": "gradient-direction bins over 0-180 degrees",
+         "cell": "side of a square cell in pixels; each cell gets one histogram",
+         "block": "side of a square block in cells; histograms are normalized per block",
+         "block_norm": "how each block is normalized (none: not at all)"}),
 }
 
 

@@ -1,4 +1,4 @@
-"""k-fold cross-validation's splits and grids: stratified folds, grid combinations, fold summaries.
+"""k-fold cross-validation's splits: stratified folds and fold summaries (grids are parsed in config).
 
 Each sample is validated exactly once; the mean validation accuracy over folds estimates the
 configuration's accuracy, and the out-of-fold predictions give one more estimate over all samples.
@@ -6,8 +6,6 @@ The final model is the best fold, or all folds as an ensemble that averages thei
 """
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 
@@ -36,32 +34,6 @@ def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator,
         assignment[rows] = (start + np.arange(rows.size)) % k
         start = (start + rows.size) % k
     return [np.flatnonzero(assignment == fold) for fold in range(k)]
-
-
-def parse_grid(assignments: list[str]) -> list[tuple[str, list]]:
-    """``["train.lr=0.1,0.01", "model.hidden=[64],[128]"]`` -> [(key, [values...]), ...].
-
-    The values are read as one YAML flow list, so commas inside brackets stay inside a value.
-    """
-    import yaml
-
-    grid = []
-    for assignment in assignments:
-        key, sep, text = assignment.partition("=")
-        if not sep or not key.strip() or not text.strip():
-            raise ConfigError(f"--grid {assignment!r}: expected KEY=V1,V2,..., e.g. --grid train.lr=0.1,0.01")
-        try:
-            values = yaml.safe_load(f"[{text}]")
-        except yaml.YAMLError:
-            raise ConfigError(f"--grid {assignment!r}: cannot read the values as a comma-separated list") from None
-        grid.append((key.strip(), values))
-    return grid
-
-
-def grid_combinations(grid: list[tuple[str, list]]) -> list[dict]:
-    """Every combination of the grid's values as {key: value}; [{}] for no grid."""
-    keys = [key for key, _ in grid]
-    return [dict(zip(keys, values)) for values in itertools.product(*(v for _, v in grid))]
 
 
 def summarize(fold_accuracies, fold_losses) -> dict:

@@ -21,13 +21,13 @@ import numpy as np
 from .. import seeding
 from ..artifacts import rundir
 from ..artifacts.records import save_run, write_config
-from ..config import dump_yaml, with_overrides
+from ..config import dump_yaml, grid_configs
 from ..data.split import holdout_rows
-from ..errors import ConfigError, Interrupted
+from ..errors import Interrupted
 from ..threads import thread_limit
 from ..train.fit import Prepared, prepare, resolve, train_model
 from ..train.stop import StopFlag, graceful_stop
-from .folds import grid_combinations, parse_grid, stratified_folds
+from .folds import stratified_folds
 
 @dataclass
 class Plan:
@@ -46,11 +46,7 @@ def plan_kfold(config, k=None, select=None, grid=(), use_cache=True) -> Plan:
     kfold = dataclasses.replace(config.kfold, **{key: value for key, value in (("k", k), ("select", select))
                                                  if value is not None})
     config = resolve(dataclasses.replace(config, kfold=kfold))
-    combos = grid_combinations(parse_grid(list(grid)))
-    try:
-        configs = [with_overrides(config, combo) for combo in combos]
-    except ConfigError as exc:
-        raise ConfigError(f"--grid: {exc}") from None
+    combos, configs = grid_configs(config, grid)
     cache: dict = {}
     prepared = []
     for candidate in configs:

@@ -5,11 +5,11 @@ import pytest
 from click.testing import CliRunner
 
 from mlpcli.cli import cli
-from mlpcli.config import from_dict
+from mlpcli.config import from_dict, grid_combinations, parse_grid
 from mlpcli.kfold.run import fold_dirs, plan_kfold, train_folds
 from mlpcli.kfold.select import load_folds
 from mlpcli.errors import ConfigError
-from mlpcli.kfold.folds import grid_combinations, parse_grid, stratified_folds
+from mlpcli.kfold.folds import stratified_folds
 
 from conftest import write_config
 
@@ -136,7 +136,7 @@ def test_grid_runs_every_combination_and_keeps_the_best(tmp_path):
 @pytest.mark.parametrize("args, code, message", [
     (["--k", "1"], 2, "needs at least 2 folds"),
     (["--k", "40"], 2, "kfold.k: 40 folds need at least 40 samples per class"),
-    (["--grid", "train.lrr=0.1,0.2"], 2, "--grid: unknown key 'train.lrr'; did you mean 'train.lr'"),
+    (["--grid", "train.lrr=0.1,0.2"], 2, "--grid train.lrr=0.1,0.2: unknown key 'train.lrr'; did you mean 'train.lr'"),
     (["--grid", "train.lr"], 2, "expected KEY=V1,V2"),
 ])
 def test_kfold_usage_errors(tmp_path, args, code, message):
