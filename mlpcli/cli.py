@@ -504,7 +504,7 @@ def config_reference():
     Example:
       mlpcli config reference > docs/config.md
     """
-    from .config_reference import config_reference_markdown
+    from .config.reference import config_reference_markdown
 
     click.echo(config_reference_markdown(), nl=False)
 

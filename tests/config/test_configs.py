@@ -6,7 +6,7 @@ import pytest
 
 from mlpcli.config import load_config
 
-CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).parent.parent.parent / "configs").glob("*.yaml"))
 
 
 def test_configs_exist():

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from mlpcli.cli import cli
 from mlpcli.config import Config, from_dict, parse_yaml, to_dict
-from mlpcli.config_reference import REGENERATE, config_reference_markdown
+from mlpcli.config.reference import REGENERATE, config_reference_markdown
 from mlpcli.features import FEATURES
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 REFERENCE = config_reference_markdown()
 
 
