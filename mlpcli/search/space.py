@@ -109,8 +109,8 @@ def _space(raw, key: str, strategy: str) -> tuple:
 
 def _distribution(raw, key: str) -> Distribution:
     if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in DISTRIBUTIONS:
-        raise c.fail(key, f"one distribution: {{choice: [...]}}, {{uniform: [lo, hi]}}, "
-                          f"{{loguniform: [lo, hi]}} or {{int: [lo, hi]}}", raw)
+        raise c.fail(key, "one distribution: {choice: [...]}, {uniform: [lo, hi]}, "
+                          "{loguniform: [lo, hi]} or {int: [lo, hi]}", raw)
     (kind, args), = raw.items()
     key = f"{key}.{kind}"
     if kind == "choice":
