@@ -48,7 +48,7 @@ def survivors(trials, scores, n_keep: int) -> list[int]:
     scores = np.asarray(scores, dtype=np.float64)
     if trials.shape != scores.shape or trials.ndim != 1:
         raise ValueError(f"survivors needs one score per trial; got {trials.shape} trials, {scores.shape} scores")
-    ranked = np.where(np.isnan(scores), -np.inf, scores)
-    # lexsort sorts by its last key first: score descending, then trial index ascending.
-    order = np.lexsort((trials, -ranked))
+    # lexsort sorts by its last key first: score descending, then trial index ascending; NumPy
+    # sorts NaN after every number, so a diverged trial comes last.
+    order = np.lexsort((trials, -scores))
     return trials[order[:n_keep]].tolist()
