@@ -1,0 +1,230 @@
+"""The unit scheduler on a real Dask cluster on the loopback interface, started by the tests.
+
+One `dask scheduler` and two single-threaded `dask worker` processes serve the whole module; a test
+that kills a worker first adds a spare. Every process is stopped by its pid at the end, pass or fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+import search_units as units  # noqa: E402
+from test_scheduler import expected, toy_work  # noqa: E402
+
+from mlpcli.search.scheduler import ClusterError, open_executor  # noqa: E402
+
+HOST = "127.0.0.1"  # never any other interface
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 60
+
+
+class LoopbackCluster:
+    """A scheduler and its workers as subprocesses; ``client`` watches them from the test."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.processes, self.address, self.client = directory, [], None, None
+        # Workers import mlpcli (this worktree's) and the toy units by name; like Dask's nanny,
+        # give each one BLAS thread so results match the local processes bit for bit.
+        path = [str(ROOT), str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p),
+                    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.directory / f"{name}.log", "wb")
+        process = subprocess.Popen([sys.executable, "-m", "dask", *args], env=self.env, stdout=log,
+                                   stderr=subprocess.STDOUT, cwd=self.directory)
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def start_scheduler(self) -> None:
+        scheduler_file = self.directory / "scheduler.json"
+        self._spawn("scheduler", "scheduler", "--host", HOST, "--port", "0", "--no-dashboard",
+                    "--dashboard-address", f"{HOST}:0", "--scheduler-file", str(scheduler_file))
+        self.address = json.loads(self._wait_for(scheduler_file))["address"]
+        assert self.address.startswith(f"tcp://{HOST}:")
+        self.client = distributed.Client(self.address, timeout=START_TIMEOUT, set_as_default=False)
+
+    def add_workers(self, n: int) -> None:
+        """Start ``n`` workers (no nanny: the pid is the process that runs units) and wait for them."""
+        alive = len(self.client.scheduler_info(n_workers=-1)["workers"])
+        for _ in range(n):
+            self._spawn(f"worker{len(self.processes)}", "worker", self.address, "--nthreads", "1",
+                        "--host", HOST, "--no-nanny", "--no-dashboard", "--dashboard-address", f"{HOST}:0",
+                        "--memory-limit", "0",
+                        "--death-timeout", "30", "--local-directory", str(self.directory))
+        self.client.wait_for_workers(alive + n, timeout=START_TIMEOUT)
+
+    def worker_pids(self) -> dict:
+        return self.client.run(os.getpid)
+
+    def _wait_for(self, path: Path) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if path.exists() and path.stat().st_size > 0:
+                return path.read_text()
+            if any(p.poll() is not None for p in self.processes):
+                break
+            time.sleep(0.1)
+        logs = "\n".join(log.read_text()[-2000:] for log in self.directory.glob("*.log"))
+        raise RuntimeError(f"the Dask scheduler did not start:\n{logs}")
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        # Workers first, while their scheduler is still there to say goodbye to.
+        workers, scheduler = self.processes[1:], self.processes[:1]
+        for group in (workers, scheduler):
+            for process in group:
+                if process.poll() is None:
+                    process.terminate()
+            for process in group:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    loopback = LoopbackCluster(tmp_path_factory.mktemp("dask"))
+    try:
+        loopback.start_scheduler()
+        loopback.add_workers(2)
+        yield loopback
+    finally:
+        loopback.stop()
+
+
+def listening_hosts(pids) -> set:
+    """The addresses the processes ``pids`` accept connections on."""
+    import psutil  # a dependency of distributed
+
+    return {c.laddr.ip for pid in pids for c in psutil.Process(pid).net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN}
+
+
+def test_every_cluster_process_listens_on_the_loopback_interface_only(cluster):
+    hosts = listening_hosts(p.pid for p in cluster.processes if p.poll() is None)
+    assert hosts == {HOST}
+
+
+def run_units(executor, X, work, **extra):
+    shared = executor.share(X)
+    futures = [executor.submit(units.project, shared, rows, seed, *extra.get("args", ())) for rows, seed in work]
+    list(executor.as_completed(futures))
+    return shared, [f.result() for f in futures]
+
+
+def test_cluster_and_local_processes_give_the_same_bytes(cluster):
+    X, work = toy_work()
+    with open_executor(jobs=2) as local:
+        _, local_results = run_units(local, X, work)
+    with open_executor(cluster=cluster.address, timeout=10) as remote:
+        _, remote_results = run_units(remote, X, work)
+    for a, b, reference in zip(local_results, remote_results, expected(X, work)):
+        assert a.value.tobytes() == b.value.tobytes() == reference.tobytes()
+    assert {r.worker for r in remote_results} <= set(cluster.worker_pids())
+
+
+def test_a_shared_array_is_on_every_worker_once_and_arrives_read_only(cluster):
+    X = np.arange(40_000, dtype=np.float64).reshape(200, 200)
+    with open_executor(cluster=cluster.address) as executor:
+        shared = executor.share(X)
+        assert isinstance(shared, distributed.Future)  # units get a reference, not a pickled copy
+        workers = set(cluster.worker_pids())
+        assert set(cluster.client.who_has([shared])[shared.key]) == workers
+        kind, writeable, total = executor.submit(units.describe, shared).result().value
+        with pytest.raises(ValueError, match="read-only"):
+            executor.submit(units.mutate, shared).result()
+    assert (kind, writeable, total) == ("ndarray", False, float(X.sum()))
+
+
+def test_a_worker_killed_mid_unit_has_its_unit_rerun_with_the_same_result(cluster, tmp_path):
+    cluster.add_workers(1)  # a spare, so the module keeps two workers after the kill
+    X, work = toy_work(6)
+    pids = cluster.worker_pids()
+    with open_executor(cluster=cluster.address) as executor:
+        shared = executor.share(X)
+        futures = [executor.submit(units.project, shared, rows, seed, 0.5, str(tmp_path)) for rows, seed in work]
+        victim = _first_marker(tmp_path)
+        seed, pid = (int(part) for part in victim.name.split("-"))
+        os.kill(pid, signal.SIGKILL)
+        results = [f.result(timeout=60) for f in futures]
+    for result, reference in zip(results, expected(X, work)):
+        assert result.value.tobytes() == reference.tobytes()
+    killed = next(address for address, p in pids.items() if p == pid)
+    assert killed not in {r.worker for r in results}
+    assert len(list(tmp_path.glob(f"{seed}-*"))) == 2  # the unit started on the victim, then again elsewhere
+
+
+def _first_marker(directory: Path) -> Path:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        markers = sorted(directory.iterdir())
+        if markers:
+            return markers[0]
+        time.sleep(0.02)
+    raise RuntimeError("no unit started on the cluster")
+
+
+def test_ctrl_c_cancels_the_outstanding_units(cluster):
+    X, work = toy_work(8)
+    with pytest.raises(KeyboardInterrupt):
+        with open_executor(cluster=cluster.address) as executor:
+            shared = executor.share(X)
+            futures = [executor.submit(units.project, shared, rows, seed, 0.3) for rows, seed in work]
+            next(iter(executor.as_completed(futures)))
+            raise KeyboardInterrupt
+    assert sum(f.status == "cancelled" for f in futures) >= 1
+    assert all(f.status in ("finished", "cancelled") for f in futures)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_scheduler_is_a_clean_error_naming_address_and_reason():
+    address = f"tcp://{HOST}:{free_port()}"
+    with pytest.raises(ClusterError) as caught:
+        open_executor(cluster=address, timeout=2)
+    message = str(caught.value)
+    assert address in message and "Connection refused" in message and caught.value.exit_code == 1
+
+
+def test_a_port_that_is_not_a_scheduler_fails_within_the_timeout():
+    with socket.socket() as silent:  # accepts connections, never speaks Dask
+        silent.bind((HOST, 0))
+        silent.listen()
+        address = f"tcp://{HOST}:{silent.getsockname()[1]}"
+        with pytest.raises(ClusterError) as caught:
+            open_executor(cluster=address, timeout=1)
+    assert address in str(caught.value) and "no Dask scheduler answered within 1 s" in str(caught.value)
+
+
+def test_a_local_dask_cluster_gives_the_same_bytes():
+    X, work = toy_work(4)
+    with open_executor(cluster="local:2", dashboard=False) as executor:
+        _, results = run_units(executor, X, work)
+        assert executor.client.cluster.scheduler_address.startswith(f"tcp://{HOST}:")
+        assert len(executor.client.scheduler_info()["workers"]) == 2
+        import psutil
+
+        assert listening_hosts([os.getpid(), *(c.pid for c in psutil.Process().children(recursive=True))]) == {HOST}
+    for result, reference in zip(results, expected(X, work)):
+        assert result.value.tobytes() == reference.tobytes()
