@@ -184,7 +184,7 @@ def draw_trials(spec: SearchSpec, rng: np.random.Generator, n_trials: int | None
     keys in the order written; pass a generator derived from the config's seed.
     """
     if spec.strategy == "grid":
-        from ..kfold import grid_combinations
+        from ..config import grid_combinations
 
         return grid_combinations([(name, list(dist.values)) for name, dist in spec.space])
     n = spec.trials if n_trials is None else n_trials

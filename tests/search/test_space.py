@@ -9,7 +9,7 @@ import pytest
 
 from mlpcli.config import Config, with_overrides
 from mlpcli.errors import ConfigError
-from mlpcli.kfold import grid_combinations, parse_grid
+from mlpcli.config import grid_combinations, parse_grid
 from mlpcli.search.space import (Distribution, apply_trial, check_search, draw_trials, parse_search,
                                  to_dict)
 
