@@ -204,7 +204,7 @@ def run_features_show(image_path, config, out_file=None) -> dict:
 
     if isinstance(config, (str, Path)):
         config = load_config(config)
-    image = load_image(image_path, config.data.image_size)
+    image = load_image(image_path, config.data.image_size, config.data.max_image_pixels)
     features, hog_params, hist_params, notes = picture_params(config)
     try:
         picture = features_picture(image, hog_params, hist_params)

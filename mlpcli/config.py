@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from . import checks as c
-from .data import LOADERS
+from .data import DEFAULT_MAX_IMAGE_PIXELS, LOADERS
 from .errors import ConfigError
 from .features import FEATURES, FeatureConfig, validate_feature
 from .nn import ACTIVATIONS, DTYPES, INITS, LOSSES, SCHEDULES
@@ -40,6 +40,7 @@ class DataConfig:
     val_fraction: float = _leaf(0.2, c.number(0.0, 0.9))
     n_per_class: int = _leaf(250, c.integer(2))
     on_error: str = _leaf("fail", c.one_of(("fail", "skip")))
+    max_image_pixels: int = _leaf(DEFAULT_MAX_IMAGE_PIXELS, c.integer(1))
     cache_dir: str = _leaf(".mlpcli-cache", c.string)
 
 
