@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..errors import DataError
 from . import DEFAULT_MAX_IMAGE_PIXELS
@@ -23,8 +23,9 @@ def is_image_path(path: Path) -> bool:
 
 def load_image(path: str | Path, image_size: tuple[int, int],
                max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode ``path``, convert any mode (grayscale, RGBA, palette, CMYK, 16-bit) to RGB and resize
-    to ``image_size = (height, width)`` -> (height, width, 3) uint8. Raises DataError naming the file.
+    """Decode ``path``, turn it upright (EXIF orientation), convert any mode (grayscale, RGBA,
+    palette, CMYK, 16-bit) to RGB and resize to ``image_size = (height, width)``
+    -> (height, width, 3) uint8. Raises DataError naming the file.
 
     Anything the decoder rejects is a DataError: truncated, corrupt, empty or non-image files, and
     images whose header declares more than ``max_pixels`` pixels (a decompression bomb is refused
@@ -36,7 +37,8 @@ def load_image(path: str | Path, image_size: tuple[int, int],
             # Pillow only warns between 1x and 2x its pixel limit; treat that as the bomb it may be.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                image = to_rgb(image)
+                # A camera stores pixels as the sensor saw them and the rotation in EXIF.
+                image = to_rgb(ImageOps.exif_transpose(image))
                 height, width = image_size
                 if image.size != (width, height):
                     image = image.resize((width, height), Image.Resampling.BILINEAR)

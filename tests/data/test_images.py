@@ -1,4 +1,4 @@
-"""Decoding one file: the decompression-bomb pixel limit."""
+"""Decoding one file: EXIF orientation and the decompression-bomb pixel limit."""
 
 import numpy as np
 import pytest
@@ -10,8 +10,33 @@ from mlpcli.data.folder import load_folder
 from mlpcli.data.images import load_image, pixel_limit
 from mlpcli.errors import DataError
 
+RED, BLUE = (220, 20, 20), (20, 20, 220)
+
+
 def test_the_default_limit_is_pillows_own():
     assert DEFAULT_MAX_IMAGE_PIXELS == 1024 * 1024 * 1024 // 4 // 3 == Image.MAX_IMAGE_PIXELS
+
+
+def _sideways_photo(path, orientation: int):
+    """A 16 wide x 8 tall JPEG, red left half, blue right half, with an EXIF orientation tag."""
+    pixels = np.zeros((8, 16, 3), np.uint8)
+    pixels[:, :8], pixels[:, 8:] = RED, BLUE
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(path, quality=95, exif=exif)
+    return path
+
+
+def test_exif_orientation_turns_the_photo_upright(tmp_path):
+    # Orientation 6: the camera was turned a quarter clockwise; a viewer shows the image rotated
+    # 90 degrees clockwise, so 8 wide x 16 tall with the red half on top.
+    image = load_image(_sideways_photo(tmp_path / "photo.jpg", 6), (16, 8))
+    assert image.shape == (16, 8, 3)
+    np.testing.assert_allclose(image[:6].reshape(-1, 3).mean(axis=0), RED, atol=12)
+    np.testing.assert_allclose(image[10:].reshape(-1, 3).mean(axis=0), BLUE, atol=12)
+    # Orientation 3 (upside down): the halves swap sides.
+    flipped = load_image(_sideways_photo(tmp_path / "flipped.jpg", 3), (8, 16))
+    np.testing.assert_allclose(flipped[:, :6].reshape(-1, 3).mean(axis=0), BLUE, atol=12)
 
 
 def _photo(path, width=24, height=20):
