@@ -10,10 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-#: Pillow's own default for ``Image.MAX_IMAGE_PIXELS`` (about a quarter gigabyte of RGB pixels);
-#: larger images are refused as possible decompression bombs unless ``data.max_image_pixels`` or
-#: ``--max-pixels`` says otherwise.
-DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
+from ..choices import DEFAULT_MAX_IMAGE_PIXELS  # noqa: F401  (re-exported)
 
 
 @dataclass
