@@ -13,7 +13,7 @@ import numpy as np
 from ..artifacts import load_model, save_model
 from ..artifacts.records import read_metrics, save_kfold_results, write_config
 from ..config import dump_yaml
-from ..metrics import accuracy
+from ..metrics import accuracy, confusion_matrix
 from ..predictor import FoldEnsemble
 from ..progress import log
 from .folds import summarize
@@ -36,6 +36,9 @@ def evaluate_folds(plan, trained: list[list]) -> list[dict]:
         summary = summarize([metrics["val"]["accuracy"] for _, metrics in fold_models],
                             [metrics["val"]["loss"] for _, metrics in fold_models])
         summary["oof_accuracy"] = accuracy(y[rows], oof[rows].argmax(axis=1))
+        # Every validated row once, by the fold that did not train on it: the run's confusion.
+        summary["class_names"] = list(prepared.dataset.class_names)
+        summary["oof_confusion"] = confusion_matrix(y[rows], oof[rows].argmax(axis=1), oof.shape[1]).tolist()
         results.append({"summary": summary, "oof": oof})
     return results
 
