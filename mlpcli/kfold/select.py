@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from ..artifacts import load_model, save_model
 from ..artifacts.records import read_metrics, save_kfold_results, write_config
 from ..config import dump_yaml
@@ -60,7 +61,8 @@ def select(plan, trained: list[list]) -> tuple[int, dict, np.ndarray]:
     results = evaluate_folds(plan, trained)
     best = max(range(len(results)), key=lambda i: results[i]["summary"]["mean_accuracy"])
     config = plan.configs[best]
-    summary = {"k": config.kfold.k, "select": config.kfold.select, **results[best]["summary"]}
+    summary = {"k": config.kfold.k, "select": config.kfold.select, **results[best]["summary"],
+               "mlpcli_version": __version__, "data_fingerprint": plan.prepared[best].dataset.fingerprint}
     summary["holdout"] = holdout_scores(plan, plan.prepared[best], trained[best], summary["best_fold"])
     if len(plan.combos) > 1:
         summary["best_params"] = plan.combos[best]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import seeding
+from .. import __version__, seeding
 from ..data import Dataset, load_dataset
 from ..data.split import holdout_rows
 from ..features import FeatureConfig
@@ -106,7 +106,8 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
                             config.model.loss, n_classes)
     metrics.update(epochs=len(history.epochs), best_epoch=history.best_epoch,
                    stopped_early=history.stopped_early, seconds=time.perf_counter() - started,
-                   class_names=list(prepared.dataset.class_names))
+                   class_names=list(prepared.dataset.class_names), mlpcli_version=__version__,
+                   data_fingerprint=prepared.dataset.fingerprint)
     return Trained(predictor, history, metrics)
 
 

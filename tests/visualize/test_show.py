@@ -162,9 +162,16 @@ def test_kfold_run_reports_folds_and_draws_bars(kfold_run, tmp_path):
     assert np.trace(evaluation["confusion"]) / evaluation["n"] == pytest.approx(kfold["oof_accuracy"])
     if plots.available():
         assert "confusion.png" in pictures
+    from mlpcli import __version__
+
+    stamps = [json.loads(path.read_text()) for path in [kfold_run / "kfold_summary.json",
+                                                         *kfold_run.glob("folds/fold_*/metrics.json")]]
+    assert len(stamps) == 3 and all(s["mlpcli_version"] == __version__ for s in stamps)
+    assert len({s["data_fingerprint"] for s in stamps}) == 1 and stamps[0]["data_fingerprint"]
 
 
 def test_validation_confusion_in_metrics_is_the_models_on_the_val_rows(linear_run):
+    from mlpcli import __version__
     from mlpcli.config import load_config
     from mlpcli.data import load_dataset
     from mlpcli.metrics import confusion_matrix
@@ -177,6 +184,7 @@ def test_validation_confusion_in_metrics_is_the_models_on_the_val_rows(linear_ru
     metrics = json.loads((linear_run / "metrics.json").read_text())
     assert metrics["val"]["confusion"] == confusion_matrix(dataset.labels[val], predicted, N_CLASSES).tolist()
     assert metrics["class_names"] == list(dataset.class_names)
+    assert metrics["mlpcli_version"] == __version__ and metrics["data_fingerprint"] == dataset.fingerprint
 
 
 @needs_matplotlib
