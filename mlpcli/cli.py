@@ -469,9 +469,11 @@ def data():
 
 @data.command("synth")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write (new or empty).")
-@click.option("--n-per-class", default=250, show_default=True, type=click.IntRange(min=1))
+@click.option("--n-per-class", default=250, show_default=True, type=click.IntRange(min=1),
+              help="Images to draw for each of the four shapes (circle, square, triangle, cross).")
 @click.option("--size", default=32, show_default=True, type=click.IntRange(min=8), help="Image side in pixels.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Random seed: the same seed draws the same images.")
 def data_synth(out, n_per_class, size, seed):
     """Write the built-in synthetic shapes as an image folder of PNGs.
 

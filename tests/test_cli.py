@@ -317,3 +317,9 @@ def test_saved_evaluation_lists_the_misclassified_files(constant_model, two_by_t
     expected = [{"path": str(path), "true_label": "b", "predicted_label": "a", "probability": pytest.approx(0.75)}
                 for path in sorted((two_by_two / "b").glob("*.png"))]
     assert report["misclassified"] == expected
+
+
+def test_data_synth_help_explains_every_option():
+    text = " ".join(run("data", "synth", "--help").stdout.split())
+    assert "--n-per-class INTEGER RANGE Images to draw for each of the four shapes" in text
+    assert "--seed INTEGER RANGE Random seed: the same seed draws the same images" in text
