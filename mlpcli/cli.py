@@ -1,8 +1,8 @@
 """The command line: parse, call the library, print. The only module that knows click.
 
 Results go to stdout (``--json``: exactly one JSON document); logs and progress go to stderr.
-Exit codes: 0 success; 1 runtime, data or artifact error or a failed gate; 2 usage or config
-error; 130 interrupted. Heavy modules are imported inside the commands so ``--help`` stays fast.
+Exit codes: 0 success; 1 runtime, data or artifact error (or a failed gradient check); 2 usage
+or config error; 3 a failed quality gate (``evaluate --fail-under``); 130 interrupted. Heavy modules are imported inside the commands so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import MlpcliError
+from .choices import DEFAULT_MAX_IMAGE_PIXELS, GATE_METRICS
+from .errors import GateFailed, MlpcliError
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -234,30 +235,57 @@ def _print_kfold(result) -> None:
                    f"best fold {holdout['best_fold_accuracy']:.4f}")
 
 
+def decode_options(command):
+    """--on-error and --max-pixels, shared by the commands that decode image files."""
+    command = click.option("--max-pixels", type=click.IntRange(min=1), metavar="N",
+                           help=f"Refuse images with more pixels than this as possible decompression "
+                                f"bombs [default: {DEFAULT_MAX_IMAGE_PIXELS:,}, Pillow's limit].")(command)
+    return click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+                        help="Unreadable image files: fail naming every one, or skip them (each is "
+                             "reported on stderr and under 'skipped' in --json).")(command)
+
+
+def _output_suffix(ctx, param, value):
+    from .tables import FORMATS
+
+    if value is not None and Path(value).suffix.lower() not in FORMATS:
+        raise click.BadParameter(f"{value}: the suffix picks the format; use one of {', '.join(FORMATS)}")
+    return value
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--model", "model_dir", default="runs/latest", show_default=True, type=click.Path(),
               help="Run directory (or model bundle) to predict with.")
 @click.option("--top-k", default=1, show_default=True, type=click.IntRange(min=1),
-              help="How many of the most probable classes to show.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one entry per image.")
-def predict(paths, model_dir, top_k, as_json):
+              help="How many of the most probable classes to show (columns label_2, probability_2 ...).")
+@click.option("--output", type=click.Path(dir_okay=False), callback=_output_suffix,
+              help="Write the table to this file instead of stdout: .tsv, .csv or .jsonl (by suffix).")
+@decode_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document: {predictions: [...], skipped: [...]}.")
+def predict(paths, model_dir, top_k, output, on_error, max_pixels, as_json):
     """Label image files (or every image in the given folders).
+
+    Prints a tab-separated table with a header: path, label, probability, then
+    label_2, probability_2 ... up to --top-k.
 
     \b
     Example:
       mlpcli predict cat.png photos/ --model runs/latest --top-k 3
+      mlpcli predict photos/ --output labels.csv --on-error skip
     """
+    from . import tables
     from .commands import run_predict
 
-    results = run_predict(paths, model_dir, top_k)
+    result = run_predict(paths, model_dir, top_k, on_error, max_pixels)
+    if output is not None:
+        path = tables.write(output, result["predictions"])
+        click.echo(f"wrote {len(result['predictions'])} predictions to {path}", err=True)
     if as_json:
-        emit_json(results)
-        return
-    for item in results:
-        click.echo(f"{item['path']}\t{item['label']}\t{item['probability']:.4f}")
-        for rank, other in enumerate(item["top_k"][1:], start=2):
-            click.echo(f"\t{rank}. {other['label']}\t{other['probability']:.4f}")
+        emit_json(result)
+    elif output is None:
+        click.echo(tables.delimited(result["predictions"], "\t"), nl=False)
 
 
 @cli.command()
@@ -265,34 +293,51 @@ def predict(paths, model_dir, top_k, as_json):
               help="Run directory (or model bundle) to evaluate.")
 @click.option("--data", "data_path", required=True, type=click.Path(),
               help="Labelled images: an image folder (one sub-folder per class).")
-@click.option("--fail-under", type=click.FloatRange(0, 1), help="Exit 1 if accuracy is below this (a CI gate).")
-@click.option("--save", is_flag=True, help="Keep the report in the run's evaluations/ (for mlpcli show).")
+@click.option("--fail-under", type=click.FloatRange(0, 1),
+              help=f"Exit {GateFailed.exit_code} if --metric is below this (a CI quality gate).")
+@click.option("--metric", type=click.Choice(GATE_METRICS), default="accuracy", show_default=True,
+              help="What --fail-under gates on.")
+@decode_options
+@click.option("--save", is_flag=True,
+              help="Keep the report, with the misclassified files, in the run's evaluations/ (for mlpcli show).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
-def evaluate(model_dir, data_path, fail_under, save, as_json):
-    """Accuracy, per-class precision/recall/F1 and the confusion matrix on labelled data.
+def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, save, as_json):
+    """Accuracy, balanced accuracy, macro-F1, log-loss, per-class precision/recall/F1 and the
+    confusion matrix on labelled data.
+
+    \b
+    Exit codes: 0 evaluated (and the gate passed); 1 the model or data could not be read;
+    2 usage error; 3 the --fail-under gate failed.
 
     \b
     Example:
-      mlpcli evaluate --model runs/latest --data data/test --fail-under 0.8
+      mlpcli evaluate --model runs/latest --data data/test --fail-under 0.8 --metric macro_f1
     """
     from .commands import run_evaluate
 
-    report = run_evaluate(model_dir, data_path)
+    report = run_evaluate(model_dir, data_path, on_error, max_pixels, fail_under, metric)
     if save:
         from .artifacts.summary import save_evaluation
 
         click.echo(f"saved {save_evaluation(model_dir, report, data_path)}", err=True)
+    shown = {key: value for key, value in report.items() if key != "misclassified"}
     if as_json:
-        emit_json(report)
+        emit_json(shown)
     else:
-        _print_report(report)
-    if fail_under is not None and report["accuracy"] < fail_under:
-        click.echo(f"error: accuracy {report['accuracy']:.4f} is below --fail-under {fail_under}", err=True)
-        sys.exit(1)
+        _print_report(shown)
+    gate = report["gate"]
+    if gate is not None:
+        verdict = f"{gate['metric']} {gate['value']:.4f} {{}} --fail-under {gate['threshold']}"
+        if not gate["passed"]:
+            raise GateFailed(verdict.format("is below"))
+        click.echo(f"gate passed: {verdict.format('>=')}", err=True)
 
 
 def _print_report(report) -> None:
-    click.echo(f"accuracy {report['accuracy']:.4f} on {report['n']} images\n")
+    click.echo(f"accuracy           {report['accuracy']:.4f}  on {report['n']} images")
+    click.echo(f"balanced accuracy  {report['balanced_accuracy']:.4f}")
+    click.echo(f"macro F1           {report['macro_f1']:.4f}")
+    click.echo(f"log-loss           {report['log_loss']:.4f}\n")
     width = max(len(name) for name in report["class_names"])
     click.echo(f"{'class':<{width}}  precision  recall  f1      support")
     for row in report["per_class"]:
@@ -451,9 +496,11 @@ def data():
 
 @data.command("synth")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write (new or empty).")
-@click.option("--n-per-class", default=250, show_default=True, type=click.IntRange(min=1))
+@click.option("--n-per-class", default=250, show_default=True, type=click.IntRange(min=1),
+              help="Images to draw for each of the four shapes (circle, square, triangle, cross).")
 @click.option("--size", default=32, show_default=True, type=click.IntRange(min=8), help="Image side in pixels.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Random seed: the same seed draws the same images.")
 def data_synth(out, n_per_class, size, seed):
     """Write the built-in synthetic shapes as an image folder of PNGs.
 

@@ -92,38 +92,71 @@ def _or_none(value):
     return None if value is None or value != value else value
 
 
-def run_predict(paths, model_dir, top_k: int = 1) -> list[dict]:
-    """Label each image file (folders are expanded to the images inside, sorted)."""
+def run_predict(paths, model_dir, top_k: int = 1, on_error: str = "fail", max_pixels: int | None = None) -> dict:
+    """Label each image file (folders are expanded to the images inside, sorted).
+
+    Returns ``{"predictions": [{"path", "label", "probability", "top_k"}], "skipped": [{"path",
+    "reason"}]}``. Unreadable files raise one DataError naming each, or with ``on_error="skip"``
+    are left out and listed in ``skipped``. ``max_pixels`` is the decompression-bomb limit
+    (default ``data.DEFAULT_MAX_IMAGE_PIXELS``).
+    """
     import numpy as np
 
     from .artifacts import load_model
-    from .data.images import expand_image_paths, load_image
+    from .data import DEFAULT_MAX_IMAGE_PIXELS
+    from .data.folder import decode_all
+    from .data.images import expand_image_paths
+    from .errors import DataError
 
     model = load_model(model_dir)
     files = expand_image_paths(paths)
-    images = np.stack([load_image(path, model.image_size) for path in files])
+    images, kept, skipped = decode_all(files, model.image_size, on_error == "skip",
+                                       max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
+    if not kept.any():
+        raise DataError(f"none of the {len(files)} images could be read; the warning above names each")
     probabilities = model.predict_proba(images)
     k = min(top_k, len(model.class_names))
-    results = []
-    for path, row in zip(files, probabilities):
+    predictions = []
+    for path, row in zip((f for f, ok in zip(files, kept) if ok), probabilities):
         order = np.argsort(-row, kind="stable")[:k]
         ranked = [{"label": model.class_names[i], "probability": float(row[i])} for i in order]
-        results.append({"path": str(path), "label": ranked[0]["label"],
-                        "probability": ranked[0]["probability"], "top_k": ranked})
-    return results
+        predictions.append({"path": str(path), "label": ranked[0]["label"],
+                            "probability": ranked[0]["probability"], "top_k": ranked})
+    return {"predictions": predictions, "skipped": skipped}
 
 
-def run_evaluate(model_dir, data_path) -> dict:
-    """Accuracy, per-class report and confusion matrix of a model on labelled data."""
+def run_evaluate(model_dir, data_path, on_error: str = "fail", max_pixels: int | None = None,
+                 fail_under: float | None = None, metric: str = "accuracy") -> dict:
+    """Accuracy, balanced accuracy, macro-F1, log-loss, per-class report and confusion matrix of a
+    model on labelled data, plus ``skipped`` (unreadable files left out with ``on_error="skip"``),
+    ``misclassified`` ([{"path", "true_label", "predicted_label", "probability"}]) and ``gate``
+    (``metrics.quality_gate`` of ``metric`` against ``fail_under``, or None without one)."""
     from .artifacts import load_model
-    from .data import load_labelled, relabel
-    from .metrics import classification_report
+    from .data import DEFAULT_MAX_IMAGE_PIXELS, load_labelled, relabel
+    from .metrics import classification_report, quality_gate
 
     model = load_model(model_dir)
-    dataset = load_labelled(data_path, model.image_size)
+    dataset = load_labelled(data_path, model.image_size, on_error, max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
     labels = relabel(dataset, model.class_names, data_path)
-    predicted = model.predict_proba(dataset.images).argmax(axis=1)
-    return classification_report(labels, predicted, model.class_names)
+    probabilities = model.predict_proba(dataset.images)
+    predicted = probabilities.argmax(axis=1)
+    report = classification_report(labels, predicted, model.class_names, probabilities)
+    report["gate"] = None if fail_under is None else quality_gate(report, metric, fail_under)
+    report["skipped"] = dataset.skipped
+    report["misclassified"] = _misclassified(dataset, data_path, labels, predicted, probabilities,
+                                             model.class_names)
+    return report
+
+
+def _misclassified(dataset, data_path, labels, predicted, probabilities, class_names) -> list[dict]:
+    """The wrongly labelled images: path (or ``data_path#index`` for arrays), the true and the
+    predicted class, and the probability the model gave its (wrong) answer."""
+    import numpy as np
+
+    wrong = np.flatnonzero(labels != predicted)
+    sources = dataset.sources or [f"{data_path}#{i}" for i in range(len(labels))]
+    return [{"path": sources[i], "true_label": class_names[labels[i]], "predicted_label": class_names[predicted[i]],
+             "probability": float(probabilities[i, predicted[i]])} for i in wrong]
 
 
 def run_gradcheck(config, batch: int = 4, max_entries: int = 40) -> dict[str, float]:
@@ -204,7 +237,7 @@ def run_features_show(image_path, config, out_file=None) -> dict:
 
     if isinstance(config, (str, Path)):
         config = load_config(config)
-    image = load_image(image_path, config.data.image_size)
+    image = load_image(image_path, config.data.image_size, config.data.max_image_pixels)
     features, hog_params, hist_params, notes = picture_params(config)
     try:
         picture = features_picture(image, hog_params, hist_params)

@@ -32,3 +32,10 @@ class Interrupted(MlpcliError):
     """Stopped by SIGINT/SIGTERM after saving a checkpoint; exit code 130 like Ctrl-C."""
 
     exit_code = 130
+
+
+class GateFailed(MlpcliError):
+    """A quality gate (``evaluate --fail-under``) was not met; exit code 3, so CI can tell a model
+    that is not good enough from one that could not be evaluated (1)."""
+
+    exit_code = 3

@@ -1,8 +1,8 @@
 """Bad data files, one test per fault, each with its defined behaviour (issue 6, part 4).
 
-Default ``data.on_error: fail``: the first unreadable image is a DataError naming the file (exit 1).
-``data.on_error: skip``: unreadable images are left out, counted and the first few named; a class
-or a whole data set left with no images is still a DataError.
+Default ``data.on_error: fail``: every image is tried, then one DataError names each unreadable
+file (exit 1). ``data.on_error: skip``: unreadable images are left out, counted and each named with
+its reason; a class or a whole data set left with no images is still a DataError.
 """
 
 import logging
@@ -127,7 +127,8 @@ def test_a_decompression_bomb_is_refused_from_its_header(tmp_path, side):
     path.write_bytes(png_bytes(side, side, 8, 2, b"\0" * 4))
     assert path.stat().st_size < 200
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    refused(path, "too large to decode safely (possible decompression bomb)")
+    refused(path, f"image has {side * side:,} pixels, over the limit of 89,478,485 pixels",
+            "possible decompression bomb", "--max-pixels", "data.max_image_pixels")
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kb < 100_000  # nothing like the 300 MB to 30 GB the header asks for
 
@@ -261,7 +262,7 @@ def test_on_error_fail_names_the_first_bad_file(image_folder):
         load_folder(image_folder, (8, 8))
 
 
-def test_on_error_skip_counts_and_names_the_first_few(image_folder, caplog):
+def test_on_error_skip_counts_and_names_every_one(image_folder, caplog):
     for i in range(5):
         (image_folder / "cat" / f"bad{i}.png").write_bytes(b"")
     with caplog.at_level(logging.WARNING, logger="mlpcli"):
@@ -269,7 +270,31 @@ def test_on_error_skip_counts_and_names_the_first_few(image_folder, caplog):
     assert len(dataset) == 18 and np.bincount(dataset.labels).tolist() == [6, 6, 6]
     message = caplog.text
     assert "skipped 5 unreadable image(s)" in message
-    assert all(f"bad{i}.png" in message for i in range(3)) and "bad4.png" not in message and "; ..." in message
+    assert all(f"bad{i}.png: cannot read as an image" in message for i in range(5))
+    assert [item["path"] for item in dataset.skipped] == [str(image_folder / "cat" / f"bad{i}.png") for i in range(5)]
+    assert all(item["reason"].startswith("cannot read as an image") for item in dataset.skipped)
+
+
+def test_on_error_fail_names_every_bad_file_not_only_the_first(image_folder, monkeypatch):
+    (image_folder / "cat" / "bad.png").write_bytes(b"")
+    (image_folder / "frog" / "worse.jpg").write_bytes(b"\xff\xd8 no")
+    for parallel in (False, True):
+        if parallel:  # across worker processes, each holding one of the bad files
+            monkeypatch.setattr(folder_module, "PARALLEL_MIN", 1)
+            monkeypatch.setattr(folder_module, "DECODE_CHUNK", 4)
+        with pytest.raises(DataError) as info:
+            load_folder(image_folder, (8, 8))
+        message = str(info.value)
+        assert message.startswith("2 images could not be read")
+        assert "cat/bad.png: cannot read" in message and "frog/worse.jpg: cannot read" in message
+        assert "--on-error skip" in message
+
+
+def test_a_skip_run_cached_keeps_the_reasons(image_folder, tmp_path):
+    (image_folder / "dog" / "bad.png").write_bytes(b"")
+    first = load_folder(image_folder, (8, 8), on_error="skip", cache_dir=str(tmp_path / "cache"))
+    again = load_folder(image_folder, (8, 8), on_error="skip", cache_dir=str(tmp_path / "cache"))
+    assert again.skipped == first.skipped and len(first.skipped) == 1
 
 
 def test_skipping_every_image_of_a_class_is_a_data_error_naming_the_class(image_folder):

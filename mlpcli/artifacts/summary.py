@@ -127,20 +127,49 @@ def run_summary(run_dir: str | Path) -> dict:
         summary.update({"kfold": None, **_split_part(metrics or {})})
         if metrics is None:
             notes.append(f"{rundir.METRICS} missing: no scores to report")
-    summary["evaluation"] = _evaluation_part(run_dir, notes)
+    own = (None, None) if interrupted is not None else (metrics, kfold)
+    summary["evaluation"] = _evaluation_part(run_dir, notes, *own)
     summary["notes"] = notes
     return clean(summary)
 
 
-def _evaluation_part(run_dir: Path, notes: list[str]) -> dict | None:
+def _evaluation_part(run_dir: Path, notes: list[str], metrics: dict | None, kfold: dict | None) -> dict | None:
+    """The latest saved evaluation; without one, the confusion the run recorded itself (the
+    validation split of a train run, the out-of-fold predictions of a k-fold run); else None."""
     try:
         evaluation = latest_evaluation(run_dir)
     except ArtifactError as exc:
         evaluation = None
         notes.append(f"latest evaluation ignored: {exc}")
     if evaluation is None:
+        evaluation = _own_confusion(run_dir, metrics, kfold)
+        if evaluation is not None:
+            notes.append(f"confusion matrix of the {evaluation['data']}; for other data run "
+                         f"`mlpcli evaluate --model {run_dir} --data DATA --save`")
+    if evaluation is None:
         notes.append(NO_EVALUATION.format(run=run_dir))
     return evaluation
+
+
+def _own_confusion(run_dir: Path, metrics: dict | None, kfold: dict | None) -> dict | None:
+    """An evaluation-shaped record of the confusion saved by ``train`` (``metrics.json``, split
+    ``val``) or ``kfold`` (``kfold_summary.json``, out-of-fold); None if there is none or it is empty."""
+    if kfold is not None:
+        found = ("out-of-fold predictions", rundir.KFOLD_SUMMARY, kfold.get("oof_accuracy"),
+                 kfold.get("class_names"), kfold.get("oof_confusion"))
+    elif metrics is not None and isinstance(metrics.get("val"), dict):
+        found = ("validation split", rundir.METRICS, metrics["val"].get("accuracy"),
+                 metrics.get("class_names"), metrics["val"].get("confusion"))
+    else:
+        return None
+    data, name, accuracy, class_names, confusion = found
+    if not (isinstance(class_names, list) and isinstance(confusion, list) and len(confusion) == len(class_names)):
+        return None
+    n = sum(map(sum, confusion))
+    if not n:
+        return None
+    return {"path": str(run_dir / name), "data": data, "accuracy": accuracy, "n": n,
+            "class_names": class_names, "confusion": confusion}
 
 
 def histories(run_dir: Path) -> list[tuple[str, list[dict]]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import checks as c
-from ..data import LOADERS
+from ..data import DEFAULT_MAX_IMAGE_PIXELS, LOADERS
 from ..errors import ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
 from ..nn import ACTIVATIONS, DTYPES, INITS, LOSSES, SCHEDULES
@@ -48,6 +48,9 @@ class DataConfig:
     on_error: str = _leaf("fail", c.one_of(("fail", "skip")),
                           "an unreadable image stops the run (fail) or is left out with a warning (skip); "
                           "format folder only")
+    max_image_pixels: int = _leaf(DEFAULT_MAX_IMAGE_PIXELS, c.integer(1),
+                                  "larger images are refused as possible decompression bombs; raise it "
+                                  "for real photos of more pixels")
     cache_dir: str = _leaf(".mlpcli-cache", c.path, "where decoded images and extracted features are cached")
 
 

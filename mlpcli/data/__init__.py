@@ -5,17 +5,20 @@ Every loader returns a ``Dataset``; ``LOADERS`` maps ``data.format`` to the load
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+
+from ..choices import DEFAULT_MAX_IMAGE_PIXELS  # noqa: F401  (re-exported)
 
 
 @dataclass
 class Dataset:
     """images (n_images, height, width, 3) uint8; labels (n_images,) int64 indexing class_names.
 
-    ``fingerprint`` identifies the content (for caches); ``sources`` names each image (a path).
+    ``fingerprint`` identifies the content (for caches); ``sources`` names each image (a path);
+    ``skipped`` lists the unreadable files left out (``{"path", "reason"}``, ``on_error: skip``).
     """
 
     images: np.ndarray
@@ -23,6 +26,7 @@ class Dataset:
     class_names: tuple[str, ...]
     fingerprint: str | None = None
     sources: list[str] | None = None
+    skipped: list[dict] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -47,7 +51,8 @@ def _synthetic(data_config, seed, cache_dir):
 def _folder(data_config, seed, cache_dir):
     from .folder import load_folder
 
-    return load_folder(data_config.path, data_config.image_size, data_config.on_error, cache_dir=cache_dir)
+    return load_folder(data_config.path, data_config.image_size, data_config.on_error, cache_dir=cache_dir,
+                       max_pixels=data_config.max_image_pixels)
 
 
 def _cifar10(data_config, seed, cache_dir):
@@ -112,9 +117,10 @@ def _loader(data_config) -> Loader:
     return loader
 
 
-def load_labelled(path, image_size) -> Dataset:
+def load_labelled(path, image_size, on_error: str = "fail", max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Dataset:
     """Labelled images for evaluation, format detected from ``path``: a CIFAR-10 python directory
-    (its test split), an ``.npz`` file, or an image folder."""
+    (its test split), an ``.npz`` file, or an image folder (decoded with ``on_error`` and the
+    ``max_pixels`` limit, as ``folder.load_folder``)."""
     from pathlib import Path
 
     from . import cifar10, folder, npz
@@ -124,7 +130,7 @@ def load_labelled(path, image_size) -> Dataset:
         return resize_dataset(cifar10.load_cifar10(path, "test"), image_size)
     if path.suffix.lower() == ".npz":
         return resize_dataset(npz.load_npz(path), image_size)
-    return folder.load_folder(path, image_size)
+    return folder.load_folder(path, image_size, on_error, max_pixels=max_pixels)
 
 
 def resize_dataset(dataset: Dataset, image_size) -> Dataset:
@@ -137,7 +143,7 @@ def resize_dataset(dataset: Dataset, image_size) -> Dataset:
     resized = np.stack([np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
                         for image in dataset.images])
     fingerprint = dataset.fingerprint and f"{dataset.fingerprint}-{height}x{width}"
-    return Dataset(resized, dataset.labels, dataset.class_names, fingerprint, dataset.sources)
+    return Dataset(resized, dataset.labels, dataset.class_names, fingerprint, dataset.sources, dataset.skipped)
 
 
 def relabel(dataset: Dataset, class_names, source) -> np.ndarray:

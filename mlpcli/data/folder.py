@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import DataError
 from ..fileio import atomic_save_npz
 from ..progress import bar, log
-from . import Dataset
+from . import DEFAULT_MAX_IMAGE_PIXELS, Dataset
 from .images import is_image_path, load_image
 
 # Below this many images a process pool costs more than it saves.
@@ -73,41 +73,52 @@ def fingerprint(paths: list[Path], root: Path, image_size) -> str:
 
 
 def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
-                cache_dir: str | None = None) -> Dataset:
+                cache_dir: str | None = None, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Dataset:
     """Decode every image under ``root`` to (height, width, 3) uint8; decoded sets are cached.
 
-    An unreadable image (corrupt, truncated, empty, not an image, too large, permission denied,
-    a link that leads nowhere) raises DataError naming the file. ``on_error='skip'`` leaves such
-    images out and logs how many and the first few; but a class left with no images, or a data set
-    left with none, is still a DataError: a class without examples cannot be learned.
+    Unreadable images (corrupt, truncated, empty, not an image, over ``max_pixels`` pixels,
+    permission denied, a link that leads nowhere) raise one DataError naming each file.
+    ``on_error='skip'`` leaves them out, logs each and lists them in ``Dataset.skipped``; but a
+    class left with no images, or a data set left with none, is still a DataError: a class without
+    examples cannot be learned.
     """
     root = Path(root)
     paths, labels, class_names = scan_folder(root)
     key = fingerprint(paths, root, image_size)
-    cache = Path(cache_dir) / f"images-{key}-{on_error}.npz" if cache_dir else None
-    if cache is not None and cache.exists():
-        try:
-            with np.load(cache, allow_pickle=False) as stored:
-                images, kept = stored["images"], stored["kept"]
-            if kept.shape == labels.shape and kept.dtype == bool and len(images) == kept.sum():
-                _check_classes_kept(root, labels, kept, class_names)
-                log.info("data: %d decoded images loaded from cache %s", kept.sum(), cache)
-                return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k])
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            pass
-        log.warning("data: ignoring unreadable cache file %s", cache)
-    images, kept = decode_all(paths, image_size, skip=on_error == "skip")
+    # The limit decides which files are skipped, so it is part of what a cache entry holds.
+    cache = Path(cache_dir) / f"images-{key}-{on_error}-{max_pixels}.npz" if cache_dir else None
+    decoded = _read_cache(cache, paths, labels) if cache is not None and cache.exists() else None
+    if decoded is None:
+        decoded = decode_all(paths, image_size, skip=on_error == "skip", max_pixels=max_pixels)
+    images, kept, failures = decoded
     _check_classes_kept(root, labels, kept, class_names)
-    if cache is not None:
-        atomic_save_npz(cache, {"images": images, "kept": kept})
-    return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k])
+    if cache is not None and not cache.exists():
+        atomic_save_npz(cache, {"images": images, "kept": kept,
+                                "reasons": np.array([item["reason"] for item in failures], dtype=str)})
+    return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k], failures)
+
+
+def _read_cache(cache: Path, paths: list[Path], labels: np.ndarray):
+    """(images, kept, failures) from a decode cache file, or None (logged) if it is unusable."""
+    try:
+        with np.load(cache, allow_pickle=False) as stored:
+            images, kept, reasons = stored["images"], stored["kept"], stored["reasons"]
+        if kept.shape == labels.shape and kept.dtype == bool and len(images) == kept.sum() \
+                and len(reasons) == len(kept) - kept.sum():
+            log.info("data: %d decoded images loaded from cache %s", kept.sum(), cache)
+            failed = [str(p) for p, k in zip(paths, kept) if not k]
+            return images, kept, [{"path": p, "reason": str(r)} for p, r in zip(failed, reasons)]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        pass
+    log.warning("data: ignoring unreadable cache file %s", cache)
+    return None
 
 
 def _check_classes_kept(root: Path, labels: np.ndarray, kept: np.ndarray, class_names) -> None:
     """DataError if skipping unreadable images left no images at all, or a class with none."""
     if not kept.any():
-        raise DataError(f"{root}: none of the {len(kept)} images could be read (data.on_error: skip "
-                        f"skipped them all); see the warnings above for the first few")
+        raise DataError(f"{root}: none of the {len(kept)} images could be read (all were skipped as "
+                        f"unreadable); the warning above names each with its reason")
     counts = np.bincount(labels[kept], minlength=len(class_names))
     empty = [str(root / class_names[i]) for i in np.flatnonzero(counts == 0)]
     if empty:
@@ -115,27 +126,45 @@ def _check_classes_kept(root: Path, labels: np.ndarray, kept: np.ndarray, class_
                         f"fix or remove those images, or remove the class folder")
 
 
-def decode_all(paths: list[Path], image_size, skip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def decode_all(paths: list[Path], image_size, skip: bool = False,
+               max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Decode ``paths`` (in parallel for large sets) -> (images (n_kept, height, width, 3) uint8,
-    kept (n_paths,) bool). Unreadable files raise DataError, or are left out when ``skip``."""
+    kept (n_paths,) bool, failures [{"path", "reason"}] of the unreadable files, in path order).
+
+    Every file is tried. Unreadable ones are left out and each is logged when ``skip``; otherwise
+    one DataError names them all. ``max_pixels`` is the decompression-bomb limit of load_image,
+    passed to every worker so it holds there too.
+    """
     images = np.empty((len(paths), *image_size, 3), dtype=np.uint8)
     kept = np.ones(len(paths), dtype=bool)
     chunks = [paths[i:i + DECODE_CHUNK] for i in range(0, len(paths), DECODE_CHUNK)]
     workers = min(os.cpu_count() or 1, len(chunks))
-    args = (chunks, [image_size] * len(chunks), [skip] * len(chunks))
-    failures: list[str] = []
+    args = (chunks, [image_size] * len(chunks), [max_pixels] * len(chunks))
+    failures: list[dict] = []
     with bar(len(paths), "decode", unit="img") as progress:
         if len(paths) < PARALLEL_MIN or workers < 2:
             _fill(images, kept, failures, map(_decode_chunk, *args), progress)
         else:
             with ProcessPoolExecutor(workers) as pool:
                 _fill(images, kept, failures, pool.map(_decode_chunk, *args), progress)
-    if failures:
-        shown = "; ".join(failures[:3]) + ("; ..." if len(failures) > 3 else "")
-        log.warning("data: skipped %d unreadable image(s): %s", len(failures), shown)
+    report_failures(failures, skip)
     if kept.all():
-        return images, kept
-    return images[kept], kept
+        return images, kept, failures
+    return images[kept], kept, failures
+
+
+def report_failures(failures: list[dict], skip: bool) -> None:
+    """Log every skipped file (``skip``), or raise one DataError naming every unreadable file."""
+    if not failures:
+        return
+    lines = "".join(f"\n  {item['path']}: {item['reason']}" for item in failures)
+    if skip:
+        log.warning("data: skipped %d unreadable image(s):%s", len(failures), lines)
+        return
+    if len(failures) == 1:
+        raise DataError(f"{failures[0]['path']}: {failures[0]['reason']}")
+    raise DataError(f"{len(failures)} images could not be read:{lines}\nfix or remove them, or leave them "
+                    f"out with --on-error skip (data.on_error: skip in a config)")
 
 
 def _fill(images, kept, failures, results, progress) -> None:
@@ -148,17 +177,15 @@ def _fill(images, kept, failures, results, progress) -> None:
         progress.update(len(ok))
 
 
-def _decode_chunk(paths: list[Path], image_size, skip: bool):
-    """Decode one chunk in a worker -> (decoded images, ok mask, error messages)."""
+def _decode_chunk(paths: list[Path], image_size, max_pixels: int):
+    """Decode one chunk in a worker -> (decoded images, ok mask, failures [{"path", "reason"}])."""
     decoded, ok, errors = [], [], []
     for path in paths:
         try:
-            decoded.append(load_image(path, image_size))
+            decoded.append(load_image(path, image_size, max_pixels))
             ok.append(True)
         except DataError as exc:
-            if not skip:
-                raise
             ok.append(False)
-            errors.append(str(exc))
+            errors.append({"path": str(path), "reason": str(exc).removeprefix(f"{path}: ")})
     block = np.stack(decoded) if decoded else np.empty((0, *image_size, 3), np.uint8)
     return block, np.asarray(ok, dtype=bool), errors

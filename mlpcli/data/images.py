@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..errors import DataError
+from . import DEFAULT_MAX_IMAGE_PIXELS
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -17,33 +21,72 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def load_image(path: str | Path, image_size: tuple[int, int]) -> np.ndarray:
-    """Decode ``path``, convert any mode (grayscale, RGBA, palette, CMYK, 16-bit) to RGB and resize
-    to ``image_size = (height, width)`` -> (height, width, 3) uint8. Raises DataError naming the file.
+def load_image(path: str | Path, image_size: tuple[int, int],
+               max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Decode ``path``, turn it upright (EXIF orientation), convert any mode (grayscale, RGBA,
+    palette, CMYK, 16-bit) to RGB and resize to ``image_size = (height, width)``
+    -> (height, width, 3) uint8. Raises DataError naming the file.
 
     Anything the decoder rejects is a DataError: truncated, corrupt, empty or non-image files, and
-    images whose header declares more than Pillow's ``MAX_IMAGE_PIXELS`` (a decompression bomb is
-    refused from its header, before any pixel is allocated). Damage a format cannot detect (JPEG
-    has no checksum over its compressed data) decodes to whatever the bytes say.
+    images whose header declares more than ``max_pixels`` pixels (a decompression bomb is refused
+    from its header, before any pixel is allocated). Damage a format cannot detect (JPEG has no
+    checksum over its compressed data) decodes to whatever the bytes say.
     """
     try:
-        with warnings.catch_warnings():
+        with pixel_limit(max_pixels), warnings.catch_warnings():
             # Pillow only warns between 1x and 2x its pixel limit; treat that as the bomb it may be.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                image = to_rgb(image)
+                # A camera stores pixels as the sensor saw them and the rotation in EXIF.
+                image = to_rgb(ImageOps.exif_transpose(image))
                 height, width = image_size
                 if image.size != (width, height):
                     image = image.resize((width, height), Image.Resampling.BILINEAR)
                 return np.asarray(image, dtype=np.uint8)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise DataError(f"{path}: image is too large to decode safely (possible decompression bomb)") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise DataError(too_large_message(path, exc, max_pixels)) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: cannot read as an image ({exc})") from None
     except Exception as exc:  # decoders fed hostile bytes raise odd kinds too (struct.error, IndexError ...)
         raise DataError(f"{path}: cannot read as an image ({type(exc).__name__}: {exc})") from None
+
+
+def too_large_message(path, exc: Exception, max_pixels: int) -> str:
+    """The decompression-bomb refusal, with the image's size (from Pillow's message) and the limit."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)):,} pixels" if found else "more pixels"
+    return (f"{path}: image has {size}, over the limit of {max_pixels:,} pixels (a possible "
+            f"decompression bomb); if you trust the file, raise the limit with --max-pixels N "
+            f"or data.max_image_pixels: N")
+
+
+_limit_lock = threading.Lock()
+_limit_users = 0
+_previous_limit = None
+
+
+@contextmanager
+def pixel_limit(max_pixels: int):
+    """Set Pillow's ``Image.MAX_IMAGE_PIXELS`` to ``max_pixels`` while the block runs, then restore
+    it. The only place mlpcli touches that global; threads decoding at once must agree on the
+    limit (it is one value per process), and the last one out restores the old value."""
+    global _limit_users, _previous_limit
+    with _limit_lock:
+        if _limit_users and Image.MAX_IMAGE_PIXELS != max_pixels:
+            raise RuntimeError(f"pixel limit {max_pixels} requested while {Image.MAX_IMAGE_PIXELS} is in use")
+        if not _limit_users:
+            _previous_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = max_pixels
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if not _limit_users:
+                Image.MAX_IMAGE_PIXELS = _previous_limit
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from ..artifacts import load_model, save_model
 from ..artifacts.records import read_metrics, save_kfold_results, write_config
 from ..config import dump_yaml
-from ..metrics import accuracy
+from ..metrics import accuracy, confusion_matrix
 from ..predictor import FoldEnsemble
 from ..progress import log
 from .folds import summarize
@@ -36,6 +37,9 @@ def evaluate_folds(plan, trained: list[list]) -> list[dict]:
         summary = summarize([metrics["val"]["accuracy"] for _, metrics in fold_models],
                             [metrics["val"]["loss"] for _, metrics in fold_models])
         summary["oof_accuracy"] = accuracy(y[rows], oof[rows].argmax(axis=1))
+        # Every validated row once, by the fold that did not train on it: the run's confusion.
+        summary["class_names"] = list(prepared.dataset.class_names)
+        summary["oof_confusion"] = confusion_matrix(y[rows], oof[rows].argmax(axis=1), oof.shape[1]).tolist()
         results.append({"summary": summary, "oof": oof})
     return results
 
@@ -57,7 +61,8 @@ def select(plan, trained: list[list]) -> tuple[int, dict, np.ndarray]:
     results = evaluate_folds(plan, trained)
     best = max(range(len(results)), key=lambda i: results[i]["summary"]["mean_accuracy"])
     config = plan.configs[best]
-    summary = {"k": config.kfold.k, "select": config.kfold.select, **results[best]["summary"]}
+    summary = {"k": config.kfold.k, "select": config.kfold.select, **results[best]["summary"],
+               "mlpcli_version": __version__, "data_fingerprint": plan.prepared[best].dataset.fingerprint}
     summary["holdout"] = holdout_scores(plan, plan.prepared[best], trained[best], summary["best_fold"])
     if len(plan.combos) > 1:
         summary["best_params"] = plan.combos[best]

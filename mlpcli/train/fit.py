@@ -12,16 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import seeding
+from .. import __version__, seeding
 from ..data import Dataset, load_dataset
 from ..data.split import balance_warnings, holdout_rows, require_two_classes
 from ..features import FeatureConfig
 from ..features.pipeline import cached_features
 from ..features.standardize import Standardizer, check_finite
-from ..nn import Sequential, build_extractor, mlp_layers
-from ..predictor import Predictor
+from ..metrics import accuracy, confusion_matrix
+from ..nn import LOSSES, Sequential, build_extractor, mlp_layers
+from ..predictor import Predictor, network_scores
 from ..progress import log
-from .loop import History, Trainer, evaluate_rows
+from .loop import History, Trainer
 
 RAW = (FeatureConfig("raw", {}),)
 
@@ -124,19 +125,28 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,
                           prepared.dataset.images.shape[1:3], prepared.features, config.model.loss)
     metrics = split_metrics(network, standardizer, X, y, {"train": train_rows, "val": val_rows},
-                            config.model.loss)
+                            config.model.loss, n_classes)
     metrics.update(epochs=len(history.epochs), best_epoch=history.best_epoch,
                    stopped_early=history.stopped_early, seconds=time.perf_counter() - started,
-                   warnings=data_warnings)
+                   warnings=data_warnings, class_names=list(prepared.dataset.class_names),
+                   mlpcli_version=__version__, data_fingerprint=prepared.dataset.fingerprint)
     return Trained(predictor, history, metrics)
 
 
-def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str) -> dict:
-    """{split: {"accuracy", "loss", "n"}} for each named set of rows."""
+def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str, n_classes: int) -> dict:
+    """{split: {"accuracy", "loss", "n", "confusion"}} for each named set of rows; ``confusion``
+    is (n_classes, n_classes) counts as nested lists, rows true classes (all zero for no rows),
+    so ``show`` can draw the validation confusion without a separate evaluation."""
     result = {}
     for name, rows in splits.items():
-        loss, acc = evaluate_rows(network, X, y, rows, standardizer, loss_name)
-        result[name] = {"accuracy": acc, "loss": loss, "n": int(len(rows))}
+        loss, acc, predicted = float("nan"), float("nan"), np.empty(0, np.int64)
+        if len(rows):
+            scores = network_scores(network, X, rows, standardizer)
+            loss = LOSSES[loss_name](scores, y[rows])[0]
+            predicted = scores.argmax(axis=1)
+            acc = accuracy(y[rows], predicted)
+        result[name] = {"accuracy": acc, "loss": loss, "n": int(len(rows)),
+                        "confusion": confusion_matrix(y[rows], predicted, n_classes).tolist()}
     return result
 
 

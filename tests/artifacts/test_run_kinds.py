@@ -65,9 +65,9 @@ def test_finished_runs_show_predict_and_evaluate(tmp_path, shapes, kind):
         assert (run / rundir.BEST_CONFIG).is_file()
     if summary["hint"] is None:  # matplotlib installed: curves from the (selected) folds
         assert any(path.endswith("learning_curves.png") for path in summary["pictures"])
-    predictions = run_predict([shapes], run)
+    predictions = run_predict([shapes], run)["predictions"]
     assert len(predictions) == 12 and all(0 <= p["probability"] <= 1 for p in predictions)
-    assert run_predict([shapes], run / rundir.MODEL) == predictions
+    assert run_predict([shapes], run / rundir.MODEL)["predictions"] == predictions
     assert run_evaluate(run, shapes)["n"] == 12
 
 

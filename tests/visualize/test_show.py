@@ -94,10 +94,15 @@ def test_linear_run_summary_and_pictures(linear_run, tmp_path):
     assert result["config"]["data"]["format"] == "synthetic"
     assert result["n"]["train"] + result["n"]["val"] == N_PER_CLASS * N_CLASSES
     assert 0 <= result["metrics"]["val"]["accuracy"] <= 1 and result["epochs"] == 2
-    assert result["seconds"] >= 0 and result["evaluation"] is None
+    assert result["seconds"] >= 0
+    # Right after train, with no saved evaluation: the validation split's own confusion matrix.
+    evaluation = result["evaluation"]
+    assert evaluation["data"] == "validation split" and evaluation["n"] == result["n"]["val"]
+    assert evaluation["path"] == str(linear_run / "metrics.json")
+    assert np.trace(evaluation["confusion"]) / evaluation["n"] == pytest.approx(result["metrics"]["val"]["accuracy"])
     assert any("--save" in note for note in result["notes"])
     pictures = _by_name(result)
-    assert set(pictures) == {"class_templates.png", "learning_curves.png"}
+    assert set(pictures) == {"class_templates.png", "learning_curves.png", "confusion.png"}
     assert all(path.parent == tmp_path / "pics" for path in pictures.values())
     curves = _png(pictures["learning_curves.png"])
     assert curves.size == tuple(round(v * plots.DPI) for v in plots.CURVES_SIZE)
@@ -151,6 +156,35 @@ def test_kfold_run_reports_folds_and_draws_bars(kfold_run, tmp_path):
     pictures = _by_name(result)
     assert {"kfold_accuracy.png", "learning_curves.png", "class_templates.png"} <= set(pictures)
     assert _png(pictures["kfold_accuracy.png"]).size == tuple(round(v * plots.DPI) for v in plots.KFOLD_SIZE)
+    # The out-of-fold predictions cover every sample once: the run's confusion matrix.
+    evaluation = result["evaluation"]
+    assert evaluation["data"] == "out-of-fold predictions" and evaluation["n"] == N_PER_CLASS * N_CLASSES
+    assert np.trace(evaluation["confusion"]) / evaluation["n"] == pytest.approx(kfold["oof_accuracy"])
+    if plots.available():
+        assert "confusion.png" in pictures
+    from mlpcli import __version__
+
+    stamps = [json.loads(path.read_text()) for path in [kfold_run / "kfold_summary.json",
+                                                         *kfold_run.glob("folds/fold_*/metrics.json")]]
+    assert len(stamps) == 3 and all(s["mlpcli_version"] == __version__ for s in stamps)
+    assert len({s["data_fingerprint"] for s in stamps}) == 1 and stamps[0]["data_fingerprint"]
+
+
+def test_validation_confusion_in_metrics_is_the_models_on_the_val_rows(linear_run):
+    from mlpcli import __version__
+    from mlpcli.config import load_config
+    from mlpcli.data import load_dataset
+    from mlpcli.metrics import confusion_matrix
+    from mlpcli.train.fit import holdout_split
+
+    config = load_config(linear_run / "config.yaml")
+    dataset = load_dataset(config.data, config.seed, cache=False)
+    _, val = holdout_split(config, dataset.labels)
+    predicted = load_model(linear_run).predict_proba(dataset.images[val]).argmax(axis=1)
+    metrics = json.loads((linear_run / "metrics.json").read_text())
+    assert metrics["val"]["confusion"] == confusion_matrix(dataset.labels[val], predicted, N_CLASSES).tolist()
+    assert metrics["class_names"] == list(dataset.class_names)
+    assert metrics["mlpcli_version"] == __version__ and metrics["data_fingerprint"] == dataset.fingerprint
 
 
 @needs_matplotlib
