@@ -31,7 +31,8 @@ class _StderrHandler(logging.StreamHandler):
 
 
 class MlpcliGroup(click.Group):
-    """Turns MlpcliError into a one-line message and its exit code, and Ctrl-C into 130."""
+    """Turns MlpcliError into a one-line message and its exit code, Ctrl-C into 130, and a file
+    system's refusal that no module put into words into ``error: PATH: reason`` (exit 1)."""
 
     def invoke(self, ctx):
         try:
@@ -42,6 +43,18 @@ class MlpcliGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except OSError as exc:
+            click.echo(f"error: {_os_error_text(exc)}", err=True)
+            ctx.exit(1)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``PATH: reason`` (``PATH -> PATH2: reason`` for a rename or link) from an OSError."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return reason
+    paths = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+    return f"{paths}: {reason}"
 
 
 @click.group(cls=MlpcliGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import ArtifactError
+from ..fileio import refusal
+from ..progress import log
 
 CONFIG = "config.yaml"
 BEST_CONFIG = "best_config.yaml"
@@ -39,13 +41,17 @@ def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None
     """Create and return a fresh run directory; never reuses one that has files in it.
 
     With ``out`` that folder is the run directory; otherwise ``<output_dir>/<timestamp>-<name>``.
+    A folder that cannot be made is an ArtifactError naming it and the reason.
     """
     if out is not None:
         run_dir = Path(out)
         if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
             raise ArtifactError(f"--out {run_dir}: already exists and is not empty; "
                                 f"choose a new folder or remove it")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cannot_create(run_dir, exc, "choose another --out") from None
         return run_dir
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for attempt in range(1, 1000):
@@ -53,28 +59,40 @@ def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None
         try:
             run_dir.mkdir(parents=True)
             return run_dir
-        except FileExistsError:
-            continue
+        except FileExistsError as exc:
+            if run_dir.exists():
+                continue  # that name is taken (another run started this second): try the next
+            raise _cannot_create(run_dir, exc, "set output.dir to a writable folder") from None
+        except OSError as exc:
+            raise _cannot_create(run_dir, exc, "set output.dir to a writable folder") from None
     raise ArtifactError(f"{output_dir}: cannot find a free run directory name")
+
+
+def _cannot_create(run_dir: Path, exc: OSError, remedy: str) -> ArtifactError:
+    where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != run_dir else ""
+    return ArtifactError(f"cannot create run directory {run_dir}: {refusal(exc)}{where}; {remedy}")
 
 
 def point_latest(output_dir: str | Path, run_dir: Path) -> None:
     """Make ``<output_dir>/latest`` a symlink to ``run_dir``, replacing the old link atomically.
 
     Only runs inside ``output_dir`` become ``latest``: a run written elsewhere with ``--out``
-    (a benchmark's temporary folder, say) leaves the user's ``latest`` alone.
+    (a benchmark's temporary folder, say) leaves the user's ``latest`` alone. The run is complete
+    by now, so a folder that refuses the link costs only a warning.
     """
     output_dir = Path(output_dir)
     if not run_dir.resolve().is_relative_to(output_dir.resolve()):
         return
-    output_dir.mkdir(parents=True, exist_ok=True)
     link = output_dir / LATEST
     if link.exists() and not link.is_symlink():
         return  # a real folder named "latest" belongs to the user; leave it alone
     tmp = output_dir / f".{LATEST}.{os.getpid()}.tmp"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(os.path.relpath(run_dir.resolve(), output_dir.resolve()))
-    os.replace(tmp, link)
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(os.path.relpath(run_dir.resolve(), output_dir.resolve()))
+        os.replace(tmp, link)
+    except OSError as exc:
+        log.warning("could not point %s at %s: %s", link, run_dir, refusal(exc))
 
 
 def fold_dirs(run_dir: Path, k: int, n_combos: int = 1) -> list[list[Path]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cache
 from ..errors import DataError
 from ..fileio import atomic_save_npz
 from ..progress import bar, log
@@ -84,22 +85,22 @@ def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
     root = Path(root)
     paths, labels, class_names = scan_folder(root)
     key = fingerprint(paths, root, image_size)
-    cache = Path(cache_dir) / f"images-{key}-{on_error}.npz" if cache_dir else None
-    if cache is not None and cache.exists():
+    cache_file = Path(cache_dir) / f"images-{key}-{on_error}.npz" if cache_dir else None
+    if cache_file is not None and cache_file.exists():
         try:
-            with np.load(cache, allow_pickle=False) as stored:
+            with np.load(cache_file, allow_pickle=False) as stored:
                 images, kept = stored["images"], stored["kept"]
             if kept.shape == labels.shape and kept.dtype == bool and len(images) == kept.sum():
                 _check_classes_kept(root, labels, kept, class_names)
-                log.info("data: %d decoded images loaded from cache %s", kept.sum(), cache)
+                log.info("data: %d decoded images loaded from cache %s", kept.sum(), cache_file)
                 return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k])
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             pass
-        log.warning("data: ignoring unreadable cache file %s", cache)
+        log.warning("data: ignoring unreadable cache file %s", cache_file)
     images, kept = decode_all(paths, image_size, skip=on_error == "skip")
     _check_classes_kept(root, labels, kept, class_names)
-    if cache is not None:
-        atomic_save_npz(cache, {"images": images, "kept": kept})
+    if cache_file is not None:
+        cache.store(cache_file, lambda file: atomic_save_npz(file, {"images": images, "kept": kept}), "data")
     return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k])
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cache
 from ..errors import ConfigError
 from ..fileio import atomic_save_npy
 from ..progress import bar, log
@@ -57,7 +58,8 @@ def cache_key(fingerprint: str, features, dtype) -> str:
 
 def cached_features(dataset, features, dtype="float32", cache_dir: str | None = ".mlpcli-cache") -> np.ndarray:
     """``extract_features`` for a Dataset, reusing the matrix saved by an earlier run on the same
-    data (by fingerprint) with the same parameters. ``cache_dir=None`` bypasses the cache."""
+    data (by fingerprint) with the same parameters. ``cache_dir=None`` bypasses the cache; an
+    unwritable cache folder is only warned about (see ``cache``)."""
     if cache_dir is None or dataset.fingerprint is None:
         return extract_features(dataset.images, features, dtype)
     path = Path(cache_dir) / f"features-{cache_key(dataset.fingerprint, features, dtype)}.npy"
@@ -71,5 +73,5 @@ def cached_features(dataset, features, dtype="float32", cache_dir: str | None = 
             pass
         log.warning("features: ignoring unreadable cache file %s", path)
     X = extract_features(dataset.images, features, dtype)
-    atomic_save_npy(path, X)
+    cache.store(path, lambda file: atomic_save_npy(file, X), "features")
     return X
