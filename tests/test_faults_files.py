@@ -1,4 +1,4 @@
-"""File-system faults: folders that refuse writes.
+"""File-system faults: folders that refuse writes, damaged cache entries.
 
 Tests run as root, and root ignores permission bits, so a read-only or permission-less folder is
 simulated by the ``refuse_writes`` fixture: the system calls that create things (``os.mkdir``,
@@ -170,6 +170,40 @@ def test_a_cache_dir_that_is_a_file_is_warned_about_and_skipped(tmp_path, folder
     warnings = [line for line in result.stderr.splitlines() if "going on without the cache" in line]
     assert len(warnings) == 1 and f"{blocker} is a file" in warnings[0], warnings
     assert blocker.read_text() == "not a folder"
+
+
+# 12.3: a damaged cache entry is a miss: warned about, rebuilt, replaced
+
+
+def _wrong_shape(path: Path) -> None:
+    with open(path, "wb") as handle:
+        if path.suffix == ".npy":
+            np.save(handle, np.zeros((3, 5), np.float32))
+        else:
+            np.savez(handle, images=np.zeros((2, 12, 12, 3), np.uint8), kept=np.ones(5, bool))
+
+
+DAMAGE = {
+    "empty": lambda path: path.write_bytes(b""),
+    "truncated": lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
+    "garbage": lambda path: path.write_bytes(np.random.default_rng(0).bytes(4096)),
+    "wrong shape": _wrong_shape,
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+@pytest.mark.parametrize("entry", ["features-*.npy", "images-*.npz"])
+def test_a_damaged_cache_entry_is_rebuilt_and_replaced(tmp_path, folder_config, entry, damage):
+    assert run("train", "--config", folder_config, "--out", tmp_path / "first").exit_code == 0
+    (path,) = (tmp_path / "cache").glob(entry)
+    good = path.read_bytes()
+    DAMAGE[damage](path)
+    result = run("train", "--config", folder_config, "--out", tmp_path / "again")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert f"ignoring unreadable cache file {path}" in result.stderr
+    assert path.read_bytes() == good  # rebuilt from scratch: the same bytes as the first time
+    assert (tmp_path / "again" / "weights.npz").read_bytes() == (tmp_path / "first" / "weights.npz").read_bytes()
+    assert not list((tmp_path / "cache").glob(".*.tmp"))
 
 
 def test_an_unwritable_cache_folder_is_warned_about_once_per_process(tmp_path, refuse_writes, caplog):

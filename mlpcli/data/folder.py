@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -86,22 +85,27 @@ def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
     paths, labels, class_names = scan_folder(root)
     key = fingerprint(paths, root, image_size)
     cache_file = Path(cache_dir) / f"images-{key}-{on_error}.npz" if cache_dir else None
-    if cache_file is not None and cache_file.exists():
-        try:
-            with np.load(cache_file, allow_pickle=False) as stored:
-                images, kept = stored["images"], stored["kept"]
-            if kept.shape == labels.shape and kept.dtype == bool and len(images) == kept.sum():
-                _check_classes_kept(root, labels, kept, class_names)
-                log.info("data: %d decoded images loaded from cache %s", kept.sum(), cache_file)
-                return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k])
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            pass
-        log.warning("data: ignoring unreadable cache file %s", cache_file)
-    images, kept = decode_all(paths, image_size, skip=on_error == "skip")
-    _check_classes_kept(root, labels, kept, class_names)
+    stored = None
     if cache_file is not None:
+        stored = cache.load(cache_file, lambda file: _read_cache(file, len(paths), image_size), "data")
+    if stored is not None:
+        images, kept = stored
+        log.info("data: %d decoded images loaded from cache %s", kept.sum(), cache_file)
+    else:
+        images, kept = decode_all(paths, image_size, skip=on_error == "skip")
+    _check_classes_kept(root, labels, kept, class_names)
+    if stored is None and cache_file is not None:
         cache.store(cache_file, lambda file: atomic_save_npz(file, {"images": images, "kept": kept}), "data")
     return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k])
+
+
+def _read_cache(path: Path, n_paths: int, image_size) -> tuple[np.ndarray, np.ndarray] | None:
+    """(images, kept) from a decoded-images cache entry, or None if they do not fit the folder."""
+    with np.load(path, allow_pickle=False) as stored:
+        images, kept = stored["images"], stored["kept"]
+    fits = (kept.shape == (n_paths,) and kept.dtype == bool and images.dtype == np.uint8
+            and images.shape == (int(kept.sum()), *image_size, 3))
+    return (images, kept) if fits else None
 
 
 def _check_classes_kept(root: Path, labels: np.ndarray, kept: np.ndarray, class_names) -> None:
