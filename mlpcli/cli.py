@@ -2,13 +2,15 @@
 
 Results go to stdout (``--json``: exactly one JSON document); logs and progress go to stderr.
 Exit codes: 0 success; 1 runtime, data or artifact error or a failed gate; 2 usage or config
-error; 130 interrupted. Heavy modules are imported inside the commands so ``--help`` stays fast.
+error; 130 interrupted; 141, silently, when stdout's reader went away (a closed pipe). Heavy
+modules are imported inside the commands so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -43,9 +45,24 @@ class MlpcliGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            ctx.exit(_stdout_reader_gone())
         except OSError as exc:
             click.echo(f"error: {_os_error_text(exc)}", err=True)
             ctx.exit(1)
+
+
+def _stdout_reader_gone() -> int:
+    """Exit code 141 (128 + SIGPIPE), silently, when stdout's reader went away
+    (``mlpcli predict DIR | head -1``), as Unix tools do. Whatever had to be saved was saved
+    before the results were printed. stdout is pointed at /dev/null so that Python's final flush
+    of what is still buffered does not fail again (the recipe in Python's ``signal`` docs)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (a test's buffer): nothing to flush
+        pass
+    return 141
 
 
 def _os_error_text(exc: OSError) -> str:
@@ -473,4 +490,11 @@ def data_download(name, dest, url):
 
 
 def main() -> None:
-    cli(prog_name="mlpcli")
+    try:
+        cli(prog_name="mlpcli")
+    except SystemExit:
+        try:
+            sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe gives a traceback
+        except BrokenPipeError:
+            sys.exit(_stdout_reader_gone())
+        raise
