@@ -367,11 +367,7 @@ def _print_show(summary) -> None:
     for section in ("data", "features", "extractor", "model", "train"):
         if section in config:
             _line(section, _plain_text(config[section]))
-    interrupted = summary.get("interrupted")
-    if interrupted:
-        where = (f"epoch {interrupted['epoch']}, sample {interrupted['sample']}" if interrupted["command"] == "train"
-                 else f"{interrupted['folds_finished']} fold(s) finished")
-        _line("status", f"interrupted at {where}; resume with: {interrupted['resume']}")
+    _print_show_status(summary)
     for split, values in (summary.get("metrics") or {}).items():
         if isinstance(values, dict) and values.get("accuracy") is not None:
             n = (summary.get("n") or {}).get(split)
@@ -388,6 +384,18 @@ def _print_show(summary) -> None:
         _line("note", note)
     for picture in summary.get("pictures", []):
         _line("picture", picture)
+
+
+def _print_show_status(summary) -> None:
+    """Why a run has no model: interrupted (and how to resume it) or diverged."""
+    interrupted = summary.get("interrupted")
+    if interrupted:
+        where = (f"epoch {interrupted['epoch']}, sample {interrupted['sample']}" if interrupted["command"] == "train"
+                 else f"{interrupted['folds_finished']} fold(s) finished")
+        _line("status", f"interrupted at {where}; resume with: {interrupted['resume']}")
+    diverged = summary.get("diverged")
+    if diverged:
+        _line("status", f"diverged at epoch {diverged['epoch']}: {diverged['message']}")
 
 
 def _print_show_kfold(fold) -> None:

@@ -8,6 +8,10 @@ run adds ``kfold_plan.json``, ``kfold_split_indices.json``, ``kfold_summary.json
 ``oof_predictions.npz``, and keeps each fold as a train-like run in ``folds/fold_<i>/``; with
 ``--grid`` each combination's folds are in ``grid/combo_<j>/fold_<i>/`` instead, and the chosen
 combination's config is ``best_config.yaml`` (``config.yaml`` stays the config that was run).
+
+``metrics.json`` says ``"status": "finished"``; a run (train or kfold) that diverged has one
+with ``"status": "diverged"``, the epoch and the message instead of scores. While a process
+works in a run, ``run.lock`` holds its pid (see ``lock``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ OOF_PREDICTIONS = "oof_predictions.npz"
 EVALUATIONS = "evaluations"
 PICTURES = "pictures"
 LATEST = "latest"
+LOCK = "run.lock"
+
+# metrics.json's "status"
+FINISHED = "finished"
+DIVERGED = "diverged"
 
 
 def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None) -> Path:
@@ -124,10 +133,21 @@ def is_finished(directory: Path) -> bool:
     return (directory / MODEL).is_file()
 
 
+def divergence(run_dir: Path) -> dict | None:
+    """``{"epoch", "message"}`` of a run that stopped because training diverged, else None."""
+    try:
+        metrics = read_json(run_dir / METRICS)
+    except ArtifactError:
+        return None
+    if isinstance(metrics, dict) and metrics.get("status") == DIVERGED:
+        return {"epoch": metrics.get("epoch"), "message": metrics.get("message")}
+    return None
+
+
 def unfinished(run_dir: Path) -> dict | None:
     """How far an interrupted ``train`` or ``kfold`` run got and how to resume it, or None for a
-    finished run or a folder that is not a run."""
-    if is_finished(run_dir) or not (run_dir / CONFIG).is_file():
+    finished or diverged run or a folder that is not a run."""
+    if is_finished(run_dir) or not (run_dir / CONFIG).is_file() or divergence(run_dir) is not None:
         return None
     resume = f"mlpcli {{}} --resume {run_dir}"
     if (run_dir / KFOLD_PLAN).is_file():
@@ -154,6 +174,10 @@ def resume_config_path(run_dir: str | Path, command: str) -> Path:
                             f"nothing to resume")
     if not (run_dir / CONFIG).is_file():
         raise ArtifactError(f"--resume {run_dir}: {CONFIG} is missing, so this is not a resumable run")
+    diverged = divergence(run_dir)
+    if diverged is not None:
+        raise ArtifactError(f"--resume {run_dir}: this run diverged ({diverged['message']}), and resuming "
+                            f"would diverge again; start a new run with a lower train.lr")
     if command == "train" and not (run_dir / CHECKPOINT).is_file():
         raise ArtifactError(f"--resume {run_dir}: no {CHECKPOINT} (the run stopped before its first "
                             f"checkpoint); start it again with: mlpcli train --config {run_dir / CONFIG}")
