@@ -2,13 +2,16 @@
 
 Results go to stdout (``--json``: exactly one JSON document); logs and progress go to stderr.
 Exit codes: 0 success; 1 runtime, data or artifact error (or a failed gradient check); 2 usage
-or config error; 3 a failed quality gate (``evaluate --fail-under``); 130 interrupted. Heavy modules are imported inside the commands so ``--help`` stays fast.
+or config error; 3 a failed quality gate (``evaluate --fail-under``); 130 interrupted; 141,
+silently, when stdout's reader went away (a closed pipe). Heavy modules are imported inside the
+commands so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -32,17 +35,47 @@ class _StderrHandler(logging.StreamHandler):
 
 
 class MlpcliGroup(click.Group):
-    """Turns MlpcliError into a one-line message and its exit code, and Ctrl-C into 130."""
+    """Turns MlpcliError into a one-line message and its exit code, Ctrl-C into 130, and a file
+    system's refusal that no module put into words into ``error: PATH: reason`` (exit 1)."""
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, inside this try, not in click's own handler
+            return result
         except MlpcliError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            ctx.exit(_stdout_reader_gone())
+        except OSError as exc:
+            click.echo(f"error: {_os_error_text(exc)}", err=True)
+            ctx.exit(1)
+
+
+def _stdout_reader_gone() -> int:
+    """Exit code 141 (128 + SIGPIPE), silently, when stdout's reader went away
+    (``mlpcli predict DIR | head -1``), as Unix tools do. Whatever had to be saved was saved
+    before the results were printed. stdout is pointed at /dev/null so that Python's final flush
+    of what is still buffered does not fail again (the recipe in Python's ``signal`` docs)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (a test's buffer): nothing to flush
+        pass
+    return 141
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``PATH: reason`` (``PATH -> PATH2: reason`` for a rename or link) from an OSError."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return reason
+    paths = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+    return f"{paths}: {reason}"
 
 
 @click.group(cls=MlpcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -285,7 +318,8 @@ def predict(paths, model_dir, top_k, output, on_error, max_pixels, as_json):
     if as_json:
         emit_json(result)
     elif output is None:
-        click.echo(tables.delimited(result["predictions"], "\t"), nl=False)
+        for line in tables.delimited(result["predictions"], "\t").splitlines(keepends=True):
+            click.echo(line, nl=False)  # line by line: a reader that stops early is noticed early
 
 
 @cli.command()
@@ -409,11 +443,7 @@ def _print_show(summary) -> None:
     for section in ("data", "features", "extractor", "model", "train"):
         if section in config:
             _line(section, _plain_text(config[section]))
-    interrupted = summary.get("interrupted")
-    if interrupted:
-        where = (f"epoch {interrupted['epoch']}, sample {interrupted['sample']}" if interrupted["command"] == "train"
-                 else f"{interrupted['folds_finished']} fold(s) finished")
-        _line("status", f"interrupted at {where}; resume with: {interrupted['resume']}")
+    _print_show_status(summary)
     for split, values in (summary.get("metrics") or {}).items():
         if isinstance(values, dict) and values.get("accuracy") is not None:
             n = (summary.get("n") or {}).get(split)
@@ -430,6 +460,18 @@ def _print_show(summary) -> None:
         _line("note", note)
     for picture in summary.get("pictures", []):
         _line("picture", picture)
+
+
+def _print_show_status(summary) -> None:
+    """Why a run has no model: interrupted (and how to resume it) or diverged."""
+    interrupted = summary.get("interrupted")
+    if interrupted:
+        where = (f"epoch {interrupted['epoch']}, sample {interrupted['sample']}" if interrupted["command"] == "train"
+                 else f"{interrupted['folds_finished']} fold(s) finished")
+        _line("status", f"interrupted at {where}; resume with: {interrupted['resume']}")
+    diverged = summary.get("diverged")
+    if diverged:
+        _line("status", f"diverged at epoch {diverged['epoch']}: {diverged['message']}")
 
 
 def _print_show_kfold(fold) -> None:
@@ -560,4 +602,11 @@ _global_options_everywhere(cli)
 
 
 def main() -> None:
-    cli(prog_name="mlpcli")
+    try:
+        cli(prog_name="mlpcli")
+    except SystemExit:
+        try:
+            sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe gives a traceback
+        except BrokenPipeError:
+            sys.exit(_stdout_reader_gone())
+        raise

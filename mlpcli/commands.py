@@ -6,6 +6,7 @@ scripts call. Heavy modules are imported inside the functions so ``--help`` stay
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 GRADCHECK_TOLERANCE = 1e-6
@@ -15,27 +16,18 @@ def run_train(config, config_name: str = "run", out=None, use_cache: bool = True
     """Train on the ``data.val_fraction`` split and write a run directory; returns the summary.
 
     With ``resume`` (a run directory) the interrupted run continues from its checkpoint instead.
+    The run directory is locked while this works in it (see ``artifacts.lock``).
     """
-    from .artifacts import new_run_dir, point_latest, rundir
-    from .artifacts.records import save_run, write_config
-    from .errors import Interrupted
-    from .train.fit import holdout_split, prepare, recorded_config, resolve, train_model
-    from .train.stop import graceful_stop
+    from .artifacts import point_latest
+    from .train.fit import holdout_split, prepare, recorded_config, resolve
 
-    written, config = config, _resume_config(resume, "train") if resume else resolve(config)
-    prepared = prepare(config, use_cache)
-    train_rows, val_rows = holdout_split(config, prepared.dataset.labels)
-    run_dir = Path(resume) if resume else new_run_dir(config.output.dir, config_name, out)
-    if not resume:
-        write_config(run_dir, recorded_config(written, config))
-    checkpoint = run_dir / rundir.CHECKPOINT
-    with graceful_stop() as stop:
-        try:
-            trained = train_model(config, prepared, train_rows, val_rows, checkpoint=checkpoint, stop=stop)
-        except Interrupted as exc:
-            raise Interrupted(f"{exc}. Resume with: mlpcli train --resume {run_dir}") from None
-    save_run(run_dir, trained)
-    checkpoint.unlink(missing_ok=True)
+    with ExitStack() as held:
+        written, config = config, _resumed_config(held, resume, "train") if resume else resolve(config)
+        prepared = prepare(config, use_cache)
+        train_rows, val_rows = holdout_split(config, prepared.dataset.labels)
+        run_dir = Path(resume) if resume else _new_run(held, config.output.dir, config_name, out,
+                                                       recorded_config(written, config))
+        trained = _train_and_save(config, prepared, train_rows, val_rows, run_dir)
     point_latest(config.output.dir, run_dir)
     metrics = trained.metrics
     return {"run_dir": str(run_dir), "train_accuracy": metrics["train"]["accuracy"],
@@ -44,11 +36,65 @@ def run_train(config, config_name: str = "run", out=None, use_cache: bool = True
             "best_epoch": metrics["best_epoch"], "seconds": metrics["seconds"]}
 
 
-def _resume_config(run_dir, command: str):
+def _train_and_save(config, prepared, train_rows, val_rows, run_dir: Path):
+    """Train resumably (checkpoint, graceful stop) and save the run; a divergence is recorded."""
+    from .artifacts import rundir
+    from .artifacts.records import save_run
+    from .errors import Interrupted, TrainingDiverged
+    from .train.fit import train_model
+    from .train.stop import graceful_stop
+
+    checkpoint = run_dir / rundir.CHECKPOINT
+    with graceful_stop() as stop:
+        try:
+            trained = train_model(config, prepared, train_rows, val_rows, checkpoint=checkpoint, stop=stop)
+        except Interrupted as exc:
+            raise Interrupted(f"{exc}. Resume with: mlpcli train --resume {run_dir}") from None
+        except TrainingDiverged as exc:
+            _record_divergence(run_dir, exc, checkpoint)
+            raise
+    save_run(run_dir, trained)
+    checkpoint.unlink(missing_ok=True)
+    return trained
+
+
+def _record_divergence(run_dir: Path, error, checkpoint: Path | None = None) -> None:
+    """metrics.json says the run diverged (so ``show`` says so and ``--resume`` refuses); the
+    checkpoint goes, since resuming from it would diverge again. A folder that refuses the
+    record costs a warning: the divergence is the error to report."""
+    from .artifacts.records import save_diverged
+    from .errors import ArtifactError
+    from .progress import log
+
+    try:
+        save_diverged(run_dir, error)
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)
+    except (ArtifactError, OSError) as exc:
+        log.warning("could not mark %s as diverged: %s", run_dir, exc)
+
+
+def _resumed_config(held: ExitStack, run_dir, command: str):
+    """The config of the run to resume, read under the run's lock (held until ``held`` closes)."""
+    from .artifacts.lock import locked_run
     from .artifacts.rundir import resume_config_path
     from .config import load_config
 
-    return load_config(resume_config_path(run_dir, command))
+    resume_config_path(run_dir, command)  # say why a folder cannot be resumed before locking it
+    held.enter_context(locked_run(run_dir))
+    return load_config(resume_config_path(run_dir, command))  # again: it may have finished meanwhile
+
+
+def _new_run(held: ExitStack, output_dir, name: str, out, config_yaml: str) -> Path:
+    """A fresh run directory, locked (until ``held`` closes), with the resolved config in it."""
+    from .artifacts import new_run_dir
+    from .artifacts.lock import locked_run
+    from .artifacts.records import write_config
+
+    run_dir = new_run_dir(output_dir, name, out)
+    held.enter_context(locked_run(run_dir))
+    write_config(run_dir, config_yaml)
+    return run_dir
 
 
 def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1, out=None,
@@ -57,35 +103,49 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1,
     ``select``-ed final model, and write the run directory; returns the summary.
 
     Every fold is saved when it finishes; ``resume`` continues an interrupted run, skipping
-    finished folds and continuing unfinished ones from their checkpoints.
+    finished folds and continuing unfinished ones from their checkpoints. The run directory is
+    locked while this works in it.
     """
-    from .artifacts import new_run_dir, point_latest
-    from .artifacts.records import read_kfold_plan, write_config, write_kfold_plan
-    from .errors import Interrupted
-    from .kfold.run import fold_dirs, plan_kfold, train_folds
+    from .artifacts import point_latest
+    from .artifacts.records import read_kfold_plan, write_kfold_plan
+    from .kfold.run import fold_dirs, plan_kfold
     from .kfold.select import load_folds, log_table, save_selection, select as select_best
     from .train.fit import recorded_config
 
-    if resume:
-        config = _resume_config(resume, "kfold")
-        options = read_kfold_plan(Path(resume))
-        k, select, grid = options["k"], options["select"], options["grid"]
-    plan = plan_kfold(config, k, select, grid, use_cache)
-    run_dir = Path(resume) if resume else new_run_dir(plan.configs[0].output.dir, config_name, out)
-    if not resume:
-        write_config(run_dir, recorded_config(config, plan.base_config))
-        write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
-    dirs = fold_dirs(run_dir, plan)
+    with ExitStack() as held:
+        if resume:
+            config = _resumed_config(held, resume, "kfold")
+            options = read_kfold_plan(Path(resume))
+            k, select, grid = options["k"], options["select"], options["grid"]
+        plan = plan_kfold(config, k, select, grid, use_cache)
+        if resume:
+            run_dir = Path(resume)
+        else:
+            run_dir = _new_run(held, plan.configs[0].output.dir, config_name, out,
+                               recorded_config(config, plan.base_config))
+            write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
+        dirs = fold_dirs(run_dir, plan)
+        _train_folds(plan, dirs, jobs, run_dir)
+        trained = load_folds(dirs)
+        best, summary, oof = select_best(plan, trained)
+        log_table(summary)
+        save_selection(run_dir, plan, best, trained[best], dirs[best], oof, summary)
+    point_latest(plan.configs[best].output.dir, run_dir)
+    return {"run_dir": str(run_dir), **summary}
+
+
+def _train_folds(plan, dirs, jobs: int, run_dir: Path) -> None:
+    """Train every unfinished fold; say how to resume after a stop, and record a divergence."""
+    from .errors import Interrupted, TrainingDiverged
+    from .kfold.run import train_folds
+
     try:
         train_folds(plan, dirs, jobs)
     except Interrupted as exc:
         raise Interrupted(f"{exc}; finished folds are kept. Resume with: mlpcli kfold --resume {run_dir}") from None
-    trained = load_folds(dirs)
-    best, summary, oof = select_best(plan, trained)
-    log_table(summary)
-    save_selection(run_dir, plan, best, trained[best], dirs[best], oof, summary)
-    point_latest(plan.configs[best].output.dir, run_dir)
-    return {"run_dir": str(run_dir), **summary}
+    except TrainingDiverged as exc:
+        _record_divergence(run_dir, exc)
+        raise
 
 
 def _or_none(value):

@@ -25,7 +25,14 @@ class ArtifactError(MlpcliError):
 
 
 class TrainingDiverged(MlpcliError):
-    """The loss became non-finite during training."""
+    """The loss became non-finite during training; ``epoch`` (1-based) says when, if known."""
+
+    def __init__(self, message: str, epoch: int | None = None):
+        super().__init__(message)
+        self.epoch = epoch
+
+    def __reduce__(self):  # keep ``epoch`` when a k-fold worker process sends the error back
+        return type(self), (str(self), self.epoch)
 
 
 class Interrupted(MlpcliError):

@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary name in the same folder, then ``os.replace``.
 
 A reader (or a crash) therefore sees either the old file or the complete new one, never a
-truncated file.
+truncated file. A file system that refuses (read-only, no permission, a file where a folder
+should be, disk full) raises ArtifactError naming the path and the reason, never a bare OSError.
 """
 
 from __future__ import annotations
@@ -9,31 +10,60 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
+
+from .errors import ArtifactError
+
+
+def refusal(exc: OSError) -> str:
+    """The reason an OSError gives, e.g. ``Permission denied``, plus which file is in the way when
+    a folder was needed where a file is."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
+        blocker = next((p for p in (Path(exc.filename), *Path(exc.filename).parents)
+                        if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            reason += f" ({blocker} is a file, not a folder)"
+    return reason
+
+
+def make_dir(path: str | Path) -> Path:
+    """``mkdir -p path``; ArtifactError naming the folder and the reason if it cannot be made."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != path else ""
+        raise ArtifactError(f"cannot create folder {path}: {refusal(exc)}{where}") from None
+    return path
 
 
 @contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path next to ``path``; on success it replaces ``path``, else it is removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    make_dir(path.parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         yield Path(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise ArtifactError(f"cannot write {path}: {refusal(exc)}") from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp is not None and os.path.exists(tmp):
+            with suppress(OSError):  # a folder that refused the write may refuse this too
+                os.unlink(tmp)
 
 
 def write_text(path: str | Path, text: str) -> None:

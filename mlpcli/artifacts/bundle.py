@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ArtifactError
 from ..features.standardize import Standardizer
-from ..fileio import atomic_save_npz, write_json
+from ..fileio import atomic_save_npz, make_dir, write_json
 from ..predictor import FoldEnsemble, Predictor
 from .rundir import MODEL, WEIGHTS
 from .schema import FORMAT, FORMAT_VERSION, Description, build_network, describe, member_dir
@@ -31,7 +31,7 @@ def save_model(directory: str | Path, predictor: Predictor | FoldEnsemble, membe
     ``directory``.
     """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    make_dir(directory)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
             "class_names": list(predictor.class_names), "image_size": list(predictor.image_size),
             "features": [{"name": f.name, **f.params} for f in predictor.features]}

@@ -32,8 +32,14 @@ def save_run(run_dir: Path, trained, extra_metrics: dict | None = None) -> None:
     lines = [",".join(HISTORY_COLUMNS)]
     lines += [",".join(_csv_number(row[c]) for c in HISTORY_COLUMNS) for row in trained.history.epochs]
     write_text(run_dir / rundir.HISTORY, "\n".join(lines) + "\n")
-    write_json(run_dir / rundir.METRICS, {**trained.metrics, **(extra_metrics or {})})
+    write_json(run_dir / rundir.METRICS, {"status": rundir.FINISHED, **trained.metrics, **(extra_metrics or {})})
     save_model(run_dir, trained.predictor)
+
+
+def save_diverged(run_dir: Path, error) -> None:
+    """Mark a run whose training diverged (``error`` a TrainingDiverged): ``show`` then says so,
+    and ``--resume`` refuses it instead of diverging again."""
+    write_json(run_dir / rundir.METRICS, {"status": rundir.DIVERGED, "epoch": error.epoch, "message": str(error)})
 
 
 def _csv_number(value) -> str:

@@ -8,6 +8,10 @@ run adds ``kfold_plan.json``, ``kfold_split_indices.json``, ``kfold_summary.json
 ``oof_predictions.npz``, and keeps each fold as a train-like run in ``folds/fold_<i>/``; with
 ``--grid`` each combination's folds are in ``grid/combo_<j>/fold_<i>/`` instead, and the chosen
 combination's config is ``best_config.yaml`` (``config.yaml`` stays the config that was run).
+
+``metrics.json`` says ``"status": "finished"``; a run (train or kfold) that diverged has one
+with ``"status": "diverged"``, the epoch and the message instead of scores. While a process
+works in a run, ``run.lock`` holds its pid (see ``lock``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import ArtifactError
+from ..fileio import refusal
+from ..progress import log
 
 CONFIG = "config.yaml"
 BEST_CONFIG = "best_config.yaml"
@@ -33,19 +39,28 @@ OOF_PREDICTIONS = "oof_predictions.npz"
 EVALUATIONS = "evaluations"
 PICTURES = "pictures"
 LATEST = "latest"
+LOCK = "run.lock"
+
+# metrics.json's "status"
+FINISHED = "finished"
+DIVERGED = "diverged"
 
 
 def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None) -> Path:
     """Create and return a fresh run directory; never reuses one that has files in it.
 
     With ``out`` that folder is the run directory; otherwise ``<output_dir>/<timestamp>-<name>``.
+    A folder that cannot be made is an ArtifactError naming it and the reason.
     """
     if out is not None:
         run_dir = Path(out)
         if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
             raise ArtifactError(f"--out {run_dir}: already exists and is not empty; "
                                 f"choose a new folder or remove it")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cannot_create(run_dir, exc, "choose another --out") from None
         return run_dir
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for attempt in range(1, 1000):
@@ -53,28 +68,40 @@ def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None
         try:
             run_dir.mkdir(parents=True)
             return run_dir
-        except FileExistsError:
-            continue
+        except FileExistsError as exc:
+            if run_dir.exists():
+                continue  # that name is taken (another run started this second): try the next
+            raise _cannot_create(run_dir, exc, "set output.dir to a writable folder") from None
+        except OSError as exc:
+            raise _cannot_create(run_dir, exc, "set output.dir to a writable folder") from None
     raise ArtifactError(f"{output_dir}: cannot find a free run directory name")
+
+
+def _cannot_create(run_dir: Path, exc: OSError, remedy: str) -> ArtifactError:
+    where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != run_dir else ""
+    return ArtifactError(f"cannot create run directory {run_dir}: {refusal(exc)}{where}; {remedy}")
 
 
 def point_latest(output_dir: str | Path, run_dir: Path) -> None:
     """Make ``<output_dir>/latest`` a symlink to ``run_dir``, replacing the old link atomically.
 
     Only runs inside ``output_dir`` become ``latest``: a run written elsewhere with ``--out``
-    (a benchmark's temporary folder, say) leaves the user's ``latest`` alone.
+    (a benchmark's temporary folder, say) leaves the user's ``latest`` alone. The run is complete
+    by now, so a folder that refuses the link costs only a warning.
     """
     output_dir = Path(output_dir)
     if not run_dir.resolve().is_relative_to(output_dir.resolve()):
         return
-    output_dir.mkdir(parents=True, exist_ok=True)
     link = output_dir / LATEST
     if link.exists() and not link.is_symlink():
         return  # a real folder named "latest" belongs to the user; leave it alone
     tmp = output_dir / f".{LATEST}.{os.getpid()}.tmp"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(os.path.relpath(run_dir.resolve(), output_dir.resolve()))
-    os.replace(tmp, link)
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(os.path.relpath(run_dir.resolve(), output_dir.resolve()))
+        os.replace(tmp, link)
+    except OSError as exc:
+        log.warning("could not point %s at %s: %s", link, run_dir, refusal(exc))
 
 
 def fold_dirs(run_dir: Path, k: int, n_combos: int = 1) -> list[list[Path]]:
@@ -106,10 +133,21 @@ def is_finished(directory: Path) -> bool:
     return (directory / MODEL).is_file()
 
 
+def divergence(run_dir: Path) -> dict | None:
+    """``{"epoch", "message"}`` of a run that stopped because training diverged, else None."""
+    try:
+        metrics = read_json(run_dir / METRICS)
+    except ArtifactError:
+        return None
+    if isinstance(metrics, dict) and metrics.get("status") == DIVERGED:
+        return {"epoch": metrics.get("epoch"), "message": metrics.get("message")}
+    return None
+
+
 def unfinished(run_dir: Path) -> dict | None:
     """How far an interrupted ``train`` or ``kfold`` run got and how to resume it, or None for a
-    finished run or a folder that is not a run."""
-    if is_finished(run_dir) or not (run_dir / CONFIG).is_file():
+    finished or diverged run or a folder that is not a run."""
+    if is_finished(run_dir) or not (run_dir / CONFIG).is_file() or divergence(run_dir) is not None:
         return None
     resume = f"mlpcli {{}} --resume {run_dir}"
     if (run_dir / KFOLD_PLAN).is_file():
@@ -136,6 +174,10 @@ def resume_config_path(run_dir: str | Path, command: str) -> Path:
                             f"nothing to resume")
     if not (run_dir / CONFIG).is_file():
         raise ArtifactError(f"--resume {run_dir}: {CONFIG} is missing, so this is not a resumable run")
+    diverged = divergence(run_dir)
+    if diverged is not None:
+        raise ArtifactError(f"--resume {run_dir}: this run diverged ({diverged['message']}), and resuming "
+                            f"would diverge again; start a new run with a lower train.lr")
     if command == "train" and not (run_dir / CHECKPOINT).is_file():
         raise ArtifactError(f"--resume {run_dir}: no {CHECKPOINT} (the run stopped before its first "
                             f"checkpoint); start it again with: mlpcli train --config {run_dir / CONFIG}")

@@ -110,16 +110,17 @@ def run_summary(run_dir: str | Path) -> dict:
         raise ArtifactError(f"{run_dir}: no such run directory (train one with `mlpcli train`)")
     kfold = read_kfold_summary(run_dir)
     metrics = read_metrics(run_dir)
-    interrupted = rundir.unfinished(run_dir)
+    interrupted, diverged = rundir.unfinished(run_dir), rundir.divergence(run_dir)
     if kfold is None and metrics is None and interrupted is None and not rundir.is_finished(run_dir):
         raise ArtifactError(f"{run_dir}: not a run directory (no {rundir.METRICS}, {rundir.KFOLD_SUMMARY} "
                             f"or {rundir.MODEL})")
     notes: list[str] = []
     config = read_config(run_dir, notes)
-    kind = "interrupted" if interrupted else "kfold" if kfold is not None else "train"
-    summary = {"run_dir": str(run_dir), "kind": kind, "interrupted": interrupted,
+    kind = ("diverged" if diverged else "interrupted" if interrupted else "kfold" if kfold is not None
+            else "train")
+    summary = {"run_dir": str(run_dir), "kind": kind, "interrupted": interrupted, "diverged": diverged,
                "config": config_essentials(config) if config is not None else None}
-    if interrupted is not None:
+    if interrupted is not None or diverged is not None:
         summary.update({"kfold": None, **_split_part({})})
     elif kfold is not None:
         summary.update(_kfold_part(run_dir, kfold))
@@ -146,7 +147,7 @@ def _evaluation_part(run_dir: Path, notes: list[str], metrics: dict | None, kfol
         if evaluation is not None:
             notes.append(f"confusion matrix of the {evaluation['data']}; for other data run "
                          f"`mlpcli evaluate --model {run_dir} --data DATA --save`")
-    if evaluation is None:
+    if evaluation is None and rundir.is_finished(run_dir):  # without a model there is nothing to evaluate
         notes.append(NO_EVALUATION.format(run=run_dir))
     return evaluation
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from .. import cache
 from ..errors import DataError
 from ..fileio import atomic_save_npz
 from ..progress import bar, log
@@ -86,32 +86,34 @@ def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
     paths, labels, class_names = scan_folder(root)
     key = fingerprint(paths, root, image_size)
     # The limit decides which files are skipped, so it is part of what a cache entry holds.
-    cache = Path(cache_dir) / f"images-{key}-{on_error}-{max_pixels}.npz" if cache_dir else None
-    decoded = _read_cache(cache, paths, labels) if cache is not None and cache.exists() else None
-    if decoded is None:
-        decoded = decode_all(paths, image_size, skip=on_error == "skip", max_pixels=max_pixels)
-    images, kept, failures = decoded
+    cache_file = Path(cache_dir) / f"images-{key}-{on_error}-{max_pixels}.npz" if cache_dir else None
+    stored = None
+    if cache_file is not None:
+        stored = cache.load(cache_file, lambda file: _read_cache(file, paths, image_size), "data")
+    if stored is not None:
+        log.info("data: %d decoded images loaded from cache %s", stored[1].sum(), cache_file)
+        images, kept, failures = stored
+    else:
+        images, kept, failures = decode_all(paths, image_size, skip=on_error == "skip", max_pixels=max_pixels)
     _check_classes_kept(root, labels, kept, class_names)
-    if cache is not None and not cache.exists():
-        atomic_save_npz(cache, {"images": images, "kept": kept,
-                                "reasons": np.array([item["reason"] for item in failures], dtype=str)})
+    if stored is None and cache_file is not None:
+        reasons = np.array([item["reason"] for item in failures], dtype=str)
+        cache.store(cache_file, lambda file: atomic_save_npz(file, {"images": images, "kept": kept,
+                                                                   "reasons": reasons}), "data")
     return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k], failures)
 
 
-def _read_cache(cache: Path, paths: list[Path], labels: np.ndarray):
-    """(images, kept, failures) from a decode cache file, or None (logged) if it is unusable."""
-    try:
-        with np.load(cache, allow_pickle=False) as stored:
-            images, kept, reasons = stored["images"], stored["kept"], stored["reasons"]
-        if kept.shape == labels.shape and kept.dtype == bool and len(images) == kept.sum() \
-                and len(reasons) == len(kept) - kept.sum():
-            log.info("data: %d decoded images loaded from cache %s", kept.sum(), cache)
-            failed = [str(p) for p, k in zip(paths, kept) if not k]
-            return images, kept, [{"path": p, "reason": str(r)} for p, r in zip(failed, reasons)]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        pass
-    log.warning("data: ignoring unreadable cache file %s", cache)
-    return None
+def _read_cache(path: Path, paths: list[Path], image_size):
+    """(images, kept, failures) from a decoded-images cache entry, or None if it does not fit the
+    folder."""
+    with np.load(path, allow_pickle=False) as stored:
+        images, kept, reasons = stored["images"], stored["kept"], stored["reasons"]
+    fits = (kept.shape == (len(paths),) and kept.dtype == bool and images.dtype == np.uint8
+            and images.shape == (int(kept.sum()), *image_size, 3) and len(reasons) == len(kept) - kept.sum())
+    if not fits:
+        return None
+    failed = [str(p) for p, k in zip(paths, kept) if not k]
+    return images, kept, [{"path": p, "reason": str(r)} for p, r in zip(failed, reasons)]
 
 
 def _check_classes_kept(root: Path, labels: np.ndarray, kept: np.ndarray, class_names) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cache
 from ..errors import ConfigError
 from ..fileio import atomic_save_npy
 from ..progress import bar, log
@@ -57,19 +58,22 @@ def cache_key(fingerprint: str, features, dtype) -> str:
 
 def cached_features(dataset, features, dtype="float32", cache_dir: str | None = ".mlpcli-cache") -> np.ndarray:
     """``extract_features`` for a Dataset, reusing the matrix saved by an earlier run on the same
-    data (by fingerprint) with the same parameters. ``cache_dir=None`` bypasses the cache."""
+    data (by fingerprint) with the same parameters. ``cache_dir=None`` bypasses the cache; a
+    damaged entry is rebuilt and an unwritable cache folder only warned about (see ``cache``)."""
     if cache_dir is None or dataset.fingerprint is None:
         return extract_features(dataset.images, features, dtype)
     path = Path(cache_dir) / f"features-{cache_key(dataset.fingerprint, features, dtype)}.npy"
-    if path.exists():
-        try:
-            X = np.load(path, allow_pickle=False)
-            if X.shape[0] == len(dataset.images) and X.dtype == np.dtype(dtype):
-                log.info("features: loaded from cache %s", path)
-                return X
-        except (OSError, ValueError):
-            pass
-        log.warning("features: ignoring unreadable cache file %s", path)
+    n, height, width = dataset.images.shape[:3]
+    expected = (n, sum(feature_widths(features, height, width)))
+
+    def read(file: Path) -> np.ndarray | None:
+        X = np.load(file, allow_pickle=False)
+        return X if X.shape == expected and X.dtype == np.dtype(dtype) else None
+
+    X = cache.load(path, read, "features")
+    if X is not None:
+        log.info("features: loaded from cache %s", path)
+        return X
     X = extract_features(dataset.images, features, dtype)
-    atomic_save_npy(path, X)
+    cache.store(path, lambda file: atomic_save_npy(file, X), "features")
     return X

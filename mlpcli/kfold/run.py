@@ -24,6 +24,7 @@ from ..artifacts.records import save_run, write_config
 from ..config import dump_yaml, grid_configs
 from ..data.split import holdout_rows
 from ..errors import Interrupted
+from ..fileio import make_dir
 from ..threads import thread_limit
 from ..train.fit import Prepared, prepare, resolve, train_model
 from ..train.stop import StopFlag, graceful_stop
@@ -85,7 +86,7 @@ def train_folds(plan: Plan, dirs: list[list[Path]], jobs: int = 1) -> None:
 def _train_fold(config, prepared, train_rows, val_rows, fold, k, directory: Path, stop) -> None:
     checkpoint = directory / rundir.CHECKPOINT
     if not checkpoint.exists():
-        directory.mkdir(parents=True, exist_ok=True)
+        make_dir(directory)
         write_config(directory, dump_yaml(config))
     trained = train_model(config, prepared, train_rows, val_rows, stream=(fold,), label=f"fold {fold + 1}/{k}",
                           checkpoint=checkpoint, stop=stop)

@@ -95,7 +95,7 @@ class Trainer:
         # Each step checks its loss before updating, so only the weights show a bad last update.
         if not all(np.isfinite(w).all() for w in self.network.state_dict().values()):
             raise TrainingDiverged(f"{self.label}training diverged at epoch {state.epoch + 1} (weights "
-                                   f"became non-finite); lower train.lr (now {self.config.lr:g})")
+                                   f"became non-finite); lower train.lr (now {self.config.lr:g})", state.epoch + 1)
         val_loss, val_accuracy = evaluate_rows(self.network, X, y, val_rows, self.standardizer, self.loss_name)
         record = {"epoch": state.epoch + 1, "lr": self._lr(state.epoch), "train_loss": state.partial[0] / n,
                   "train_accuracy": state.partial[1] / n, "val_loss": val_loss, "val_accuracy": val_accuracy,
@@ -131,7 +131,7 @@ class Trainer:
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
                         f"{self.label}training diverged at epoch {state.epoch + 1} (loss={loss}); "
-                        f"lower train.lr (now {self.config.lr:g})")
+                        f"lower train.lr (now {self.config.lr:g})", state.epoch + 1)
                 total_loss += loss * len(rows)
                 correct += hits
                 state.position, state.partial = start + len(rows), (total_loss, correct)
