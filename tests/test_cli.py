@@ -351,3 +351,12 @@ def test_data_synth_help_explains_every_option():
     text = " ".join(run("data", "synth", "--help").stdout.split())
     assert "--n-per-class INTEGER RANGE Images to draw for each of the four shapes" in text
     assert "--seed INTEGER RANGE Random seed: the same seed draws the same images" in text
+
+
+def test_shell_completion_is_documented_and_works():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert 'eval "$(_MLPCLI_COMPLETE=bash_source mlpcli)"' in readme
+    result = CliRunner().invoke(cli, [], prog_name="mlpcli", env={"_MLPCLI_COMPLETE": "bash_source"})
+    assert result.exit_code == 0 and "_mlpcli_completion()" in result.stdout

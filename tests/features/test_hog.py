@@ -8,8 +8,6 @@ from hypothesis import strategies as st
 from mlpcli.features import hog as hog_module
 from mlpcli.features.hog import BLOCK_NORMS, extract, hog, hog_length, n_features, rgb_to_gray
 
-skimage_feature = pytest.importorskip("skimage.feature")
-
 SIZES = [(32, 32), (33, 47), (40, 24), (17, 29)]
 PARAMS = [
     dict(orientations=9, cell=8, block=2, block_norm="L2-Hys"),
@@ -30,7 +28,9 @@ def random_images(n_images, height, width, seed=0):
 
 
 def skimage_hog(gray, orientations, cell, block, block_norm):
-    """scikit-image called the way its users call it: one 2-D float64 image at a time."""
+    """scikit-image called the way its users call it: one 2-D float64 image at a time. Only the
+    tests that compare with it skip when scikit-image (a test extra) is missing."""
+    skimage_feature = pytest.importorskip("skimage.feature")
     return np.stack([
         skimage_feature.hog(image.astype(np.float64), orientations=orientations,
                             pixels_per_cell=(cell, cell), cells_per_block=(block, block),

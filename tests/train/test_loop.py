@@ -65,8 +65,8 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
     best = max(row["val_accuracy"] for row in history.epochs)
     assert history.epochs[history.best_epoch - 1]["val_accuracy"] == best
     assert math.isclose(trained.metrics["val"]["accuracy"], best)
-    if history.stopped_early:
-        assert len(history.epochs) == history.best_epoch + 2
+    # lr 0.5 on this small set stops improving within a few epochs: the 30 are never all run.
+    assert history.stopped_early and len(history.epochs) == history.best_epoch + 2 < 30
 
 
 def test_schedule_is_applied_per_epoch(tmp_path):
