@@ -112,3 +112,18 @@ def test_kfold_resume_skips_finished_folds_and_gives_the_same_weights(tmp_path, 
     for fold in ("fold_1", "fold_2"):
         ours = (tmp_path / "run" / "folds" / fold / rundir.WEIGHTS).read_bytes()
         assert ours == (tmp_path / "reference" / "folds" / fold / rundir.WEIGHTS).read_bytes(), fold
+
+
+def test_show_prints_aligned_text_not_python_reprs(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from mlpcli.cli import cli
+
+    config = load_config(write_config(tmp_path / "c.yaml"))
+    monkeypatch.setattr("mlpcli.train.stop.graceful_stop", stopping_after(5))
+    with pytest.raises(Interrupted):
+        run_train(config, out=tmp_path / "run")
+    text = CliRunner().invoke(cli, ["show", str(tmp_path / "run")]).stdout
+    assert "{" not in text and "'" not in text.replace("don't", "")
+    assert "status     interrupted at epoch" in text and f"mlpcli train --resume {tmp_path / 'run'}" in text
+    assert "model      hidden [16], activation relu" in text
