@@ -326,9 +326,9 @@ def test_quality_gate_has_its_own_exit_code_and_verdict(constant_model, two_by_t
 
 def test_the_gate_exit_code_is_documented():
     assert "3 the --fail-under gate failed" in " ".join(run("evaluate", "--help").stdout.split())
-    import mlpcli.cli
+    import mlpcli.cli.app
 
-    assert "3 a failed quality gate" in mlpcli.cli.__doc__
+    assert "3 a failed quality gate" in mlpcli.cli.app.__doc__
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert "`3` a failed quality gate" in readme
 

@@ -1,0 +1,11 @@
+"""The command line: parse, call one ``commands.run_*``, print. The only package that knows click.
+
+Importing the command modules registers their commands on the ``cli`` group.
+"""
+
+from . import tool_commands, train_commands, use_commands  # noqa: F401
+from .app import _global_options_everywhere, cli, main
+
+_global_options_everywhere(cli)
+
+__all__ = ["cli", "main"]

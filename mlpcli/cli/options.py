@@ -1,0 +1,76 @@
+"""Options and helpers shared by several commands: config loading, --resume, decoding, JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..choices import DEFAULT_MAX_IMAGE_PIXELS
+
+
+def config_options(command, required=True):
+    """--config, --set and --print-config, shared by the commands that read a config."""
+    command = click.option("--print-config", is_flag=True,
+                           help="Print the fully resolved config and exit.")(command)
+    command = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                           help="Override a config key, e.g. --set train.lr=0.01 (repeatable).")(command)
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False), required=required,
+                        help="YAML config file.")(command)
+
+
+def resumable(command):
+    """--config or --resume RUN_DIR (exactly one), for the commands that train."""
+    command = click.option("--resume", type=click.Path(file_okay=False),
+                           help="Continue the interrupted run in this directory.")(command)
+    return config_options(command, required=False)
+
+
+def config_or_resume(config_path, overrides, print_config, resume):
+    """The config to start from, or None when resuming (the run directory has it)."""
+    if bool(config_path) == bool(resume):
+        raise click.UsageError("give either --config (a new run) or --resume RUN_DIR (continue one)")
+    if resume and (overrides or print_config):
+        raise click.UsageError("--resume takes the run's own config; --set and --print-config do not apply")
+    return None if resume else load_config_or_print(config_path, overrides, print_config)
+
+
+def load_config_or_print(config_path, overrides, print_config):
+    """The validated Config, or print it (``--print-config``) and exit 0."""
+    from ..config import dump_yaml, load_config
+
+    config = load_config(config_path, list(overrides))
+    if print_config:
+        click.echo(dump_yaml(config), nl=False)
+        sys.exit(0)
+    return config
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, allow_nan=False, default=_json_default))
+
+
+def _json_default(value):
+    return str(value)
+
+
+def decode_options(command):
+    """--on-error and --max-pixels, shared by the commands that decode image files."""
+    command = click.option("--max-pixels", type=click.IntRange(min=1), metavar="N",
+                           help=f"Refuse images with more pixels than this as possible decompression "
+                                f"bombs [default: {DEFAULT_MAX_IMAGE_PIXELS:,}, Pillow's limit].")(command)
+    return click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+                        help="Unreadable image files: fail naming every one, or skip them (each is "
+                             "reported on stderr and under 'skipped' in --json).")(command)
+
+
+def output_suffix(ctx, param, value):
+    from ..tables import FORMATS
+
+    if value is not None and Path(value).suffix.lower() not in FORMATS:
+        raise click.BadParameter(f"{value}: the suffix picks the format; use one of {', '.join(FORMATS)}")
+    return value
+
+

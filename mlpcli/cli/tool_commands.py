@@ -1,0 +1,113 @@
+"""The tools: ``gradcheck``, ``data synth|download`` and ``config reference``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .app import cli
+from .options import config_options, emit_json, load_config_or_print
+
+
+@cli.command()
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Print the errors as one JSON document.")
+def gradcheck(config_path, overrides, print_config, as_json):
+    """Check the configured network's backward pass against numerical gradients (float64).
+
+    Exit 1 if any parameter's relative error is above 1e-6.
+
+    \b
+    Example:
+      mlpcli gradcheck --config configs/quickstart.yaml
+    """
+    from ..commands import GRADCHECK_TOLERANCE, run_gradcheck
+
+    config = load_config_or_print(config_path, overrides, print_config)
+    errors = run_gradcheck(config)
+    worst = max(errors.values())
+    passed = worst <= GRADCHECK_TOLERANCE
+    if as_json:
+        emit_json({"passed": passed, "tolerance": GRADCHECK_TOLERANCE, "max_relative_error": worst,
+                   "relative_errors": errors})
+    else:
+        for path, error in errors.items():
+            click.echo(f"{path:<12} {error:.3e}")
+        click.echo(f"{'PASS' if passed else 'FAIL'}: max relative error {worst:.3e} (tolerance {GRADCHECK_TOLERANCE:g})")
+    if not passed:
+        sys.exit(1)
+
+
+@cli.group()
+def data():
+    """Make or fetch data sets.
+
+    \b
+    Example:
+      mlpcli data synth --out data/shapes
+    """
+
+
+@data.command("synth")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write (new or empty).")
+@click.option("--n-per-class", default=250, show_default=True, type=click.IntRange(min=1),
+              help="Images to draw for each of the four shapes (circle, square, triangle, cross).")
+@click.option("--size", default=32, show_default=True, type=click.IntRange(min=8), help="Image side in pixels.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Random seed: the same seed draws the same images.")
+def data_synth(out, n_per_class, size, seed):
+    """Write the built-in synthetic shapes as an image folder of PNGs.
+
+    \b
+    Example:
+      mlpcli data synth --out data/shapes
+    """
+    from ..commands import run_synth
+
+    count = run_synth(out, n_per_class, size, seed)
+    click.echo(f"wrote {count} images to {out}")
+
+
+@data.command("download")
+@click.argument("name", type=click.Choice(["cifar10"]))
+@click.option("--dest", default="data", show_default=True, type=click.Path(file_okay=False),
+              help="Folder to unpack into.")
+@click.option("--url", help="Download from this mirror instead of the official address.")
+def data_download(name, dest, url):
+    """Download a data set, verify its published MD5 and unpack it.
+
+    An interrupted download resumes when the command is run again.
+
+    \b
+    Example:
+      mlpcli data download cifar10 --dest data/
+    """
+    from ..data.download import download_dataset
+
+    click.echo(str(download_dataset(name, dest, url)))
+
+
+@cli.group("config")
+def config_group():
+    """Describe the configuration file.
+
+    \b
+    Example:
+      mlpcli config reference > docs/config.md
+    """
+
+
+@config_group.command("reference")
+def config_reference():
+    """Print the config reference (Markdown): every key with its type, default, allowed values and meaning.
+
+    \b
+    Example:
+      mlpcli config reference > docs/config.md
+    """
+    from ..config.reference import config_reference_markdown
+
+    click.echo(config_reference_markdown(), nl=False)
+
+
