@@ -55,15 +55,16 @@ def print_show(summary) -> None:
     for split, values in (summary.get("metrics") or {}).items():
         if isinstance(values, dict) and values.get("accuracy") is not None:
             n = (summary.get("n") or {}).get(split)
-            _line(split, f"accuracy {values['accuracy']:.4f}  loss {values['loss']:.4f}  n {n}")
+            _line(f"{split} set", f"accuracy {values['accuracy']:.4f}  loss {values['loss']:.4f}  n {n}")
     if summary.get("kfold"):
         _show_kfold(summary["kfold"])
     if summary.get("epochs") is not None:
         _line("epochs", f"{_plain_text(summary['epochs'])}  ({summary.get('seconds') or 0:.1f}s)")
     evaluation = summary.get("evaluation")
     if evaluation:
-        _line("evaluation", f"accuracy {evaluation['accuracy']:.4f} on {evaluation.get('n')} images of "
-                            f"{evaluation.get('data')} ({evaluation.get('saved_at')})")
+        saved = f" (saved {evaluation['saved_at']})" if evaluation.get("saved_at") else ""
+        _line("evaluation", f"accuracy {evaluation['accuracy']:.4f} on {evaluation.get('n')} images "
+                            f"({evaluation.get('data')}){saved}")
     for note in summary.get("notes", []):
         _line("note", note)
     for picture in summary.get("pictures", []):

@@ -96,8 +96,11 @@ def test_load_config_names_the_file(tmp_path):
     path.write_text("model:\n  loss: hinge\n")
     with pytest.raises(ConfigError, match=r"c.yaml: model.loss: must be one of softmax, squared; got 'hinge'"):
         load_config(path)
-    with pytest.raises(ConfigError, match="config file not found"):
+    with pytest.raises(ConfigError, match="config file not found") as info:
         load_config(tmp_path / "missing.yaml")
+    assert "did you mean" not in str(info.value)
+    with pytest.raises(ConfigError, match=f"c.yml; did you mean {tmp_path / 'c.yaml'}"):
+        load_config(tmp_path / "c.yml")
 
 
 def test_invalid_yaml_and_non_mapping_top_level():
