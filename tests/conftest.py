@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +62,23 @@ def write_config(path: Path, **sections) -> Path:
 @pytest.fixture
 def small_config(tmp_path) -> Path:
     return write_config(tmp_path / "config.yaml")
+
+
+class StopAfter:
+    """A StopFlag stand-in that asks to stop after ``calls`` checks."""
+
+    def __init__(self, calls):
+        self.calls, self.signal_name = calls, "SIGINT"
+
+    def is_set(self):
+        self.calls -= 1
+        return self.calls < 0
+
+
+def stopping_after(calls):
+    """A stand-in for ``train.stop.graceful_stop`` whose flag asks to stop after ``calls`` checks
+    (monkeypatch it over the real one to interrupt a run at a chosen minibatch)."""
+    @contextmanager
+    def graceful_stop(event=None):
+        yield StopAfter(calls)
+    return graceful_stop

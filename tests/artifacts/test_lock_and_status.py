@@ -21,7 +21,7 @@ from mlpcli.commands import run_kfold, run_show, run_train
 from mlpcli.config import load_config
 from mlpcli.errors import ArtifactError, Interrupted, TrainingDiverged
 
-from conftest import write_config
+from conftest import stopping_after, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 HOLD_LOCK = """\
@@ -31,24 +31,6 @@ with locked_run(sys.argv[1]):
     print("locked", flush=True)
     sys.stdin.read()
 """
-
-
-class StopAfter:
-    """A StopFlag stand-in that asks to stop after ``calls`` checks."""
-
-    def __init__(self, calls):
-        self.calls, self.signal_name = calls, "SIGINT"
-
-    def is_set(self):
-        self.calls -= 1
-        return self.calls < 0
-
-
-def stopping_after(calls):
-    @contextmanager
-    def graceful_stop(event=None):
-        yield StopAfter(calls)
-    return graceful_stop
 
 
 def run(*args):

@@ -1,7 +1,6 @@
 """Every kind of run directory works with show, predict, evaluate and --resume: train, kfold
 (ensemble and best fold), kfold --grid, and interrupted train and kfold runs."""
 
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -11,25 +10,7 @@ from mlpcli.commands import run_evaluate, run_kfold, run_predict, run_show, run_
 from mlpcli.config import load_config
 from mlpcli.errors import ArtifactError, Interrupted
 
-from conftest import write_config
-
-
-class StopAfter:
-    """A StopFlag stand-in that asks to stop after ``calls`` checks."""
-
-    def __init__(self, calls):
-        self.calls, self.signal_name = calls, "SIGINT"
-
-    def is_set(self):
-        self.calls -= 1
-        return self.calls < 0
-
-
-def stopping_after(calls):
-    @contextmanager
-    def graceful_stop(event=None):
-        yield StopAfter(calls)
-    return graceful_stop
+from conftest import stopping_after, write_config
 
 
 @pytest.fixture(scope="module")

@@ -15,18 +15,7 @@ from mlpcli.config import from_dict
 from mlpcli.errors import ArtifactError, Interrupted
 from mlpcli.train.fit import holdout_split, prepare, train_model
 
-from conftest import write_config
-
-
-class StopAfter:
-    """A StopFlag stand-in that asks to stop after ``calls`` checks."""
-
-    def __init__(self, calls):
-        self.calls, self.signal_name = calls, "SIGINT"
-
-    def is_set(self):
-        self.calls -= 1
-        return self.calls < 0
+from conftest import StopAfter, stopping_after, write_config
 
 
 def config(tmp_path, **train):
@@ -190,8 +179,6 @@ def test_kfold_resume_needs_a_kfold_run(tmp_path):
 def test_resume_works_from_another_directory_with_a_relative_data_path(tmp_path, monkeypatch):
     """config.yaml records data.path resolved (and how it was written), so a run started with a
     relative path can be resumed from anywhere."""
-    from contextlib import contextmanager
-
     from mlpcli.commands import run_synth, run_train
     from mlpcli.config import load_config
 
@@ -199,11 +186,7 @@ def test_resume_works_from_another_directory_with_a_relative_data_path(tmp_path,
     monkeypatch.chdir(tmp_path)
     config = load_config(write_config(tmp_path / "c.yaml", data={"format": "folder", "path": "shapes",
                                                                  "image_size": 16}))
-
-    @contextmanager
-    def stop_soon(event=None):
-        yield StopAfter(2)
-    monkeypatch.setattr("mlpcli.train.stop.graceful_stop", stop_soon)
+    monkeypatch.setattr("mlpcli.train.stop.graceful_stop", stopping_after(2))
     with pytest.raises(Interrupted):
         run_train(config, out=tmp_path / "run")
     recorded = (tmp_path / "run" / "config.yaml").read_text()
