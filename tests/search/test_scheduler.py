@@ -99,3 +99,23 @@ def test_a_cluster_without_dask_says_how_to_install_it(monkeypatch, cluster):
     with pytest.raises(ClusterError) as caught:
         open_executor(cluster=cluster)
     assert INSTALL_HINT in str(caught.value) and caught.value.exit_code == 1
+
+
+def test_one_job_runs_units_in_this_process_with_the_same_bytes():
+    from mlpcli.search.scheduler import InlineExecutor, choose_executor
+
+    X, work = toy_work()
+    executor = choose_executor(jobs=1)
+    assert isinstance(executor, InlineExecutor) and not isinstance(choose_executor(jobs=2), InlineExecutor)
+    with executor:
+        shared = executor.share(X)
+        futures = [executor.submit(units.project, shared, rows, seed) for rows, seed in work]
+        results = [f.result() for f in executor.as_completed(futures)]
+        with pytest.raises(ValueError, match="read-only"):
+            executor.submit(units.mutate, shared).result()
+        with pytest.raises(RuntimeError, match="boom"):
+            executor.submit(units.fail, "boom").result()
+    assert X.flags.writeable and all(rows.flags.writeable for rows, _ in work)  # the caller's arrays
+    for result, reference in zip(results, expected(X, work)):
+        assert result.value.tobytes() == reference.tobytes()
+    assert {r.worker.rsplit(":", 1)[1] for r in results} == {str(os.getpid())}
