@@ -135,6 +135,31 @@ def load_config_or_print(config_path, overrides, print_config):
     return config
 
 
+def workers_options(what: str):
+    """--jobs, --cluster (env MLPCLI_CLUSTER) and --timeout, for the commands that run units of work."""
+    def decorate(command):
+        command = click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+                               help="Seconds to wait for the Dask scheduler to answer.")(command)
+        command = click.option("--cluster", envvar="MLPCLI_CLUSTER", metavar="ADDRESS",
+                               help=f"Train {what} on the Dask cluster at tcp://HOST:PORT (env MLPCLI_CLUSTER), "
+                                    f"or local:N for N local Dask workers; needs pip install 'mlpcli[cluster]'.")(command)
+        return click.option("--jobs", type=click.IntRange(min=1),
+                            help=f"Train {what} in this many local worker processes, one BLAS thread each "
+                                 f"[default: 1, in this process].")(command)
+    return decorate
+
+
+def where_to_run(ctx, jobs, cluster):
+    """(jobs, cluster): an explicit --jobs wins over a cluster that only MLPCLI_CLUSTER names."""
+    from click.core import ParameterSource
+
+    if jobs is not None and cluster and ctx.get_parameter_source("cluster") is ParameterSource.ENVIRONMENT:
+        return jobs, None
+    if jobs is not None and cluster:
+        raise click.UsageError("--jobs and --cluster: choose one; --cluster local:N runs N local Dask workers")
+    return jobs, cluster
+
+
 def emit_json(data) -> None:
     click.echo(json.dumps(data, indent=2, allow_nan=False, default=_json_default))
 
@@ -184,20 +209,24 @@ def _fmt(value) -> str:
               help="Final model: the best fold, or all folds averaging their probabilities.")
 @click.option("--grid", multiple=True, metavar="KEY=V1,V2",
               help="Cross-validate every combination of these values (repeatable).")
-@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Train folds in this many worker processes.")
+@workers_options("folds")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
 @click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
-def kfold(config_path, overrides, print_config, resume, k, select, grid, jobs, out, no_cache, as_json):
+@click.pass_context
+def kfold(ctx, config_path, overrides, print_config, resume, k, select, grid, jobs, cluster, timeout, out,
+          no_cache, as_json):
     """k-fold cross-validation: mean validation accuracy, and a model to predict with.
 
     \b
     Each fold is saved when it finishes; after Ctrl-C, --resume skips finished folds.
+    --jobs N trains folds in N local processes, --cluster on a Dask cluster; the results are
+    the same bytes wherever the folds ran.
 
     \b
     Example:
       mlpcli kfold --config configs/cifar10-hog.yaml --k 5 --select ensemble
+      mlpcli kfold --config configs/cifar10-hog.yaml --jobs 2
       mlpcli kfold --config configs/quickstart.yaml --grid train.lr=0.1,0.01 --grid model.hidden=[64],[256]
     """
     from .commands import run_kfold
@@ -207,7 +236,9 @@ def kfold(config_path, overrides, print_config, resume, k, select, grid, jobs, o
     if resume and (k or select or grid):
         raise click.UsageError("--resume continues with the run's own --k, --select and --grid")
     config = config_or_resume(config_path, overrides, print_config, resume)
-    result = run_kfold(config, Path(config_path or "kfold").stem, k, select, grid, jobs, out, not no_cache, resume)
+    jobs, cluster = where_to_run(ctx, jobs, cluster)
+    result = run_kfold(config, Path(config_path or "kfold").stem, k, select, grid, jobs, out, not no_cache, resume,
+                       cluster, timeout)
     if as_json:
         emit_json(result)
         return

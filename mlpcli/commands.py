@@ -51,8 +51,8 @@ def _resume_config(run_dir, command: str):
     return load_config(resume_config_path(run_dir, command))
 
 
-def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1, out=None,
-              use_cache=True, resume=None) -> dict:
+def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=None, out=None,
+              use_cache=True, resume=None, cluster=None, timeout=10.0) -> dict:
     """Cross-validate (each grid combination), keep the best combination's fold models with the
     ``select``-ed final model, and write the run directory; returns the summary.
 
@@ -77,7 +77,7 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1,
         write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
     dirs = fold_dirs(run_dir, plan)
     try:
-        train_folds(plan, dirs, jobs)
+        train_folds(plan, dirs, jobs, cluster, timeout)
     except Interrupted as exc:
         raise Interrupted(f"{exc}; finished folds are kept. Resume with: mlpcli kfold --resume {run_dir}") from None
     trained = load_folds(dirs)
