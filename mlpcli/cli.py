@@ -266,6 +266,61 @@ def _print_kfold(result) -> None:
 
 
 @cli.command()
+@resumable
+@click.option("--trials", type=click.IntRange(min=1), help="Number of trials (default: search.trials in the config).")
+@click.option("--k", type=click.IntRange(min=2), help="Number of folds per trial (default: kfold.k in the config).")
+@click.option("--select", type=click.Choice(["best", "ensemble"]),
+              help="The best trial's final model: its best fold, or all its folds averaging their probabilities.")
+@workers_options("the units (one trial's fold at one budget)")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
+@click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
+@click.option("--json", "as_json", is_flag=True, help="Print the search summary as one JSON document.")
+@click.pass_context
+def search(ctx, config_path, overrides, print_config, resume, trials, k, select, jobs, cluster, timeout, out,
+           no_cache, as_json):
+    """Hyperparameter search: cross-validate the trials of the config's search: section.
+
+    Trials are ranked by mean fold accuracy; the run directory holds trials.csv,
+    search_summary.json, best_config.yaml (ready for mlpcli train --config) and the best
+    trial's model, so predict and evaluate take it directly. Each unit is saved when it
+    finishes: Ctrl-C keeps them and --resume trains only what is missing.
+
+    \b
+    Example:
+      mlpcli search --config configs/cifar10-hog.yaml --trials 20 --k 3 --jobs 2
+      mlpcli search --config search.yaml --cluster tcp://scheduler:8786
+      mlpcli search --resume runs/20260101-120000-search
+    """
+    from .commands import run_search
+
+    if resume and (trials or k or select):
+        raise click.UsageError("--resume continues with the search's own --trials, --k and --select")
+    config = config_or_resume(config_path, overrides, print_config, resume)
+    jobs, cluster = where_to_run(ctx, jobs, cluster)
+    result = run_search(config, Path(config_path or "search").stem, trials, k, select, jobs, cluster, timeout, out,
+                        not no_cache, resume)
+    if as_json:
+        emit_json({key: value for key, value in result.items() if key != "units"})
+        return
+    _print_search(result)
+
+
+def _print_search(result) -> None:
+    from .search.table import format_params
+
+    click.echo(f"run directory  {result['run_dir']}  ({result['strategy']}, {result['n_trials']} trials, "
+               f"{result['k']} folds, on {result['executor']}, {result['wall_seconds']:.1f}s)")
+    click.echo(f"\n{'rank':>4}  {'trial':>5}  {'epochs':>6}  mean_acc  std     oof_acc  params")
+    for row in result["trials"]:
+        click.echo(f"{row['rank']:>4}  {row['trial']:>5}  {row['epochs']:>6}  {_fmt(row['mean_accuracy'])}    "
+                   f"{_fmt(row['std_accuracy'])}  {_fmt(row['oof_accuracy'])}   {format_params(row['params'])}")
+    best = result["best"]
+    click.echo(f"\nbest: trial {result['trials'][0]['trial']}, mean {best['mean_accuracy']:.4f} +/- "
+               f"{best['std_accuracy']:.4f}, oof {best['oof_accuracy']:.4f}, final model: {best['select']}")
+    click.echo(f"units: {result['units_trained']} trained, {result['units_reused']} reused from disk")
+
+
+@cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--model", "model_dir", default="runs/latest", show_default=True, type=click.Path(),
               help="Run directory (or model bundle) to predict with.")

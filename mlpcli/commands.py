@@ -88,6 +88,58 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=No
     return {"run_dir": str(run_dir), **summary}
 
 
+def run_search(config, config_name="search", trials=None, k=None, select=None, jobs=None, cluster=None,
+               timeout=10.0, out=None, use_cache=True, resume=None) -> dict:
+    """Cross-validate every trial of the config's ``search:`` section (successive halving: rung by
+    rung) on this process, ``jobs`` local processes or a Dask cluster; keep the best trial's model.
+
+    Each unit is saved when it arrives; ``resume`` (a search directory) trains only the missing ones.
+    Returns the search summary (``search_summary.json``) with ``run_dir`` and the best trial's
+    k-fold summary as ``best``.
+    """
+    import time
+
+    from .artifacts import new_run_dir, point_latest
+    from .artifacts.records import read_search_plan, write_config, write_search_plan, write_search_results
+    from .errors import Interrupted
+    from .search.plan import plan_search
+    from .search.results import (evaluate_trials, save_best_trial, save_search_model, search_summary,
+                                 total_units)
+    from .search.run import execute
+    from .search.scheduler import choose_executor
+    from .search.table import LiveTable
+    from .train.fit import recorded_config
+
+    if resume:
+        config = _resume_config(resume, "search")
+        options = read_search_plan(Path(resume))
+        trials, k, select = options["trials"], options["k"], options["select"]
+    splan = plan_search(config, trials, k, select, use_cache)
+    run_dir = Path(resume) if resume else new_run_dir(splan.config.output.dir, config_name, out)
+    if not resume:
+        write_config(run_dir, recorded_config(config, splan.config))
+        write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
+    started = time.perf_counter()
+    executor = choose_executor(jobs, cluster, timeout)
+    info = {"executor": executor.name}
+    try:
+        with executor:
+            records, info["share_seconds"] = execute(
+                splan, run_dir, executor, LiveTable(splan.params, splan.k, total_units(splan)),
+                on_unit=lambda done: write_search_results(run_dir, search_summary(splan, done, **info)))
+    except Interrupted as exc:
+        raise Interrupted(f"{exc}. Resume with: mlpcli search --resume {run_dir}") from None
+    info["wall_seconds"] = time.perf_counter() - started
+    evaluated = evaluate_trials(splan, run_dir, records)
+    summary = search_summary(splan, records, evaluated, **info)
+    best, config, folds, dirs = save_best_trial(splan, run_dir, summary["trials"][0]["trial"] - 1, evaluated)
+    summary["best"] = best
+    write_search_results(run_dir, summary)
+    save_search_model(run_dir, config, folds, dirs, best)
+    point_latest(splan.config.output.dir, run_dir)
+    return {"run_dir": str(run_dir), **summary}
+
+
 def _or_none(value):
     return None if value is None or value != value else value
 

@@ -42,10 +42,22 @@ class Plan:
 
 def plan_kfold(config, k=None, select=None, grid=(), use_cache=True) -> Plan:
     """Resolve overrides and the grid, extract features once, and split rows into folds."""
+    config = kfold_config(config, k, select)
+    combos, configs = grid_configs(config, grid)
+    return plan_configs(config, combos, configs, use_cache)
+
+
+def kfold_config(config, k=None, select=None):
+    """``config`` with ``--k``/``--select`` applied and resolved (seed drawn, data.path absolute)."""
     kfold = dataclasses.replace(config.kfold, **{key: value for key, value in (("k", k), ("select", select))
                                                  if value is not None})
-    config = resolve(dataclasses.replace(config, kfold=kfold))
-    combos, configs = grid_configs(config, grid)
+    return resolve(dataclasses.replace(config, kfold=kfold))
+
+
+def plan_configs(config, combos: list[dict], configs: list, use_cache=True) -> Plan:
+    """The plan for cross-validating ``configs`` (``combos`` their overrides of ``config``): features
+    extracted once per distinct data and feature setting, rows split into ``config``'s folds."""
+    kfold = config.kfold
     cache: dict = {}
     prepared = []
     for candidate in configs:
