@@ -453,12 +453,15 @@ def _print_show(summary) -> None:
     interrupted = summary.get("interrupted")
     if interrupted:
         where = (f"epoch {interrupted['epoch']}, sample {interrupted['sample']}" if interrupted["command"] == "train"
+                 else f"{interrupted['units_finished']} unit(s) finished" if interrupted["command"] == "search"
                  else f"{interrupted['folds_finished']} fold(s) finished")
         _line("status", f"interrupted at {where}; resume with: {interrupted['resume']}")
     for split, values in (summary.get("metrics") or {}).items():
         if isinstance(values, dict) and values.get("accuracy") is not None:
             n = (summary.get("n") or {}).get(split)
             _line(split, f"accuracy {values['accuracy']:.4f}  loss {values['loss']:.4f}  n {n}")
+    if summary.get("search"):
+        _print_show_search(summary["search"])
     if summary.get("kfold"):
         _print_show_kfold(summary["kfold"])
     if summary.get("epochs") is not None:
@@ -480,6 +483,18 @@ def _print_show_kfold(fold) -> None:
         params = " ".join(f"{key}={value}" for key, value in row["params"].items())
         chosen = "  <- chosen" if row["params"] == fold.get("best_params") else ""
         _line("grid", f"mean {row['mean_accuracy']:.4f} +/- {row['std_accuracy']:.4f}  {params}{chosen}")
+
+
+def _print_show_search(search) -> None:
+    from .search.table import format_params
+
+    _line("search", f"{search['strategy']}, {search['n_trials']} trials, {search['k']} folds, on "
+                    f"{search.get('executor')}, {search.get('wall_seconds') or 0:.1f}s; units: "
+                    f"{search.get('units_trained')} trained, {search.get('units_reused')} reused")
+    for row in search["trials"]:
+        _line(f"trial {row['trial']}", f"rank {row['rank']}  epochs {row['epochs']}  mean "
+                                       f"{_fmt(row['mean_accuracy'])} +/- {_fmt(row['std_accuracy'])}  oof "
+                                       f"{_fmt(row['oof_accuracy'])}  {format_params(row['params'])}")
 
 
 def _line(label: str, text) -> None:
