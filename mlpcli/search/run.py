@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class Shared:
     def __init__(self, executor, splan: SearchPlan) -> None:
         self.executor, self.splan, self.seconds = executor, splan, 0.0
         self._handles: dict[int, tuple] = {}
+        self.token = uuid.uuid4().hex[:8]  # unit keys are new in every invocation
         pool = np.sort(np.concatenate(splan.kfold.folds))
         self.train_rows = [np.setdiff1d(pool, rows, assume_unique=True) for rows in splan.kfold.folds]
 
@@ -89,6 +91,11 @@ def execute(splan: SearchPlan, run_dir: Path, executor, table, on_unit=None) -> 
     return records, shared.seconds
 
 
+def unit_key(unit: Unit, token: str) -> str:
+    """The unit's name on a Dask cluster (its dashboard shows it): ``mlpcli-t3-f2-e4-<token>``."""
+    return f"mlpcli-t{unit.trial + 1}-f{unit.fold + 1}-e{unit.epochs}-{token}"
+
+
 def mean_accuracy(records: dict, units: list[Unit]) -> float:
     """Mean validation accuracy of ``units`` (NaN if any diverged or is missing)."""
     values = [records[u].accuracy if u in records else math.nan for u in units]
@@ -107,7 +114,7 @@ def _run_rung(splan, units, run_dir, shared: Shared, records, table, on_unit) ->
     executor = shared.executor
     futures = {executor.submit(train_unit, splan.unit_config(u), *shared.args(u.trial), shared.train_rows[u.fold],
                                splan.kfold.folds[u.fold], (u.fold,), f"trial {u.trial + 1} fold {u.fold + 1}",
-                               True): u for u in todo}
+                               True, key=unit_key(u, shared.token)): u for u in todo}
     done = 0
     try:
         for future in executor.as_completed(list(futures)):
