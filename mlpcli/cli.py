@@ -300,7 +300,7 @@ def search(ctx, config_path, overrides, print_config, resume, trials, k, select,
     result = run_search(config, Path(config_path or "search").stem, trials, k, select, jobs, cluster, timeout, out,
                         not no_cache, resume)
     if as_json:
-        emit_json({key: value for key, value in result.items() if key != "units"})
+        emit_json(result)
         return
     _print_search(result)
 

@@ -114,16 +114,16 @@ def run_search(config, config_name="search", trials=None, k=None, select=None, j
         config = _resume_config(resume, "search")
         options = read_search_plan(Path(resume))
         trials, k, select = options["trials"], options["k"], options["select"]
-    splan = plan_search(config, trials, k, select, use_cache)
-    run_dir = Path(resume) if resume else new_run_dir(splan.config.output.dir, config_name, out)
-    if not resume:
-        write_config(run_dir, recorded_config(config, splan.config))
-        write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
-    started = time.perf_counter()
-    executor = choose_executor(jobs, cluster, timeout)
+    executor = choose_executor(jobs, cluster, timeout)  # a bad address fails before the features are made
     info = {"executor": executor.name}
     try:
         with executor:
+            splan = plan_search(config, trials, k, select, use_cache)
+            run_dir = Path(resume) if resume else new_run_dir(splan.config.output.dir, config_name, out)
+            if not resume:
+                write_config(run_dir, recorded_config(config, splan.config))
+                write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
+            started = time.perf_counter()
             records, info["share_seconds"] = execute(
                 splan, run_dir, executor, LiveTable(splan.params, splan.k, total_units(splan)),
                 on_unit=lambda done: write_search_results(run_dir, search_summary(splan, done, **info)))

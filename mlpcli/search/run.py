@@ -122,9 +122,9 @@ def _run_rung(splan, units, run_dir, shared: Shared, records, table, on_unit) ->
             record = save_unit(splan, run_dir, unit, future.result(), shared.args(unit.trial)[2])
             records[unit] = record
             done += 1
-            table.update(unit.trial, unit.fold, unit.epochs, record.accuracy, record.seconds, record.worker)
             if on_unit is not None:
                 on_unit(records)
+            table.update(unit.trial, unit.fold, unit.epochs, record.accuracy, record.seconds, record.worker)
     except KeyboardInterrupt:
         raise Interrupted(f"search stopped: {len(todo) - done} unit(s) of this rung cancelled on "
                           f"{executor.name}; {len(records)} finished unit(s) are kept") from None

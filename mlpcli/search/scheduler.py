@@ -138,10 +138,13 @@ class Executor:
     def __exit__(self, exc_type, exc, tb) -> None:
         aborted = exc_type is not None
         try:
-            if aborted:
+            if aborted and self._cancel_on_abort:
                 self.cancel([f for f in self._submitted if not f.done()])
         finally:
             self.close(abort=aborted)
+
+    #: Cancel the outstanding futures before ``close(abort=True)``; local processes fail them instead.
+    _cancel_on_abort = True
 
 
 class InlineExecutor(Executor):
@@ -229,9 +232,17 @@ class LocalExecutor(Executor):
         for future in futures:
             future.cancel()  # only units still waiting; close(abort=True) stops running ones
 
+    # Python < 3.12's pool fails every outstanding future when its workers are terminated, and
+    # crashes its manager thread (a traceback on stderr) on one that was cancelled: on abort,
+    # let it fail them all (BrokenProcessPool) rather than cancel first.
+    _cancel_on_abort = False
+
     def close(self, abort: bool = False) -> None:
         if abort:
             _terminate_workers(self._pool)
+            manager = getattr(self._pool, "_executor_manager_thread", None)
+            if manager is not None:
+                manager.join(timeout=10)  # it has failed the outstanding futures
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._scratch.cleanup()
 

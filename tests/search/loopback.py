@@ -1,6 +1,7 @@
 """A Dask cluster on the loopback interface for the tests: one `dask scheduler` and single-threaded
 `dask worker` processes, each a subprocess, every one stopped by its pid at the end, pass or fail.
-Use the ``cluster`` fixture (tests/search/conftest.py); it skips when Dask is not installed."""
+Import the ``cluster`` fixture into a test module (one cluster per module); it skips when Dask is
+not installed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 HOST = "127.0.0.1"  # never any other interface
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +87,15 @@ class LoopbackCluster:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    pytest.importorskip("distributed")
+    loopback = LoopbackCluster(tmp_path_factory.mktemp("dask"))
+    try:
+        loopback.start_scheduler()
+        loopback.add_workers(2)
+        yield loopback
+    finally:
+        loopback.stop()

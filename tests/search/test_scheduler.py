@@ -71,7 +71,7 @@ def test_leaving_by_ctrl_c_cancels_waiting_units_and_stops_running_ones(tmp_path
     assert all(f.done() for f in futures)
     finished = [f for f in futures if not f.cancelled() and f.exception() is None]
     assert finished == []  # each unit sleeps a minute: the running ones were stopped, not awaited
-    assert any(f.cancelled() for f in futures)  # the waiting ones never started
+    assert len(list(tmp_path.iterdir())) <= 2  # the waiting ones never started
     for marker in tmp_path.iterdir():
         with pytest.raises(ProcessLookupError):  # the running ones' processes are gone
             os.kill(int(marker.name.split("-")[1]), 0)
