@@ -123,7 +123,7 @@ def run_search(config, config_name="search", trials=None, k=None, select=None, j
             if not resume:
                 write_config(run_dir, recorded_config(config, splan.config))
                 write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
-            started = time.perf_counter()
+            started, info["started_at"] = time.perf_counter(), time.time()
             records, info["share_seconds"] = execute(
                 splan, run_dir, executor, LiveTable(splan.params, splan.k, total_units(splan)),
                 on_unit=lambda done: write_search_results(run_dir, search_summary(splan, done, **info)))
