@@ -399,8 +399,27 @@ def _resolve(arg):
             _MAPPED[arg.path] = np.load(arg.path, mmap_mode="r")
         return _MAPPED[arg.path]
     if isinstance(arg, np.ndarray):
+        arg = _aligned(arg)
         arg.flags.writeable = False
     return arg
+
+
+_ALIGNED: dict[int, tuple] = {}
+
+
+def _aligned(array: np.ndarray) -> np.ndarray:
+    """``array``, or once per worker an aligned contiguous copy of it: Dask can deliver a scattered
+    array at an odd address, and NumPy's unaligned paths made units about 3x slower (measured)."""
+    if array.flags.aligned and array.flags.c_contiguous:
+        return array
+    hit = _ALIGNED.get(id(array))
+    if hit is not None and hit[0]() is array:
+        return hit[1]
+    for key in [key for key, (ref, _) in _ALIGNED.items() if ref() is None]:
+        del _ALIGNED[key]  # the worker let go of that array: drop its copy too
+    copy = np.array(array, order="C", copy=True)
+    _ALIGNED[id(array)] = (weakref.ref(array), copy)
+    return copy
 
 
 def _worker_name() -> str:

@@ -63,6 +63,7 @@ def test_a_shared_array_is_on_every_worker_once_and_arrives_read_only(cluster):
         workers = set(cluster.worker_pids())
         assert set(cluster.client.who_has([shared])[shared.key]) == workers
         kind, writeable, total = executor.submit(units.describe, shared).result().value
+        assert all(executor.submit(units.aligned, shared).result().value for _ in range(4))
         with pytest.raises(ValueError, match="read-only"):
             executor.submit(units.mutate, shared).result()
     assert (kind, writeable, total) == ("ndarray", False, float(X.sum()))
