@@ -138,11 +138,12 @@ def load_config_or_print(config_path, overrides, print_config):
 def workers_options(what: str):
     """--jobs, --cluster (env MLPCLI_CLUSTER) and --timeout, for the commands that run units of work."""
     def decorate(command):
-        command = click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+        command = click.option("--timeout", default=10.0, show_default=True,
+                               type=click.FloatRange(min=0, min_open=True),
                                help="Seconds to wait for the Dask scheduler to answer.")(command)
         command = click.option("--cluster", envvar="MLPCLI_CLUSTER", metavar="ADDRESS",
-                               help=f"Train {what} on the Dask cluster at tcp://HOST:PORT (env MLPCLI_CLUSTER), "
-                                    f"or local:N for N local Dask workers; needs pip install 'mlpcli[cluster]'.")(command)
+                               help=f"Train {what} on the Dask cluster at tcp://HOST:PORT (env MLPCLI_CLUSTER), or "
+                                    f"local:N for N local Dask workers; needs pip install 'mlpcli[cluster]'.")(command)
         return click.option("--jobs", type=click.IntRange(min=1),
                             help=f"Train {what} in this many local worker processes, one BLAS thread each "
                                  f"[default: 1, in this process].")(command)
