@@ -105,7 +105,7 @@ def run_search(config, config_name="search", trials=None, k=None, select=None, j
     from .search.plan import plan_search
     from .search.results import (evaluate_trials, save_best_trial, save_search_model, search_summary,
                                  total_units)
-    from .search.run import execute
+    from .search.run import Throttled, execute
     from .search.scheduler import choose_executor
     from .search.table import LiveTable
     from .train.fit import recorded_config
@@ -115,20 +115,22 @@ def run_search(config, config_name="search", trials=None, k=None, select=None, j
         options = read_search_plan(Path(resume))
         trials, k, select = options["trials"], options["k"], options["select"]
     executor = choose_executor(jobs, cluster, timeout)  # a bad address fails before the features are made
-    info = {"executor": executor.name}
-    try:
-        with executor:
-            splan = plan_search(config, trials, k, select, use_cache)
-            run_dir = Path(resume) if resume else new_run_dir(splan.config.output.dir, config_name, out)
-            if not resume:
-                write_config(run_dir, recorded_config(config, splan.config))
-                write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
-            started, info["started_at"] = time.perf_counter(), time.time()
-            records, info["share_seconds"] = execute(
-                splan, run_dir, executor, LiveTable(splan.params, splan.k, total_units(splan)),
-                on_unit=lambda done: write_search_results(run_dir, search_summary(splan, done, **info)))
-    except Interrupted as exc:
-        raise Interrupted(f"{exc}. Resume with: mlpcli search --resume {run_dir}") from None
+    info, records = {"executor": executor.name}, {}
+    with executor:
+        splan = plan_search(config, trials, k, select, use_cache)
+        run_dir = Path(resume) if resume else new_run_dir(splan.config.output.dir, config_name, out)
+        if not resume:
+            write_config(run_dir, recorded_config(config, splan.config))
+            write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
+        progress = Throttled(lambda: write_search_results(run_dir, search_summary(splan, records, **info)))
+        started, info["started_at"] = time.perf_counter(), time.time()
+        try:
+            info["share_seconds"] = execute(splan, run_dir, executor, LiveTable(splan.params, splan.k,
+                                                                                total_units(splan)),
+                                            records, on_unit=lambda _: progress())
+        except Interrupted as exc:
+            progress(force=True)
+            raise Interrupted(f"{exc}. Resume with: mlpcli search --resume {run_dir}") from None
     info["wall_seconds"] = time.perf_counter() - started
     evaluated = evaluate_trials(splan, run_dir, records)
     summary = search_summary(splan, records, evaluated, **info)

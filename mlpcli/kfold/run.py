@@ -21,7 +21,7 @@ from ..artifacts.records import save_run, write_config
 from ..config import dump_yaml, grid_configs
 from ..data.split import holdout_rows
 from ..errors import Interrupted, TrainingDiverged
-from ..search.scheduler import open_executor
+from ..search.scheduler import open_executor, unit_result
 from ..threads import unit_threads
 from ..train.fit import Prepared, prepare, resolve, train_model
 from ..train.stop import graceful_stop, sigterm_as_interrupt
@@ -125,7 +125,8 @@ def _train_on_executor(plan: Plan, tasks, dirs, executor) -> None:
         try:
             for future in executor.as_completed(list(futures)):
                 ci, fi = futures[future]
-                _save_unit(plan.configs[ci], shared[id(plan.prepared[ci])][2], future.result().value, dirs[ci][fi])
+                _save_unit(plan.configs[ci], shared[id(plan.prepared[ci])][2], unit_result(future).value,
+                           dirs[ci][fi])
                 done += 1
         except KeyboardInterrupt:
             raise Interrupted(f"stopped {len(tasks) - done} unfinished fold(s) on {executor.name}") from None

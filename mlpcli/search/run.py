@@ -21,6 +21,7 @@ from ..train.stop import sigterm_as_interrupt
 from ..train.unit import UnitData, rebuild, train_unit
 from .halving import survivors
 from .plan import SearchPlan, Unit
+from .scheduler import unit_result
 
 
 @dataclass
@@ -72,14 +73,13 @@ class Shared:
         return self._handles[id(prepared)]
 
 
-def execute(splan: SearchPlan, run_dir: Path, executor, table, on_unit=None) -> tuple[dict, float]:
-    """Train every unit not yet on disk, rung after rung; returns ``{Unit: UnitRecord}`` and the
-    seconds spent sharing the data with the workers.
+def execute(splan: SearchPlan, run_dir: Path, executor, table, records: dict, on_unit=None) -> float:
+    """Train every unit not yet on disk, rung after rung, filling ``records`` ({Unit: UnitRecord});
+    returns the seconds spent sharing the data with the workers.
 
     ``on_unit(records)`` is called after each unit is saved. Ctrl-C (or SIGTERM) cancels the
-    outstanding units and raises ``Interrupted``; the saved ones stay.
+    outstanding units and raises ``Interrupted``; the saved ones stay (and in ``records``).
     """
-    records: dict[Unit, UnitRecord] = {}
     shared = Shared(executor, splan)
     candidates = list(range(len(splan.params)))
     with sigterm_as_interrupt():
@@ -88,7 +88,7 @@ def execute(splan: SearchPlan, run_dir: Path, executor, table, on_unit=None) -> 
             if index + 1 < len(splan.rungs):
                 scores = [mean_accuracy(records, splan.units([trial], rung)) for trial in candidates]
                 candidates = survivors(candidates, scores, splan.rungs[index + 1].n_trials)
-    return records, shared.seconds
+    return shared.seconds
 
 
 def unit_key(unit: Unit, token: str) -> str:
@@ -119,7 +119,7 @@ def _run_rung(splan, units, run_dir, shared: Shared, records, table, on_unit) ->
     try:
         for future in executor.as_completed(list(futures)):
             unit = futures[future]
-            record = save_unit(splan, run_dir, unit, future.result(), shared.args(unit.trial)[2])
+            record = save_unit(splan, run_dir, unit, unit_result(future), shared.args(unit.trial)[2])
             records[unit] = record
             done += 1
             if on_unit is not None:
@@ -162,3 +162,17 @@ def load_record(run_dir: Path, unit: Unit) -> UnitRecord | None:
     return UnitRecord(unit, number(val.get("accuracy")), number(val.get("loss")), float(info.get("seconds", 0.0)),
                       str(info.get("worker", "")), float(info.get("started", 0.0)), float(info.get("finished", 0.0)),
                       float(info.get("received", 0.0)), trained=False, diverged=metrics.get("diverged"))
+
+
+class Throttled:
+    """Calls ``write()`` at most every ``seconds`` (or when forced): the search's tables are
+    rewritten as units arrive, but not thousands of times in a large search."""
+
+    def __init__(self, write, seconds: float = 2.0) -> None:
+        self.write, self.seconds, self._last = write, seconds, -math.inf
+
+    def __call__(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self.seconds:
+            self.write()
+            self._last = now

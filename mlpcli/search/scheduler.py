@@ -32,6 +32,7 @@ import tempfile
 import time
 import weakref
 from concurrent import futures as cf
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -47,6 +48,20 @@ INSTALL_HINT = "pip install 'mlpcli[cluster]'"
 
 class ClusterError(MlpcliError):
     """The Dask cluster cannot be used (not installed, unreachable); exit code 1."""
+
+
+class WorkerLost(MlpcliError):
+    """A local worker process died (killed, out of memory); exit code 1. Dask reruns such units
+    itself; a local pool cannot."""
+
+
+def unit_result(future) -> "UnitResult":
+    """``future.result()``, with a dead local worker reported as ``WorkerLost`` (what to do next)."""
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise WorkerLost(f"a local worker process died while training ({exc}); the finished units are "
+                         f"saved: resume the run (--resume), with fewer --jobs if memory ran out") from None
 
 
 @dataclass(frozen=True)
