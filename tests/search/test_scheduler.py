@@ -119,3 +119,12 @@ def test_one_job_runs_units_in_this_process_with_the_same_bytes():
     for result, reference in zip(results, expected(X, work)):
         assert result.value.tobytes() == reference.tobytes()
     assert {r.worker.rsplit(":", 1)[1] for r in results} == {str(os.getpid())}
+
+
+def test_a_local_worker_that_dies_is_a_clear_error_not_a_traceback():
+    from mlpcli.search.scheduler import WorkerLost, unit_result
+
+    with pytest.raises(WorkerLost, match="a local worker process died.*resume the run") as caught:
+        with open_executor(jobs=2) as executor:
+            unit_result(executor.submit(units.die))
+    assert caught.value.exit_code == 1
