@@ -67,7 +67,7 @@ def _record_divergence(run_dir: Path, error, checkpoint: Path | None = None) -> 
     from .progress import log
 
     try:
-        save_diverged(run_dir, error)
+        save_diverged(run_dir, str(error), error.epoch)
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
     except (ArtifactError, OSError) as exc:
@@ -97,8 +97,8 @@ def _new_run(held: ExitStack, output_dir, name: str, out, config_yaml: str) -> P
     return run_dir
 
 
-def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1, out=None,
-              use_cache=True, resume=None) -> dict:
+def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=None, out=None,
+              use_cache=True, resume=None, cluster=None, timeout=10.0) -> dict:
     """Cross-validate (each grid combination), keep the best combination's fold models with the
     ``select``-ed final model, and write the run directory; returns the summary.
 
@@ -125,7 +125,7 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1,
                                recorded_config(config, plan.base_config))
             write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
         dirs = fold_dirs(run_dir, plan)
-        _train_folds(plan, dirs, jobs, run_dir)
+        _train_folds(plan, dirs, jobs, run_dir, cluster, timeout)
         trained = load_folds(dirs)
         best, summary, oof = select_best(plan, trained)
         log_table(summary)
@@ -134,18 +134,54 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=1,
     return {"run_dir": str(run_dir), **summary}
 
 
-def _train_folds(plan, dirs, jobs: int, run_dir: Path) -> None:
+def _train_folds(plan, dirs, jobs, run_dir: Path, cluster=None, timeout=10.0) -> None:
     """Train every unfinished fold; say how to resume after a stop, and record a divergence."""
     from .errors import Interrupted, TrainingDiverged
     from .kfold.run import train_folds
 
     try:
-        train_folds(plan, dirs, jobs)
+        train_folds(plan, dirs, jobs, cluster, timeout)
     except Interrupted as exc:
         raise Interrupted(f"{exc}; finished folds are kept. Resume with: mlpcli kfold --resume {run_dir}") from None
     except TrainingDiverged as exc:
         _record_divergence(run_dir, exc)
         raise
+
+
+def run_search(config, config_name="search", trials=None, k=None, select=None, jobs=None, cluster=None,
+               timeout=10.0, out=None, use_cache=True, resume=None) -> dict:
+    """Cross-validate every trial of the config's ``search:`` section (successive halving: rung by
+    rung) on this process, ``jobs`` local processes or a Dask cluster; keep the best trial's model.
+
+    Each unit is saved when it arrives; ``resume`` (a search directory) trains only the missing ones.
+    Returns the search summary (``search_summary.json``) with ``run_dir`` and the best trial's
+    k-fold summary as ``best``. The run directory is locked while this works in it.
+    """
+    from .artifacts import point_latest
+    from .artifacts.records import read_search_plan, write_search_plan
+    from .search.plan import plan_search
+    from .search.results import finish_search
+    from .search.run import run_units
+    from .search.scheduler import choose_executor
+    from .train.fit import recorded_config
+
+    with ExitStack() as held:
+        if resume:
+            config = _resumed_config(held, resume, "search")
+            options = read_search_plan(Path(resume))
+            trials, k, select = options["trials"], options["k"], options["select"]
+        executor = choose_executor(jobs, cluster, timeout)  # a bad address fails before the features are made
+        with executor:
+            splan = plan_search(config, trials, k, select, use_cache)
+            if resume:
+                run_dir = Path(resume)
+            else:
+                run_dir = _new_run(held, splan.config.output.dir, config_name, out, recorded_config(config, splan.config))
+                write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
+            records, info = run_units(splan, run_dir, executor)
+        summary = finish_search(splan, run_dir, records, info)
+    point_latest(splan.config.output.dir, run_dir)
+    return {"run_dir": str(run_dir), **summary}
 
 
 def _or_none(value):

@@ -13,8 +13,9 @@ log = logging.getLogger("mlpcli")
 
 
 def bars_enabled() -> bool:
-    """tqdm bars only when a person is watching: stderr is a terminal and ``CI`` is unset."""
-    return sys.stderr.isatty() and not os.environ.get("CI")
+    """tqdm bars only when a person is watching: stderr is a terminal, ``CI`` is unset and the log
+    shows progress (not ``-q``, nor a quiet search unit)."""
+    return sys.stderr.isatty() and not os.environ.get("CI") and log.isEnabledFor(logging.INFO)
 
 
 def bar(total: int, desc: str, unit: str = "it", leave: bool = False):

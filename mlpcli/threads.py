@@ -28,3 +28,22 @@ def thread_limit(threads: int):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+#: BLAS threads a unit of k-fold or search work runs with, on every backend: how many threads
+#: split a matrix product changes its rounding, and a unit must give the same bytes wherever it ran.
+UNIT_THREADS = 1
+
+
+@contextmanager
+def unit_threads():
+    """BLAS limited to ``UNIT_THREADS`` in this process for the block (needs threadpoolctl, which
+    the ``cluster`` extra installs). Worker processes mlpcli starts get the limit at start-up
+    anyway; without threadpoolctl, only a unit run in this process may differ in its last bits."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(UNIT_THREADS, user_api="blas"):
+        yield

@@ -1,4 +1,4 @@
-"""A run's records besides the model: config, metrics, per-epoch history and k-fold results.
+"""A run's records besides the model: config, metrics, per-epoch history, k-fold and search results.
 
 Writers are atomic (``fileio``); readers return plain data and raise ``ArtifactError`` naming the
 file when it is damaged.
@@ -7,6 +7,7 @@ file when it is damaged.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +37,12 @@ def save_run(run_dir: Path, trained, extra_metrics: dict | None = None) -> None:
     save_model(run_dir, trained.predictor)
 
 
-def save_diverged(run_dir: Path, error) -> None:
-    """Mark a run whose training diverged (``error`` a TrainingDiverged): ``show`` then says so,
-    and ``--resume`` refuses it instead of diverging again."""
-    write_json(run_dir / rundir.METRICS, {"status": rundir.DIVERGED, "epoch": error.epoch, "message": str(error)})
+def save_diverged(run_dir: Path, message: str, epoch: int | None, extra_metrics: dict | None = None) -> None:
+    """Mark a run (or a search unit) whose training diverged: no model, and ``metrics.json`` says
+    so with the epoch and the message; ``show`` reports it, ``--resume`` refuses it instead of
+    diverging again, and a search ranks it last."""
+    write_json(run_dir / rundir.METRICS, {"status": rundir.DIVERGED, "epoch": epoch, "message": message,
+                                          **(extra_metrics or {})})
 
 
 def _csv_number(value) -> str:
@@ -91,3 +94,46 @@ def save_kfold_results(run_dir: Path, folds: list[np.ndarray], holdout: np.ndarr
     atomic_save_npz(run_dir / rundir.OOF_PREDICTIONS, {"rows": rows, "fold": fold_of[rows],
                                                        "labels": labels[rows], "probabilities": oof[rows]})
     write_json(run_dir / rundir.KFOLD_SUMMARY, summary)
+
+
+def write_search_plan(run_dir: Path, k: int, select: str, trials: int) -> None:
+    """What a resumed search needs besides config.yaml: the --k, --select and --trials it ran with."""
+    write_json(run_dir / rundir.SEARCH_PLAN, {"k": k, "select": select, "trials": trials})
+
+
+def read_search_plan(run_dir: Path) -> dict:
+    plan = rundir.read_json(run_dir / rundir.SEARCH_PLAN)
+    if not isinstance(plan, dict) or not {"k", "select", "trials"} <= set(plan):
+        raise ArtifactError(f"{run_dir / rundir.SEARCH_PLAN}: not a search plan (needs k, select and trials)")
+    return plan
+
+
+#: The columns of ``trials.csv`` before the searched keys (one column each), best trial first.
+TRIAL_COLUMNS = ("rank", "trial", "epochs", "folds_done", "mean_accuracy", "std_accuracy", "oof_accuracy",
+                 "seconds")
+
+
+def write_search_results(run_dir: Path, summary: dict) -> None:
+    """``trials.csv`` (one row per trial as ranked, searched values as YAML-like text) and
+    ``search_summary.json`` (everything), from a search summary with ``trials`` and ``space``."""
+    keys = list(summary["space"])
+    rows = [",".join((*TRIAL_COLUMNS, *keys))]
+    for row in summary["trials"]:
+        cells = [_cell(row[column]) for column in TRIAL_COLUMNS]
+        cells += [_cell(row["params"][key]) for key in keys]
+        rows.append(",".join(cells))
+    write_text(run_dir / rundir.TRIALS, "\n".join(rows) + "\n")
+    write_json(run_dir / rundir.SEARCH_SUMMARY, summary)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return f'"{text}"' if "," in text else text
+
+
+def read_search_summary(run_dir: Path) -> dict | None:
+    return rundir.read_json(run_dir / rundir.SEARCH_SUMMARY)

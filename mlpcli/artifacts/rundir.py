@@ -12,6 +12,11 @@ combination's config is ``best_config.yaml`` (``config.yaml`` stays the config t
 ``metrics.json`` says ``"status": "finished"``; a run (train or kfold) that diverged has one
 with ``"status": "diverged"``, the epoch and the message instead of scores. While a process
 works in a run, ``run.lock`` holds its pid (see ``lock``).
+A ``search`` run holds ``config.yaml`` (with its ``search:`` section), ``search_plan.json``, every
+unit of work as a train-like run in ``units/t<trial>_f<fold>_e<epochs>/``, ``trials.csv`` and
+``search_summary.json`` (rewritten as units arrive), and at the end ``best_config.yaml``, the best
+trial as a k-fold run in ``best_trial/`` (its folds in ``best_trial/folds/fold_<i>/``) and the
+selected model bundle at the top, written last.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ KFOLD_PLAN = "kfold_plan.json"
 KFOLD_SUMMARY = "kfold_summary.json"
 SPLIT_INDICES = "kfold_split_indices.json"
 OOF_PREDICTIONS = "oof_predictions.npz"
+SEARCH_PLAN = "search_plan.json"
+SEARCH_SUMMARY = "search_summary.json"
+TRIALS = "trials.csv"
+UNITS = "units"
+BEST_TRIAL = "best_trial"
 EVALUATIONS = "evaluations"
 PICTURES = "pictures"
 LATEST = "latest"
@@ -111,12 +121,19 @@ def fold_dirs(run_dir: Path, k: int, n_combos: int = 1) -> list[list[Path]]:
     return [[base(combo) / f"fold_{fold + 1}" for fold in range(k)] for combo in range(n_combos)]
 
 
+def unit_dir(run_dir: Path, trial: int, fold: int, epochs: int) -> Path:
+    """Where a search unit (0-based ``trial`` and ``fold``, trained ``epochs``) is saved."""
+    return run_dir / UNITS / f"t{trial + 1}_f{fold + 1}_e{epochs}"
+
+
 def selected_fold_dirs(run_dir: Path) -> list[Path]:
     """The saved fold folders of a k-fold run's selected combination, in fold order.
 
     A plain k-fold run has one combination (``folds/``); a grid run's summary names the chosen
     one (``best_combo``). Folders that do not exist (yet) are left out.
     """
+    if (run_dir / BEST_TRIAL).is_dir():  # a search: the best trial is a k-fold run
+        run_dir = run_dir / BEST_TRIAL
     base = run_dir / "folds"
     if (run_dir / "grid").is_dir():
         summary = read_json(run_dir / KFOLD_SUMMARY) or {}
@@ -150,6 +167,9 @@ def unfinished(run_dir: Path) -> dict | None:
     if is_finished(run_dir) or not (run_dir / CONFIG).is_file() or divergence(run_dir) is not None:
         return None
     resume = f"mlpcli {{}} --resume {run_dir}"
+    if (run_dir / SEARCH_PLAN).is_file():
+        done = sum(is_finished(folder) for folder in (run_dir / UNITS).glob("t*_f*_e*"))
+        return {"command": "search", "units_finished": done, "resume": resume.format("search")}
     if (run_dir / KFOLD_PLAN).is_file():
         plan = read_json(run_dir / KFOLD_PLAN) or {}
         done = sum(is_finished(folder) for folder in (run_dir / "folds").glob("fold_*"))
@@ -183,6 +203,8 @@ def resume_config_path(run_dir: str | Path, command: str) -> Path:
                             f"checkpoint); start it again with: mlpcli train --config {run_dir / CONFIG}")
     if command == "kfold" and not (run_dir / KFOLD_PLAN).is_file():
         raise ArtifactError(f"--resume {run_dir}: {KFOLD_PLAN} is missing, so this is not a k-fold run")
+    if command == "search" and not (run_dir / SEARCH_PLAN).is_file():
+        raise ArtifactError(f"--resume {run_dir}: {SEARCH_PLAN} is missing, so this is not a search run")
     return run_dir / CONFIG
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import ArtifactError, ConfigError
 from ..fileio import write_json
 from . import rundir
-from .records import read_history, read_kfold_summary, read_metrics
+from .records import read_history, read_kfold_summary, read_metrics, read_search_summary
 from .rundir import EVALUATIONS, read_json
 
 NO_EVALUATION = ("no evaluation saved; run `mlpcli evaluate --model {run} --data DATA --save` "
@@ -103,25 +103,39 @@ def _kfold_part(run_dir: Path, kfold: dict) -> dict:
             "seconds": sum(seconds) if seconds else None}
 
 
+def _search_part(run_dir: Path, search: dict) -> dict:
+    """The trials table and the best trial as a k-fold run (its folds, sizes and times)."""
+    keep = ("strategy", "k", "select", "n_trials", "space", "rungs", "executor", "wall_seconds",
+            "units_total", "units_trained", "units_reused")
+    rows = [{key: row.get(key) for key in ("rank", "trial", "params", "epochs", "folds_done", "mean_accuracy",
+                                           "std_accuracy", "oof_accuracy", "seconds")} for row in search["trials"]]
+    best = read_kfold_summary(run_dir / rundir.BEST_TRIAL) or {}
+    part = _kfold_part(run_dir, best)
+    return {**part, "search": {**{key: search.get(key) for key in keep}, "trials": rows}}
+
+
 def run_summary(run_dir: str | Path) -> dict:
     """Everything ``mlpcli show`` prints about a run, JSON-able (pictures not included)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ArtifactError(f"{run_dir}: no such run directory (train one with `mlpcli train`)")
+    search = read_search_summary(run_dir)
     kfold = read_kfold_summary(run_dir)
     metrics = read_metrics(run_dir)
     interrupted, diverged = rundir.unfinished(run_dir), rundir.divergence(run_dir)
-    if kfold is None and metrics is None and interrupted is None and not rundir.is_finished(run_dir):
+    if search is None and kfold is None and metrics is None and interrupted is None and not rundir.is_finished(run_dir):
         raise ArtifactError(f"{run_dir}: not a run directory (no {rundir.METRICS}, {rundir.KFOLD_SUMMARY} "
                             f"or {rundir.MODEL})")
     notes: list[str] = []
     config = read_config(run_dir, notes)
-    kind = ("diverged" if diverged else "interrupted" if interrupted else "kfold" if kfold is not None
-            else "train")
+    kind = ("diverged" if diverged else "interrupted" if interrupted else "search" if search is not None else
+            "kfold" if kfold is not None else "train")
     summary = {"run_dir": str(run_dir), "kind": kind, "interrupted": interrupted, "diverged": diverged,
-               "config": config_essentials(config) if config is not None else None}
+               "config": config_essentials(config) if config is not None else None, "search": None}
     if interrupted is not None or diverged is not None:
         summary.update({"kfold": None, **_split_part({})})
+    elif search is not None:
+        summary.update(_search_part(run_dir, search))
     elif kfold is not None:
         summary.update(_kfold_part(run_dir, kfold))
     else:
@@ -178,6 +192,7 @@ def histories(run_dir: Path) -> list[tuple[str, list[dict]]]:
     own = read_history(run_dir)
     if own:
         return [("run", own)]
+    # For a search, the best trial's folds (selected_fold_dirs looks in best_trial/).
     per_fold = [(folder.name.replace("_", " "), read_history(folder))
                 for folder in rundir.selected_fold_dirs(run_dir)]
     return [(label, rows) for label, rows in per_fold if rows]

@@ -48,6 +48,32 @@ def load_config_or_print(config_path, overrides, print_config):
     return config
 
 
+def workers_options(what: str):
+    """--jobs, --cluster (env MLPCLI_CLUSTER) and --timeout, for the commands that run units of work."""
+    def decorate(command):
+        command = click.option("--timeout", default=10.0, show_default=True,
+                               type=click.FloatRange(min=0, min_open=True),
+                               help="Seconds to wait for the Dask scheduler to answer.")(command)
+        command = click.option("--cluster", envvar="MLPCLI_CLUSTER", metavar="ADDRESS",
+                               help=f"Train {what} on the Dask cluster at tcp://HOST:PORT (env MLPCLI_CLUSTER), or "
+                                    f"local:N for N local Dask workers; needs pip install 'mlpcli[cluster]'.")(command)
+        return click.option("--jobs", type=click.IntRange(min=1),
+                            help=f"Train {what} in this many local worker processes, one BLAS thread each "
+                                 f"[default: 1, in this process].")(command)
+    return decorate
+
+
+def where_to_run(ctx, jobs, cluster):
+    """(jobs, cluster): an explicit --jobs wins over a cluster that only MLPCLI_CLUSTER names."""
+    from click.core import ParameterSource
+
+    if jobs is not None and cluster and ctx.get_parameter_source("cluster") is ParameterSource.ENVIRONMENT:
+        return jobs, None
+    if jobs is not None and cluster:
+        raise click.UsageError("--jobs and --cluster: choose one; --cluster local:N runs N local Dask workers")
+    return jobs, cluster
+
+
 def emit_json(data) -> None:
     click.echo(json.dumps(data, indent=2, allow_nan=False, default=_json_default))
 

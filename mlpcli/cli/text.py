@@ -44,6 +44,21 @@ def print_report(report) -> None:
         click.echo(f"{name:<{width}}  " + " ".join(f"{count:5d}" for count in row))
 
 
+def print_search(result) -> None:
+    from ..search.table import format_params
+
+    click.echo(f"run directory  {result['run_dir']}  ({result['strategy']}, {result['n_trials']} trials, "
+               f"{result['k']} folds, on {result['executor']}, {result['wall_seconds']:.1f}s)")
+    click.echo(f"\n{'rank':>4}  {'trial':>5}  {'epochs':>6}  mean_acc  std     oof_acc  params")
+    for row in result["trials"]:
+        click.echo(f"{row['rank']:>4}  {row['trial']:>5}  {row['epochs']:>6}  {fmt(row['mean_accuracy'])}    "
+                   f"{fmt(row['std_accuracy'])}  {fmt(row['oof_accuracy'])}   {format_params(row['params'])}")
+    best = result["best"]
+    click.echo(f"\nbest: trial {result['trials'][0]['trial']}, mean {best['mean_accuracy']:.4f} +/- "
+               f"{best['std_accuracy']:.4f}, oof {best['oof_accuracy']:.4f}, final model: {best['select']}")
+    click.echo(f"units: {result['units_trained']} trained, {result['units_reused']} reused from disk")
+
+
 def print_show(summary) -> None:
     config = summary["config"] or {}
     _line("run", summary["run_dir"])
@@ -56,6 +71,8 @@ def print_show(summary) -> None:
         if isinstance(values, dict) and values.get("accuracy") is not None:
             n = (summary.get("n") or {}).get(split)
             _line(f"{split} set", f"accuracy {values['accuracy']:.4f}  loss {values['loss']:.4f}  n {n}")
+    if summary.get("search"):
+        _show_search(summary["search"])
     if summary.get("kfold"):
         _show_kfold(summary["kfold"])
     if summary.get("epochs") is not None:
@@ -76,6 +93,7 @@ def _show_status(summary) -> None:
     interrupted = summary.get("interrupted")
     if interrupted:
         where = (f"epoch {interrupted['epoch']}, sample {interrupted['sample']}" if interrupted["command"] == "train"
+                 else f"{interrupted['units_finished']} unit(s) finished" if interrupted["command"] == "search"
                  else f"{interrupted['folds_finished']} fold(s) finished")
         _line("status", f"interrupted at {where}; resume with: {interrupted['resume']}")
     diverged = summary.get("diverged")
@@ -90,6 +108,18 @@ def _show_kfold(fold) -> None:
         params = " ".join(f"{key}={value}" for key, value in row["params"].items())
         chosen = "  <- chosen" if row["params"] == fold.get("best_params") else ""
         _line("grid", f"mean {row['mean_accuracy']:.4f} +/- {row['std_accuracy']:.4f}  {params}{chosen}")
+
+
+def _show_search(search) -> None:
+    from ..search.table import format_params
+
+    _line("search", f"{search['strategy']}, {search['n_trials']} trials, {search['k']} folds, on "
+                    f"{search.get('executor')}, {search.get('wall_seconds') or 0:.1f}s; units: "
+                    f"{search.get('units_trained')} trained, {search.get('units_reused')} reused")
+    for row in search["trials"]:
+        _line(f"trial {row['trial']}", f"rank {row['rank']}  epochs {row['epochs']}  mean "
+                                       f"{fmt(row['mean_accuracy'])} +/- {fmt(row['std_accuracy'])}  oof "
+                                       f"{fmt(row['oof_accuracy'])}  {format_params(row['params'])}")
 
 
 def _line(label: str, text) -> None:

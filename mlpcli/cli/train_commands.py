@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from .app import cli
-from .options import config_or_resume, emit_json, resumable
-from .text import fmt, print_kfold
+from .options import config_or_resume, emit_json, resumable, where_to_run, workers_options
+from .text import fmt, print_kfold, print_search
 
 
 @cli.command()
@@ -48,20 +48,24 @@ def train(config_path, overrides, print_config, resume, out, no_cache, as_json):
               help="Final model: the best fold, or all folds averaging their probabilities.")
 @click.option("--grid", multiple=True, metavar="KEY=V1,V2",
               help="Cross-validate every combination of these values (repeatable).")
-@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Train folds in this many worker processes.")
+@workers_options("folds")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
 @click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
-def kfold(config_path, overrides, print_config, resume, k, select, grid, jobs, out, no_cache, as_json):
+@click.pass_context
+def kfold(ctx, config_path, overrides, print_config, resume, k, select, grid, jobs, cluster, timeout, out,
+          no_cache, as_json):
     """k-fold cross-validation: mean validation accuracy, and a model to predict with.
 
     \b
     Each fold is saved when it finishes; after Ctrl-C, --resume skips finished folds.
+    --jobs N trains folds in N local processes, --cluster on a Dask cluster; the results are
+    the same bytes wherever the folds ran.
 
     \b
     Example:
       mlpcli kfold --config configs/cifar10-hog.yaml --k 5 --select ensemble
+      mlpcli kfold --config configs/cifar10-hog.yaml --jobs 2
       mlpcli kfold --config configs/quickstart.yaml --grid train.lr=0.1,0.01 --grid model.hidden=[64],[256]
     """
     from ..commands import run_kfold
@@ -71,10 +75,52 @@ def kfold(config_path, overrides, print_config, resume, k, select, grid, jobs, o
     if resume and (k or select or grid):
         raise click.UsageError("--resume continues with the run's own --k, --select and --grid")
     config = config_or_resume(config_path, overrides, print_config, resume)
-    result = run_kfold(config, Path(config_path or "kfold").stem, k, select, grid, jobs, out, not no_cache, resume)
+    jobs, cluster = where_to_run(ctx, jobs, cluster)
+    result = run_kfold(config, Path(config_path or "kfold").stem, k, select, grid, jobs, out, not no_cache, resume,
+                       cluster, timeout)
     if as_json:
         emit_json(result)
         return
     print_kfold(result)
+
+
+@cli.command()
+@resumable
+@click.option("--trials", type=click.IntRange(min=1), help="Number of trials (default: search.trials in the config).")
+@click.option("--k", type=click.IntRange(min=2), help="Number of folds per trial (default: kfold.k in the config).")
+@click.option("--select", type=click.Choice(["best", "ensemble"]),
+              help="The best trial's final model: its best fold, or all its folds averaging their probabilities.")
+@workers_options("the units (one trial's fold at one budget)")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
+@click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
+@click.option("--json", "as_json", is_flag=True, help="Print the search summary as one JSON document.")
+@click.pass_context
+def search(ctx, config_path, overrides, print_config, resume, trials, k, select, jobs, cluster, timeout, out,
+           no_cache, as_json):
+    """Hyperparameter search: cross-validate the trials of the config's search: section.
+
+    Trials are ranked by mean fold accuracy; the run directory holds trials.csv,
+    search_summary.json, best_config.yaml (ready for mlpcli train --config) and the best
+    trial's model, so predict and evaluate take it directly. Each unit is saved when it
+    finishes: Ctrl-C keeps them and --resume trains only what is missing.
+
+    \b
+    Example:
+      mlpcli search --config configs/cifar10-hog.yaml --trials 20 --k 3 --jobs 2
+      mlpcli search --config search.yaml --cluster tcp://scheduler:8786
+      mlpcli search --resume runs/20260101-120000-search
+    """
+    from ..commands import run_search
+
+    if resume and (trials or k or select):
+        raise click.UsageError("--resume continues with the search's own --trials, --k and --select")
+    config = config_or_resume(config_path, overrides, print_config, resume)
+    jobs, cluster = where_to_run(ctx, jobs, cluster)
+    result = run_search(config, Path(config_path or "search").stem, trials, k, select, jobs, cluster, timeout, out,
+                        not no_cache, resume)
+    if as_json:
+        emit_json(result)
+        return
+    print_search(result)
 
 

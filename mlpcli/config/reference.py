@@ -36,11 +36,13 @@ _COLUMNS = "| key | type | default | allowed values | meaning |\n|---|---|---|--
 def config_reference_markdown() -> str:
     """The whole reference as Markdown: a top-level table, then one table per section."""
     fields = dataclasses.fields(Config)
-    top = [f for f in fields if not _is_section(f) and f.name != "features"]
+    top = [f for f in fields if not _is_section(f) and f.name != "features" and "keys" not in f.metadata]
     parts = [_HEADER, _section("Top level", Config.__doc__, _rows(top, ""))]
     for f in fields:
         if f.name == "features":
             parts.append(_features(f))
+        elif "keys" in f.metadata:
+            parts.append(_keyed_section(f))
         elif _is_section(f):
             parts.append(_section(f"`{f.name}`", f.default_factory.__doc__,
                                   _rows(dataclasses.fields(f.default_factory), f"{f.name}.")))
@@ -92,6 +94,15 @@ def _features(f) -> str:
         table = f"\n\n{_COLUMNS}\n" + "\n".join(rows) if rows else " No parameters."
         parts.append(f"### `{name}`\n\n{_capitalized(_sentence(kind.doc))}{table}\n")
     return "\n".join(parts)
+
+
+def _keyed_section(f) -> str:
+    """A section that is one checked value (``search``), its keys listed from ``metadata["keys"]``."""
+    check = f.metadata["check"]
+    rows = [_row(f.name, check.kind, f.default, check.expected, f.metadata["doc"])]
+    rows += [_row(f"{f.name}.{key}", kind, default, expected, doc, show_default=default is not None)
+             for key, kind, default, expected, doc in f.metadata["keys"]]
+    return _section(f"`{f.name}`", f.metadata["doc"], rows)
 
 
 def _sentence(text: str) -> str:

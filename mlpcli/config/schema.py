@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
 from ..nn import ACTIVATIONS, DTYPES, INITS, LOSSES, SCHEDULES
 from ..nn.extractor import EXTRACTOR_INITS
+from ..search import space as search_space
 
 
 def _leaf(default, check, doc: str):
@@ -146,6 +147,9 @@ class OutputConfig:
     dir: str = _leaf("runs", c.path, "each run is a new folder in here; <dir>/latest points at the newest")
 
 
+_SEARCH_CHECK = c.optional(c.described(search_space.parse_search, "mapping",
+                                        "a mapping with strategy, trials, space (and halving); see below"))
+
 _FEATURES_CHECK = c.described(lambda value, key: _feature_list(value, key), "list of names or mappings",
                               f"a non-empty list of feature names or {{name: ...}} mappings "
                               f"(names: {', '.join(FEATURES)})")
@@ -170,6 +174,9 @@ class Config:
     train: TrainConfig = _node(TrainConfig)
     kfold: KFoldConfig = _node(KFoldConfig)
     output: OutputConfig = _node(OutputConfig)
+    search: search_space.SearchSpec | None = field(
+        default=None, metadata={"check": _SEARCH_CHECK, "keys": search_space.SEARCH_KEYS,
+                                "doc": "`mlpcli search`: which keys each trial varies and how they are drawn; null: no search"})
 
 
 def from_dict(raw: dict) -> Config:
@@ -184,6 +191,9 @@ def from_dict(raw: dict) -> Config:
     if config.train.patience is not None and config.data.val_fraction == 0:
         raise ConfigError("train.patience: early stopping needs a validation split; "
                           "set data.val_fraction above 0 or remove train.patience")
+    if config.search is not None:
+        # Trials override the rest of the config, which is checked without its search section.
+        search_space.check_search(config.search, dataclasses.replace(config, search=None))
     return config
 
 
@@ -228,6 +238,10 @@ def to_dict(config: Config) -> dict:
         del data["features"]
     else:
         del data["extractor"]
+    if config.search is None:
+        del data["search"]
+    else:
+        data["search"] = search_space.to_dict(config.search)
     return _plain(data)
 
 

@@ -1,19 +1,16 @@
 """Running k-fold cross-validation (optionally over a hyperparameter grid): plan, train every fold.
 
 Features are extracted once per distinct data/feature setting; each fold fits its own
-standardization on its training rows only. Folds run in this process or in ``jobs`` worker
-processes that split the machine's BLAS threads between them; each fold draws from its own
-random streams, so the results do not depend on ``jobs``.
+standardization on its training rows only. Folds run in this process, or as units of work
+(``train.unit``) on ``jobs`` worker processes or a Dask cluster (``search.scheduler``); each fold
+draws from its own random streams and runs with the same BLAS threads, so the results do not
+depend on where it ran.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +20,13 @@ from ..artifacts import rundir
 from ..artifacts.records import save_run, write_config
 from ..config import dump_yaml, grid_configs
 from ..data.split import holdout_rows
-from ..errors import Interrupted
+from ..errors import Interrupted, TrainingDiverged
 from ..fileio import make_dir
-from ..threads import thread_limit
+from ..search.scheduler import open_executor, unit_result
+from ..threads import unit_threads
 from ..train.fit import Prepared, prepare, resolve, train_model
-from ..train.stop import StopFlag, graceful_stop
+from ..train.stop import graceful_stop, sigterm_as_interrupt
+from ..train.unit import UnitData, rebuild, train_unit
 from .folds import stratified_folds
 
 @dataclass
@@ -44,10 +43,22 @@ class Plan:
 
 def plan_kfold(config, k=None, select=None, grid=(), use_cache=True) -> Plan:
     """Resolve overrides and the grid, extract features once, and split rows into folds."""
+    config = kfold_config(config, k, select)
+    combos, configs = grid_configs(config, grid)
+    return plan_configs(config, combos, configs, use_cache)
+
+
+def kfold_config(config, k=None, select=None):
+    """``config`` with ``--k``/``--select`` applied and resolved (seed drawn, data.path absolute)."""
     kfold = dataclasses.replace(config.kfold, **{key: value for key, value in (("k", k), ("select", select))
                                                  if value is not None})
-    config = resolve(dataclasses.replace(config, kfold=kfold))
-    combos, configs = grid_configs(config, grid)
+    return resolve(dataclasses.replace(config, kfold=kfold))
+
+
+def plan_configs(config, combos: list[dict], configs: list, use_cache=True) -> Plan:
+    """The plan for cross-validating ``configs`` (``combos`` their overrides of ``config``): features
+    extracted once per distinct data and feature setting, rows split into ``config``'s folds."""
+    kfold = config.kfold
     cache: dict = {}
     prepared = []
     for candidate in configs:
@@ -67,20 +78,25 @@ def fold_dirs(run_dir: Path, plan: Plan) -> list[list[Path]]:
     return rundir.fold_dirs(run_dir, len(plan.folds), len(plan.configs))
 
 
-def train_folds(plan: Plan, dirs: list[list[Path]], jobs: int = 1) -> None:
-    """Train and save every (config, fold) model into ``dirs[ci][fi]``, skipping saved ones and
-    continuing from a fold's checkpoint. Ctrl-C/SIGTERM stops every fold after its minibatch."""
+def train_folds(plan: Plan, dirs: list[list[Path]], jobs: int | None = None, cluster: str | None = None,
+                timeout: float = 10.0) -> None:
+    """Train and save every (config, fold) model into ``dirs[ci][fi]``, skipping saved ones.
+
+    One job (and no cluster): here, continuing from a fold's checkpoint, and Ctrl-C/SIGTERM stops
+    after the minibatch with a checkpoint. Otherwise every fold is a unit on ``jobs`` local
+    processes or the Dask cluster at ``cluster``, saved as it arrives; Ctrl-C cancels the rest.
+    """
     k = len(plan.folds)
     pool_rows = np.sort(np.concatenate(plan.folds))
     tasks = [(ci, fi, np.setdiff1d(pool_rows, plan.folds[fi], assume_unique=True))
              for ci in range(len(plan.configs)) for fi in range(k)
              if not rundir.is_finished(dirs[ci][fi])]
-    if jobs <= 1 or len(tasks) <= 1:
-        with graceful_stop() as stop:
+    if cluster is None and (jobs is None or jobs <= 1 or len(tasks) <= 1):
+        with graceful_stop() as stop, unit_threads():
             for ci, fi, train in tasks:
                 _train_fold(plan.configs[ci], plan.prepared[ci], train, plan.folds[fi], fi, k, dirs[ci][fi], stop)
-    else:
-        _train_in_workers(plan, tasks, jobs, dirs)
+    elif tasks:
+        _train_on_executor(plan, tasks, dirs, open_executor(None if cluster else jobs, cluster, timeout))
 
 
 def _train_fold(config, prepared, train_rows, val_rows, fold, k, directory: Path, stop) -> None:
@@ -94,57 +110,32 @@ def _train_fold(config, prepared, train_rows, val_rows, fold, k, directory: Path
     checkpoint.unlink(missing_ok=True)
 
 
-def _train_in_workers(plan: Plan, tasks, jobs: int, dirs) -> None:
-    """Fresh worker processes with cpu_count // jobs BLAS threads each; they read the feature
-    matrices through memory-mapped files, so the data is neither copied nor pickled. A stop
-    request reaches them through a shared event; they ignore SIGINT themselves."""
-    import logging
-
-    level = logging.getLogger("mlpcli").getEffectiveLevel()
-    context = get_context("spawn")
-    event = context.Event()
-    with tempfile.TemporaryDirectory(prefix="mlpcli-kfold-") as scratch, graceful_stop(event):
+def _train_on_executor(plan: Plan, tasks, dirs, executor) -> None:
+    """Each fold a ``train_unit`` (the data shared with each worker once); the client saves each
+    fold when it arrives, so an interrupted run keeps every finished fold."""
+    k = len(plan.folds)
+    with executor, sigterm_as_interrupt():
         shared = {}
         for prepared in plan.prepared:
             if id(prepared) not in shared:
-                shared[id(prepared)] = _share(prepared, Path(scratch) / f"X{len(shared)}.npy")
-        # Spawned workers read the thread limits when they import NumPy, i.e. at start-up.
-        with thread_limit(max(1, (os.cpu_count() or 1) // jobs)):
-            pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(level, event))
-            futures = [pool.submit(_worker, plan.configs[ci], *shared[id(plan.prepared[ci])], train,
-                                   plan.folds[fi], fi, len(plan.folds), dirs[ci][fi]) for ci, fi, train in tasks]
-        with pool:
-            errors = [future.exception() for future in futures]
-    interrupted = [e for e in errors if isinstance(e, Interrupted)]
-    for error in errors:
-        if error is not None and not isinstance(error, Interrupted):
-            raise error
-    if interrupted:
-        raise Interrupted(f"stopped {len(interrupted)} unfinished fold(s); checkpoints saved")
+                shared[id(prepared)] = (executor.share(prepared.X), executor.share(prepared.dataset.labels),
+                                        UnitData.of(prepared))
+        futures = {executor.submit(train_unit, plan.configs[ci], *shared[id(plan.prepared[ci])], train,
+                                   plan.folds[fi], (fi,), f"fold {fi + 1}/{k}"): (ci, fi) for ci, fi, train in tasks}
+        done = 0
+        try:
+            for future in executor.as_completed(list(futures)):
+                ci, fi = futures[future]
+                _save_unit(plan.configs[ci], shared[id(plan.prepared[ci])][2], unit_result(future).value,
+                           dirs[ci][fi])
+                done += 1
+        except KeyboardInterrupt:
+            raise Interrupted(f"stopped {len(tasks) - done} unfinished fold(s) on {executor.name}") from None
 
 
-_STOP = None
-
-
-def _init_worker(level, event) -> None:
-    import logging
-    import signal
-
-    global _STOP
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; see graceful_stop
-    logging.basicConfig(format="%(message)s", level=level)
-    _STOP = StopFlag(event)
-
-
-def _share(prepared: Prepared, path: Path):
-    """Write X for the workers; send them the rest without the decoded images."""
-    np.save(path, prepared.X)
-    dataset = dataclasses.replace(prepared.dataset, images=prepared.dataset.images[:0])
-    return str(path), dataclasses.replace(prepared, X=None, dataset=dataset)
-
-
-def _worker(config, x_path, prepared, train_rows, val_rows, fold, k, directory) -> None:
-    if _STOP.is_set():
-        raise Interrupted(f"fold {fold + 1}/{k} not started")
-    prepared = dataclasses.replace(prepared, X=np.load(x_path, mmap_mode="r"))
-    _train_fold(config, prepared, train_rows, val_rows, fold, k, directory, _STOP)
+def _save_unit(config, data: UnitData, output, directory: Path) -> None:
+    if output.diverged:
+        raise TrainingDiverged(output.diverged)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_config(directory, dump_yaml(config))
+    save_run(directory, rebuild(config, data, output))

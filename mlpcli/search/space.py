@@ -33,6 +33,22 @@ from ..errors import ConfigError
 STRATEGIES = ("grid", "random", "halving")
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
 
+#: The section's keys for the config reference: (key, type, default, allowed values, meaning).
+SEARCH_KEYS = (
+    ("strategy", "string", "random", f"one of {', '.join(STRATEGIES)}",
+     "grid: every combination of the choices; random: trials drawn from the distributions; halving: "
+     "random trials under successive halving, with epochs as the budget"),
+    ("trials", "integer", 10, "an integer >= 1",
+     "how many trials to draw (random and halving; --trials overrides it)"),
+    ("space", "mapping", None, "config keys to {choice: [...]}, {uniform: [lo, hi]}, {loguniform: [lo, hi]} "
+                              "or {int: [lo, hi]} (int: both ends included)",
+     "what each trial varies; every value a trial can get is checked as if given with --set"),
+    ("halving.factor", "integer", 3, "an integer >= 2",
+     "each rung keeps the best 1/factor of the trials and trains them factor times longer"),
+    ("halving.min_epochs", "integer", 1, "an integer >= 1",
+     "epochs of the first rung; the last rung trains train.epochs (strategy halving only)"),
+)
+
 
 @dataclass(frozen=True)
 class Distribution:
@@ -171,6 +187,9 @@ def check_search(spec: SearchSpec, config, key: str = "search") -> None:
                 with_overrides(config, {name: value})
             except ConfigError as exc:
                 raise ConfigError(f"{where}.{dist.kind}[{i}]: {exc}") from None
+    if spec.strategy == "halving" and any(name == "train.epochs" for name, _ in spec.space):
+        raise ConfigError(f"{key}.space.train.epochs: strategy halving sets the epochs itself (its budget, "
+                          f"up to train.epochs); remove it from the space or use strategy random")
     if spec.strategy == "halving" and spec.halving.min_epochs > config.train.epochs:
         raise c.fail(f"{key}.halving.min_epochs", f"<= train.epochs ({config.train.epochs}) so that "
                                                   f"later rungs train longer", spec.halving.min_epochs)

@@ -133,3 +133,45 @@ def kfold_bars(fold_accuracies: list[float], mean: float, std: float, path: str 
     axes.set_title(f"{len(folds)}-fold validation accuracy: {mean:.4f} \u00b1 {std:.4f}")
     axes.legend(loc="upper left", ncols=2, fontsize="small")
     return _save(figure, path)
+
+
+def search_accuracy(search: dict, path: str | Path) -> Path:
+    """A search at a glance: mean fold accuracy (+/- std) per trial, coloured by the epochs it
+    reached, then one panel per searched key with each trial's value against its accuracy
+    (a log axis for ``loguniform`` keys, one column per value for ``choice``)."""
+    from matplotlib.figure import Figure
+
+    rows = sorted((r for r in search["trials"] if r.get("mean_accuracy") is not None), key=lambda r: r["trial"])
+    keys = list(search.get("space") or {})
+    figure = Figure(figsize=(4.0 * (1 + len(keys)), 3.6), layout="constrained")
+    panels = figure.subplots(1, 1 + len(keys), squeeze=False)[0]
+    budgets = sorted({r["epochs"] for r in rows})
+    colors = {epochs: f"C{i % 10}" for i, epochs in enumerate(budgets)}
+    axes = panels[0]
+    for epochs in budgets:
+        chosen = [r for r in rows if r["epochs"] == epochs]
+        axes.bar([r["trial"] for r in chosen], [r["mean_accuracy"] for r in chosen],
+                 yerr=[r["std_accuracy"] or 0 for r in chosen], color=colors[epochs], label=f"{epochs} epochs")
+    axes.set_xlabel("trial")
+    axes.set_ylabel("mean fold accuracy")
+    axes.set_title(f"{search.get('strategy')} search, {search.get('k')} folds")
+    axes.legend(fontsize="small")
+    for axes, key in zip(panels[1:], keys):
+        _parameter_panel(axes, key, search["space"][key], rows, colors)
+    return _save(figure, path)
+
+
+def _parameter_panel(axes, key: str, distribution: dict, rows: list[dict], colors: dict) -> None:
+    kind, values = next(iter(distribution.items()))
+    if kind == "choice":
+        labels = [str(v) for v in values]
+        x = [labels.index(str(r["params"][key])) for r in rows]
+        axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    else:
+        x = [r["params"][key] for r in rows]
+        if kind == "loguniform":
+            axes.set_xscale("log")
+    axes.scatter(x, [r["mean_accuracy"] for r in rows], c=[colors[r["epochs"]] for r in rows])
+    axes.set_xlabel(key)
+    axes.set_title(f"accuracy by {key}")
+    axes.grid(alpha=0.3)

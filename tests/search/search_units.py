@@ -30,6 +30,11 @@ def describe(X: np.ndarray):
     return type(X).__name__, bool(X.flags.writeable), float(X.sum())
 
 
+def aligned(X: np.ndarray):
+    """Whether a unit receives ``X`` at an aligned address, contiguous (NumPy's fast paths)."""
+    return bool(X.flags.aligned and X.flags.c_contiguous)
+
+
 def mutate(X: np.ndarray):
     X[0, 0] = -1.0
     return float(X[0, 0])
@@ -37,3 +42,8 @@ def mutate(X: np.ndarray):
 
 def fail(message: str):
     raise RuntimeError(message)
+
+
+def die():
+    """The worker process ends abruptly, as when the kernel kills it for memory."""
+    os.kill(os.getpid(), 9)

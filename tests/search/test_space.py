@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from mlpcli.config import Config, with_overrides
+from mlpcli.config import Config, from_dict, with_overrides
+from mlpcli.config import to_dict as config_dict
 from mlpcli.errors import ConfigError
 from mlpcli.config import grid_combinations, parse_grid
 from mlpcli.search.space import (Distribution, apply_trial, check_search, draw_trials, parse_search,
@@ -171,9 +172,30 @@ def test_the_same_values_pass_as_with_set():
 
 def test_halving_min_epochs_must_fit_train_epochs():
     config = with_overrides(Config(), {"train.epochs": 4})
-    checked(SPACE, config, strategy="halving", halving={"factor": 2, "min_epochs": 4})
+    space = {key: value for key, value in SPACE.items() if key != "train.epochs"}
+    checked(space, config, strategy="halving", halving={"factor": 2, "min_epochs": 4})
     with pytest.raises(ConfigError, match=r"search.halving.min_epochs: must be <= train.epochs \(4\).*; got 5"):
-        checked(SPACE, config, strategy="halving", halving={"factor": 2, "min_epochs": 5})
+        checked(space, config, strategy="halving", halving={"factor": 2, "min_epochs": 5})
+
+
+def test_halving_owns_the_epochs_so_they_cannot_be_searched():
+    with pytest.raises(ConfigError, match=r"search.space.train.epochs: strategy halving sets the epochs"):
+        checked(SPACE, Config(), strategy="halving")
+    checked(SPACE, Config(), strategy="random")
+
+
+def test_the_search_section_is_part_of_the_config_and_round_trips():
+    raw = {"train": {"epochs": 6}, "search": {"strategy": "halving", "trials": 4,
+                                              "space": {"train.lr": {"loguniform": [1.0e-3, 1.0e-1]}},
+                                              "halving": {"factor": 2, "min_epochs": 2}}}
+    config = from_dict(raw)
+    assert config.search.strategy == "halving" and config.search.halving.min_epochs == 2
+    assert from_dict(config_dict(config)) == config
+    assert "search" not in config_dict(Config())  # no section, no key: plain runs' config.yaml is unchanged
+    with pytest.raises(ConfigError, match=r"search.halving.min_epochs: must be <= train.epochs \(6\)"):
+        from_dict({**raw, "search": {**raw["search"], "halving": {"min_epochs": 7}}})
+    with pytest.raises(ConfigError, match=r"search.space.model.hiden.choice\[0\]: unknown key 'model.hiden'; did you mean 'model.hidden'"):
+        from_dict({"search": {"space": {"model.hiden": {"choice": [[8]]}}}})
 
 
 def test_a_trial_whose_keys_conflict_names_the_trial():
