@@ -1,0 +1,41 @@
+"""The tools: ``gradcheck`` and ``data synth``."""
+
+from __future__ import annotations
+
+
+GRADCHECK_TOLERANCE = 1e-6
+
+
+def run_gradcheck(config, batch: int = 4, max_entries: int = 40) -> dict[str, float]:
+    """Relative gradient error per parameter of the configured network, in float64, on a random
+    batch of the configured data's shape. Large arrays are checked on ``max_entries`` random
+    entries each."""
+    import dataclasses
+
+    import numpy as np
+
+    from ..data import class_names
+    from ..features.pipeline import feature_widths
+    from ..nn import LOSSES, SGD
+    from ..nn.gradcheck import check_network
+    from ..train.fit import build_network, network_features
+
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, dtype="float64"))
+    height, width = config.data.image_size
+    n_features = sum(feature_widths(network_features(config), height, width))
+    n_classes = len(class_names(config.data))
+    rng = np.random.default_rng(config.seed or 0)
+    network = build_network(config, n_features, n_classes, (height, width, 3), rng)
+    x = rng.standard_normal((batch, n_features))
+    labels = rng.integers(0, n_classes, size=batch)
+    weight_decay = config.model.weight_decay or 1e-3  # exercise the decay's gradient too
+    # The optimizer's own gradient, decay included, is what gets checked: the code training runs.
+    return check_network(network, x, labels, LOSSES[config.model.loss], SGD(weight_decay=weight_decay),
+                         max_entries=max_entries, rng=rng)
+
+
+def run_synth(out, n_per_class: int, size: int, seed: int) -> int:
+    """Write the synthetic shapes to ``out/<class>/<index>.png``; returns the number of images."""
+    from ..data.synthetic import write_synthetic
+
+    return write_synthetic(out, n_per_class, size, seed)

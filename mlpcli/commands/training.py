@@ -1,0 +1,182 @@
+"""The commands that train: ``train``, ``kfold`` and ``search``, each in a locked run directory."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+
+def run_train(config, config_name: str = "run", out=None, use_cache: bool = True, resume=None) -> dict:
+    """Train on the ``data.val_fraction`` split and write a run directory; returns the summary.
+
+    With ``resume`` (a run directory) the interrupted run continues from its checkpoint instead.
+    The run directory is locked while this works in it (see ``artifacts.lock``).
+    """
+    from ..artifacts import point_latest
+    from ..train.fit import holdout_split, prepare, recorded_config, resolve
+
+    with ExitStack() as held:
+        written, config = config, _resumed_config(held, resume, "train") if resume else resolve(config)
+        prepared = prepare(config, use_cache)
+        train_rows, val_rows = holdout_split(config, prepared.dataset.labels)
+        run_dir = Path(resume) if resume else _new_run(held, config.output.dir, config_name, out,
+                                                       recorded_config(written, config))
+        trained = _train_and_save(config, prepared, train_rows, val_rows, run_dir)
+    point_latest(config.output.dir, run_dir)
+    metrics = trained.metrics
+    return {"run_dir": str(run_dir), "train_accuracy": metrics["train"]["accuracy"],
+            "val_accuracy": _or_none(metrics["val"]["accuracy"]), "train_loss": metrics["train"]["loss"],
+            "val_loss": _or_none(metrics["val"]["loss"]), "epochs": metrics["epochs"],
+            "best_epoch": metrics["best_epoch"], "seconds": metrics["seconds"]}
+
+
+def _train_and_save(config, prepared, train_rows, val_rows, run_dir: Path):
+    """Train resumably (checkpoint, graceful stop) and save the run; a divergence is recorded."""
+    from ..artifacts import rundir
+    from ..artifacts.records import save_run
+    from ..errors import Interrupted, TrainingDiverged
+    from ..train.fit import train_model
+    from ..train.stop import graceful_stop
+
+    checkpoint = run_dir / rundir.CHECKPOINT
+    with graceful_stop() as stop:
+        try:
+            trained = train_model(config, prepared, train_rows, val_rows, checkpoint=checkpoint, stop=stop)
+        except Interrupted as exc:
+            raise Interrupted(f"{exc}. Resume with: mlpcli train --resume {run_dir}") from None
+        except TrainingDiverged as exc:
+            _record_divergence(run_dir, exc, checkpoint)
+            raise
+    save_run(run_dir, trained)
+    checkpoint.unlink(missing_ok=True)
+    return trained
+
+
+def _record_divergence(run_dir: Path, error, checkpoint: Path | None = None) -> None:
+    """metrics.json says the run diverged (so ``show`` says so and ``--resume`` refuses); the
+    checkpoint goes, since resuming from it would diverge again. A folder that refuses the
+    record costs a warning: the divergence is the error to report."""
+    from ..artifacts.records import save_diverged
+    from ..errors import ArtifactError
+    from ..progress import log
+
+    try:
+        save_diverged(run_dir, str(error), error.epoch)
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)
+    except (ArtifactError, OSError) as exc:
+        log.warning("could not mark %s as diverged: %s", run_dir, exc)
+
+
+def _resumed_config(held: ExitStack, run_dir, command: str):
+    """The config of the run to resume, read under the run's lock (held until ``held`` closes)."""
+    from ..artifacts.lock import locked_run
+    from ..artifacts.rundir import resume_config_path
+    from ..config import load_config
+
+    resume_config_path(run_dir, command)  # say why a folder cannot be resumed before locking it
+    held.enter_context(locked_run(run_dir))
+    return load_config(resume_config_path(run_dir, command))  # again: it may have finished meanwhile
+
+
+def _new_run(held: ExitStack, output_dir, name: str, out, config_yaml: str) -> Path:
+    """A fresh run directory, locked (until ``held`` closes), with the resolved config in it."""
+    from ..artifacts import new_run_dir
+    from ..artifacts.lock import locked_run
+    from ..artifacts.records import write_config
+
+    run_dir = new_run_dir(output_dir, name, out)
+    held.enter_context(locked_run(run_dir))
+    write_config(run_dir, config_yaml)
+    return run_dir
+
+
+def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=None, out=None,
+              use_cache=True, resume=None, cluster=None, timeout=10.0) -> dict:
+    """Cross-validate (each grid combination), keep the best combination's fold models with the
+    ``select``-ed final model, and write the run directory; returns the summary.
+
+    Every fold is saved when it finishes; ``resume`` continues an interrupted run, skipping
+    finished folds and continuing unfinished ones from their checkpoints. The run directory is
+    locked while this works in it.
+    """
+    from ..artifacts import point_latest
+    from ..artifacts.records import read_kfold_plan, write_kfold_plan
+    from ..kfold.run import fold_dirs, plan_kfold
+    from ..kfold.select import load_folds, log_table, save_selection, select as select_best
+    from ..train.fit import recorded_config
+
+    with ExitStack() as held:
+        if resume:
+            config = _resumed_config(held, resume, "kfold")
+            options = read_kfold_plan(Path(resume))
+            k, select, grid = options["k"], options["select"], options["grid"]
+        plan = plan_kfold(config, k, select, grid, use_cache)
+        if resume:
+            run_dir = Path(resume)
+        else:
+            run_dir = _new_run(held, plan.configs[0].output.dir, config_name, out,
+                               recorded_config(config, plan.base_config))
+            write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
+        dirs = fold_dirs(run_dir, plan)
+        _train_folds(plan, dirs, jobs, run_dir, cluster, timeout)
+        trained = load_folds(dirs)
+        best, summary, oof = select_best(plan, trained)
+        log_table(summary)
+        save_selection(run_dir, plan, best, trained[best], dirs[best], oof, summary)
+    point_latest(plan.configs[best].output.dir, run_dir)
+    return {"run_dir": str(run_dir), **summary}
+
+
+def _train_folds(plan, dirs, jobs, run_dir: Path, cluster=None, timeout=10.0) -> None:
+    """Train every unfinished fold; say how to resume after a stop, and record a divergence."""
+    from ..errors import Interrupted, TrainingDiverged
+    from ..kfold.run import train_folds
+
+    try:
+        train_folds(plan, dirs, jobs, cluster, timeout)
+    except Interrupted as exc:
+        raise Interrupted(f"{exc}; finished folds are kept. Resume with: mlpcli kfold --resume {run_dir}") from None
+    except TrainingDiverged as exc:
+        _record_divergence(run_dir, exc)
+        raise
+
+
+def run_search(config, config_name="search", trials=None, k=None, select=None, jobs=None, cluster=None,
+               timeout=10.0, out=None, use_cache=True, resume=None) -> dict:
+    """Cross-validate every trial of the config's ``search:`` section (successive halving: rung by
+    rung) on this process, ``jobs`` local processes or a Dask cluster; keep the best trial's model.
+
+    Each unit is saved when it arrives; ``resume`` (a search directory) trains only the missing ones.
+    Returns the search summary (``search_summary.json``) with ``run_dir`` and the best trial's
+    k-fold summary as ``best``. The run directory is locked while this works in it.
+    """
+    from ..artifacts import point_latest
+    from ..artifacts.records import read_search_plan, write_search_plan
+    from ..search.plan import plan_search
+    from ..search.results import finish_search
+    from ..search.run import run_units
+    from ..search.scheduler import choose_executor
+    from ..train.fit import recorded_config
+
+    with ExitStack() as held:
+        if resume:
+            config = _resumed_config(held, resume, "search")
+            options = read_search_plan(Path(resume))
+            trials, k, select = options["trials"], options["k"], options["select"]
+        executor = choose_executor(jobs, cluster, timeout)  # a bad address fails before the features are made
+        with executor:
+            splan = plan_search(config, trials, k, select, use_cache)
+            if resume:
+                run_dir = Path(resume)
+            else:
+                run_dir = _new_run(held, splan.config.output.dir, config_name, out, recorded_config(config, splan.config))
+                write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
+            records, info = run_units(splan, run_dir, executor)
+        summary = finish_search(splan, run_dir, records, info)
+    point_latest(splan.config.output.dir, run_dir)
+    return {"run_dir": str(run_dir), **summary}
+
+
+def _or_none(value):
+    return None if value is None or value != value else value

@@ -1,0 +1,129 @@
+"""The commands that use or look at a trained model: ``predict``, ``evaluate``, ``show``, ``features show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def run_predict(paths, model_dir, top_k: int = 1, on_error: str = "fail", max_pixels: int | None = None) -> dict:
+    """Label each image file (folders are expanded to the images inside, sorted).
+
+    Returns ``{"predictions": [{"path", "label", "probability", "top_k"}], "skipped": [{"path",
+    "reason"}]}``. Unreadable files raise one DataError naming each, or with ``on_error="skip"``
+    are left out and listed in ``skipped``. ``max_pixels`` is the decompression-bomb limit
+    (default ``data.DEFAULT_MAX_IMAGE_PIXELS``).
+    """
+    import numpy as np
+
+    from ..artifacts import load_model
+    from ..data import DEFAULT_MAX_IMAGE_PIXELS
+    from ..data.folder import decode_all
+    from ..data.images import expand_image_paths
+    from ..errors import DataError
+
+    model = load_model(model_dir)
+    files = expand_image_paths(paths)
+    images, kept, skipped = decode_all(files, model.image_size, on_error == "skip",
+                                       max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
+    if not kept.any():
+        raise DataError(f"none of the {len(files)} images could be read; the warning above names each")
+    probabilities = model.predict_proba(images)
+    k = min(top_k, len(model.class_names))
+    predictions = []
+    for path, row in zip((f for f, ok in zip(files, kept) if ok), probabilities):
+        order = np.argsort(-row, kind="stable")[:k]
+        ranked = [{"label": model.class_names[i], "probability": float(row[i])} for i in order]
+        predictions.append({"path": str(path), "label": ranked[0]["label"],
+                            "probability": ranked[0]["probability"], "top_k": ranked})
+    return {"predictions": predictions, "skipped": skipped}
+
+
+def run_evaluate(model_dir, data_path, on_error: str = "fail", max_pixels: int | None = None,
+                 fail_under: float | None = None, metric: str = "accuracy") -> dict:
+    """Accuracy, balanced accuracy, macro-F1, log-loss, per-class report and confusion matrix of a
+    model on labelled data, plus ``skipped`` (unreadable files left out with ``on_error="skip"``),
+    ``misclassified`` ([{"path", "true_label", "predicted_label", "probability"}]) and ``gate``
+    (``metrics.quality_gate`` of ``metric`` against ``fail_under``, or None without one)."""
+    from ..artifacts import load_model
+    from ..data import DEFAULT_MAX_IMAGE_PIXELS, load_labelled, relabel
+    from ..metrics import classification_report, quality_gate
+
+    model = load_model(model_dir)
+    dataset = load_labelled(data_path, model.image_size, on_error, max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
+    labels = relabel(dataset, model.class_names, data_path)
+    probabilities = model.predict_proba(dataset.images)
+    predicted = probabilities.argmax(axis=1)
+    report = classification_report(labels, predicted, model.class_names, probabilities)
+    report["gate"] = None if fail_under is None else quality_gate(report, metric, fail_under)
+    report["skipped"] = dataset.skipped
+    report["misclassified"] = _misclassified(dataset, data_path, labels, predicted, probabilities,
+                                             model.class_names)
+    return report
+
+
+def _misclassified(dataset, data_path, labels, predicted, probabilities, class_names) -> list[dict]:
+    """The wrongly labelled images: path (or ``data_path#index`` for arrays), the true and the
+    predicted class, and the probability the model gave its (wrong) answer."""
+    import numpy as np
+
+    wrong = np.flatnonzero(labels != predicted)
+    sources = dataset.sources or [f"{data_path}#{i}" for i in range(len(labels))]
+    return [{"path": sources[i], "true_label": class_names[labels[i]], "predicted_label": class_names[predicted[i]],
+             "probability": float(probabilities[i, predicted[i]])} for i in wrong]
+
+
+def run_show(run_dir, out_dir=None) -> dict:
+    """Summary of ``run_dir`` (see ``artifacts.summary.run_summary``) plus ``pictures`` (paths of
+    the PNGs written into ``out_dir``, default ``<run_dir>/pictures``), ``weights`` (what the
+    weight picture shows, or None) and ``hint`` (how to get the plots, or None)."""
+    from ..artifacts import load_model, rundir
+    from ..artifacts.summary import histories, run_summary
+    from ..visualize import plots
+    from ..visualize.run_pictures import draw_plots, draw_weights
+
+    run_dir = Path(run_dir)
+    summary = run_summary(run_dir)
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / rundir.PICTURES
+    weights, pictures = None, []
+    if rundir.is_finished(run_dir):
+        weights, pictures = draw_weights(load_model(run_dir), out_dir, summary["notes"])
+    else:
+        summary["notes"].append(f"{rundir.MODEL} missing: no weights to draw")
+    hint = None
+    if plots.available():
+        pictures += draw_plots(summary, histories(run_dir), out_dir)
+    else:
+        hint = (f"matplotlib is not installed, so the learning curves, confusion matrix and k-fold "
+                f"plots were skipped; {plots.INSTALL_HINT} to get them")
+    return {**summary, "weights": weights, "pictures": [str(path) for path in pictures], "hint": hint}
+
+
+def run_features_show(image_path, config, out_file=None) -> dict:
+    """Draw ``image_path`` (resized to ``config.data.image_size``) beside its HOG cells as oriented
+    strokes and its color histogram as bars, into one PNG (default ``<image stem>-features.png``
+    in the current directory). ``config`` is a ``Config`` or a path to a YAML config.
+
+    Uses the config's hog and color_hist parameters; a missing one is drawn with its defaults, as
+    the result's ``notes`` say. Strokes show the per-cell histograms before block normalization.
+    Returns the path, the config's features and the parameters used.
+    """
+    from ..config import load_config
+    from ..data.images import load_image
+    from ..errors import ConfigError
+    from ..visualize.features_picture import features_picture, picture_params
+    from ..visualize.tiles import save_png
+
+    if isinstance(config, (str, Path)):
+        config = load_config(config)
+    image = load_image(image_path, config.data.image_size, config.data.max_image_pixels)
+    features, hog_params, hist_params, notes = picture_params(config)
+    try:
+        picture = features_picture(image, hog_params, hist_params)
+    except ValueError as exc:
+        raise ConfigError(f"hog: {exc}") from None
+    out_file = Path(out_file) if out_file is not None else Path.cwd() / f"{Path(image_path).stem}-features.png"
+    save_png(picture, out_file)
+    return {"path": str(out_file), "image": str(image_path), "image_size": list(config.data.image_size),
+            "features": [{"name": f.name, **f.params} for f in features],
+            "hog": hog_params, "color_hist": hist_params,
+            "picture_size": [picture.height, picture.width], "notes": notes}
