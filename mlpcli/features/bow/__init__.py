@@ -68,20 +68,26 @@ def n_features(height: int, width: int, **params) -> int:
 
 def fit(images: np.ndarray, params: dict, rng: np.random.Generator) -> dict:
     """Learn the state from training images (n_images, height, width, 3) uint8; see the module."""
+    params = check_params(params)
+    sample, mean, matrix = training_patches(images, params, rng)
+    vocabulary, _ = kmeans.kmeans(sample, params["words"], rng, params["kmeans_iterations"],
+                                  params["kmeans_tol"])
+    return {"whiten_mean": mean.astype(np.float32), "whiten_matrix": matrix.astype(np.float32),
+            "vocabulary": vocabulary}
+
+
+def training_patches(images: np.ndarray, params: dict, rng: np.random.Generator):
+    """The first half of ``fit``: (patches (sample_patches, n_values) float32 normalized and
+    whitened, whitening mean (n_values,), whitening matrix (n_values, n_values)), the points
+    k-means clusters."""
     images, params = check_images(images), check_params(params)
     n_features(images.shape[1], images.shape[2], **params)
     sample = patches.sample(images, params["sample_patches"], params["patch"], params["stride"], rng)
     sample = patches.normalize(sample)
-    n_values = sample.shape[1]
-    if params["whiten"]:
-        mean, matrix = whitening.fit(sample)
-        sample = whitening.apply(sample, mean, matrix)
-    else:
-        mean, matrix = np.zeros(n_values), np.eye(n_values)
-    vocabulary, _ = kmeans.kmeans(sample, params["words"], rng, params["kmeans_iterations"],
-                                  params["kmeans_tol"])
-    return {"whiten_mean": mean.astype(np.float32), "whiten_matrix": matrix.astype(np.float32),
-            "vocabulary": vocabulary.astype(np.float32)}
+    if not params["whiten"]:
+        return sample, np.zeros(sample.shape[1]), np.eye(sample.shape[1])
+    mean, matrix = whitening.fit(sample)
+    return whitening.apply(sample, mean, matrix), mean, matrix
 
 
 def encode(images: np.ndarray, state: dict, params: dict, dtype="float32") -> np.ndarray:

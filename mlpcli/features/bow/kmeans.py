@@ -30,7 +30,8 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int
                          "sample more patches or use fewer words")
     points = np.ascontiguousarray(points, dtype=np.float32)
     subsample = rng.choice(len(points), size=min(len(points), INIT_PER_WORD * k), replace=False)
-    centers = kmeans_plus_plus(points[np.sort(subsample)], k, rng)
+    with workers.single_threaded_blas():
+        centers = kmeans_plus_plus(points[np.sort(subsample)], k, rng)
     augmented = np.hstack([points, np.ones((len(points), 1), np.float32)])
     squared_norms = np.einsum("ij,ij->i", points, points)
     columns = np.ascontiguousarray(points.T)  # one value of every point per row, for update
@@ -51,24 +52,22 @@ def kmeans_plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np
     distance to the nearest center so far. points (n_points, n_values) -> (k, n_values) float32."""
     trials = 2 + int(np.log(k))
     squared_norms = np.einsum("ij,ij->i", points, points)
+    # Candidate rows [-2c, 1, |c|^2] times columns [x; |x|^2; 1] give |x - c|^2 in one product;
+    # the columns are stored contiguous, as a transposed view makes this product several times slower.
+    ones = np.ones((len(points), 1), np.float32)
+    columns = np.ascontiguousarray(np.hstack([points, squared_norms[:, None], ones]).T)
+    candidate_rows = np.hstack([-2 * points, ones, squared_norms[:, None]])
     chosen = [int(rng.integers(len(points)))]
-    closest = _squared_distances(points, squared_norms, [chosen[0]])[0]
+    closest = np.maximum(candidate_rows[chosen] @ columns, 0)[0]
     for _ in range(1, k):
-        cumulative = np.cumsum(closest)
+        cumulative = np.cumsum(closest, dtype=np.float64)
         candidates = np.searchsorted(cumulative, rng.random(trials) * cumulative[-1], side="right")
         candidates = np.minimum(candidates, len(points) - 1)
-        trial = np.minimum(closest, _squared_distances(points, squared_norms, candidates))
+        trial = np.minimum(candidate_rows[candidates] @ columns, closest)
         best = int(np.argmin(trial.sum(axis=1, dtype=np.float64)))
         chosen.append(int(candidates[best]))
-        closest = trial[best]
+        closest = np.maximum(trial[best], 0)  # rounding leaves the candidate itself at about -1e-6
     return points[chosen].copy()
-
-
-def _squared_distances(points, squared_norms, indices) -> np.ndarray:
-    """(len(indices), n_points) float64 squared distances from points[indices] to all points."""
-    products = (points[indices] @ points.T).astype(np.float64)
-    distances = squared_norms[indices, None] - 2 * products + squared_norms[None, :]
-    return np.maximum(distances, 0, out=distances)
 
 
 def assign(augmented: np.ndarray, squared_norms: np.ndarray,

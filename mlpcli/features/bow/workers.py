@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable
 
@@ -39,6 +40,12 @@ def _single_threaded_blas():
     except ImportError:
         return None
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def single_threaded_blas():
+    """A context for a sequence of small products on one thread: several BLAS threads would
+    spend more time waking up and spinning than multiplying (no-op without threadpoolctl)."""
+    return _single_threaded_blas() or nullcontext()
 
 
 def run(tasks: Iterable, work: Callable[[object, dict], None], workers: int | None = None) -> None:
