@@ -255,3 +255,10 @@ def test_defaults_are_the_papers_configuration():
     assert {key: params[key] for key in ("patch", "stride", "words", "whiten", "encoding", "pooling")} == \
         dict(patch=6, stride=1, words=1600, whiten=True, encoding="triangle", pooling="quadrants")
     assert bow.n_features(32, 32) == 6400
+
+
+def test_no_training_images_is_an_error_and_no_images_encode_to_no_rows():
+    with pytest.raises(ValueError, match="at least one training image"):
+        bow.fit(np.zeros((0, 12, 12, 3), np.uint8), SMALL, np.random.default_rng(0))
+    state = bow.fit(random_images(3, 12, 12), SMALL, np.random.default_rng(0))
+    assert bow.encode(np.zeros((0, 12, 12, 3), np.uint8), state, SMALL).shape == (0, 32)

@@ -82,6 +82,8 @@ def training_patches(images: np.ndarray, params: dict, rng: np.random.Generator)
     k-means clusters."""
     images, params = check_images(images), check_params(params)
     n_features(images.shape[1], images.shape[2], **params)
+    if len(images) == 0:
+        raise ValueError("bow needs at least one training image to learn its vocabulary")
     sample = patches.sample(images, params["sample_patches"], params["patch"], params["stride"], rng)
     sample = patches.normalize(sample)
     if not params["whiten"]:

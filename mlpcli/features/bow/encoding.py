@@ -59,7 +59,7 @@ def encode(images: np.ndarray, state: dict, patch: int, stride: int, whiten: boo
             code(squared, region[top:top + band], out[start:stop])
 
     workers.run(range(0, n_images, per_chunk), work)
-    return out.reshape(n_images, -1)
+    return out.reshape(n_images, POOLINGS[pooling] * words)
 
 
 class _Model:
