@@ -19,7 +19,7 @@ decoded through the cache in .mlpcli-cache. The vocabulary is fitted on the firs
 ``--fit-images`` of a seeded permutation; all images are encoded.
 
 Usage: python benchmarks/bow.py [--data data/cifar10-jpg/train | --npz images.npz]
-       [--fit-images 50000] [--encode-images 50000] [--sklearn-images 1000] [--no-sklearn-kmeans]
+       [--fit-images 50000] [--encode-images 50000] [--sklearn-images 1000] [--sklearn-kmeans both|minibatch|kmeans|none]
        [--set words=400 --set sample_patches=100000 ...]
 Prints one JSON document on stdout (progress on stderr).
 Targets (issue 16): fit + encoding of 50,000 images < 240 s on 2 cores; mlpcli's k-means at least
@@ -88,7 +88,7 @@ def inertia(points: np.ndarray, centers: np.ndarray, chunk: int = 8192) -> float
     return total
 
 
-def vocabularies(points: np.ndarray, params: dict, seed: int, with_sklearn: bool) -> tuple[dict, np.ndarray]:
+def vocabularies(points: np.ndarray, params: dict, seed: int, references: str) -> tuple[dict, np.ndarray]:
     """mlpcli's k-means, then scikit-learn's, on the same points: (seconds and inertia of each,
     mlpcli's vocabulary)."""
     k, budget = params["words"], params["kmeans_iterations"]
@@ -97,13 +97,15 @@ def vocabularies(points: np.ndarray, params: dict, seed: int, with_sklearn: bool
     ours = inertia(points, centers)
     results = {"mlpcli": timed.report(iterations=info["iterations"], inertia=ours)}
     say(f"mlpcli k-means: {timed.seconds:.1f} s, {info['iterations']} iterations, inertia {ours:.6g}")
-    if not with_sklearn:
+    if references == "none":
         return results, centers
     from sklearn.cluster import KMeans, MiniBatchKMeans
     contenders = {
-        "sklearn_kmeans": KMeans(k, init="k-means++", n_init=1, max_iter=budget, random_state=seed),
-        "sklearn_minibatch": MiniBatchKMeans(k, init="k-means++", n_init=1, batch_size=4096, random_state=seed)}
+        "sklearn_minibatch": MiniBatchKMeans(k, init="k-means++", n_init=1, batch_size=4096, random_state=seed),
+        "sklearn_kmeans": KMeans(k, init="k-means++", n_init=1, max_iter=budget, random_state=seed)}
     for name, model in contenders.items():
+        if references not in ("both", name.removeprefix("sklearn_")):
+            continue
         say(f"{name} ...")
         with Timed() as timed:
             model.fit(points)
@@ -177,7 +179,8 @@ def main() -> int:
     parser.add_argument("--fit-images", type=int, default=50_000)
     parser.add_argument("--encode-images", type=int, default=50_000)
     parser.add_argument("--sklearn-images", type=int, default=1000)
-    parser.add_argument("--no-sklearn-kmeans", action="store_true")
+    parser.add_argument("--sklearn-kmeans", choices=("both", "minibatch", "kmeans", "none"), default="both",
+                        help="scikit-learn references for the vocabulary (KMeans takes ~30 min at the defaults)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
@@ -191,7 +194,7 @@ def main() -> int:
     with Timed() as timed:
         points, mean, matrix = bow.training_patches(fit_images, params, np.random.default_rng(args.seed))
     report["training_patches"] = timed.report(n_patches=len(points))
-    report["kmeans"], vocabulary = vocabularies(points, params, args.seed, not args.no_sklearn_kmeans)
+    report["kmeans"], vocabulary = vocabularies(points, params, args.seed, args.sklearn_kmeans)
     del points
     # What bow.fit returns for the same generator: training_patches, then kmeans.
     state = {"whiten_mean": mean.astype(np.float32), "whiten_matrix": matrix.astype(np.float32),

@@ -3,10 +3,10 @@
 NumPy's element-wise passes use one core while OpenBLAS's products use all of them, and OpenBLAS's
 idle threads spin for a while after each product, taking the cores from the element-wise work.
 So the chunks run on one Python thread per core with single-threaded BLAS (NumPy releases the GIL
-in both): every core does both kinds of work. Measured on 2 cores, the bag-of-words encoding runs
-about 1.5x faster this way than on one thread with 2 BLAS threads. BLAS is limited with
-``threadpoolctl`` when it is installed; without it one thread runs the chunks and BLAS keeps its
-threads (same results, slower).
+in both): every core does both kinds of work. Measured on 2 cores, encoding 1,000 CIFAR images
+ran 2.2x faster this way (103 s per 50,000 images) than on one thread with 2 BLAS threads (224 s).
+BLAS is limited with ``threadpoolctl`` when it is installed; without it one thread runs the chunks
+and BLAS keeps its threads (same results, slower).
 """
 
 from __future__ import annotations
