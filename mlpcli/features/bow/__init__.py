@@ -1,0 +1,121 @@
+"""Bag of visual words: a vocabulary of image patches learned by k-means, then each image encoded
+by which words its patches resemble, pooled over regions (Coates, Lee & Ng, AISTATS 2011).
+
+Unlike the other extractors this one is fitted: ``fit(images, params, rng)`` learns the state
+from training images only (labels are never used) and ``encode(images, state, params, dtype)``
+turns any images into features with it. The state is a dict of plain arrays (``STATE_KEYS``):
+
+- ``whiten_mean`` (n_values,) and ``whiten_matrix`` (n_values, n_values): ZCA whitening of the
+  contrast-normalized patches (zeros and the identity when ``whiten`` is false);
+- ``vocabulary`` (words, n_values): the words, in whitened patch space;
+
+all float32, with ``n_values = patch * patch * 3`` in (row, col, channel) order.
+
+Fitting: ``sample_patches`` random patches of the images (``patches.sample``), each normalized
+for brightness and contrast (``patches.normalize``), whitened (``whitening``), then k-means
+(``kmeans``: greedy k-means++ seeds, at most ``kmeans_iterations`` Lloyd iterations, stop when
+one lowers the inertia by less than ``kmeans_tol``). Encoding: see ``encoding``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..images import check_images
+from . import encoding, kmeans, patches, whitening
+
+DEFAULTS = {"patch": 6, "stride": 1, "words": 1600, "whiten": True, "encoding": "triangle",
+            "pooling": "quadrants", "sample_patches": 400_000,
+            "kmeans_iterations": kmeans.ITERATIONS, "kmeans_tol": kmeans.TOL}
+STATE_KEYS = ("whiten_mean", "whiten_matrix", "vocabulary")
+
+
+def check_params(params: dict) -> dict:
+    """``params`` with defaults filled in; ValueError naming the parameter if one is wrong."""
+    unknown = sorted(set(params) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"bow has no parameter {unknown[0]!r}; known: {', '.join(DEFAULTS)}")
+    params = {**DEFAULTS, **params}
+    for name in ("patch", "stride", "words", "sample_patches", "kmeans_iterations"):
+        value = params[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"bow {name} must be an integer >= 1; got {value!r}")
+    if not isinstance(params["whiten"], bool):
+        raise ValueError(f"bow whiten must be true or false; got {params['whiten']!r}")
+    if params["encoding"] not in encoding.ENCODINGS:
+        raise ValueError(f"bow encoding must be one of {', '.join(encoding.ENCODINGS)}; "
+                         f"got {params['encoding']!r}")
+    if params["pooling"] not in encoding.POOLINGS:
+        raise ValueError(f"bow pooling must be one of {', '.join(encoding.POOLINGS)}; "
+                         f"got {params['pooling']!r}")
+    tol = params["kmeans_tol"]
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 1:
+        raise ValueError(f"bow kmeans_tol must be a number in [0, 1); got {tol!r}")
+    return params
+
+
+def n_features(height: int, width: int, **params) -> int:
+    """Length of the feature vector of a (height, width) image: regions * words."""
+    params = check_params(params)
+    rows, cols = patches.grid(height, width, params["patch"], params["stride"])
+    if params["pooling"] == "quadrants" and (rows < 2 or cols < 2):
+        raise ValueError(f"bow quadrants pooling needs at least 2 patch positions down and across; "
+                         f"{height}x{width} images with patch {params['patch']} and stride "
+                         f"{params['stride']} have {rows}x{cols}: use pooling global or a smaller "
+                         "patch or stride")
+    return encoding.POOLINGS[params["pooling"]] * params["words"]
+
+
+def fit(images: np.ndarray, params: dict, rng: np.random.Generator) -> dict:
+    """Learn the state from training images (n_images, height, width, 3) uint8; see the module."""
+    params = check_params(params)
+    sample, mean, matrix = training_patches(images, params, rng)
+    vocabulary, _ = kmeans.kmeans(sample, params["words"], rng, params["kmeans_iterations"],
+                                  params["kmeans_tol"])
+    return {"whiten_mean": mean.astype(np.float32), "whiten_matrix": matrix.astype(np.float32),
+            "vocabulary": vocabulary}
+
+
+def training_patches(images: np.ndarray, params: dict, rng: np.random.Generator):
+    """The first half of ``fit``: (patches (sample_patches, n_values) float32 normalized and
+    whitened, whitening mean (n_values,), whitening matrix (n_values, n_values)), the points
+    k-means clusters."""
+    images, params = check_images(images), check_params(params)
+    n_features(images.shape[1], images.shape[2], **params)
+    if len(images) == 0:
+        raise ValueError("bow needs at least one training image to learn its vocabulary")
+    sample = patches.sample(images, params["sample_patches"], params["patch"], params["stride"], rng)
+    sample = patches.normalize(sample)
+    if not params["whiten"]:
+        return sample, np.zeros(sample.shape[1]), np.eye(sample.shape[1])
+    mean, matrix = whitening.fit(sample)
+    return whitening.apply(sample, mean, matrix), mean, matrix
+
+
+def encode(images: np.ndarray, state: dict, params: dict, dtype="float32") -> np.ndarray:
+    """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype`` (also the
+    precision of the arithmetic), features in (region, word) order."""
+    images, params = check_images(images), check_params(params)
+    check_state(state, params)
+    n_features(images.shape[1], images.shape[2], **params)
+    return encoding.encode(images, state, params["patch"], params["stride"], params["whiten"],
+                           params["encoding"], params["pooling"], dtype)
+
+
+def check_state(state: dict, params: dict) -> None:
+    """ValueError unless ``state`` holds exactly ``STATE_KEYS``, finite float32 arrays of the
+    shapes ``params`` give."""
+    params = check_params(params)
+    n_values = params["patch"] ** 2 * 3
+    expected = {"whiten_mean": (n_values,), "whiten_matrix": (n_values, n_values),
+                "vocabulary": (params["words"], n_values)}
+    if set(state) != set(STATE_KEYS):
+        raise ValueError(f"bow state must hold exactly {', '.join(STATE_KEYS)}; got {', '.join(sorted(state))}")
+    for name, shape in expected.items():
+        array = state[name]
+        if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != np.float32:
+            got = f"{array.shape} {array.dtype}" if isinstance(array, np.ndarray) else type(array).__name__
+            raise ValueError(f"bow state {name} must be {shape} float32 for these parameters; got {got}: "
+                             "refit the features")
+        if not np.isfinite(array).all():
+            raise ValueError(f"bow state {name} has non-finite values: refit the features")
