@@ -58,7 +58,7 @@ class Standardizer:
                 part = X[first:min(stop, first + rows_per_block)]
                 self.transform(part, out=part)
 
-        parallel.for_rows(block, len(X), X.shape[1])
+        parallel.for_rows(block, len(X), X.size)
         return Identity()
 
 

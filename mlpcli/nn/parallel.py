@@ -100,10 +100,10 @@ def ranges(n: int, chunks: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def for_rows(fn: Callable[[int, int], None], n_rows: int, elements_per_row: int) -> None:
+def for_rows(fn: Callable[[int, int], None], n_rows: int, elements: int) -> None:
     """``fn(start, stop)`` over consecutive row ranges covering ``range(n_rows)``, side by side
-    when the pass is large enough (``n_rows * elements_per_row`` values) to pay for it."""
-    parts = ranges(n_rows, n_chunks(n_rows * max(1, elements_per_row)))
+    when the pass (over ``elements`` values in all) is large enough to pay for it."""
+    parts = ranges(n_rows, n_chunks(elements))
     run(lambda index: fn(*parts[index]), len(parts))
 
 

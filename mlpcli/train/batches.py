@@ -22,5 +22,5 @@ def gather(X: np.ndarray, rows: np.ndarray, out: np.ndarray, standardizer) -> np
         np.take(X, rows[start:stop], axis=0, out=part, mode="clip")  # "clip": unbuffered; rows are valid
         standardizer.transform(part, out=part)
 
-    parallel.for_rows(chunk, len(rows), X.shape[1])
+    parallel.for_rows(chunk, len(rows), out.size)
     return out
