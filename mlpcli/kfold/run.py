@@ -95,9 +95,10 @@ def _train_fold(config, prepared, train_rows, val_rows, fold, k, directory: Path
 
 
 def _train_in_workers(plan: Plan, tasks, jobs: int, dirs) -> None:
-    """Fresh worker processes with cpu_count // jobs BLAS threads each; they read the feature
-    matrices through memory-mapped files, so the data is neither copied nor pickled. A stop
-    request reaches them through a shared event; they ignore SIGINT themselves."""
+    """Fresh worker processes with cpu_count // jobs threads each (BLAS and the element-wise
+    pool, see ``worker_limits``); they read the feature matrices through memory-mapped files,
+    so the data is neither copied nor pickled. A stop request reaches them through a shared
+    event; they ignore SIGINT themselves."""
     import logging
 
     level = logging.getLogger("mlpcli").getEffectiveLevel()
@@ -108,8 +109,7 @@ def _train_in_workers(plan: Plan, tasks, jobs: int, dirs) -> None:
         for prepared in plan.prepared:
             if id(prepared) not in shared:
                 shared[id(prepared)] = _share(prepared, Path(scratch) / f"X{len(shared)}.npy")
-        # Spawned workers read the thread limits when they import NumPy, i.e. at start-up.
-        with thread_limit(max(1, (os.cpu_count() or 1) // jobs)):
+        with worker_limits(jobs):
             pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(level, event))
             futures = [pool.submit(_worker, plan.configs[ci], *shared[id(plan.prepared[ci])], train,
                                    plan.folds[fi], fi, len(plan.folds), dirs[ci][fi]) for ci, fi, train in tasks]
@@ -121,6 +121,13 @@ def _train_in_workers(plan: Plan, tasks, jobs: int, dirs) -> None:
             raise error
     if interrupted:
         raise Interrupted(f"stopped {len(interrupted)} unfinished fold(s); checkpoints saved")
+
+
+def worker_limits(jobs: int):
+    """A context in which spawned workers start with ``cpu_count // jobs`` threads for BLAS and
+    for ``nn.parallel`` (which reads the same limit), so ``jobs`` workers use the cores once."""
+    # Spawned workers read the thread limits when they import NumPy, i.e. at start-up.
+    return thread_limit(max(1, (os.cpu_count() or 1) // jobs))
 
 
 _STOP = None
