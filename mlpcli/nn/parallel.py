@@ -23,6 +23,7 @@ a forked child (which did not inherit them).
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import queue
 import threading
@@ -52,6 +53,12 @@ def default_threads() -> int:
             limits.append(int(value))
     if limits:
         return min(limits)
+    return _cores()
+
+
+@functools.lru_cache(maxsize=1)
+def _cores() -> int:
+    """The cores this process may run on (asked once: every pass needs the thread count)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
