@@ -109,6 +109,12 @@ def machine(torch=None) -> dict:
             "thread_env": {name: os.environ.get(name) for name in THREAD_VARIABLES}}
     if os.path.exists("/proc/meminfo"):
         info["memory_gb"] = round(int(open("/proc/meminfo").readline().split()[1]) / 2 ** 20, 1)
+    try:
+        from mlpcli.nn import parallel
+
+        info["mlpcli_pool_threads"] = parallel.threads()
+    except ImportError:
+        pass
     if torch is not None:
         info.update(torch=torch.__version__, torch_threads=torch.get_num_threads(),
                     torch_interop_threads=torch.get_num_interop_threads())

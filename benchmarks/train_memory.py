@@ -11,7 +11,7 @@ workers) and the peak of the summed RSS of the whole process tree, sampled every
 (the decoding workers run beside the main process).
 
 The float32 feature matrix alone is 50,000 x 3072 x 4 B = 614 MB; the decoded uint8 images are
-154 MB. Target (issue 8): peak RSS below 1.3 GB.
+154 MB. Target (issue 15): peak RSS below 1.0 GB (issue 8 asked for 1.3 GB).
 
 Usage: python benchmarks/train_memory.py [--config configs/cifar10-raw.yaml] [--epochs 1]
 Prints one JSON document on stdout.
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from machine import load, machine, proc_stats
 
-TARGET_MB = 1300
+TARGET_MB = 1000
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -94,8 +94,8 @@ def main() -> None:
         measured_run(train + ["--out", f"{scratch}/fill"], scratch)  # fills the cache
         report["warm_cache"] = measured_run(train + ["--out", f"{scratch}/warm"], scratch)
     report["load_after"] = load()
-    report["targets_met"] = {"cold peak RSS < 1.3 GB": report["cold_no_cache"]["target_met"],
-                             "warm peak RSS < 1.3 GB": report["warm_cache"]["target_met"]}
+    report["targets_met"] = {"cold peak RSS < 1.0 GB": report["cold_no_cache"]["target_met"],
+                             "warm peak RSS < 1.0 GB": report["warm_cache"]["target_met"]}
     print(json.dumps(report, indent=2))
 
 

@@ -2,8 +2,9 @@
 
 One run, same data, same shapes, float32, batch 200, SGD momentum 0.9, lr 0.01, no weight decay:
   1. mlpcli's library loop (``Trainer.fit`` for one epoch per round, no validation rows: gather
-     + standardize each minibatch, forward, softmax cross-entropy, backward, SGD step); data
-     loading, feature extraction and standardization fitting excluded;
+     each minibatch, forward, softmax cross-entropy, backward, SGD step) on the training rows
+     standardized once up front, as ``mlpcli train`` does; data loading, feature extraction and
+     standardization excluded;
   2. the same network in PyTorch CPU (Linear-ReLU-Linear, CrossEntropyLoss, torch.optim.SGD), a
      fresh permutation per epoch gathered batch by batch from a float32 tensor;
   3. scikit-learn's MLPClassifier(solver="sgd"), one ``partial_fit`` per epoch;
@@ -11,8 +12,16 @@ One run, same data, same shapes, float32, batch 200, SGD momentum 0.9, lr 0.01, 
 For two widths: 3072-512-10 (raw pixels) and the HOG + color-histogram width of
 configs/cifar10-hog.yaml with 512 hidden units. The epochs interleave the contenders round by
 round (after one warm-up epoch each), so a noisy neighbour slows all of them alike; each reports
-the median epoch. PyTorch and scikit-learn get the training rows standardized once up front (a
-copy mlpcli does not make; their loops skip the per-batch standardization mlpcli pays for).
+the median epoch and the process CPU seconds of its epochs (``cpu_seconds_per_epoch``: on a
+loaded machine the work done, less disturbed than the wall time). All contenders train on the
+same standardized copy of the training rows. ``mlpcli_per_batch_standardize`` is the k-fold path:
+X left as extracted, each minibatch standardized as it is gathered.
+
+Threads are equalized: ``--threads N`` sets NumPy's BLAS (threadpoolctl), mlpcli's element-wise
+pool (``nn.parallel``) and PyTorch's intra-op threads to N; by default all three use every core.
+
+``stage_breakdown`` times one more mlpcli epoch with every layer, the loss, the optimizer and the
+gather wrapped (benchmarks/stages.py): products alone, element-wise, gather, Python overhead.
 
 The data: the first 50,000 images of data/cifar10-jpg/train (45,000 training rows, chosen by a
 seeded permutation) when the folder exists, decoded through the cache in .mlpcli-cache; otherwise
@@ -24,8 +33,9 @@ divides it by NumPy's rate on the network's largest product (200x3072 @ 3072x512
 the same run; the 2048x2048 rate is reported too.
 
 Usage: python benchmarks/train_speed.py [--quick] [--rounds 3] [--threads N] [--data data/cifar10-jpg/train]
+       [--only raw]
 Prints one JSON document on stdout (progress on stderr).
-Targets (issue 8): mlpcli/PyTorch <= 0.8 for both widths; scikit-learn/mlpcli >= 1.5;
+Targets (issues 8 and 15): mlpcli/PyTorch <= 0.8 for both widths; scikit-learn/mlpcli >= 1.5;
 roofline fraction >= 0.75 for 3072-512-10.
 """
 
@@ -40,12 +50,14 @@ from pathlib import Path
 
 import numpy as np
 
+import stages
 from machine import NeighbourMeter, load, machine
 from mlpcli.config import TrainConfig, load_config
 from mlpcli.features import FeatureConfig
 from mlpcli.features.pipeline import extract_features, feature_widths
-from mlpcli.features.standardize import Standardizer
-from mlpcli.nn import build_mlp
+from mlpcli.features.standardize import Identity, Standardizer
+from mlpcli.nn import LOSSES, build_mlp, parallel
+from mlpcli.train import loop
 from mlpcli.train.loop import Trainer
 
 BATCH, HIDDEN, N_CLASSES, LR, MOMENTUM, WEIGHT_DECAY = 200, 512, 10, 0.01, 0.9, 5e-4
@@ -102,21 +114,27 @@ class MlpcliEpochs:
     """One ``Trainer.fit`` of one epoch per round, sharing the network, the optimizer's velocities
     and the shuffling generator across rounds, so consecutive rounds are consecutive epochs."""
 
-    def __init__(self, X, y, train_rows, weight_decay: float) -> None:
+    def __init__(self, X, y, train_rows, weight_decay: float, standardizer=None) -> None:
+        """``standardizer``: Identity for rows standardized up front, None to fit one on X (the
+        minibatches are then standardized as they are gathered)."""
         self.shuffle_rng, self.augment_rng, init_rng = (
             np.random.default_rng(s) for s in np.random.SeedSequence(0).spawn(3))
         self.X, self.y, self.rows, self.weight_decay = X, y, train_rows, weight_decay
         self.network = build_mlp(X.shape[1], N_CLASSES, [HIDDEN], "relu", rng=init_rng, dtype="float32")
-        self.standardizer = Standardizer.fit(X, train_rows)
+        self.standardizer = Standardizer.fit(X, train_rows) if standardizer is None else standardizer
         self.config = TrainConfig(epochs=1, batch_size=BATCH, lr=LR, momentum=MOMENTUM, schedule="constant")
         self.optimizer, self.losses = None, []
 
-    def run(self) -> None:
+    def run(self, clock: stages.StageClock | None = None) -> None:
         trainer = Trainer(self.network, self.standardizer, self.config, "softmax", self.weight_decay,
                           self.shuffle_rng, self.augment_rng)
         if self.optimizer is not None:
             trainer.optimizer = self.optimizer
+        if clock is not None:
+            clock.wrap_optimizer(trainer.optimizer)
         history = trainer.fit(self.X, self.y, self.rows, self.rows[:0])  # no validation pass
+        if clock is not None:
+            del trainer.optimizer.step  # the instance wrapper; the class method again
         self.optimizer = trainer.optimizer
         self.losses.append(history.epochs[-1]["train_loss"])
 
@@ -181,35 +199,71 @@ def load_data(path: str, quick: bool) -> tuple[str, dict[str, np.ndarray], np.nd
     return "random", features, rng.integers(0, N_CLASSES, n)
 
 
-def bench_width(torch, X, y, train_rows, rounds: int) -> dict:
-    """Interleaved epochs of every contender on one feature matrix; median seconds per epoch."""
+def bench_width(torch, X, y, train_rows, rounds: int) -> tuple[dict, MlpcliEpochs]:
+    """Interleaved epochs of every contender on one feature matrix; median seconds per epoch.
+    Also returns the mlpcli contender, for the stage breakdown."""
     standardized = Standardizer.fit(X, train_rows).transform(X[train_rows])
-    y_train = y[train_rows]
-    contenders = {"mlpcli": MlpcliEpochs(X, y, train_rows, 0.0),
-                  "mlpcli_weight_decay": MlpcliEpochs(X, y, train_rows, WEIGHT_DECAY),
+    y_train, all_rows = y[train_rows], np.arange(len(train_rows))
+    contenders = {"mlpcli": MlpcliEpochs(standardized, y_train, all_rows, 0.0, Identity()),
+                  "mlpcli_weight_decay": MlpcliEpochs(standardized, y_train, all_rows, WEIGHT_DECAY, Identity()),
+                  "mlpcli_per_batch_standardize": MlpcliEpochs(X, y, train_rows, 0.0),
                   "sklearn": SklearnEpochs(standardized, y_train)}
     if torch is not None:
         contenders["torch"] = TorchEpochs(torch, standardized, y_train)
     seconds = {name: [] for name in contenders}
+    cpu = {name: [] for name in contenders}
     neighbours = {name: [] for name in contenders}
     meter = NeighbourMeter()
     for round_ in range(rounds + 1):  # round 0 is the warm-up
         for name, contender in contenders.items():
             meter.start()
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             contender.run()
-            elapsed = time.perf_counter() - start
+            elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
             others = meter.stop()
             if round_:
                 seconds[name].append(elapsed)
+                cpu[name].append(elapsed_cpu)
                 neighbours[name].append(others)
-            say(f"  width {X.shape[1]} round {round_} {name}: {elapsed:.3f} s (others' CPU {others}%)")
+            say(f"  width {X.shape[1]} round {round_} {name}: {elapsed:.3f} s, CPU {elapsed_cpu:.3f} s "
+                f"(others' CPU {others}%)")
     result = {name: {"seconds_per_epoch": statistics.median(times), "all_epochs": times,
+                     "cpu_seconds_per_epoch": statistics.median(cpu[name]),
                      "others_cpu_percent_per_epoch": neighbours[name],
                      "train_loss_per_epoch": contenders[name].losses}
               for name, times in seconds.items()}
     result["sklearn"]["weights_dtype"] = contenders["sklearn"].model.coefs_[0].dtype.name
-    return result
+    return result, contenders["mlpcli"]
+
+
+def stage_breakdown(contender: MlpcliEpochs, products_alone: float) -> dict:
+    """One more epoch of the mlpcli contender with its stages timed (see benchmarks/stages.py)."""
+    clock = stages.StageClock()
+    clock.wrap_network(contender.network)
+    try:
+        with clock.patched(loop, "gather", "gather"), _timed_losses(clock):
+            start = time.perf_counter()
+            contender.run(clock)
+            total = time.perf_counter() - start
+    finally:
+        for layer in contender.network.layers:  # drop the wrappers, keep the trained state
+            for name in ("forward", "backward"):
+                layer.__dict__.pop(name, None)
+    return stages.breakdown(clock.seconds, total, products_alone)
+
+
+class _timed_losses:
+    """Time the softmax cross-entropy the training loop looks up in LOSSES."""
+
+    def __init__(self, clock: stages.StageClock) -> None:
+        self.clock = clock
+
+    def __enter__(self):
+        self.original = LOSSES["softmax"]
+        LOSSES["softmax"] = self.clock.timed_function("loss", self.original)
+
+    def __exit__(self, *exc):
+        LOSSES["softmax"] = self.original
 
 
 def summarize(width_name: str, n_features: int, n_train: int, timings: dict, bound: dict, matmul: dict) -> dict:
@@ -241,14 +295,19 @@ def measure(torch, features: dict, y: np.ndarray, rounds: int) -> tuple[dict, di
     n_train = int(len(y) * TRAIN_FRACTION)
     train_rows = np.random.default_rng(1).permutation(len(y))[:n_train]
     matmul = matmul_rates()
-    widths = {}
+    widths, breakdowns = {}, {}
     for name, X in features.items():
         say(f"{name}: {X.shape[1]} features")
-        timings = bench_width(torch, X, y, train_rows, rounds)
-        widths[name] = (X.shape[1], n_train, timings, product_bound(X.shape[1], n_train))
+        timings, ours = bench_width(torch, X, y, train_rows, rounds)
+        bound = product_bound(X.shape[1], n_train)
+        widths[name] = (X.shape[1], n_train, timings, bound)
+        breakdowns[name] = stage_breakdown(ours, bound["seconds_per_epoch"])
     for key, rate in matmul_rates().items():
         matmul[key] = max(matmul[key], rate, key=lambda r: r["gflops"])
-    return {name: summarize(name, *values, matmul) for name, values in widths.items()}, matmul
+    results = {name: summarize(name, *values, matmul) for name, values in widths.items()}
+    for name, result in results.items():
+        result["mlpcli_stage_breakdown"] = breakdowns[name]
+    return results, matmul
 
 
 def main() -> None:
@@ -257,7 +316,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="timed epochs per contender (default 3)")
     parser.add_argument("--data", default="data/cifar10-jpg/train")
     parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS and PyTorch threads for every contender (default: all cores)")
+                        help="BLAS, mlpcli pool and PyTorch threads for every contender (default: all cores)")
+    parser.add_argument("--only", choices=("raw", "hog"), default=None, help="one width only")
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 3)
     try:
@@ -268,9 +328,14 @@ def main() -> None:
     if args.threads is not None:
         from threadpoolctl import threadpool_limits  # installed with scikit-learn
         threadpool_limits(args.threads)
+        parallel.set_threads(args.threads)
         if torch is not None:
             torch.set_num_threads(args.threads)
+    elif torch is not None:
+        torch.set_num_threads(parallel.threads())  # equal to mlpcli's (PyTorch counts physical cores)
     source, features, y = load_data(args.data, args.quick)
+    if args.only:
+        features = {args.only: features[args.only]}
     load_before = load()
     results, matmul = measure(torch, features, y, rounds)
     report = {
@@ -278,6 +343,8 @@ def main() -> None:
         "setup": {"data": source, "n_train": int(len(y) * TRAIN_FRACTION), "batch": BATCH, "hidden": HIDDEN,
                   "dtype": "float32", "optimizer": f"SGD lr {LR} momentum {MOMENTUM}", "rounds": rounds,
                   "quick": args.quick, "threads": args.threads or "default (all cores)",
+                  "mlpcli_pool_threads": parallel.threads(),
+                  "torch_threads": torch.get_num_threads() if torch else None,
                   "torch": torch.__version__ if torch else None},
         "numpy_matmul_float32": matmul, "results": results,
     }
@@ -285,7 +352,7 @@ def main() -> None:
         "mlpcli/torch <= 0.8 (both widths)":
             bool(all(r.get("ratio_mlpcli_over_torch", np.inf) <= 0.8 for r in results.values())),
         "sklearn/mlpcli >= 1.5 (both widths)": bool(all(r["speedup_over_sklearn"] >= 1.5 for r in results.values())),
-        "roofline >= 0.75 (3072-512-10)": bool(results["raw"]["roofline_fraction"] >= 0.75)}
+        "roofline >= 0.75 (3072-512-10)": bool("raw" in results and results["raw"]["roofline_fraction"] >= 0.75)}
     print(json.dumps(report, indent=2))
 
 

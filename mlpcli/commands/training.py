@@ -41,7 +41,9 @@ def _train_and_save(config, prepared, train_rows, val_rows, run_dir: Path):
     checkpoint = run_dir / rundir.CHECKPOINT
     with graceful_stop() as stop:
         try:
-            trained = train_model(config, prepared, train_rows, val_rows, checkpoint=checkpoint, stop=stop)
+            # X was prepared for this run alone: standardize it once, not batch by batch.
+            trained = train_model(config, prepared, train_rows, val_rows, checkpoint=checkpoint, stop=stop,
+                                  standardize_in_place=True)
         except Interrupted as exc:
             raise Interrupted(f"{exc}. Resume with: mlpcli train --resume {run_dir}") from None
         except TrainingDiverged as exc:

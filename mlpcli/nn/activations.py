@@ -3,12 +3,14 @@
 Each maps x of any shape to an output of the same shape. With ``inplace=True`` the forward pass
 overwrites its input and the backward pass its upstream gradient: safe right after a layer that
 allocates a fresh output and keeps only its input (Linear, Conv2D), and it saves a copy per batch.
+ReLU's passes over large arrays run by chunks of samples on the threads of ``parallel``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
 from .layers import Layer, register
 
 
@@ -27,11 +29,18 @@ class ReLU(_Activation):
     """max(0, x). The local gradient is 1 where x > 0 and 0 elsewhere, including at exactly 0."""
 
     def forward(self, x, training=True):
-        self._out = np.maximum(x, 0, out=x if self.inplace else None)
-        return self._out
+        out = x if self.inplace else np.empty_like(x)
+        parallel.for_rows(lambda start, stop: np.maximum(x[start:stop], 0, out=out[start:stop]), len(x), x.size)
+        self._out = out
+        return out
 
     def backward(self, dout):
-        return np.multiply(dout, self._out > 0, out=dout if self.inplace else None)
+        dx = dout if self.inplace else np.empty_like(dout)
+
+        def chunk(start, stop):  # the mask of each chunk is made and used while in cache
+            np.multiply(dout[start:stop], self._out[start:stop] > 0, out=dx[start:stop])
+        parallel.for_rows(chunk, len(dout), dout.size)
+        return dx
 
 
 @register

@@ -11,6 +11,11 @@ cross-correlation (no kernel flip, as in every deep-learning library). Its passe
 products over the whole batch: im2col copies each receptive field into one row of
 ``cols (n_images * out_height * out_width, kernel * kernel * in_channels)``, after which the layer
 is a Linear layer on those rows: ``cols @ W.reshape(-1, filters) + b``.
+
+The copies between the products (padding, im2col, the transposed convolution's windows and its
+accumulation, col2im) run over chunks of images side by side on the threads of ``parallel``;
+each image's values are computed in the same order whatever the chunking, so the bytes do not
+depend on the thread count.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import parallel
 from .layers import Layer, register
 
 
@@ -127,7 +133,7 @@ class Conv2D(Layer):
         n_weights = self.kernel ** 2 * self.in_channels
         cols = self._cols_memory(len(x) * out_height * out_width, reuse)
         # A view, not a copy: the reshape only splits the row axis and the column axis.
-        np.copyto(cols[:, :n_weights].reshape(windows.shape), windows)
+        _copy_images(cols[:, :n_weights].reshape(windows.shape), windows)
         return cols
 
     def _cols_memory(self, n_rows, reuse):
@@ -159,15 +165,19 @@ class Conv2D(Layer):
         windows = as_strided(padded, (n_images, out_height, width, k, filters),
                              (s_image, s_row, s_col, s_col, s_filter), writeable=False)
         cols = self._buffer("dcols", (n_images * out_height * width, k * filters))
-        np.copyto(cols.reshape(windows.shape), windows)
+        _copy_images(cols.reshape(windows.shape), windows)
         flipped = self.params["W"][:, ::-1].transpose(1, 3, 0, 2).reshape(k * filters, k * channels)
         partial = self._buffer("partial", (len(cols), k * channels))
         np.matmul(cols, flipped, out=partial)
         partial = partial.reshape(n_images, out_height, width, k, channels)
-        dx = np.zeros(self._x_shape, self.dtype)
-        for row in range(k):
-            out_rows, in_rows = _overlap(row, height, out_height, 1, self.padding)
-            dx[:, in_rows] += partial[:, out_rows, :, row]
+        dx = np.empty(self._x_shape, self.dtype)
+        overlaps = [_overlap(row, height, out_height, 1, self.padding) for row in range(k)]
+
+        def accumulate(start, stop):  # zeroed and summed chunk by chunk, while it is in cache
+            dx[start:stop] = 0
+            for row, (out_rows, in_rows) in enumerate(overlaps):
+                dx[start:stop, in_rows] += partial[start:stop, out_rows, :, row]
+        parallel.for_rows(accumulate, n_images, partial.size + dx.size)
         return dx
 
     def _col2im(self, dcols, dout_shape):
@@ -177,12 +187,16 @@ class Conv2D(Layer):
         _, out_height, out_width, _ = dout_shape
         k = self.kernel
         dcols = dcols.reshape(n_images, out_height, out_width, k, k, channels)
-        dx = np.zeros(self._x_shape, self.dtype)
-        for row in range(k):
-            out_rows, in_rows = _overlap(row, height, out_height, self.stride, self.padding)
-            for col in range(k):
-                out_cols, in_cols = _overlap(col, width, out_width, self.stride, self.padding)
-                dx[:, in_rows, in_cols, :] += dcols[:, out_rows, out_cols, row, col, :]
+        dx = np.empty(self._x_shape, self.dtype)
+        rows = [_overlap(row, height, out_height, self.stride, self.padding) for row in range(k)]
+        cols = [_overlap(col, width, out_width, self.stride, self.padding) for col in range(k)]
+
+        def accumulate(start, stop):
+            dx[start:stop] = 0
+            for row, (out_rows, in_rows) in enumerate(rows):
+                for col, (out_cols, in_cols) in enumerate(cols):
+                    dx[start:stop, in_rows, in_cols, :] += dcols[start:stop, out_rows, out_cols, row, col, :]
+        parallel.for_rows(accumulate, n_images, dcols.size)
         return dx
 
     def _padded(self, name, x, rows, cols):
@@ -195,7 +209,7 @@ class Conv2D(Layer):
         buffer = self._scratch.get(name)
         if buffer is None or buffer.shape != shape:
             buffer = self._scratch[name] = np.zeros(shape, self.dtype)
-        buffer[:, rows:rows + height, cols:cols + width, :] = x
+        _copy_images(buffer[:, rows:rows + height, cols:cols + width, :], x)
         return buffer
 
     def _buffer(self, name, shape):
@@ -204,6 +218,14 @@ class Conv2D(Layer):
         if buffer is None or buffer.size < size:
             buffer = self._scratch[name] = np.empty(size, self.dtype)
         return buffer[:size].reshape(shape)
+
+
+def _copy_images(target, source):
+    """``target[...] = source`` for arrays of images (same first axis), by chunks of images on
+    the threads of ``parallel``."""
+    def copy(start, stop):
+        np.copyto(target[start:stop], source[start:stop])
+    parallel.for_rows(copy, len(target), target.size)
 
 
 def _windows(padded, out_height, out_width, kernel, stride):

@@ -20,6 +20,7 @@ from ..nn import LOSSES, SCHEDULES, SGD
 from ..predictor import network_scores
 from ..progress import bar, log
 from .augment import augment_batch
+from .batches import gather
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
 
 
@@ -169,8 +170,7 @@ class Trainer:
 
         The L2 penalty is left out of the returned loss so it compares with the validation loss.
         """
-        np.take(X, rows, axis=0, out=batch, mode="clip")  # "clip": unbuffered; rows are valid
-        self.standardizer.transform(batch, out=batch)
+        gather(X, rows, batch, self.standardizer)
         augment = self.config.augment
         if self.image_shape is not None and (augment.flip or augment.crop_padding):
             batch = augment_batch(batch, self.image_shape, augment.flip, augment.crop_padding, self.augment_rng)

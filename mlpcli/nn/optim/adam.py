@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .base import Optimizer, blocks
+from .base import Optimizer, for_blocks
 
 _STATE_KINDS = ("m", "v", "step")
 
@@ -53,8 +53,8 @@ class Adam(Optimizer):
         step_size, eps_hat = lr * (1 - beta1) / ((1 - beta1 ** t) * r), self.eps / r
         shrink = 1.0 if self.decay_in_gradient else 1.0 - lr * decay
         l2 = decay if self.decay_in_gradient else 0.0
-        for w, g, m, v in blocks(weights, grad, self.m[path], self.v[path]):
-            self._update(w, g, m, v, l2, shrink, step_size, eps_hat)
+        for_blocks(lambda w, g, m, v: self._update(w, g, m, v, l2, shrink, step_size, eps_hat),
+                   weights, grad, self.m[path], self.v[path])
 
     def _update(self, weights, grad, m, v, l2: float, shrink: float, step_size: float,
                 eps_hat: float) -> None:

@@ -8,7 +8,11 @@ update each optimizer runs and the gradient ``check_network`` verifies both come
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+
+from .. import parallel
 
 # Elements per block of an update. An update reads W, g and its state and writes them back: done
 # one block at a time, the arrays are read from memory once and the later passes hit the L2
@@ -73,8 +77,10 @@ class Optimizer:
             weights, grad = layer.params[name], layer.grads[name]
             decay = self.decay(layer, name) if self.decay_in_gradient else 0.0
             result = np.empty_like(grad)
-            for w, g, target in blocks(weights, grad, result):
+
+            def block(w, g, target, decay=decay):
                 target[...] = self.regularized_gradient(w, g, decay, self._scratch.like(w))
+            for_blocks(block, weights, grad, result)
             applied[path] = result
         return applied
 
@@ -87,19 +93,33 @@ class Optimizer:
 
 
 class Scratch:
-    """Buffers reused for the temporaries of in-place updates (``lr * v``, ``decay * W``)."""
+    """Buffers reused for the temporaries of in-place updates (``lr * v``, ``decay * W``), one
+    set per thread, so the blocks of one update can run side by side (see ``for_blocks``)."""
 
     def __init__(self) -> None:
-        self._buffers: dict[tuple[np.dtype, int], np.ndarray] = {}
+        self._buffers: dict[tuple[np.dtype, int, int], np.ndarray] = {}
 
     def like(self, block: np.ndarray, slot: int = 0) -> np.ndarray:
         """An uninitialized array of ``block``'s shape and dtype, valid until the next call for
-        the same ``slot``; different slots never share memory."""
-        key = (block.dtype, slot)
+        the same ``slot`` in the same thread; different slots or threads never share memory."""
+        key = (block.dtype, slot, threading.get_ident())
         buffer = self._buffers.get(key)
         if buffer is None or buffer.size < block.size:
             buffer = self._buffers[key] = np.empty(max(block.size, BLOCK), block.dtype)
         return buffer[:block.size].reshape(block.shape)
+
+
+def for_blocks(fn, *arrays) -> None:
+    """``fn(*views)`` for every tuple of ``blocks(*arrays)``, the blocks side by side on the
+    threads of ``parallel`` when there are enough of them to pay. Blocks are disjoint and the
+    updates element-wise, so the result is the same bytes whatever the thread count."""
+    present = [a for a in arrays if a is not None]
+    if present[0].size < parallel.MIN_ELEMENTS:
+        for views in blocks(*arrays):
+            fn(*views)
+        return
+    views = list(blocks(*arrays))
+    parallel.run(lambda index: fn(*views[index]), len(views))
 
 
 def blocks(*arrays):

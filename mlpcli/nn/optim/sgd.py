@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Optimizer, blocks
+from .base import Optimizer, for_blocks
 
 
 class SGD(Optimizer):
@@ -29,8 +29,7 @@ class SGD(Optimizer):
             velocity = self.velocity.get(path)
             if velocity is None:
                 velocity = self.velocity[path] = np.zeros_like(weights)
-        for block in blocks(weights, grad, velocity):
-            self._update(*block, lr, decay)
+        for_blocks(lambda w, g, v: self._update(w, g, v, lr, decay), weights, grad, velocity)
 
     def _update(self, weights, grad, velocity, lr: float, decay: float) -> None:
         """One block, in place, without temporaries: the decayed gradient and ``lr * v`` go to a
