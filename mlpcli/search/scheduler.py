@@ -23,25 +23,20 @@ imported when a cluster is asked for.
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
 import socket
 import sys
-import tempfile
 import time
 import weakref
 from concurrent import futures as cf
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import get_context
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, MlpcliError
-from ..threads import UNIT_THREADS, thread_limit, unit_threads
+from ..threads import unit_threads
 
 INSTALL_HINT = "pip install 'mlpcli[cluster]'"
 
@@ -99,6 +94,9 @@ def open_executor(jobs: int | None = None, cluster: str | None = None, timeout: 
     ``retries`` reruns a unit that raised; a unit whose worker died is rerun anyway (see DaskExecutor).
     ``dashboard``: ``local:N`` serves Dask's dashboard on 127.0.0.1:8787 if bokeh is installed.
     """
+    from .dask_executor import DaskExecutor
+    from .local_executor import LocalExecutor
+
     if cluster is None:
         return LocalExecutor(1 if jobs is None else jobs)
     if jobs is not None:
@@ -213,189 +211,7 @@ class _InlineFuture(cf.Future):
         return super().exception(timeout)
 
 
-class LocalExecutor(Executor):
-    """Units in ``jobs`` spawned processes, each with ``UNIT_THREADS`` BLAS threads; workers log
-    at this process's ``mlpcli`` log level."""
-
-    def __init__(self, jobs: int) -> None:
-        super().__init__()
-        if jobs < 1:
-            raise ConfigError(f"--jobs: must be an integer >= 1; got {jobs}")
-        self.name = f"{jobs} local process{'es' if jobs > 1 else ''}"
-        self._threads = UNIT_THREADS
-        self._scratch = tempfile.TemporaryDirectory(prefix="mlpcli-units-")
-        self._n_shared = 0
-        level = logging.getLogger("mlpcli").getEffectiveLevel()
-        self._pool = cf.ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_local_worker,
-                                            initargs=(level,))
-
-    def share(self, array: np.ndarray) -> Mapped:
-        self._n_shared += 1
-        path = Path(self._scratch.name) / f"shared_{self._n_shared}.npy"
-        np.save(path, np.ascontiguousarray(array))
-        return Mapped(str(path))
-
-    def _submit(self, fn, args, key):
-        # The pool spawns workers during submit, and they read the thread limits at start-up.
-        with thread_limit(self._threads):
-            return self._pool.submit(run_unit, fn, *args)
-
-    def as_completed(self, futures):
-        return cf.as_completed(futures)
-
-    def cancel(self, futures) -> None:
-        for future in futures:
-            future.cancel()  # only units still waiting; close(abort=True) stops running ones
-
-    # Python < 3.12's pool fails every outstanding future when its workers are terminated, and
-    # crashes its manager thread (a traceback on stderr) on one that was cancelled: on abort,
-    # let it fail them all (BrokenProcessPool) rather than cancel first.
-    _cancel_on_abort = False
-
-    def close(self, abort: bool = False) -> None:
-        if abort:
-            _terminate_workers(self._pool)
-            manager = getattr(self._pool, "_executor_manager_thread", None)
-            if manager is not None:
-                manager.join(timeout=10)  # it has failed the outstanding futures
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._scratch.cleanup()
-
-
-def _init_local_worker(level: int) -> None:
-    # Ctrl-C reaches the whole process group: the parent decides what to cancel, workers carry on.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logger = logging.getLogger("mlpcli")
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
-
-
-def _terminate_workers(pool: cf.ProcessPoolExecutor) -> None:
-    """Stop running units now (their results are lost; units are pure, so a rerun gives them back)."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        process.terminate()
-    for process in processes:  # reap them: a stopped unit must not linger as a zombie process
-        process.join(timeout=5)
-
-
-class DaskExecutor(Executor):
-    """Units on a Dask cluster through a ``distributed.Client``.
-
-    A worker that dies mid-unit is not a unit failure for Dask: the scheduler reruns the unit on
-    another worker (up to ``distributed.scheduler.allowed-failures`` deaths per unit, default 3).
-    ``retries`` is for units that raised.
-    """
-
-    def __init__(self, client, cluster=None, retries: int = 0, name: str = "dask") -> None:
-        super().__init__()
-        self.client, self._cluster, self._retries, self.name = client, cluster, retries, name
-
-    @classmethod
-    def connect(cls, address: str, timeout: float, retries: int = 0) -> "DaskExecutor":
-        distributed = import_distributed()
-        _probe(address, timeout)
-        try:
-            _handshake(address, timeout)
-            client = distributed.Client(address, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            reason = f" ({exc})" if str(exc) else ""
-            raise ClusterError(f"--cluster {address}: no Dask scheduler answered within {timeout:g} s{reason}; "
-                               f"check that `dask scheduler` runs there, or raise the timeout") from None
-        return cls(client, None, retries, f"dask {address}")
-
-    @classmethod
-    def start_local(cls, n_workers: int, retries: int = 0, dashboard: bool = True) -> "DaskExecutor":
-        distributed = import_distributed()
-        # Workers are spawned in the constructor; Dask's nanny also pins their BLAS to one thread.
-        with thread_limit(UNIT_THREADS):
-            cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                               host="127.0.0.1", scheduler_kwargs=_http_options(dashboard))
-        client = distributed.Client(cluster, set_as_default=False)
-        return cls(client, cluster, retries, f"dask local:{n_workers} ({cluster.scheduler_address})")
-
-    def share(self, array: np.ndarray):
-        # One copy per worker, fetched by workers that join later from a peer that has it.
-        return self.client.scatter(array, broadcast=True)
-
-    def _submit(self, fn, args, key):
-        names = {"pure": False} if key is None else {"key": key}
-        return self.client.submit(run_unit, fn, *args, retries=self._retries, **names)
-
-    def as_completed(self, futures):
-        from distributed import as_completed
-
-        return as_completed(futures, loop=self.client.loop)  # not the default client: there may be none
-
-    def cancel(self, futures) -> None:
-        if futures:
-            self.client.cancel(futures)
-
-    def close(self, abort: bool = False) -> None:
-        try:
-            self.client.close()
-        finally:
-            if self._cluster is not None:
-                self._cluster.close()
-
-
-def import_distributed():
-    try:
-        import distributed
-    except ImportError:
-        raise ClusterError(f"--cluster needs Dask distributed, which is not installed: {INSTALL_HINT}") from None
-    return distributed
-
-
-def _probe(address: str, timeout: float) -> None:
-    """Open a plain TCP connection first: Dask's own connect retries until the timeout and then
-    says only "timed out", while the socket error says why (refused, unknown host, unreachable)."""
-    from distributed.comm.addressing import parse_address, parse_host_port
-
-    try:
-        host, port = parse_host_port(parse_address(address)[1])
-    except ValueError as exc:
-        raise ConfigError(f"--cluster: must be tcp://HOST:PORT; got {address!r} ({exc})") from None
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise ClusterError(f"--cluster {address}: cannot connect: {reason}; check the address and that "
-                           f"`dask scheduler` runs there and accepts connections") from None
-
-
-def _handshake(address: str, timeout: float) -> None:
-    """Dask's own handshake, bounded: ``Client(timeout=...)`` bounds the TCP connect, but then
-    waits forever for a peer that accepts connections and never answers (a port that is not a
-    Dask scheduler). Raises ``TimeoutError`` or ``OSError``."""
-    import asyncio
-
-    from distributed.comm import connect
-
-    async def attempt():
-        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
-        await comm.close()
-
-    asyncio.run(attempt())
-
-
-def _http_options(dashboard: bool) -> dict:
-    """The scheduler always serves HTTP (health, metrics); keep it on the loopback interface, with
-    the dashboard on 8787 (or the next free port) when asked for and bokeh, which draws it, is there."""
-    from importlib.util import find_spec
-
-    if dashboard and find_spec("bokeh") is not None:
-        return {"dashboard": True, "dashboard_address": "127.0.0.1:8787"}
-    return {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
-
-
+#: Shared files already memory-mapped in this worker process, by path.
 _MAPPED: dict[str, np.ndarray] = {}
 
 

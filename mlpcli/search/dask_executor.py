@@ -1,0 +1,123 @@
+"""``--cluster``: units on a running Dask scheduler (``tcp://HOST:PORT``) or a local Dask cluster
+(``local:N``); Dask is imported only here, when a cluster is asked for."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..threads import UNIT_THREADS, thread_limit
+from .scheduler import INSTALL_HINT, ClusterError, Executor, run_unit
+
+
+class DaskExecutor(Executor):
+    """Units on a Dask cluster through a ``distributed.Client``.
+
+    A worker that dies mid-unit is not a unit failure for Dask: the scheduler reruns the unit on
+    another worker (up to ``distributed.scheduler.allowed-failures`` deaths per unit, default 3).
+    ``retries`` is for units that raised.
+    """
+
+    def __init__(self, client, cluster=None, retries: int = 0, name: str = "dask") -> None:
+        super().__init__()
+        self.client, self._cluster, self._retries, self.name = client, cluster, retries, name
+
+    @classmethod
+    def connect(cls, address: str, timeout: float, retries: int = 0) -> "DaskExecutor":
+        distributed = import_distributed()
+        _probe(address, timeout)
+        try:
+            _handshake(address, timeout)
+            client = distributed.Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            reason = f" ({exc})" if str(exc) else ""
+            raise ClusterError(f"--cluster {address}: no Dask scheduler answered within {timeout:g} s{reason}; "
+                               f"check that `dask scheduler` runs there, or raise the timeout") from None
+        return cls(client, None, retries, f"dask {address}")
+
+    @classmethod
+    def start_local(cls, n_workers: int, retries: int = 0, dashboard: bool = True) -> "DaskExecutor":
+        distributed = import_distributed()
+        # Workers are spawned in the constructor; Dask's nanny also pins their BLAS to one thread.
+        with thread_limit(UNIT_THREADS):
+            cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                               host="127.0.0.1", scheduler_kwargs=_http_options(dashboard))
+        client = distributed.Client(cluster, set_as_default=False)
+        return cls(client, cluster, retries, f"dask local:{n_workers} ({cluster.scheduler_address})")
+
+    def share(self, array: np.ndarray):
+        # One copy per worker, fetched by workers that join later from a peer that has it.
+        return self.client.scatter(array, broadcast=True)
+
+    def _submit(self, fn, args, key):
+        names = {"pure": False} if key is None else {"key": key}
+        return self.client.submit(run_unit, fn, *args, retries=self._retries, **names)
+
+    def as_completed(self, futures):
+        from distributed import as_completed
+
+        return as_completed(futures, loop=self.client.loop)  # not the default client: there may be none
+
+    def cancel(self, futures) -> None:
+        if futures:
+            self.client.cancel(futures)
+
+    def close(self, abort: bool = False) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self._cluster is not None:
+                self._cluster.close()
+
+
+def import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError(f"--cluster needs Dask distributed, which is not installed: {INSTALL_HINT}") from None
+    return distributed
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Open a plain TCP connection first: Dask's own connect retries until the timeout and then
+    says only "timed out", while the socket error says why (refused, unknown host, unreachable)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        host, port = parse_host_port(parse_address(address)[1])
+    except ValueError as exc:
+        raise ConfigError(f"--cluster: must be tcp://HOST:PORT; got {address!r} ({exc})") from None
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ClusterError(f"--cluster {address}: cannot connect: {reason}; check the address and that "
+                           f"`dask scheduler` runs there and accepts connections") from None
+
+
+def _handshake(address: str, timeout: float) -> None:
+    """Dask's own handshake, bounded: ``Client(timeout=...)`` bounds the TCP connect, but then
+    waits forever for a peer that accepts connections and never answers (a port that is not a
+    Dask scheduler). Raises ``TimeoutError`` or ``OSError``."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def attempt():
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    asyncio.run(attempt())
+
+
+def _http_options(dashboard: bool) -> dict:
+    """The scheduler always serves HTTP (health, metrics); keep it on the loopback interface, with
+    the dashboard on 8787 (or the next free port) when asked for and bokeh, which draws it, is there."""
+    from importlib.util import find_spec
+
+    if dashboard and find_spec("bokeh") is not None:
+        return {"dashboard": True, "dashboard_address": "127.0.0.1:8787"}
+    return {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+
