@@ -132,20 +132,22 @@ def run_summary(run_dir: str | Path) -> dict:
             "kfold" if kfold is not None else "train")
     summary = {"run_dir": str(run_dir), "kind": kind, "interrupted": interrupted, "diverged": diverged,
                "config": config_essentials(config) if config is not None else None, "search": None}
-    if interrupted is not None or diverged is not None:
-        summary.update({"kfold": None, **_split_part({})})
-    elif search is not None:
-        summary.update(_search_part(run_dir, search))
-    elif kfold is not None:
-        summary.update(_kfold_part(run_dir, kfold))
-    else:
-        summary.update({"kfold": None, **_split_part(metrics or {})})
-        if metrics is None:
-            notes.append(f"{rundir.METRICS} missing: no scores to report")
+    summary.update(_scores_part(run_dir, kind, search, kfold, metrics, notes))
     own = (None, None) if interrupted is not None else (metrics, kfold)
     summary["evaluation"] = _evaluation_part(run_dir, notes, *own)
     summary["notes"] = notes
     return clean(summary)
+
+
+def _scores_part(run_dir: Path, kind: str, search, kfold, metrics, notes: list[str]) -> dict:
+    """Sizes, scores, epochs and time: a search's trials, a k-fold run's folds or a run's splits."""
+    if kind == "search":
+        return _search_part(run_dir, search)
+    if kind == "kfold":
+        return _kfold_part(run_dir, kfold)
+    if kind == "train" and metrics is None:
+        notes.append(f"{rundir.METRICS} missing: no scores to report")
+    return {"kfold": None, **_split_part(metrics if kind == "train" and metrics else {})}
 
 
 def _evaluation_part(run_dir: Path, notes: list[str], metrics: dict | None, kfold: dict | None) -> dict | None:
