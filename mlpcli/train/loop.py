@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ArtifactError, Interrupted, TrainingDiverged
 from ..metrics import accuracy
-from ..nn import LOSSES, SCHEDULES, SGD
+from ..nn import LOSSES, OPTIMIZERS, SCHEDULES, SGD, BatchNorm, Dropout, softmax_cross_entropy, with_warmup
 from ..predictor import network_scores
 from ..progress import bar, log
 from .augment import augment_batch
@@ -41,22 +41,69 @@ def evaluate_rows(network, X, y, rows, standardizer, loss_name: str) -> tuple[fl
     return loss, accuracy(y[rows], scores.argmax(axis=1))
 
 
-class Trainer:
-    """Trains ``network`` in place with SGD under the ``train:`` section of the config."""
+def build_optimizer(train_config, weight_decay: float):
+    """The ``train.optimizer`` with its settings; it owns the weight decay (see ``nn.optim``)."""
+    if train_config.optimizer == "sgd":
+        return SGD(train_config.momentum, train_config.nesterov, weight_decay)
+    return OPTIMIZERS[train_config.optimizer](tuple(train_config.betas), train_config.eps, weight_decay)
 
-    def __init__(self, network, standardizer, train_config, loss_name: str, weight_decay: float,
-                 shuffle_rng: np.random.Generator, augment_rng: np.random.Generator,
+
+def training_loss(model_config):
+    """The loss minimized while training: the configured one, with ``model.label_smoothing``.
+
+    Validation and the run's metrics use the plain loss (``LOSSES[model.loss]``), so val_loss
+    stays a cross-entropy comparable across runs whatever the smoothing.
+    """
+    if model_config.label_smoothing:
+        smoothing = model_config.label_smoothing
+        return lambda scores, labels: softmax_cross_entropy(scores, labels, smoothing)
+    return LOSSES[model_config.loss]
+
+
+def seed_dropout(network, rng: np.random.Generator) -> None:
+    """Give every Dropout layer ``rng``: one generator, drawn in layer order, so its state alone
+    says which masks come next."""
+    for layer in network.layers:
+        if isinstance(layer, Dropout):
+            layer.rng = rng
+
+
+def batch_bounds(n: int, size: int, merge_single: bool) -> list[tuple[int, int]]:
+    """(start, stop) of each minibatch of an epoch of ``n`` samples cut into ``size``-sample batches.
+
+    With ``merge_single`` a last batch of one sample joins the batch before it (one batch of
+    size + 1): BatchNorm cannot take the statistics of one sample per feature, and dropping it
+    would leave that sample out of the epoch.
+    """
+    starts = list(range(0, n, size))
+    if merge_single and len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    return [(start, stops) for start, stops in zip(starts, [*starts[1:], n])]
+
+
+class Trainer:
+    """Trains ``network`` in place under the ``train:`` section of the config.
+
+    ``model_config`` supplies the loss, label smoothing and weight decay; ``rngs`` the
+    ``shuffle``, ``augment`` and ``dropout`` generators from the run's seed tree.
+    """
+
+    def __init__(self, network, standardizer, train_config, model_config, rngs: dict,
                  image_shape: tuple[int, int, int] | None = None, label: str = "") -> None:
         self.network = network
         self.standardizer = standardizer
         self.config = train_config
-        self.loss_name = loss_name
-        self.shuffle_rng = shuffle_rng
-        self.augment_rng = augment_rng
+        self.loss_name = model_config.loss
+        self.train_loss = training_loss(model_config)
+        self.rngs = rngs
+        self.shuffle_rng, self.augment_rng = rngs["shuffle"], rngs["augment"]
+        seed_dropout(network, rngs["dropout"])
+        self.merge_single = any(isinstance(layer, BatchNorm) for layer in network.layers)
         self.image_shape = image_shape
         self.label = f"{label} " if label else ""
+        self.schedule = with_warmup(SCHEDULES[train_config.schedule], train_config.warmup_epochs)
         # The optimizer adds weight_decay * W while it updates: one pass over the weights, not two.
-        self.optimizer = SGD(train_config.momentum, train_config.nesterov, weight_decay)
+        self.optimizer = build_optimizer(train_config, model_config.weight_decay)
 
     def fit(self, X: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
             checkpoint: Path | None = None, stop=None) -> History:
@@ -87,7 +134,7 @@ class Trainer:
 
     def _lr(self, epoch: int) -> float:
         config = self.config
-        return SCHEDULES[config.schedule](config.lr, epoch, config.epochs, config.step_size, config.gamma)
+        return self.schedule(config.lr, epoch, config.epochs, config.step_size, config.gamma)
 
     def _end_epoch(self, state: TrainState, X, y, val_rows, seconds: float) -> None:
         """Validate, record the epoch and update early stopping; the next epoch starts fresh."""
@@ -120,13 +167,14 @@ class Trainer:
         """Train on ``state.order`` from ``state.position`` on; False if stopped part-way."""
         n = len(state.order)
         size = n if self.config.batch_size == "full" else min(self.config.batch_size, n)
-        buffer = np.empty((size, X.shape[1]), dtype=X.dtype)
+        bounds = [b for b in batch_bounds(n, size, self.merge_single) if b[0] >= state.position]
+        buffer = np.empty((size + self.merge_single, X.shape[1]), dtype=X.dtype)
         lr = self._lr(state.epoch)
         total_loss, correct = state.partial
         with bar(n, f"{self.label}epoch {state.epoch + 1}/{self.config.epochs}", unit="sample") as progress:
             progress.update(state.position)
-            for start in range(state.position, n, size):
-                rows = state.order[start:start + size]
+            for start, end in bounds:
+                rows = state.order[start:end]
                 loss, hits = self._step(X, y, rows, buffer[:len(rows)], lr)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
@@ -148,8 +196,7 @@ class Trainer:
         raise Interrupted(f"{self.label}stopped by {stop.signal_name} at {where}; checkpoint saved")
 
     def _save(self, path: Path, state: TrainState) -> None:
-        state.rng_states = {"shuffle": self.shuffle_rng.bit_generator.state,
-                            "augment": self.augment_rng.bit_generator.state}
+        state.rng_states = {name: rng.bit_generator.state for name, rng in self.rngs.items()}
         save_checkpoint(path, state, self.network.state_dict(), self.optimizer.state_dict())
 
     def _resume(self, path: Path) -> TrainState:
@@ -159,15 +206,17 @@ class Trainer:
         except ValueError as exc:
             raise ArtifactError(f"{path}: checkpoint does not match this network ({exc})") from None
         self.optimizer.load_state_dict(velocities)
-        self.shuffle_rng.bit_generator.state = state.rng_states["shuffle"]
-        self.augment_rng.bit_generator.state = state.rng_states["augment"]
+        for name, rng_state in state.rng_states.items():
+            if name in self.rngs:
+                self.rngs[name].bit_generator.state = rng_state
         log.info("%sresuming at epoch %d, sample %d", self.label, state.epoch + 1, state.position)
         return state
 
     def _step(self, X, y, rows, batch, lr) -> tuple[float, int]:
         """Forward, backward and update on one minibatch; returns (data loss, number correct).
 
-        The L2 penalty is left out of the returned loss so it compares with the validation loss.
+        The L2 penalty is left out of the returned loss so it compares with the validation loss
+        (with ``model.label_smoothing`` it is the smoothed loss that training minimizes).
         """
         np.take(X, rows, axis=0, out=batch, mode="clip")  # "clip": unbuffered; rows are valid
         self.standardizer.transform(batch, out=batch)
@@ -176,7 +225,7 @@ class Trainer:
             batch = augment_batch(batch, self.image_shape, augment.flip, augment.crop_padding, self.augment_rng)
         labels = y[rows]
         scores = self.network.forward(batch, training=True)
-        loss, dscores = LOSSES[self.loss_name](scores, labels)
+        loss, dscores = self.train_loss(scores, labels)
         hits = int(np.count_nonzero(scores.argmax(axis=1) == labels))
         self.network.backward(dscores)
         self.optimizer.step(self.network, lr)
