@@ -138,7 +138,7 @@ def run_gradcheck(config, batch: int = 4, max_entries: int = 40) -> dict[str, fl
     from .features.pipeline import feature_widths
     from .nn.gradcheck import check_network
     from .train.fit import build_network, network_features
-    from .train.loop import build_optimizer, seed_dropout, training_loss
+    from .train.recipe import build_optimizer, seed_dropout, training_loss
 
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, dtype="float64"))
     height, width = config.data.image_size

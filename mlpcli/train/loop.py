@@ -16,11 +16,12 @@ import numpy as np
 
 from ..errors import ArtifactError, Interrupted, TrainingDiverged
 from ..metrics import accuracy
-from ..nn import LOSSES, OPTIMIZERS, SCHEDULES, SGD, BatchNorm, Dropout, softmax_cross_entropy, with_warmup
+from ..nn import LOSSES, SCHEDULES, BatchNorm, with_warmup
 from ..predictor import network_scores
 from ..progress import bar, log
 from .augment import augment_batch
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
+from .recipe import batch_bounds, build_optimizer, seed_dropout, training_loss
 
 
 @dataclass
@@ -39,46 +40,6 @@ def evaluate_rows(network, X, y, rows, standardizer, loss_name: str) -> tuple[fl
     scores = network_scores(network, X, rows, standardizer)
     loss, _ = LOSSES[loss_name](scores, y[rows])
     return loss, accuracy(y[rows], scores.argmax(axis=1))
-
-
-def build_optimizer(train_config, weight_decay: float):
-    """The ``train.optimizer`` with its settings; it owns the weight decay (see ``nn.optim``)."""
-    if train_config.optimizer == "sgd":
-        return SGD(train_config.momentum, train_config.nesterov, weight_decay)
-    return OPTIMIZERS[train_config.optimizer](tuple(train_config.betas), train_config.eps, weight_decay)
-
-
-def training_loss(model_config):
-    """The loss minimized while training: the configured one, with ``model.label_smoothing``.
-
-    Validation and the run's metrics use the plain loss (``LOSSES[model.loss]``), so val_loss
-    stays a cross-entropy comparable across runs whatever the smoothing.
-    """
-    if model_config.label_smoothing:
-        smoothing = model_config.label_smoothing
-        return lambda scores, labels: softmax_cross_entropy(scores, labels, smoothing)
-    return LOSSES[model_config.loss]
-
-
-def seed_dropout(network, rng: np.random.Generator) -> None:
-    """Give every Dropout layer ``rng``: one generator, drawn in layer order, so its state alone
-    says which masks come next."""
-    for layer in network.layers:
-        if isinstance(layer, Dropout):
-            layer.rng = rng
-
-
-def batch_bounds(n: int, size: int, merge_single: bool) -> list[tuple[int, int]]:
-    """(start, stop) of each minibatch of an epoch of ``n`` samples cut into ``size``-sample batches.
-
-    With ``merge_single`` a last batch of one sample joins the batch before it (one batch of
-    size + 1): BatchNorm cannot take the statistics of one sample per feature, and dropping it
-    would leave that sample out of the epoch.
-    """
-    starts = list(range(0, n, size))
-    if merge_single and len(starts) > 1 and n - starts[-1] == 1:
-        starts.pop()
-    return [(start, stops) for start, stops in zip(starts, [*starts[1:], n])]
 
 
 class Trainer:

@@ -12,7 +12,7 @@ from mlpcli.config import from_dict
 from mlpcli.errors import ArtifactError, ConfigError
 from mlpcli.nn import SCHEDULES, BatchNorm, Dropout, softmax_cross_entropy, with_warmup
 from mlpcli.train.fit import build_network, holdout_split, prepare, train_model
-from mlpcli.train.loop import batch_bounds
+from mlpcli.train.recipe import batch_bounds
 
 from conftest import write_config
 
