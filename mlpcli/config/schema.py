@@ -135,7 +135,8 @@ class TrainConfig:
     gamma: float = _leaf(0.1, c.number(0.0, 1.0, exclusive_min=True),
                          "factor of each learning-rate drop (schedule step only)")
     warmup_epochs: int = _leaf(0, c.integer(0), "epochs of linear learning-rate warmup towards train.lr before "
-                                                "the schedule starts (0: none)")
+                                                "the schedule starts (0: none; a run shorter than "
+                                                "the warmup never reaches train.lr)")
     patience: int | None = _leaf(None, c.optional(c.integer(1)),
                                  "stop after this many epochs without a better validation accuracy and keep "
                                  "the best epoch's weights; null: train every epoch")
@@ -215,9 +216,6 @@ def _check_training(config: Config) -> None:
     if model.batchnorm and train.batch_size == 1:
         raise ConfigError("train.batch_size: batch normalization needs at least 2 samples per batch; "
                           "set train.batch_size above 1 or model.batchnorm: false")
-    if train.warmup_epochs >= train.epochs:
-        raise ConfigError(f"train.warmup_epochs: must be less than train.epochs ({train.epochs}); "
-                          f"got {train.warmup_epochs}")
 
 
 def _betas(value, key) -> tuple:

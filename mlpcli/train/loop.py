@@ -164,9 +164,9 @@ class Trainer:
         state, weights, velocities = load_checkpoint(path)
         try:
             self.network.load_state_dict(weights)
+            self.optimizer.load_state_dict(velocities)
         except ValueError as exc:
-            raise ArtifactError(f"{path}: checkpoint does not match this network ({exc})") from None
-        self.optimizer.load_state_dict(velocities)
+            raise ArtifactError(f"{path}: checkpoint does not match this network and optimizer ({exc})") from None
         for name, rng_state in state.rng_states.items():
             if name in self.rngs:
                 self.rngs[name].bit_generator.state = rng_state

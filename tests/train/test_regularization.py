@@ -171,7 +171,7 @@ def test_warmup_and_label_smoothing_reach_the_trainer(tmp_path):
     ({"model": {"loss": "squared", "label_smoothing": 0.1}}, "model.label_smoothing: only used with loss softmax"),
     ({"model": {"dropout": 1.0}}, "model.dropout: must be a number >= 0.0 and <= 0.95"),
     ({"model": {"batchnorm": True}, "train": {"batch_size": 1}}, "batch normalization needs at least 2"),
-    ({"train": {"epochs": 3, "warmup_epochs": 3}}, "train.warmup_epochs: must be less than"),
+    ({"train": {"warmup_epochs": -1}}, "train.warmup_epochs: must be an integer >= 0"),
 ])
 def test_bad_combinations_are_config_errors(section, message):
     with pytest.raises(ConfigError, match=message):

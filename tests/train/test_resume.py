@@ -245,3 +245,15 @@ def test_resume_works_from_another_directory_with_a_relative_data_path(tmp_path,
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     assert run_train(None, resume=tmp_path / "run")["epochs"] == 3
+
+
+def test_a_checkpoint_of_another_optimizer_is_refused(tmp_path):
+    cfg = config(tmp_path)
+    prepared = prepare(cfg)
+    rows = holdout_split(cfg, prepared.dataset.labels)
+    checkpoint = tmp_path / "checkpoint.npz"
+    with pytest.raises(Interrupted):
+        train_model(cfg, prepared, *rows, checkpoint=checkpoint, stop=StopAfter(3))
+    adam = config(tmp_path, optimizer="adam")
+    with pytest.raises(ArtifactError, match="does not match this network and optimizer"):
+        train_model(adam, prepared, *rows, checkpoint=checkpoint)
