@@ -10,7 +10,10 @@ One run measures, on the same machine and threads:
      torch is installed (a benchmark-only dependency); ``ratio_mlpcli_over_torch`` is against
      the faster of the two, the stricter comparison;
   4. each conv product alone, warm, at the shapes the layers use: the rate OpenBLAS reaches on
-     these skinny shapes, a ceiling for the conv layers' rate in (2).
+     these skinny shapes, a ceiling for the conv layers' rate in (2);
+  5. the batch-normalized extractor (``extractor.batchnorm: true``: Conv2D without bias ->
+     BatchNorm -> MaxPool2D -> ReLU per block) against the same in PyTorch with ``BatchNorm2d``,
+     channels-last (issue 13).
 The three step loops run in interleaved rounds so that a noisy neighbour slows all of them
 alike; each reports the best round (and the median).
 
@@ -20,8 +23,8 @@ pool (``nn.parallel``) and PyTorch's intra-op threads to N; by default all three
 alone, element-wise (everything else inside layers, loss and optimizer), Python overhead.
 
 Usage: python benchmarks/conv_speed.py [--rounds 5] [--batches 10] [--threads N]
-Prints one JSON document on stdout. Targets (issue 15): conv >= 60% of matmul, mlpcli / PyTorch
-channels-last <= 1.2.
+Prints one JSON document on stdout. Targets (issues 13 and 15): conv >= 60% of matmul, mlpcli /
+PyTorch channels-last <= 1.2; batch-normalized mlpcli / PyTorch channels-last <= 1.5.
 """
 
 from __future__ import annotations
@@ -59,9 +62,9 @@ def _timed(fn) -> float:
 class MlpcliSteps:
     """The network in mlpcli, with the conv layers' forward and backward timed separately."""
 
-    def __init__(self) -> None:
+    def __init__(self, batchnorm: bool = False) -> None:
         rng = np.random.default_rng(0)
-        layers, n_features = build_extractor(BLOCKS, IMAGE_SHAPE, rng=rng)
+        layers, n_features = build_extractor(BLOCKS, IMAGE_SHAPE, rng=rng, batchnorm=batchnorm)
         self.network = Sequential(layers + mlp_layers(n_features, N_CLASSES, HIDDEN, rng=rng))
         self.optimizer = SGD(momentum=MOMENTUM)
         self.x = rng.standard_normal((BATCH, int(np.prod(IMAGE_SHAPE))), dtype=np.float32)
@@ -120,14 +123,18 @@ def conv_products(steps: MlpcliSteps, repeats: int = 7) -> list[dict]:
 
 
 class TorchSteps:
-    def __init__(self, torch, channels_last: bool) -> None:
+    def __init__(self, torch, channels_last: bool, batchnorm: bool = False) -> None:
         nn = torch.nn
         torch.manual_seed(0)
         channels = [IMAGE_SHAPE[2]] + [block["filters"] for block in BLOCKS]
         layers = []
         for c_in, block in zip(channels[:-1], BLOCKS):
-            layers += [nn.Conv2d(c_in, block["filters"], block["kernel"], padding=block["kernel"] // 2),
-                       nn.ReLU(inplace=True), nn.MaxPool2d(block["pool"])]
+            conv = nn.Conv2d(c_in, block["filters"], block["kernel"], padding=block["kernel"] // 2,
+                             bias=not batchnorm)
+            if batchnorm:  # mlpcli's order: normalize, pool, then ReLU (monotone, so it commutes with the max)
+                layers += [conv, nn.BatchNorm2d(block["filters"]), nn.MaxPool2d(block["pool"]), nn.ReLU(inplace=True)]
+            else:
+                layers += [conv, nn.ReLU(inplace=True), nn.MaxPool2d(block["pool"])]
         side = IMAGE_SHAPE[0] // 2 ** len(BLOCKS)
         layers += [nn.Flatten(), nn.Linear(channels[-1] * side * side, HIDDEN[0]), nn.ReLU(inplace=True),
                    nn.Linear(HIDDEN[0], N_CLASSES)]
@@ -155,10 +162,9 @@ def run_rounds(contenders: dict, rounds: int, batches: int, warmup: int = 3) -> 
     conv_seconds: list[float] = []
     for _ in range(rounds):
         for name, steps in contenders.items():
-            if isinstance(steps, MlpcliSteps):
-                steps.conv_seconds = 0.0
+            steps.conv_seconds = 0.0
             seconds[name].append(_timed(lambda: [steps.step() for _ in range(batches)]) / batches)
-            if isinstance(steps, MlpcliSteps):
+            if name == "mlpcli":
                 conv_seconds.append(steps.conv_seconds / batches)
     seconds["mlpcli_conv_layers"] = conv_seconds
     return seconds
@@ -232,10 +238,11 @@ def main() -> None:
         torch.set_num_threads(parallel.threads())
     matmul_before = matmul_gflops()
     ours = MlpcliSteps()
-    contenders = {"mlpcli": ours}
+    contenders = {"mlpcli": ours, "mlpcli_batchnorm": MlpcliSteps(batchnorm=True)}
     if torch is not None:
         contenders["torch_nchw"] = TorchSteps(torch, channels_last=False)
         contenders["torch_channels_last"] = TorchSteps(torch, channels_last=True)
+        contenders["torch_batchnorm_channels_last"] = TorchSteps(torch, channels_last=True, batchnorm=True)
     seconds = run_rounds(contenders, args.rounds, args.batches)
     matmul = max(matmul_before, matmul_gflops())
     products = conv_products(ours)
@@ -245,11 +252,14 @@ def main() -> None:
         "machine": machine.machine(torch),
         "network": {"image_shape": IMAGE_SHAPE, "blocks": BLOCKS, "hidden": HIDDEN, "n_classes": N_CLASSES,
                     "batch": BATCH, "dtype": "float32", "loss": "softmax cross-entropy",
-                    "optimizer": f"SGD momentum {MOMENTUM}", "epoch_images": EPOCH_IMAGES},
+                    "optimizer": f"SGD momentum {MOMENTUM}", "epoch_images": EPOCH_IMAGES,
+                    "batchnorm_block": "Conv2D (no bias) -> BatchNorm -> MaxPool2D -> ReLU"},
         "matmul_float32_gflops": matmul,
         "mlpcli": {**summary(seconds["mlpcli"]), "conv_seconds_per_batch": conv_seconds,
                    "conv_gflop_per_batch": conv_flops / 1e9, "conv_gflops": conv_flops / conv_seconds / 1e9,
                    "conv_share_of_step": conv_seconds / min(seconds["mlpcli"])},
+        "mlpcli_batchnorm": summary(seconds["mlpcli_batchnorm"]),
+        "ratio_mlpcli_batchnorm_over_mlpcli": min(seconds["mlpcli_batchnorm"]) / min(seconds["mlpcli"]),
         "conv_products_alone": {"products": products, "seconds_per_batch": product_seconds,
                                 "gflops": conv_flops / product_seconds / 1e9,
                                 "fraction_of_matmul": conv_flops / product_seconds / 1e9 / matmul},
@@ -266,10 +276,15 @@ def main() -> None:
         report["ratio_mlpcli_over_torch_channels_last"] = ours_best / min(seconds["torch_channels_last"])
         report["ratio_mlpcli_over_torch"] = max(report["ratio_mlpcli_over_torch_nchw"],
                                                 report["ratio_mlpcli_over_torch_channels_last"])
+        report["torch"]["batchnorm_channels_last"] = summary(seconds["torch_batchnorm_channels_last"])
+        report["ratio_mlpcli_batchnorm_over_torch_batchnorm_channels_last"] = (
+            min(seconds["mlpcli_batchnorm"]) / min(seconds["torch_batchnorm_channels_last"]))
     report["targets_met"] = {
         "conv_fraction_of_matmul >= 0.6": report["conv_fraction_of_matmul"] >= 0.6,
         "ratio_mlpcli_over_torch_channels_last <= 1.2":
-            bool(report.get("ratio_mlpcli_over_torch_channels_last", np.inf) <= 1.2)}
+            bool(report.get("ratio_mlpcli_over_torch_channels_last", np.inf) <= 1.2),
+        "batchnorm: ratio_mlpcli_over_torch_channels_last <= 1.5": bool(
+            report.get("ratio_mlpcli_batchnorm_over_torch_batchnorm_channels_last", np.inf) <= 1.5)}
     print(json.dumps(report, indent=2))
 
 

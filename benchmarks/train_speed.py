@@ -8,7 +8,9 @@ One run, same data, same shapes, float32, batch 200, SGD momentum 0.9, lr 0.01, 
   2. the same network in PyTorch CPU (Linear-ReLU-Linear, CrossEntropyLoss, torch.optim.SGD), a
      fresh permutation per epoch gathered batch by batch from a float32 tensor;
   3. scikit-learn's MLPClassifier(solver="sgd"), one ``partial_fit`` per epoch;
-  4. mlpcli again with the config's weight decay (5e-4), to show what L2 costs per epoch.
+  4. mlpcli again with the config's weight decay (5e-4), to show what L2 costs per epoch;
+  5. Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8, no weight decay): mlpcli's ``train.optimizer: adam``
+     against ``torch.optim.Adam`` (foreach, its CPU default) on the same network (issue 13).
 For two widths: 3072-512-10 (raw pixels) and the HOG + color-histogram width of
 configs/cifar10-hog.yaml with 512 hidden units. The epochs interleave the contenders round by
 round (after one warm-up epoch each), so a noisy neighbour slows all of them alike; each reports
@@ -35,8 +37,9 @@ the same run; the 2048x2048 rate is reported too.
 Usage: python benchmarks/train_speed.py [--quick] [--rounds 3] [--threads N] [--data data/cifar10-jpg/train]
        [--only raw]
 Prints one JSON document on stdout (progress on stderr).
-Targets (issues 8 and 15): mlpcli/PyTorch <= 0.8 for both widths; scikit-learn/mlpcli >= 1.5;
-roofline fraction >= 0.75 for 3072-512-10.
+Targets (issues 8, 13 and 15): mlpcli/PyTorch <= 0.8 for both widths; scikit-learn/mlpcli >= 1.5;
+roofline fraction >= 0.75 for 3072-512-10; mlpcli's Adam epoch <= 1.1x its SGD epoch and <= PyTorch's
+Adam epoch.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ import numpy as np
 
 import stages
 from machine import NeighbourMeter, load, machine
-from mlpcli.config import TrainConfig, load_config
+from mlpcli.config import load_config
+from mlpcli.config.schema import ModelConfig, TrainConfig
 from mlpcli.features import FeatureConfig
 from mlpcli.features.pipeline import extract_features, feature_widths
 from mlpcli.features.standardize import Identity, Standardizer
@@ -61,6 +65,7 @@ from mlpcli.train import loop
 from mlpcli.train.loop import Trainer
 
 BATCH, HIDDEN, N_CLASSES, LR, MOMENTUM, WEIGHT_DECAY = 200, 512, 10, 0.01, 0.9, 5e-4
+ADAM_LR = 1e-3
 N_SAMPLES, QUICK_SAMPLES, TRAIN_FRACTION = 50_000, 12_000, 0.9
 
 
@@ -114,20 +119,22 @@ class MlpcliEpochs:
     """One ``Trainer.fit`` of one epoch per round, sharing the network, the optimizer's velocities
     and the shuffling generator across rounds, so consecutive rounds are consecutive epochs."""
 
-    def __init__(self, X, y, train_rows, weight_decay: float, standardizer=None) -> None:
+    def __init__(self, X, y, train_rows, weight_decay: float, standardizer=None, optimizer: str = "sgd") -> None:
         """``standardizer``: Identity for rows standardized up front, None to fit one on X (the
         minibatches are then standardized as they are gathered)."""
-        self.shuffle_rng, self.augment_rng, init_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(0).spawn(3))
-        self.X, self.y, self.rows, self.weight_decay = X, y, train_rows, weight_decay
+        shuffle_rng, augment_rng, init_rng, dropout_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(0).spawn(4))
+        self.rngs = {"shuffle": shuffle_rng, "augment": augment_rng, "dropout": dropout_rng}
+        self.X, self.y, self.rows = X, y, train_rows
         self.network = build_mlp(X.shape[1], N_CLASSES, [HIDDEN], "relu", rng=init_rng, dtype="float32")
         self.standardizer = Standardizer.fit(X, train_rows) if standardizer is None else standardizer
-        self.config = TrainConfig(epochs=1, batch_size=BATCH, lr=LR, momentum=MOMENTUM, schedule="constant")
+        self.config = TrainConfig(epochs=1, batch_size=BATCH, lr=ADAM_LR if optimizer != "sgd" else LR,
+                                  momentum=MOMENTUM, schedule="constant", optimizer=optimizer)
+        self.model_config = ModelConfig(weight_decay=weight_decay)
         self.optimizer, self.losses = None, []
 
     def run(self, clock: stages.StageClock | None = None) -> None:
-        trainer = Trainer(self.network, self.standardizer, self.config, "softmax", self.weight_decay,
-                          self.shuffle_rng, self.augment_rng)
+        trainer = Trainer(self.network, self.standardizer, self.config, self.model_config, self.rngs)
         if self.optimizer is not None:
             trainer.optimizer = self.optimizer
         if clock is not None:
@@ -140,13 +147,16 @@ class MlpcliEpochs:
 
 
 class TorchEpochs:
-    def __init__(self, torch, X, y) -> None:
+    def __init__(self, torch, X, y, optimizer: str = "sgd") -> None:
         self.torch = torch
         nn = torch.nn
         torch.manual_seed(0)
         self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
         self.network = nn.Sequential(nn.Linear(X.shape[1], HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, N_CLASSES))
-        self.optimizer = torch.optim.SGD(self.network.parameters(), lr=LR, momentum=MOMENTUM)
+        if optimizer == "adam":
+            self.optimizer = torch.optim.Adam(self.network.parameters(), lr=ADAM_LR, betas=(0.9, 0.999), eps=1e-8)
+        else:
+            self.optimizer = torch.optim.SGD(self.network.parameters(), lr=LR, momentum=MOMENTUM)
         self.loss = nn.CrossEntropyLoss()
         self.losses = []
 
@@ -206,10 +216,12 @@ def bench_width(torch, X, y, train_rows, rounds: int) -> tuple[dict, MlpcliEpoch
     y_train, all_rows = y[train_rows], np.arange(len(train_rows))
     contenders = {"mlpcli": MlpcliEpochs(standardized, y_train, all_rows, 0.0, Identity()),
                   "mlpcli_weight_decay": MlpcliEpochs(standardized, y_train, all_rows, WEIGHT_DECAY, Identity()),
+                  "mlpcli_adam": MlpcliEpochs(standardized, y_train, all_rows, 0.0, Identity(), "adam"),
                   "mlpcli_per_batch_standardize": MlpcliEpochs(X, y, train_rows, 0.0),
                   "sklearn": SklearnEpochs(standardized, y_train)}
     if torch is not None:
         contenders["torch"] = TorchEpochs(torch, standardized, y_train)
+        contenders["torch_adam"] = TorchEpochs(torch, standardized, y_train, "adam")
     seconds = {name: [] for name in contenders}
     cpu = {name: [] for name in contenders}
     neighbours = {name: [] for name in contenders}
@@ -279,9 +291,12 @@ def summarize(width_name: str, n_features: int, n_train: int, timings: dict, bou
                "fraction_of_2048_matmul": gflops / matmul["square_2048"]["gflops"],
                "products_alone_seconds_per_epoch": bound["seconds_per_epoch"],
                "products_alone_over_mlpcli": bound["seconds_per_epoch"] / ours,
-               "products_alone": bound["products"], "epochs": timings}
+               "products_alone": bound["products"], "epochs": timings,
+               "ratio_mlpcli_adam_over_mlpcli_sgd": timings["mlpcli_adam"]["seconds_per_epoch"] / ours}
     if "torch" in timings:
         summary["ratio_mlpcli_over_torch"] = ours / timings["torch"]["seconds_per_epoch"]
+        summary["ratio_mlpcli_adam_over_torch_adam"] = (timings["mlpcli_adam"]["seconds_per_epoch"]
+                                                        / timings["torch_adam"]["seconds_per_epoch"])
     return summary
 
 
@@ -341,7 +356,7 @@ def main() -> None:
     report = {
         "machine": machine(torch), "load_before": load_before, "load_after": load(),
         "setup": {"data": source, "n_train": int(len(y) * TRAIN_FRACTION), "batch": BATCH, "hidden": HIDDEN,
-                  "dtype": "float32", "optimizer": f"SGD lr {LR} momentum {MOMENTUM}", "rounds": rounds,
+                  "dtype": "float32", "optimizer": f"SGD lr {LR} momentum {MOMENTUM}; Adam lr {ADAM_LR}", "rounds": rounds,
                   "quick": args.quick, "threads": args.threads or "default (all cores)",
                   "mlpcli_pool_threads": parallel.threads(),
                   "torch_threads": torch.get_num_threads() if torch else None,
@@ -352,7 +367,11 @@ def main() -> None:
         "mlpcli/torch <= 0.8 (both widths)":
             bool(all(r.get("ratio_mlpcli_over_torch", np.inf) <= 0.8 for r in results.values())),
         "sklearn/mlpcli >= 1.5 (both widths)": bool(all(r["speedup_over_sklearn"] >= 1.5 for r in results.values())),
-        "roofline >= 0.75 (3072-512-10)": bool("raw" in results and results["raw"]["roofline_fraction"] >= 0.75)}
+        "roofline >= 0.75 (3072-512-10)": bool("raw" in results and results["raw"]["roofline_fraction"] >= 0.75),
+        "mlpcli adam/sgd <= 1.1 (both widths)":
+            bool(all(r["ratio_mlpcli_adam_over_mlpcli_sgd"] <= 1.1 for r in results.values())),
+        "mlpcli adam/torch adam <= 1.0 (both widths)":
+            bool(all(r.get("ratio_mlpcli_adam_over_torch_adam", np.inf) <= 1.0 for r in results.values()))}
     print(json.dumps(report, indent=2))
 
 

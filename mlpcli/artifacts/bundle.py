@@ -18,7 +18,7 @@ from ..features.standardize import Standardizer
 from ..fileio import atomic_save_npz, make_dir, write_json
 from ..predictor import FoldEnsemble, Predictor
 from .rundir import MODEL, WEIGHTS
-from .schema import FORMAT, FORMAT_VERSION, Description, build_network, describe, member_dir
+from .schema import FORMAT, FORMAT_VERSION, Description, build_network, check_buffers, describe, member_dir
 
 #: model.json is a few kilobytes; a huge one is not a model description.
 MAX_META_BYTES = 1 << 24
@@ -114,6 +114,7 @@ def _load_network(directory: Path, description: Description) -> Predictor:
         raise ArtifactError(f"{path}: standardizer/std has values <= 0; the model is unusable")
     network.load_state_dict({key.removeprefix("network/"): value for key, value in arrays.items()
                              if key.startswith("network/")})
+    check_buffers(network, path)
     standardizer = Standardizer(arrays["standardizer/mean"], arrays["standardizer/std"])
     return Predictor(network, standardizer, description.class_names, description.image_size,
                      description.features, description.loss)

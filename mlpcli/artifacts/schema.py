@@ -28,7 +28,7 @@ from ..checks import is_int, shown
 from ..errors import ArtifactError, ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
 from ..features.pipeline import feature_widths
-from ..nn import DTYPES, LOSSES, Sequential, network_from_spec
+from ..nn import DTYPES, LOSSES, BatchNorm, Sequential, network_from_spec
 
 FORMAT = "mlpcli-model"
 FORMAT_VERSION = 1
@@ -103,7 +103,8 @@ def build_network(description: Description, path: Path) -> Sequential:
     except ValueError as exc:
         raise ArtifactError(f"{path}: invalid architecture: {exc}") from None
     for index, layer in enumerate(network.layers):
-        for name, value in layer.params.items():
+        # Buffers too (BatchNorm's running statistics): weights.npz is read in the model's dtype.
+        for name, value in (*layer.params.items(), *layer.buffers.items()):
             if value.dtype != np.dtype(description.dtype):
                 raise ArtifactError(f"{path}: invalid architecture: layer {index} stores {name} as "
                                     f"{value.dtype}, but the model's dtype is {description.dtype}")
@@ -112,6 +113,16 @@ def build_network(description: Description, path: Path) -> Sequential:
     except ValueError as exc:
         raise ArtifactError(f"{path}: inconsistent architecture: {exc}") from None
     return network
+
+
+def check_buffers(network: Sequential, path: Path) -> None:
+    """Loaded buffers that no training could have produced: a negative running variance would
+    make every prediction NaN."""
+    for index, layer in enumerate(network.layers):
+        variance = layer.buffers.get("running_var") if isinstance(layer, BatchNorm) else None
+        if variance is not None and (variance < 0).any():
+            raise ArtifactError(f"{path}: layer {index} (BatchNorm) has a negative running_var; "
+                                f"the model is unusable")
 
 
 def check_chain(network: Sequential, n_features: int, image_size, n_classes: int) -> None:

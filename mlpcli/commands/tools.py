@@ -16,9 +16,9 @@ def run_gradcheck(config, batch: int = 4, max_entries: int = 40) -> dict[str, fl
 
     from ..data import class_names
     from ..features.pipeline import feature_widths
-    from ..nn import LOSSES, SGD
     from ..nn.gradcheck import check_network
     from ..train.fit import build_network, network_features
+    from ..train.recipe import build_optimizer, seed_dropout, training_loss
 
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, dtype="float64"))
     height, width = config.data.image_size
@@ -26,11 +26,14 @@ def run_gradcheck(config, batch: int = 4, max_entries: int = 40) -> dict[str, fl
     n_classes = len(class_names(config.data))
     rng = np.random.default_rng(config.seed or 0)
     network = build_network(config, n_features, n_classes, (height, width, 3), rng)
+    seed_dropout(network, np.random.default_rng(rng.integers(2**31)))  # check_network fixes its masks
     x = rng.standard_normal((batch, n_features))
     labels = rng.integers(0, n_classes, size=batch)
     weight_decay = config.model.weight_decay or 1e-3  # exercise the decay's gradient too
-    # The optimizer's own gradient, decay included, is what gets checked: the code training runs.
-    return check_network(network, x, labels, LOSSES[config.model.loss], SGD(weight_decay=weight_decay),
+    # What training runs is what gets checked: its loss (label smoothing included) and the
+    # gradient its optimizer steps along (decay included).
+    optimizer = build_optimizer(config.train, weight_decay)
+    return check_network(network, x, labels, training_loss(config.model), optimizer,
                          max_entries=max_entries, rng=rng)
 
 

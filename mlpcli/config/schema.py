@@ -17,7 +17,7 @@ from .. import checks as c
 from ..data import DEFAULT_MAX_IMAGE_PIXELS, LOADERS
 from ..errors import ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
-from ..nn import ACTIVATIONS, DTYPES, INITS, LOSSES, SCHEDULES
+from ..nn import ACTIVATIONS, DTYPES, INITS, LOSSES, OPTIMIZERS, SCHEDULES
 from ..nn.extractor import EXTRACTOR_INITS
 from ..search import space as search_space
 
@@ -81,6 +81,8 @@ class ExtractorConfig:
                       "random: He initialization everywhere")
     trainable: bool = _leaf(True, c.boolean, "false freezes the extractor at its initialization; "
                                              "only the MLP learns")
+    batchnorm: bool = _leaf(False, c.boolean, "batch normalization after each convolution, per channel "
+                                              "(the convolution then has no bias)")
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,13 @@ class ModelConfig:
     dtype: str = _leaf("float32", c.one_of(DTYPES), "precision of features and weights")
     weight_decay: float = _leaf(0.0, c.number(0.0), "L2 penalty on the weights (never the biases)")
     bias: bool = _leaf(True, c.boolean, "false: linear layers without a bias term")
+    dropout: float = _leaf(0.0, c.number(0.0, 0.95), "probability of zeroing each hidden unit after its "
+                                                     "activation while training (0: off); none at prediction")
+    batchnorm: bool = _leaf(False, c.boolean, "batch normalization after each hidden linear layer, before its "
+                                              "activation (that layer then has no bias)")
+    label_smoothing: float = _leaf(0.0, c.number(0.0, 0.5),
+                                   "training targets (1 - e) one-hot + e / n_classes (softmax only); the "
+                                   "validation loss stays plain cross-entropy")
 
 
 @dataclass(frozen=True)
@@ -110,18 +119,28 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Minibatch SGD: how long, how fast, and when to stop."""
+    """Minibatch training: the optimizer, how long, how fast, and when to stop."""
 
     epochs: int = _leaf(20, c.integer(1), "passes over the training rows")
     batch_size: Any = _leaf(128, c.batch_size, "rows per SGD step; full: classic full-batch gradient descent")
     lr: float = _leaf(0.01, c.number(0.0, exclusive_min=True), "learning rate at the first epoch")
-    momentum: float = _leaf(0.9, c.number(0.0, 0.999), "SGD momentum (0: plain SGD)")
-    nesterov: bool = _leaf(False, c.boolean, "use Nesterov momentum")
+    optimizer: str = _leaf("sgd", c.one_of(OPTIMIZERS), "sgd: with momentum; adam: Kingma & Ba, weight decay "
+                                                        "added to the gradient; adamw: decoupled weight decay")
+    momentum: float = _leaf(0.9, c.number(0.0, 0.999), "SGD momentum (0: plain SGD); optimizer sgd only")
+    nesterov: bool = _leaf(False, c.boolean, "use Nesterov momentum; optimizer sgd only")
+    betas: tuple = _leaf((0.9, 0.999), c.described(lambda value, key: _betas(value, key), "list of numbers",
+                                                   "two numbers in [0, 1), e.g. [0.9, 0.999]"),
+                         "Adam's decay rates of the gradient's mean and of its square; adam and adamw only")
+    eps: float = _leaf(1e-8, c.number(0.0, exclusive_min=True), "added to Adam's denominator sqrt(v) for "
+                                                                "numerical safety; adam and adamw only")
     schedule: str = _leaf("constant", c.one_of(SCHEDULES), "learning-rate schedule over the epochs; step: "
                                                            "times gamma every step_size epochs; cosine: down to 0")
     step_size: int = _leaf(10, c.integer(1), "epochs between learning-rate drops (schedule step only)")
     gamma: float = _leaf(0.1, c.number(0.0, 1.0, exclusive_min=True),
                          "factor of each learning-rate drop (schedule step only)")
+    warmup_epochs: int = _leaf(0, c.integer(0), "epochs of linear learning-rate warmup towards train.lr before "
+                                                "the schedule starts (0: none; a run shorter than "
+                                                "the warmup never reaches train.lr)")
     patience: int | None = _leaf(None, c.optional(c.integer(1)),
                                  "stop after this many epochs without a better validation accuracy and keep "
                                  "the best epoch's weights; null: train every epoch")
@@ -188,6 +207,7 @@ def from_dict(raw: dict) -> Config:
                               "the features from the raw image); remove the features section")
     elif "extractor" in raw:
         raise ConfigError("extractor: only used with mode: end_to_end; set mode: end_to_end or remove it")
+    _check_training(config)
     if config.train.patience is not None and config.data.val_fraction == 0:
         raise ConfigError("train.patience: early stopping needs a validation split; "
                           "set data.val_fraction above 0 or remove train.patience")
@@ -195,6 +215,27 @@ def from_dict(raw: dict) -> Config:
         # Trials override the rest of the config, which is checked without its search section.
         search_space.check_search(config.search, dataclasses.replace(config, search=None))
     return config
+
+
+def _check_training(config: Config) -> None:
+    """Combinations of keys that cannot train."""
+    train, model = config.train, config.model
+    if train.nesterov and train.optimizer != "sgd":
+        raise ConfigError(f"train.nesterov: only used with optimizer sgd, got optimizer {train.optimizer}; "
+                          f"remove train.nesterov or set train.optimizer: sgd")
+    if model.label_smoothing and model.loss != "softmax":
+        raise ConfigError(f"model.label_smoothing: only used with loss softmax, got loss {model.loss}; "
+                          f"remove model.label_smoothing or set model.loss: softmax")
+    if model.batchnorm and train.batch_size == 1:
+        raise ConfigError("train.batch_size: batch normalization needs at least 2 samples per batch; "
+                          "set train.batch_size above 1 or model.batchnorm: false")
+
+
+def _betas(value, key) -> tuple:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise c.fail(key, "two numbers in [0, 1), e.g. [0.9, 0.999]", value)
+    beta = c.number(0.0, 0.999999)
+    return tuple(beta(v, f"{key}[{i}]") for i, v in enumerate(value))
 
 
 def _build(cls, raw: Any, prefix: str):

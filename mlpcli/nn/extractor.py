@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import ReLU
+from .batchnorm import BatchNorm
 from .conv import Conv2D
 from .init import he
 from .layers import Layer, register
@@ -83,13 +84,15 @@ class ImageReshape(Layer):
 
 def build_extractor(blocks: list[dict], image_shape: tuple[int, int, int], init: str = "gradient",
                     trainable: bool = True, rng: np.random.Generator | None = None,
-                    dtype="float32") -> tuple[list[Layer], int]:
+                    dtype="float32", batchnorm: bool = False) -> tuple[list[Layer], int]:
     """Layers for images of ``image_shape = (height, width, channels)``, and n_features.
 
     Each block is ``{filters, kernel, pool}`` with optional ``stride`` (default 1) and
     ``padding`` (default kernel // 2, "same" for odd kernels). Returns the initialized layers and
     the length of the rows they output, the MLP's n_features. ``trainable=False`` freezes every
-    extractor layer: only the MLP after it learns.
+    extractor layer: only the MLP after it learns. ``batchnorm=True`` normalizes each
+    convolution's output per channel (``Conv2D -> BatchNorm -> MaxPool2D -> ReLU``; the
+    convolution then has no bias, which BatchNorm's mean subtraction would cancel).
     """
     if init not in EXTRACTOR_INITS:
         raise ValueError(f"extractor init must be one of {', '.join(EXTRACTOR_INITS)}, got {init!r}")
@@ -97,9 +100,11 @@ def build_extractor(blocks: list[dict], image_shape: tuple[int, int, int], init:
     height, width, channels = (int(size) for size in image_shape)
     layers: list[Layer] = [ImageReshape(height, width, channels)]
     for number, block in enumerate(blocks, start=1):
-        conv, pool, (height, width) = _block_layers(number, block, height, width, channels, dtype)
+        conv, pool, (height, width) = _block_layers(number, block, height, width, channels, dtype,
+                                                    bias=not batchnorm)
         _initialize(conv, rng, oriented=init == "gradient" and number == 1)
-        layers += [conv, pool, ReLU(inplace=True)]
+        norm = [BatchNorm(conv.filters, dtype=dtype)] if batchnorm else []
+        layers += [conv, *norm, pool, ReLU(inplace=True)]
         channels = conv.filters
     layers.append(Flatten())
     for layer in layers:
@@ -107,7 +112,7 @@ def build_extractor(blocks: list[dict], image_shape: tuple[int, int, int], init:
     return layers, height * width * channels
 
 
-def _block_layers(number, block, height, width, channels, dtype):
+def _block_layers(number, block, height, width, channels, dtype, bias=True):
     """Conv2D and MaxPool2D of one block, and the image size after them."""
     described = f"extractor block {number} {dict(block)}"
     missing = [key for key in _REQUIRED if key not in block]
@@ -117,7 +122,7 @@ def _block_layers(number, block, height, width, channels, dtype):
                          f"a block has {', '.join(_REQUIRED)} and optionally {', '.join(_OPTIONAL)}")
     kernel = int(block["kernel"])
     padding = int(block.get("padding", kernel // 2))
-    conv = Conv2D(channels, block["filters"], kernel, block.get("stride", 1), padding, dtype=dtype)
+    conv = Conv2D(channels, block["filters"], kernel, block.get("stride", 1), padding, bias=bias, dtype=dtype)
     if min(height, width) + 2 * padding < kernel:
         raise ValueError(f"{described}: the image is {height}x{width} when it reaches this block, "
                          f"smaller than its kernel {kernel} (padding {padding}); use fewer blocks, "

@@ -11,6 +11,8 @@ from typing import Iterator
 import numpy as np
 
 from .activations import ACTIVATIONS
+from .batchnorm import BatchNorm
+from .dropout import Dropout
 from .init import AUTO_INIT, INITS
 from .layers import Layer, Linear
 
@@ -119,25 +121,36 @@ class Sequential:
 
 def build_mlp(n_features: int, n_classes: int, hidden: list[int], activation: str = "relu",
               init: str = "auto", rng: np.random.Generator | None = None, dtype="float32",
-              bias: bool = True) -> Sequential:
+              bias: bool = True, dropout: float = 0.0, batchnorm: bool = False) -> Sequential:
     """An MLP: Linear -> activation for each hidden size, then a Linear to the class scores.
 
     ``hidden=[]`` gives the lecture's linear classifier: one W of shape (n_features, n_classes).
     """
-    return Sequential(mlp_layers(n_features, n_classes, hidden, activation, init, rng, dtype, bias))
+    return Sequential(mlp_layers(n_features, n_classes, hidden, activation, init, rng, dtype, bias,
+                                 dropout, batchnorm))
 
 
 def mlp_layers(n_features, n_classes, hidden, activation="relu", init="auto", rng=None,
-               dtype="float32", bias=True) -> list[Layer]:
-    """The layers of ``build_mlp``, initialized, for appending after other layers."""
+               dtype="float32", bias=True, dropout=0.0, batchnorm=False) -> list[Layer]:
+    """The layers of ``build_mlp``, initialized, for appending after other layers.
+
+    Each hidden layer is Linear -> [BatchNorm] -> activation -> [Dropout(dropout)]. A Linear
+    followed by BatchNorm has no bias: BatchNorm subtracts the batch mean, so a bias there would
+    have a zero gradient (BatchNorm's beta is the shift).
+    """
     rng = rng if rng is not None else np.random.default_rng(0)
     init_fn = INITS[AUTO_INIT[activation] if init == "auto" else init]
     sizes = [n_features, *hidden, n_classes]
     layers: list[Layer] = []
     for position, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        linear = Linear(n_in, n_out, bias=bias, dtype=dtype)
+        is_hidden = position < len(hidden)
+        linear = Linear(n_in, n_out, bias=bias and not (is_hidden and batchnorm), dtype=dtype)
         linear.params["W"][...] = init_fn((n_in, n_out), n_in, n_out, rng, dtype)
         layers.append(linear)
-        if position < len(hidden):
+        if is_hidden:
+            if batchnorm:
+                layers.append(BatchNorm(n_out, dtype=dtype))
             layers.append(ACTIVATIONS[activation](inplace=True))
+            if dropout:
+                layers.append(Dropout(dropout))
     return layers

@@ -88,9 +88,9 @@ def build_network(config, n_features: int, n_classes: int, image_shape, rng) -> 
         extractor = config.extractor
         blocks = [dataclasses.asdict(b) for b in extractor.blocks]
         layers, n_features = build_extractor(blocks, image_shape, extractor.init, extractor.trainable,
-                                             rng, model.dtype)
+                                             rng, model.dtype, extractor.batchnorm)
     layers += mlp_layers(n_features, n_classes, list(model.hidden), model.activation, model.init, rng,
-                         model.dtype, model.bias)
+                         model.dtype, model.bias, model.dropout, model.batchnorm)
     return Sequential(layers)
 
 
@@ -124,8 +124,8 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     rows_standardizer = standardizer.transform_in_place(X) if in_place else standardizer
     network = build_network(config, X.shape[1], n_classes, prepared.image_shape,
                             seeding.rng(config.seed, "init", *stream))
-    trainer = Trainer(network, rows_standardizer, config.train, config.model.loss, config.model.weight_decay,
-                      seeding.rng(config.seed, "shuffle", *stream), seeding.rng(config.seed, "augment", *stream),
+    rngs = {name: seeding.rng(config.seed, name, *stream) for name in ("shuffle", "augment", "dropout")}
+    trainer = Trainer(network, rows_standardizer, config.train, config.model, rngs,
                       prepared.image_shape if config.mode == "end_to_end" else None, label)
     history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,

@@ -16,12 +16,13 @@ import numpy as np
 
 from ..errors import ArtifactError, Interrupted, TrainingDiverged
 from ..metrics import accuracy
-from ..nn import LOSSES, SCHEDULES, SGD
+from ..nn import LOSSES, SCHEDULES, BatchNorm, with_warmup
 from ..predictor import network_scores
 from ..progress import bar, log
 from .augment import augment_batch
 from .batches import gather
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
+from .recipe import batch_bounds, build_optimizer, seed_dropout, training_loss
 
 
 @dataclass
@@ -43,21 +44,28 @@ def evaluate_rows(network, X, y, rows, standardizer, loss_name: str) -> tuple[fl
 
 
 class Trainer:
-    """Trains ``network`` in place with SGD under the ``train:`` section of the config."""
+    """Trains ``network`` in place under the ``train:`` section of the config.
 
-    def __init__(self, network, standardizer, train_config, loss_name: str, weight_decay: float,
-                 shuffle_rng: np.random.Generator, augment_rng: np.random.Generator,
+    ``model_config`` supplies the loss, label smoothing and weight decay; ``rngs`` the
+    ``shuffle``, ``augment`` and ``dropout`` generators from the run's seed tree.
+    """
+
+    def __init__(self, network, standardizer, train_config, model_config, rngs: dict,
                  image_shape: tuple[int, int, int] | None = None, label: str = "") -> None:
         self.network = network
         self.standardizer = standardizer
         self.config = train_config
-        self.loss_name = loss_name
-        self.shuffle_rng = shuffle_rng
-        self.augment_rng = augment_rng
+        self.loss_name = model_config.loss
+        self.train_loss = training_loss(model_config)
+        self.rngs = rngs
+        self.shuffle_rng, self.augment_rng = rngs["shuffle"], rngs["augment"]
+        seed_dropout(network, rngs["dropout"])
+        self.merge_single = any(isinstance(layer, BatchNorm) for layer in network.layers)
         self.image_shape = image_shape
         self.label = f"{label} " if label else ""
+        self.schedule = with_warmup(SCHEDULES[train_config.schedule], train_config.warmup_epochs)
         # The optimizer adds weight_decay * W while it updates: one pass over the weights, not two.
-        self.optimizer = SGD(train_config.momentum, train_config.nesterov, weight_decay)
+        self.optimizer = build_optimizer(train_config, model_config.weight_decay)
 
     def fit(self, X: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
             checkpoint: Path | None = None, stop=None) -> History:
@@ -88,7 +96,7 @@ class Trainer:
 
     def _lr(self, epoch: int) -> float:
         config = self.config
-        return SCHEDULES[config.schedule](config.lr, epoch, config.epochs, config.step_size, config.gamma)
+        return self.schedule(config.lr, epoch, config.epochs, config.step_size, config.gamma)
 
     def _end_epoch(self, state: TrainState, X, y, val_rows, seconds: float) -> None:
         """Validate, record the epoch and update early stopping; the next epoch starts fresh."""
@@ -121,13 +129,14 @@ class Trainer:
         """Train on ``state.order`` from ``state.position`` on; False if stopped part-way."""
         n = len(state.order)
         size = n if self.config.batch_size == "full" else min(self.config.batch_size, n)
-        buffer = np.empty((size, X.shape[1]), dtype=X.dtype)
+        bounds = [b for b in batch_bounds(n, size, self.merge_single) if b[0] >= state.position]
+        buffer = np.empty((size + self.merge_single, X.shape[1]), dtype=X.dtype)
         lr = self._lr(state.epoch)
         total_loss, correct = state.partial
         with bar(n, f"{self.label}epoch {state.epoch + 1}/{self.config.epochs}", unit="sample") as progress:
             progress.update(state.position)
-            for start in range(state.position, n, size):
-                rows = state.order[start:start + size]
+            for start, end in bounds:
+                rows = state.order[start:end]
                 loss, hits = self._step(X, y, rows, buffer[:len(rows)], lr)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
@@ -149,26 +158,27 @@ class Trainer:
         raise Interrupted(f"{self.label}stopped by {stop.signal_name} at {where}; checkpoint saved")
 
     def _save(self, path: Path, state: TrainState) -> None:
-        state.rng_states = {"shuffle": self.shuffle_rng.bit_generator.state,
-                            "augment": self.augment_rng.bit_generator.state}
+        state.rng_states = {name: rng.bit_generator.state for name, rng in self.rngs.items()}
         save_checkpoint(path, state, self.network.state_dict(), self.optimizer.state_dict())
 
     def _resume(self, path: Path) -> TrainState:
         state, weights, velocities = load_checkpoint(path)
         try:
             self.network.load_state_dict(weights)
+            self.optimizer.load_state_dict(velocities)
         except ValueError as exc:
-            raise ArtifactError(f"{path}: checkpoint does not match this network ({exc})") from None
-        self.optimizer.load_state_dict(velocities)
-        self.shuffle_rng.bit_generator.state = state.rng_states["shuffle"]
-        self.augment_rng.bit_generator.state = state.rng_states["augment"]
+            raise ArtifactError(f"{path}: checkpoint does not match this network and optimizer ({exc})") from None
+        for name, rng_state in state.rng_states.items():
+            if name in self.rngs:
+                self.rngs[name].bit_generator.state = rng_state
         log.info("%sresuming at epoch %d, sample %d", self.label, state.epoch + 1, state.position)
         return state
 
     def _step(self, X, y, rows, batch, lr) -> tuple[float, int]:
         """Forward, backward and update on one minibatch; returns (data loss, number correct).
 
-        The L2 penalty is left out of the returned loss so it compares with the validation loss.
+        The L2 penalty is left out of the returned loss so it compares with the validation loss
+        (with ``model.label_smoothing`` it is the smoothed loss that training minimizes).
         """
         gather(X, rows, batch, self.standardizer)
         augment = self.config.augment
@@ -176,7 +186,7 @@ class Trainer:
             batch = augment_batch(batch, self.image_shape, augment.flip, augment.crop_padding, self.augment_rng)
         labels = y[rows]
         scores = self.network.forward(batch, training=True)
-        loss, dscores = LOSSES[self.loss_name](scores, labels)
+        loss, dscores = self.train_loss(scores, labels)
         hits = int(np.count_nonzero(scores.argmax(axis=1) == labels))
         self.network.backward(dscores)
         self.optimizer.step(self.network, lr)

@@ -70,12 +70,13 @@ def test_a_shared_array_is_on_every_worker_once_and_arrives_read_only(cluster):
 
 
 def test_a_worker_killed_mid_unit_has_its_unit_rerun_with_the_same_result(cluster, tmp_path):
+    """Each unit sleeps 1.5 s, so the kill lands while the victim's unit runs even on a loaded machine."""
     cluster.add_workers(1)  # a spare, so the module keeps two workers after the kill
     X, work = toy_work(6)
     pids = cluster.worker_pids()
     with open_executor(cluster=cluster.address) as executor:
         shared = executor.share(X)
-        futures = [executor.submit(units.project, shared, rows, seed, 0.5, str(tmp_path)) for rows, seed in work]
+        futures = [executor.submit(units.project, shared, rows, seed, 1.5, str(tmp_path)) for rows, seed in work]
         victim = _first_marker(tmp_path)
         seed, pid = (int(part) for part in victim.name.split("-"))
         os.kill(pid, signal.SIGKILL)

@@ -52,6 +52,38 @@ def test_resumed_training_is_bit_identical(tmp_path, train, stops):
     assert [r["val_accuracy"] for r in resumed.history.epochs] == [r["val_accuracy"] for r in reference.history.epochs]
 
 
+@pytest.mark.parametrize("optimizer, stops, e2e", [
+    ("adam", [3], False),          # mid-epoch 1
+    ("adam", [5, 2, 9], False),    # interrupted three times, across epochs
+    ("adamw", [7], True),          # per-channel BatchNorm in the extractor too
+])
+def test_resume_with_adam_dropout_and_batchnorm_is_bit_identical(tmp_path, optimizer, stops, e2e):
+    raw = {"seed": 5, "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12,
+                               "cache_dir": str(tmp_path / "cache")},
+           "model": {"hidden": [8, 6], "dropout": 0.3, "batchnorm": True, "weight_decay": 0.01},
+           "train": {"epochs": 4, "batch_size": 16, "lr": 0.01, "optimizer": optimizer, "warmup_epochs": 1,
+                     "schedule": "cosine"}}
+    if e2e:
+        raw.update(mode="end_to_end", extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}],
+                                                 "batchnorm": True})
+        raw["train"]["augment"] = {"flip": True}
+    cfg = from_dict(raw)
+    prepared = prepare(cfg)
+    rows = holdout_split(cfg, prepared.dataset.labels)
+    reference = train_model(cfg, prepared, *rows)
+    checkpoint = tmp_path / "checkpoint.npz"
+    for calls in stops:
+        with pytest.raises(Interrupted, match="checkpoint saved"):
+            train_model(cfg, prepared, *rows, checkpoint=checkpoint, stop=StopAfter(calls))
+    with np.load(checkpoint) as stored:  # Adam's moments and step counts are in the checkpoint
+        assert any(key.startswith("optimizer/step/") for key in stored.files)
+    resumed = train_model(cfg, prepared, *rows, checkpoint=checkpoint)
+    assert any(key.endswith("running_mean") for key in weights(reference))
+    for key, value in weights(reference).items():
+        assert np.array_equal(value, weights(resumed)[key]), key
+    assert [r["train_loss"] for r in resumed.history.epochs] == [r["train_loss"] for r in reference.history.epochs]
+
+
 def mlpcli(*args, **popen):
     env = {**os.environ, "CI": "1", "OPENBLAS_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "mlpcli", *map(str, args)], env=env, text=True,
@@ -196,3 +228,15 @@ def test_resume_works_from_another_directory_with_a_relative_data_path(tmp_path,
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     assert run_train(None, resume=tmp_path / "run")["epochs"] == 3
+
+
+def test_a_checkpoint_of_another_optimizer_is_refused(tmp_path):
+    cfg = config(tmp_path)
+    prepared = prepare(cfg)
+    rows = holdout_split(cfg, prepared.dataset.labels)
+    checkpoint = tmp_path / "checkpoint.npz"
+    with pytest.raises(Interrupted):
+        train_model(cfg, prepared, *rows, checkpoint=checkpoint, stop=StopAfter(3))
+    adam = config(tmp_path, optimizer="adam")
+    with pytest.raises(ArtifactError, match="does not match this network and optimizer"):
+        train_model(adam, prepared, *rows, checkpoint=checkpoint)
