@@ -1,4 +1,8 @@
-"""Images -> feature matrix: run the configured extractors, concatenate, cache on disk."""
+"""Images -> feature matrix: fit the fitted extractors, run them all, concatenate, cache on disk.
+
+``states`` is a tuple aligned with ``features``: the fitted state (a dict of arrays) of each fitted
+extractor, None for the others; ``fit_features`` makes it, the model bundle stores it.
+"""
 
 from __future__ import annotations
 
@@ -30,12 +34,40 @@ def feature_widths(features, height: int, width: int) -> list[int]:
     return widths
 
 
-def extract_features(images: np.ndarray, features, dtype="float32", progress: bool = True) -> np.ndarray:
+def fit_features(images: np.ndarray, features, rng: np.random.Generator) -> tuple:
+    """Fit every fitted extractor on ``images`` (n_images, height, width, 3) uint8, the training
+    rows only, in order from ``rng``: the states, None for the extractors that are not fitted."""
+    states = []
+    for index, feature in enumerate(features):
+        kind = FEATURES[feature.name]
+        if not kind.fitted:
+            states.append(None)
+            continue
+        log.info("features: fitting %s on %d images", feature.name, len(images))
+        try:
+            states.append(kind.fit(images, feature.params, rng))
+        except ValueError as exc:
+            raise ConfigError(f"features[{index}] ({feature.name}): {exc}") from None
+    return tuple(states)
+
+
+def no_states(features) -> tuple:
+    """The states of ``features`` when none is fitted; ValueError if one needs a state."""
+    fitted = [f.name for f in features if FEATURES[f.name].fitted]
+    if fitted:
+        raise ValueError(f"features {', '.join(fitted)} need a fitted state (see fit_features)")
+    return (None,) * len(features)
+
+
+def extract_features(images: np.ndarray, features, dtype="float32", progress: bool = True,
+                     states=None) -> np.ndarray:
     """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``.
 
     Extractors run in order on chunks of images and write into one preallocated matrix, so peak
-    memory is the result plus one chunk's temporaries.
+    memory is the result plus one chunk's temporaries. ``states`` as from ``fit_features`` (None:
+    no extractor is fitted).
     """
+    states = no_states(features) if states is None else tuple(states)
     n, height, width = images.shape[:3]
     widths = feature_widths(features, height, width)
     bounds = np.cumsum([0, *widths])
@@ -43,26 +75,44 @@ def extract_features(images: np.ndarray, features, dtype="float32", progress: bo
     with bar(n, "features", unit="img") if progress and n > CHUNK else bar(0, "") as progress_bar:
         for start in range(0, n, CHUNK):
             chunk = images[start:start + CHUNK]
-            for feature, lo, hi in zip(features, bounds[:-1], bounds[1:]):
+            for feature, state, lo, hi in zip(features, states, bounds[:-1], bounds[1:]):
+                extra = {"state": state} if FEATURES[feature.name].fitted else {}
                 X[start:start + len(chunk), lo:hi] = FEATURES[feature.name].extract(
-                    chunk, dtype=dtype, **feature.params)
+                    chunk, dtype=dtype, **extra, **feature.params)
             progress_bar.update(len(chunk))
     return X
 
 
-def cache_key(fingerprint: str, features, dtype) -> str:
+def state_digest(state: dict | None) -> str | None:
+    """A hash of a fitted state's names, dtypes, shapes and bytes (None for no state)."""
+    if state is None:
+        return None
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        array = np.ascontiguousarray(state[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def cache_key(fingerprint: str, features, dtype, states=None) -> str:
+    states = (None,) * len(features) if states is None else states
     description = {"data": fingerprint, "dtype": np.dtype(dtype).name, "version": CACHE_VERSION,
-                   "features": [{"name": f.name, **f.params} for f in features]}
+                   "features": [{"name": f.name, **f.params, **({"state": state_digest(s)} if s is not None else {})}
+                                for f, s in zip(features, states)]}
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def cached_features(dataset, features, dtype="float32", cache_dir: str | None = ".mlpcli-cache") -> np.ndarray:
+def cached_features(dataset, features, dtype="float32", cache_dir: str | None = ".mlpcli-cache",
+                    states=None) -> np.ndarray:
     """``extract_features`` for a Dataset, reusing the matrix saved by an earlier run on the same
-    data (by fingerprint) with the same parameters. ``cache_dir=None`` bypasses the cache; a
-    damaged entry is rebuilt and an unwritable cache folder only warned about (see ``cache``)."""
+    data (by fingerprint) with the same parameters and fitted states. ``cache_dir=None`` bypasses
+    the cache; a damaged entry is rebuilt and an unwritable cache folder only warned about (see
+    ``cache``)."""
+    states = no_states(features) if states is None else tuple(states)
     if cache_dir is None or dataset.fingerprint is None:
-        return extract_features(dataset.images, features, dtype)
-    path = Path(cache_dir) / f"features-{cache_key(dataset.fingerprint, features, dtype)}.npy"
+        return extract_features(dataset.images, features, dtype, states=states)
+    path = Path(cache_dir) / f"features-{cache_key(dataset.fingerprint, features, dtype, states)}.npy"
     n, height, width = dataset.images.shape[:3]
     expected = (n, sum(feature_widths(features, height, width)))
 
@@ -74,6 +124,6 @@ def cached_features(dataset, features, dtype="float32", cache_dir: str | None = 
     if X is not None:
         log.info("features: loaded from cache %s", path)
         return X
-    X = extract_features(dataset.images, features, dtype)
+    X = extract_features(dataset.images, features, dtype, states=states)
     cache.store(path, lambda file: atomic_save_npy(file, X), "features")
     return X
