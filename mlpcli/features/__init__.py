@@ -73,7 +73,8 @@ _BOW_PARAM_DOCS = {
                "over the whole image",
     "sample_patches": "random training patches the vocabulary is fitted on",
     "kmeans_iterations": "most k-means (Lloyd) iterations",
-    "kmeans_tol": "k-means stops when an iteration lowers the inertia by less than this fraction",
+    "kmeans_tol": "k-means stops when an iteration lowers the inertia by less than this fraction "
+                  "(below 1)",
 }
 
 
