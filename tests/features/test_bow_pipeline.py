@@ -212,3 +212,20 @@ def test_train_then_predict_with_a_tiny_bow_config(tmp_path):
     expected = load_model(tmp_path / "run").predict_proba(image[None])[0]
     assert label == "abc"[expected.argmax()]
     assert float(probability) == pytest.approx(expected.max(), abs=1e-4)
+
+
+def test_a_unit_of_work_carries_the_state_to_the_saved_model(tmp_path):
+    """kfold --jobs and search train folds as units in other processes; the model they rebuild
+    must predict with the plan's vocabulary."""
+    from mlpcli.train.unit import UnitData, rebuild, train_unit
+
+    config = npz_config(tmp_path, write_npz(tmp_path / "data.npz"))
+    plan = plan_kfold(config, use_cache=False)
+    prepared = plan.prepared[0]
+    data = UnitData.of(prepared)
+    val = plan.folds[0]
+    train = np.setdiff1d(np.concatenate(plan.folds), val)
+    output = train_unit(config, prepared.X, prepared.dataset.labels, data, train, val, (0,))
+    predictor = rebuild(config, data, output).predictor
+    assert predictor.states[0]["vocabulary"] is prepared.states[0]["vocabulary"]
+    np.testing.assert_array_equal(predictor.extract(prepared.dataset.images[:4]), prepared.X[:4])
