@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import cache
 from ..errors import ConfigError
-from ..fileio import atomic_save_npy
+from ..fileio import atomic_save_npy, atomic_save_npz
 from ..progress import bar, log
 from . import FEATURES
 
@@ -49,6 +49,45 @@ def fit_features(images: np.ndarray, features, rng: np.random.Generator) -> tupl
         except ValueError as exc:
             raise ConfigError(f"features[{index}] ({feature.name}): {exc}") from None
     return tuple(states)
+
+
+def cached_fit(dataset, rows: np.ndarray, features, seed: int, cache_dir: str | None) -> tuple:
+    """``fit_features`` on ``dataset.images[rows]`` with the seed's ``features`` stream, reusing
+    the states saved by an earlier run on the same data (by fingerprint), rows, seed and
+    parameters: fitting is deterministic in those, so the saved states are the ones it would
+    make. ``cache_dir=None`` bypasses the cache."""
+    from .. import seeding
+
+    def fit() -> tuple:
+        return fit_features(dataset.images[rows], features, seeding.rng(seed, "features"))
+
+    if cache_dir is None or dataset.fingerprint is None:
+        return fit()
+    description = {"data": dataset.fingerprint, "seed": seed, "version": CACHE_VERSION,
+                   "rows": hashlib.sha256(np.asarray(rows, np.int64).tobytes()).hexdigest(),
+                   "features": [{"name": f.name, **f.params} for f in features]}
+    key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
+    path = Path(cache_dir) / f"fitted-{key}.npz"
+    expected = {f"{index}/{name}": tuple(shape) for index, f in enumerate(features)
+                if FEATURES[f.name].fitted for name, shape in FEATURES[f.name].state_shapes(f.params).items()}
+
+    def read(file: Path) -> tuple | None:
+        with np.load(file, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        if {name: a.shape for name, a in arrays.items()} != expected or \
+                any(a.dtype != np.float32 for a in arrays.values()):
+            return None
+        return tuple({name.split("/", 1)[1]: a for name, a in arrays.items() if name.startswith(f"{index}/")}
+                     if FEATURES[f.name].fitted else None for index, f in enumerate(features))
+
+    states = cache.load(path, read, "fitted features")
+    if states is not None:
+        log.info("features: fitted states loaded from cache %s", path)
+        return states
+    states = fit()
+    arrays = {f"{index}/{name}": value for index, state in enumerate(states) for name, value in (state or {}).items()}
+    cache.store(path, lambda file: atomic_save_npz(file, arrays), "fitted features")
+    return states
 
 
 def no_states(features) -> tuple:

@@ -16,7 +16,7 @@ from .. import __version__, seeding
 from ..data import Dataset, load_dataset
 from ..data.split import balance_warnings, holdout_rows, require_two_classes
 from ..features import FEATURES, FeatureConfig
-from ..features.pipeline import cached_features, fit_features
+from ..features.pipeline import cached_features, cached_fit
 from ..features.standardize import Standardizer, check_finite
 from ..metrics import accuracy, confusion_matrix
 from ..nn import LOSSES, Sequential, build_extractor, mlp_layers
@@ -85,7 +85,7 @@ def prepare(config, use_cache: bool = True, split: str = "train") -> Prepared:
     states = (None,) * len(features)
     if any(FEATURES[f.name].fitted for f in features):
         rows = fitting_rows(config, dataset.labels, split)
-        states = fit_features(dataset.images[rows], features, seeding.rng(config.seed, "features"))
+        states = cached_fit(dataset, rows, features, config.seed, config.data.cache_dir if use_cache else None)
     X = cached_features(dataset, features, config.model.dtype,
                         config.data.cache_dir if use_cache else None, states)
     check_finite(X, f"features of {config.data.path or config.data.format + ' data'}")

@@ -229,3 +229,22 @@ def test_a_unit_of_work_carries_the_state_to_the_saved_model(tmp_path):
     predictor = rebuild(config, data, output).predictor
     assert predictor.states[0]["vocabulary"] is prepared.states[0]["vocabulary"]
     np.testing.assert_array_equal(predictor.extract(prepared.dataset.images[:4]), prepared.X[:4])
+
+
+def test_fitted_states_are_cached_by_data_rows_seed_and_parameters(tmp_path):
+    data = write_npz(tmp_path / "data.npz")
+    config = npz_config(tmp_path, data)
+    first = prepare(config)
+    cached = list((tmp_path / "cache").glob("fitted-*.npz"))
+    assert len(cached) == 1
+    # A tampered entry is what the next run gets: proof that it reads the cache ...
+    with np.load(cached[0]) as stored:
+        arrays = dict(stored)
+    arrays["0/vocabulary"] = arrays["0/vocabulary"] + 1
+    np.savez(cached[0], **arrays)
+    again = prepare(config)
+    np.testing.assert_array_equal(vocabulary(again), vocabulary(first) + 1)
+    # ... and another seed or validation split does not use it.
+    reseeded = npz_config(tmp_path, data, seed=4)
+    assert vocabulary(prepare(reseeded)).tobytes() == vocabulary(prepare(reseeded, use_cache=False)).tobytes()
+    assert len(list((tmp_path / "cache").glob("fitted-*.npz"))) == 2
