@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +45,12 @@ def fit_features(images: np.ndarray, features, rng: np.random.Generator) -> tupl
             states.append(None)
             continue
         log.info("features: fitting %s on %d images", feature.name, len(images))
+        started = time.perf_counter()
         try:
             states.append(kind.fit(images, feature.params, rng))
         except ValueError as exc:
             raise ConfigError(f"features[{index}] ({feature.name}): {exc}") from None
+        log.info("features: fitted %s in %.1f s", feature.name, time.perf_counter() - started)
     return tuple(states)
 
 
@@ -163,6 +166,8 @@ def cached_features(dataset, features, dtype="float32", cache_dir: str | None = 
     if X is not None:
         log.info("features: loaded from cache %s", path)
         return X
+    started = time.perf_counter()
     X = extract_features(dataset.images, features, dtype, states=states)
+    log.info("features: extracted %d x %d in %.1f s", *X.shape, time.perf_counter() - started)
     cache.store(path, lambda file: atomic_save_npy(file, X), "features")
     return X
