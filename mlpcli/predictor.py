@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features.pipeline import extract_features
+from .features.pipeline import extract_features, state_digest
 from .nn import softmax
 
 #: Values (floats) one evaluation chunk may hold at its widest layer: with the im2col rows of a
@@ -34,15 +34,20 @@ class Predictor:
     """A trained network with the preprocessing it was trained with.
 
     ``features`` is the list of FeatureConfig the network's input was made with (``raw`` in
-    end-to-end mode); ``standardizer`` holds the training rows' statistics.
+    end-to-end mode); ``states`` their fitted states (None for an unfitted extractor; see
+    ``features.pipeline``); ``standardizer`` holds the training rows' statistics.
     """
 
-    def __init__(self, network, standardizer, class_names, image_size, features, loss: str = "softmax"):
+    def __init__(self, network, standardizer, class_names, image_size, features, loss: str = "softmax",
+                 states=None):
         self.network = network
         self.standardizer = standardizer
         self.class_names = tuple(class_names)
         self.image_size = tuple(image_size)
         self.features = tuple(features)
+        self.states = (None,) * len(self.features) if states is None else tuple(states)
+        if len(self.states) != len(self.features):
+            raise ValueError(f"{len(self.states)} feature states for {len(self.features)} features")
         self.loss = loss
 
     @property
@@ -51,7 +56,8 @@ class Predictor:
 
     def extract(self, images: np.ndarray) -> np.ndarray:
         """(n_images, height, width, 3) uint8 -> unstandardized features (n_images, n_features)."""
-        return extract_features(images, self.features, self.dtype, progress=len(images) > 10000)
+        return extract_features(images, self.features, self.dtype, progress=len(images) > 10000,
+                                states=self.states)
 
     def predict_proba_features(self, X: np.ndarray) -> np.ndarray:
         """Features (n_samples, n_features) -> probabilities (n_samples, n_classes).
@@ -63,6 +69,10 @@ class Predictor:
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         return self.predict_proba_features(self.extract(images))
+
+
+def state_digests(states) -> tuple:
+    return tuple(state_digest(state) for state in states)
 
 
 class FoldEnsemble:
@@ -79,10 +89,14 @@ class FoldEnsemble:
                 if getattr(member, attribute) != getattr(first, attribute):
                     raise ValueError(f"ensemble member {index} has different {attribute} than member 1: "
                                      f"{getattr(member, attribute)} vs {getattr(first, attribute)}")
+            if state_digests(member.states) != state_digests(first.states):
+                raise ValueError(f"ensemble member {index} has different fitted feature states than "
+                                 "member 1 (the folds of one run share one)")
         self.members = list(members)
         self.class_names = first.class_names
         self.image_size = first.image_size
         self.features = first.features
+        self.states = first.states
 
     def extract(self, images: np.ndarray) -> np.ndarray:
         return self.members[0].extract(images)

@@ -1,7 +1,9 @@
 """Model bundles on disk: JSON and npz only, never pickle.
 
 A model bundle is a folder with ``model.json`` (what the model is) and ``weights.npz`` (its
-arrays). An ensemble bundle's ``model.json`` lists member bundles in sub-folders instead.
+arrays: ``network/<path>``, ``standardizer/mean|std`` and, for each fitted feature extractor,
+``features/<index>/<name>``, float32 of the shapes its ``state_shapes`` gives). An ensemble
+bundle's ``model.json`` lists member bundles in sub-folders instead.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArtifactError
+from ..features import FEATURES
 from ..features.standardize import Standardizer
 from ..fileio import atomic_save_npz, make_dir, write_json
 from ..predictor import FoldEnsemble, Predictor
 from .rundir import MODEL, WEIGHTS
-from .schema import FORMAT, FORMAT_VERSION, Description, build_network, check_buffers, describe, member_dir
+from .schema import (FORMAT, FORMAT_VERSION, Description, build_network, check_buffers, describe,
+                     feature_state_shapes, member_dir)
 
 #: model.json is a few kilobytes; a huge one is not a model description.
 MAX_META_BYTES = 1 << 24
@@ -43,6 +47,9 @@ def save_model(directory: str | Path, predictor: Predictor | FoldEnsemble, membe
         arrays = {f"network/{path}": value for path, value in predictor.network.state_dict().items()}
         arrays["standardizer/mean"] = predictor.standardizer.mean
         arrays["standardizer/std"] = predictor.standardizer.std
+        for index, state in enumerate(predictor.states):
+            for name, value in (state or {}).items():
+                arrays[f"features/{index}/{name}"] = value
         atomic_save_npz(directory / WEIGHTS, arrays)
     write_json(directory / MODEL, meta)
 
@@ -106,8 +113,11 @@ def _load_network(directory: Path, description: Description) -> Predictor:
     network = build_network(description, directory / MODEL)
     expected = {f"network/{key}": value.shape for key, value in network.state_dict().items()}
     expected["standardizer/mean"] = expected["standardizer/std"] = (description.n_features,)
+    dtypes = dict.fromkeys(expected, np.dtype(description.dtype))
+    for key, shape in feature_state_shapes(description.features).items():
+        expected[key], dtypes[key] = shape, np.dtype(np.float32)
     path = directory / WEIGHTS
-    arrays = _read_weights(path, expected, np.dtype(description.dtype))
+    arrays = _read_weights(path, expected, dtypes)
     if not all(np.isfinite(value).all() for value in arrays.values()):
         raise ArtifactError(f"{path}: contains non-finite values; the model is unusable")
     if not (arrays["standardizer/std"] > 0).all():
@@ -117,11 +127,22 @@ def _load_network(directory: Path, description: Description) -> Predictor:
     check_buffers(network, path)
     standardizer = Standardizer(arrays["standardizer/mean"], arrays["standardizer/std"])
     return Predictor(network, standardizer, description.class_names, description.image_size,
-                     description.features, description.loss)
+                     description.features, description.loss, _states(description.features, arrays))
 
 
-def _read_weights(path: Path, expected: dict[str, tuple], dtype: np.dtype) -> dict[str, np.ndarray]:
-    """The arrays of ``weights.npz``, which must be exactly ``expected`` ({name: shape}) of ``dtype``.
+def _states(features, arrays: dict) -> tuple:
+    """The fitted states of ``features`` from the ``features/<index>/<name>`` arrays."""
+    states = []
+    for index, feature in enumerate(features):
+        prefix = f"features/{index}/"
+        state = {key.removeprefix(prefix): value for key, value in arrays.items() if key.startswith(prefix)}
+        states.append(state if FEATURES[feature.name].fitted else None)
+    return tuple(states)
+
+
+def _read_weights(path: Path, expected: dict[str, tuple], dtypes: dict[str, np.dtype]) -> dict[str, np.ndarray]:
+    """The arrays of ``weights.npz``, which must be exactly ``expected`` ({name: shape}) of
+    ``dtypes`` ({name: dtype}).
 
     Each member's npy header is checked before its data is read, so a tampered header can neither
     make us allocate more than the architecture needs nor smuggle in a pickled object array.
@@ -135,7 +156,7 @@ def _read_weights(path: Path, expected: dict[str, tuple], dtype: np.dtype) -> di
             if len(stored) != len(names) or stored != set(expected):
                 raise ArtifactError(f"{path}: weights do not match model.json (missing "
                                     f"{sorted(set(expected) - stored)}, unexpected {sorted(stored - set(expected))})")
-            return {key: _read_member(archive, f"{key}.npy", expected[key], dtype, path) for key in expected}
+            return {key: _read_member(archive, f"{key}.npy", expected[key], dtypes[key], path) for key in expected}
     except ArtifactError:
         raise
     except Exception as exc:  # a damaged zip raises many kinds (BadZipFile, EOFError, zlib.error ...)

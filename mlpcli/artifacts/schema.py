@@ -13,7 +13,11 @@ Version 1 (``format: mlpcli-model``, ``format_version: 1``):
 - ``image_size``: ``[height, width]``, integers >= 1, at most ``MAX_IMAGE_PIXELS`` pixels
 - ``features``: non-empty list of ``{name, **params}``, names and parameter values from ``FEATURES``
 - network: ``loss`` (a ``LOSSES`` name), ``dtype`` (float32 or float64), ``architecture``
-  (``Sequential.spec()``); the arrays live in ``weights.npz``
+  (``Sequential.spec()``); the arrays live in ``weights.npz``, including the fitted state of each
+  fitted feature (e.g. ``bow``'s vocabulary) as ``features/<index>/<name>`` float32 arrays of the
+  shapes ``feature_state_shapes`` gives from the features' parameters. This was added within
+  version 1: a bundle without fitted features has no such arrays, as before, and an older mlpcli
+  refuses a ``bow`` feature by its name.
 - ensemble: ``members``, relative paths of network bundles inside the ensemble's folder
 """
 
@@ -73,6 +77,17 @@ def describe(meta, path: Path) -> Description:
     if meta["dtype"] not in DTYPES:
         raise _bad(path, "dtype", f"one of {', '.join(DTYPES)}", meta["dtype"])
     return Description(**common, loss=meta["loss"], dtype=meta["dtype"], architecture=meta["architecture"])
+
+
+def feature_state_shapes(features) -> dict[str, tuple]:
+    """{``features/<index>/<name>``: shape} of the fitted states ``features`` need in weights.npz."""
+    shapes = {}
+    for index, feature in enumerate(features):
+        kind = FEATURES[feature.name]
+        if kind.fitted:
+            for name, shape in kind.state_shapes(feature.params).items():
+                shapes[f"features/{index}/{name}"] = tuple(shape)
+    return shapes
 
 
 def _kind(meta, path: Path) -> str:

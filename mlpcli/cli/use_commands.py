@@ -99,7 +99,7 @@ def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, sav
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the pictures (default RUN/pictures).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
 def show(run_dir, out_dir, as_json):
-    """Summarize a run and draw what it learned: curves, confusion matrix, templates or filters.
+    """Summarize a run and draw what it learned: curves, confusion, templates, filters, bow words.
 
     Plots need matplotlib (pip install "mlpcli[plot]"); without it the summary and the
     Pillow-drawn tiles are still produced.

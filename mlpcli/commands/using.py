@@ -75,18 +75,22 @@ def _misclassified(dataset, data_path, labels, predicted, probabilities, class_n
 def run_show(run_dir, out_dir=None) -> dict:
     """Summary of ``run_dir`` (see ``artifacts.summary.run_summary``) plus ``pictures`` (paths of
     the PNGs written into ``out_dir``, default ``<run_dir>/pictures``), ``weights`` (what the
-    weight picture shows, or None) and ``hint`` (how to get the plots, or None)."""
+    weight picture shows, or None), ``vocabularies`` (the bow words drawn, one per bow feature)
+    and ``hint`` (how to get the plots, or None)."""
     from ..artifacts import load_model, rundir
     from ..artifacts.summary import histories, run_summary
     from ..visualize import plots
-    from ..visualize.run_pictures import draw_plots, draw_weights
+    from ..visualize.run_pictures import draw_plots, draw_vocabularies, draw_weights
 
     run_dir = Path(run_dir)
     summary = run_summary(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / rundir.PICTURES
-    weights, pictures = None, []
+    weights, pictures, vocabularies = None, [], []
     if rundir.is_finished(run_dir):
-        weights, pictures = draw_weights(load_model(run_dir), out_dir, summary["notes"])
+        model = load_model(run_dir)
+        weights, pictures = draw_weights(model, out_dir, summary["notes"])
+        vocabularies, drawn = draw_vocabularies(model, out_dir)
+        pictures += drawn
     else:
         summary["notes"].append(f"{rundir.MODEL} missing: no weights to draw")
     hint = None
@@ -95,7 +99,8 @@ def run_show(run_dir, out_dir=None) -> dict:
     else:
         hint = (f"matplotlib is not installed, so the learning curves, confusion matrix and k-fold "
                 f"plots were skipped; {plots.INSTALL_HINT} to get them")
-    return {**summary, "weights": weights, "pictures": [str(path) for path in pictures], "hint": hint}
+    return {**summary, "weights": weights, "vocabularies": vocabularies,
+            "pictures": [str(path) for path in pictures], "hint": hint}
 
 
 def run_features_show(image_path, config, out_file=None) -> dict:

@@ -5,6 +5,12 @@ Each extractor has ``extract(images, *, dtype, **params) -> (n_images, n_feature
 ``FEATURES`` maps the config name to its functions, parameter defaults and parameter checks, and
 says what it and each parameter mean (for the config reference): its keys are the allowed values
 of ``features[].name``.
+
+A *fitted* extractor (``FeatureKind.fit`` set) learns a state from training images first:
+``fit(images, params, rng) -> {name: float32 array}``, of the shapes ``state_shapes(params)``
+gives, and its ``extract`` takes that state as ``state=``. The state travels with the features:
+``train.fit.prepare`` fits it on the training rows only, the model bundle stores it as plain
+arrays, and the feature cache keys on it.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .. import checks
-from . import color_hist, hog, raw
+from ..errors import ConfigError
+from . import bow, color_hist, hog, raw
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,43 @@ class FeatureKind:
     checks: dict
     doc: str = ""
     param_docs: dict = field(default_factory=dict)
+    #: Checks the parameters together (ValueError), after each one passed its own check.
+    check: Callable | None = None
+    #: For a fitted extractor: ``fit(images, params, rng) -> state`` and ``state_shapes(params)``.
+    fit: Callable | None = None
+    state_shapes: Callable | None = None
+
+    @property
+    def fitted(self) -> bool:
+        return self.fit is not None
+
+
+def _bow_extract(images, *, dtype, state, **params):
+    return bow.encode(images, state, params, dtype)
+
+
+_BOW_DOC = (
+    "bag of visual words (Coates, Lee & Ng 2011): a vocabulary of `words` image patches learned by "
+    "k-means on brightness- and contrast-normalized, whitened patches of the training images; each "
+    "image is then encoded by how close its patches are to each word, summed over regions. The "
+    "vocabulary is fitted on the training rows only (train: the rows outside the validation split; "
+    "kfold and search: all rows outside `kfold.holdout`), so validation images never change it, and "
+    "labels are never used. It is saved in the model bundle. Features: 4 * words (quadrants) or "
+    "words (global). Fitting draws from the run's seed, so the vocabulary is reproducible")
+_BOW_PARAM_DOCS = {
+    "patch": "side of the square patches (the words) in pixels",
+    "stride": "pixels between the patches an image is encoded from",
+    "words": "size of the vocabulary (k-means clusters)",
+    "whiten": "ZCA-whiten the normalized patches (with a small regularizer) before k-means",
+    "encoding": "triangle: f_k = max(0, mean_j(d_j) - d_k) over the distances d to the words; hard: "
+                "1 for the nearest word only (the classic bag of words)",
+    "pooling": "quadrants: codes summed over the four image quadrants (4 * words features); global: "
+               "over the whole image",
+    "sample_patches": "random training patches the vocabulary is fitted on",
+    "kmeans_iterations": "most k-means (Lloyd) iterations",
+    "kmeans_tol": "k-means stops when an iteration lowers the inertia by less than this fraction "
+                  "(below 1)",
+}
 
 
 FEATURES = {
@@ -56,6 +100,13 @@ FEATURES = {
          "cell": "side of a square cell in pixels; each cell gets one histogram",
          "block": "side of a square block in cells; histograms are normalized per block",
          "block_norm": "how each block is normalized (none: not at all)"}),
+    "bow": FeatureKind(
+        _bow_extract, bow.n_features, dict(bow.DEFAULTS),
+        {"patch": checks.integer(1), "stride": checks.integer(1), "words": checks.integer(1),
+         "whiten": checks.boolean, "encoding": checks.one_of(bow.encoding.ENCODINGS),
+         "pooling": checks.one_of(bow.encoding.POOLINGS), "sample_patches": checks.integer(1),
+         "kmeans_iterations": checks.integer(1), "kmeans_tol": checks.number(0, 1)},
+        _BOW_DOC, _BOW_PARAM_DOCS, check=bow.check_params, fit=bow.fit, state_shapes=bow.state_shapes),
 }
 
 
@@ -77,4 +128,9 @@ def validate_feature(item, key: str) -> FeatureConfig:
         if param not in kind.defaults:
             raise checks.unknown_key(f"{key}.", str(param), ["name", *kind.defaults])
         params[param] = kind.checks[param](value, f"{key}.{param}")
+    if kind.check is not None:
+        try:
+            kind.check(params)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
     return FeatureConfig(name, params)

@@ -1,16 +1,21 @@
-"""Images -> feature matrix: run the configured extractors, concatenate, cache on disk."""
+"""Images -> feature matrix: fit the fitted extractors, run them all, concatenate, cache on disk.
+
+``states`` is a tuple aligned with ``features``: the fitted state (a dict of arrays) of each fitted
+extractor, None for the others; ``fit_features`` makes it, the model bundle stores it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
 from .. import cache
 from ..errors import ConfigError
-from ..fileio import atomic_save_npy
+from ..fileio import atomic_save_npy, atomic_save_npz
 from ..progress import bar, log
 from . import FEATURES
 
@@ -30,12 +35,81 @@ def feature_widths(features, height: int, width: int) -> list[int]:
     return widths
 
 
-def extract_features(images: np.ndarray, features, dtype="float32", progress: bool = True) -> np.ndarray:
+def fit_features(images: np.ndarray, features, rng: np.random.Generator) -> tuple:
+    """Fit every fitted extractor on ``images`` (n_images, height, width, 3) uint8, the training
+    rows only, in order from ``rng``: the states, None for the extractors that are not fitted."""
+    states = []
+    for index, feature in enumerate(features):
+        kind = FEATURES[feature.name]
+        if not kind.fitted:
+            states.append(None)
+            continue
+        log.info("features: fitting %s on %d images", feature.name, len(images))
+        started = time.perf_counter()
+        try:
+            states.append(kind.fit(images, feature.params, rng))
+        except ValueError as exc:
+            raise ConfigError(f"features[{index}] ({feature.name}): {exc}") from None
+        log.info("features: fitted %s in %.1f s", feature.name, time.perf_counter() - started)
+    return tuple(states)
+
+
+def cached_fit(dataset, rows: np.ndarray, features, seed: int, cache_dir: str | None) -> tuple:
+    """``fit_features`` on ``dataset.images[rows]`` with the seed's ``features`` stream, reusing
+    the states saved by an earlier run on the same data (by fingerprint), rows, seed and
+    parameters: fitting is deterministic in those, so the saved states are the ones it would
+    make. ``cache_dir=None`` bypasses the cache."""
+    from .. import seeding
+
+    def fit() -> tuple:
+        return fit_features(dataset.images[rows], features, seeding.rng(seed, "features"))
+
+    if cache_dir is None or dataset.fingerprint is None:
+        return fit()
+    description = {"data": dataset.fingerprint, "seed": seed, "version": CACHE_VERSION,
+                   "rows": hashlib.sha256(np.asarray(rows, np.int64).tobytes()).hexdigest(),
+                   "features": [{"name": f.name, **f.params} for f in features]}
+    key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
+    path = Path(cache_dir) / f"fitted-{key}.npz"
+    expected = {f"{index}/{name}": tuple(shape) for index, f in enumerate(features)
+                if FEATURES[f.name].fitted for name, shape in FEATURES[f.name].state_shapes(f.params).items()}
+
+    def read(file: Path) -> tuple | None:
+        with np.load(file, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        if {name: a.shape for name, a in arrays.items()} != expected or \
+                any(a.dtype != np.float32 for a in arrays.values()):
+            return None
+        return tuple({name.split("/", 1)[1]: a for name, a in arrays.items() if name.startswith(f"{index}/")}
+                     if FEATURES[f.name].fitted else None for index, f in enumerate(features))
+
+    states = cache.load(path, read, "fitted features")
+    if states is not None:
+        log.info("features: fitted states loaded from cache %s", path)
+        return states
+    states = fit()
+    arrays = {f"{index}/{name}": value for index, state in enumerate(states) for name, value in (state or {}).items()}
+    cache.store(path, lambda file: atomic_save_npz(file, arrays), "fitted features")
+    return states
+
+
+def no_states(features) -> tuple:
+    """The states of ``features`` when none is fitted; ValueError if one needs a state."""
+    fitted = [f.name for f in features if FEATURES[f.name].fitted]
+    if fitted:
+        raise ValueError(f"features {', '.join(fitted)} need a fitted state (see fit_features)")
+    return (None,) * len(features)
+
+
+def extract_features(images: np.ndarray, features, dtype="float32", progress: bool = True,
+                     states=None) -> np.ndarray:
     """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``.
 
     Extractors run in order on chunks of images and write into one preallocated matrix, so peak
-    memory is the result plus one chunk's temporaries.
+    memory is the result plus one chunk's temporaries. ``states`` as from ``fit_features`` (None:
+    no extractor is fitted).
     """
+    states = no_states(features) if states is None else tuple(states)
     n, height, width = images.shape[:3]
     widths = feature_widths(features, height, width)
     bounds = np.cumsum([0, *widths])
@@ -43,26 +117,44 @@ def extract_features(images: np.ndarray, features, dtype="float32", progress: bo
     with bar(n, "features", unit="img") if progress and n > CHUNK else bar(0, "") as progress_bar:
         for start in range(0, n, CHUNK):
             chunk = images[start:start + CHUNK]
-            for feature, lo, hi in zip(features, bounds[:-1], bounds[1:]):
+            for feature, state, lo, hi in zip(features, states, bounds[:-1], bounds[1:]):
+                extra = {"state": state} if FEATURES[feature.name].fitted else {}
                 X[start:start + len(chunk), lo:hi] = FEATURES[feature.name].extract(
-                    chunk, dtype=dtype, **feature.params)
+                    chunk, dtype=dtype, **extra, **feature.params)
             progress_bar.update(len(chunk))
     return X
 
 
-def cache_key(fingerprint: str, features, dtype) -> str:
+def state_digest(state: dict | None) -> str | None:
+    """A hash of a fitted state's names, dtypes, shapes and bytes (None for no state)."""
+    if state is None:
+        return None
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        array = np.ascontiguousarray(state[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def cache_key(fingerprint: str, features, dtype, states=None) -> str:
+    states = (None,) * len(features) if states is None else states
     description = {"data": fingerprint, "dtype": np.dtype(dtype).name, "version": CACHE_VERSION,
-                   "features": [{"name": f.name, **f.params} for f in features]}
+                   "features": [{"name": f.name, **f.params, **({"state": state_digest(s)} if s is not None else {})}
+                                for f, s in zip(features, states)]}
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def cached_features(dataset, features, dtype="float32", cache_dir: str | None = ".mlpcli-cache") -> np.ndarray:
+def cached_features(dataset, features, dtype="float32", cache_dir: str | None = ".mlpcli-cache",
+                    states=None) -> np.ndarray:
     """``extract_features`` for a Dataset, reusing the matrix saved by an earlier run on the same
-    data (by fingerprint) with the same parameters. ``cache_dir=None`` bypasses the cache; a
-    damaged entry is rebuilt and an unwritable cache folder only warned about (see ``cache``)."""
+    data (by fingerprint) with the same parameters and fitted states. ``cache_dir=None`` bypasses
+    the cache; a damaged entry is rebuilt and an unwritable cache folder only warned about (see
+    ``cache``)."""
+    states = no_states(features) if states is None else tuple(states)
     if cache_dir is None or dataset.fingerprint is None:
-        return extract_features(dataset.images, features, dtype)
-    path = Path(cache_dir) / f"features-{cache_key(dataset.fingerprint, features, dtype)}.npy"
+        return extract_features(dataset.images, features, dtype, states=states)
+    path = Path(cache_dir) / f"features-{cache_key(dataset.fingerprint, features, dtype, states)}.npy"
     n, height, width = dataset.images.shape[:3]
     expected = (n, sum(feature_widths(features, height, width)))
 
@@ -74,6 +166,8 @@ def cached_features(dataset, features, dtype="float32", cache_dir: str | None = 
     if X is not None:
         log.info("features: loaded from cache %s", path)
         return X
-    X = extract_features(dataset.images, features, dtype)
+    started = time.perf_counter()
+    X = extract_features(dataset.images, features, dtype, states=states)
+    log.info("features: extracted %d x %d in %.1f s", *X.shape, time.perf_counter() - started)
     cache.store(path, lambda file: atomic_save_npy(file, X), "features")
     return X

@@ -64,7 +64,7 @@ def plan_configs(config, combos: list[dict], configs: list, use_cache=True) -> P
     for candidate in configs:
         key = (candidate.data, repr(candidate.features), candidate.mode, candidate.model.dtype)
         if key not in cache:
-            cache[key] = prepare(candidate, use_cache)
+            cache[key] = prepare(candidate, use_cache, split="kfold")
         prepared.append(cache[key])
     labels = prepared[0].dataset.labels
     rows, holdout = holdout_rows(labels, kfold.holdout, config.seed)

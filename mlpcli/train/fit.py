@@ -15,8 +15,8 @@ import numpy as np
 from .. import __version__, seeding
 from ..data import Dataset, load_dataset
 from ..data.split import balance_warnings, holdout_rows, require_two_classes
-from ..features import FeatureConfig
-from ..features.pipeline import cached_features
+from ..features import FEATURES, FeatureConfig
+from ..features.pipeline import cached_features, cached_fit
 from ..features.standardize import Standardizer, check_finite
 from ..metrics import accuracy, confusion_matrix
 from ..nn import LOSSES, Sequential, build_extractor, mlp_layers
@@ -35,11 +35,18 @@ def network_features(config) -> tuple:
 
 @dataclass
 class Prepared:
-    """The data set and its unstandardized feature matrix X (n_samples, n_features)."""
+    """The data set and its unstandardized feature matrix X (n_samples, n_features); ``states``
+    are the fitted extractors' states (aligned with ``features``, None for unfitted ones),
+    fitted on the training rows only."""
 
     dataset: Dataset
     X: np.ndarray
     features: tuple
+    states: tuple = None
+
+    def __post_init__(self):
+        if self.states is None:
+            self.states = (None,) * len(self.features)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -67,17 +74,33 @@ def recorded_config(written, resolved) -> str:
     return note + dump_yaml(resolved)
 
 
-def prepare(config, use_cache: bool = True) -> Prepared:
-    """Load the data and extract features once (from the disk cache when possible)."""
+def prepare(config, use_cache: bool = True, split: str = "train") -> Prepared:
+    """Load the data, fit the fitted extractors on the training rows (``fitting_rows``) and
+    extract features once for every row (from the disk cache when possible)."""
     dataset = load_dataset(config.data, config.seed, cache=use_cache)
     require_two_classes(dataset.labels, dataset.class_names, config.data.path or f"{config.data.format} data")
     features = network_features(config)
     log.info("data: %d images, %d classes, %dx%d", len(dataset), len(dataset.class_names),
              *dataset.images.shape[1:3])
+    states = (None,) * len(features)
+    if any(FEATURES[f.name].fitted for f in features):
+        rows = fitting_rows(config, dataset.labels, split)
+        states = cached_fit(dataset, rows, features, config.seed, config.data.cache_dir if use_cache else None)
     X = cached_features(dataset, features, config.model.dtype,
-                        config.data.cache_dir if use_cache else None)
+                        config.data.cache_dir if use_cache else None, states)
     check_finite(X, f"features of {config.data.path or config.data.format + ' data'}")
-    return Prepared(dataset, X, features)
+    return Prepared(dataset, X, features, states)
+
+
+def fitting_rows(config, labels: np.ndarray, split: str) -> np.ndarray:
+    """The rows fitted extractors learn from: never a validation row. ``split`` is ``train`` (the
+    training rows of ``holdout_split``) or ``kfold`` (all rows outside ``kfold.holdout``, as every
+    fold validates on some of the others; kfold and search)."""
+    if split == "train":
+        return holdout_split(config, labels)[0]
+    if split == "kfold":
+        return holdout_rows(labels, config.kfold.holdout, config.seed)[0]
+    raise ValueError(f"split must be train or kfold; got {split!r}")
 
 
 def build_network(config, n_features: int, n_classes: int, image_shape, rng) -> Sequential:
@@ -129,7 +152,8 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
                       prepared.image_shape if config.mode == "end_to_end" else None, label)
     history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,
-                          prepared.dataset.images.shape[1:3], prepared.features, config.model.loss)
+                          prepared.dataset.images.shape[1:3], prepared.features, config.model.loss,
+                          prepared.states)
     metrics = split_metrics(network, rows_standardizer, X, y, {"train": train_rows, "val": val_rows},
                             config.model.loss, n_classes)
     metrics.update(epochs=len(history.epochs), best_epoch=history.best_epoch,

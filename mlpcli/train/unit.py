@@ -31,15 +31,17 @@ class UnitData:
     class_names: tuple
     image_shape: tuple  # (height, width, 3)
     features: tuple
+    states: tuple = ()  # the fitted feature states (small: a vocabulary, a whitening matrix)
 
     @classmethod
     def of(cls, prepared: Prepared) -> "UnitData":
-        return cls(tuple(prepared.dataset.class_names), prepared.image_shape, tuple(prepared.features))
+        return cls(tuple(prepared.dataset.class_names), prepared.image_shape, tuple(prepared.features),
+                   tuple(prepared.states))
 
     def prepared(self, X: np.ndarray, labels: np.ndarray) -> Prepared:
         # No images: training needs only their shape, which an empty array keeps.
         images = np.empty((0, *self.image_shape), dtype=np.uint8)
-        return Prepared(Dataset(images, labels, self.class_names), X, self.features)
+        return Prepared(Dataset(images, labels, self.class_names), X, self.features, self.states or None)
 
 
 @dataclass(frozen=True)
@@ -92,5 +94,5 @@ def rebuild(config, data: UnitData, output: UnitOutput) -> Trained:
                             np.random.default_rng(0))  # any initialization: the weights replace it
     network.load_state_dict(output.weights)
     predictor = Predictor(network, Standardizer(output.mean, output.std), data.class_names,
-                          data.image_shape[:2], data.features, config.model.loss)
+                          data.image_shape[:2], data.features, config.model.loss, data.states or None)
     return Trained(predictor, output.history, output.metrics)

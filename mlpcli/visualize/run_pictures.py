@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import plots
 from .tiles import labelled_grid, save_png
+from .vocabulary import vocabulary_pictures
 from .weights import weight_picture
 
 
@@ -23,6 +24,17 @@ def draw_weights(model, out_dir: Path, notes: list[str]) -> tuple[dict | None, l
     image = labelled_grid(picture.tiles, picture.labels, picture.scale, picture.columns)
     path = save_png(image, out_dir / picture.file_name)
     return {"kind": picture.kind, "from": source, "note": picture.note, "path": str(path)}, [path]
+
+
+def draw_vocabularies(model, out_dir: Path) -> tuple[list[dict], list[Path]]:
+    """The words of each bag-of-visual-words feature of ``model`` as patches: ([what], [png])."""
+    drawn, paths = [], []
+    for picture in vocabulary_pictures(model):
+        image = labelled_grid(picture.tiles, picture.labels, picture.scale, picture.columns)
+        path = save_png(image, out_dir / picture.file_name)
+        drawn.append({"kind": picture.kind, "note": picture.note, "path": str(path)})
+        paths.append(path)
+    return drawn, paths
 
 
 def draw_plots(summary: dict, curves: list, out_dir: Path) -> list[Path]:

@@ -102,13 +102,18 @@ def encode(images: np.ndarray, state: dict, params: dict, dtype="float32") -> np
                            params["encoding"], params["pooling"], dtype)
 
 
+def state_shapes(params: dict) -> dict:
+    """{name: shape} of the fitted state for ``params`` (see the module)."""
+    params = check_params(params)
+    n_values = params["patch"] ** 2 * 3
+    return {"whiten_mean": (n_values,), "whiten_matrix": (n_values, n_values),
+            "vocabulary": (params["words"], n_values)}
+
+
 def check_state(state: dict, params: dict) -> None:
     """ValueError unless ``state`` holds exactly ``STATE_KEYS``, finite float32 arrays of the
     shapes ``params`` give."""
-    params = check_params(params)
-    n_values = params["patch"] ** 2 * 3
-    expected = {"whiten_mean": (n_values,), "whiten_matrix": (n_values, n_values),
-                "vocabulary": (params["words"], n_values)}
+    expected = state_shapes(params)
     if set(state) != set(STATE_KEYS):
         raise ValueError(f"bow state must hold exactly {', '.join(STATE_KEYS)}; got {', '.join(sorted(state))}")
     for name, shape in expected.items():
