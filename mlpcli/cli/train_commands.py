@@ -1,4 +1,4 @@
-"""The commands that train: ``train`` and ``kfold``."""
+"""The commands that train: ``train``, ``kfold`` and ``search``."""
 
 from __future__ import annotations
 
