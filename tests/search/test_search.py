@@ -165,11 +165,16 @@ def test_ctrl_c_on_local_workers_exits_130_and_keeps_finished_units(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "mlpcli", "search", "--config", str(config), "--k", "2",
                                 "--jobs", "2", "--out", str(tmp_path / "run")], env=env, cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not list((tmp_path / "run" / "units").glob("*/model.json")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "run" / "units").glob("*/model.json")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:  # never leave a search running behind a failed test
+            process.kill()
+            process.wait()
     assert process.returncode == 130, stderr
     assert "Resume with: mlpcli search --resume" in stderr and "Traceback" not in stderr
     finished = list((tmp_path / "run" / "units").glob("*/model.json"))
