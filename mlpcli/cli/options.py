@@ -48,6 +48,16 @@ def load_config_or_print(config_path, overrides, print_config):
     return config
 
 
+def run_options(json_help: str):
+    """--out, --no-cache and --json, for the commands that write a run directory."""
+    def decorate(command):
+        command = click.option("--json", "as_json", is_flag=True, help=json_help)(command)
+        command = click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")(command)
+        return click.option("--out", type=click.Path(file_okay=False),
+                            help="Run directory to create (must be new or empty).")(command)
+    return decorate
+
+
 def workers_options(what: str):
     """--jobs, --cluster (env MLPCLI_CLUSTER) and --timeout, for the commands that run units of work."""
     def decorate(command):

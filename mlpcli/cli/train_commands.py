@@ -7,15 +7,13 @@ from pathlib import Path
 import click
 
 from .app import cli
-from .options import config_or_resume, emit_json, resumable, where_to_run, workers_options
+from .options import config_or_resume, emit_json, resumable, run_options, where_to_run, workers_options
 from .text import fmt, print_kfold, print_search
 
 
 @cli.command()
 @resumable
-@click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
-@click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
+@run_options("Print the result as one JSON document.")
 def train(config_path, overrides, print_config, resume, out, no_cache, as_json):
     """Train one model on a train/validation split and save a run directory.
 
@@ -49,9 +47,7 @@ def train(config_path, overrides, print_config, resume, out, no_cache, as_json):
 @click.option("--grid", multiple=True, metavar="KEY=V1,V2",
               help="Cross-validate every combination of these values (repeatable).")
 @workers_options("folds")
-@click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
-@click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
+@run_options("Print the summary as one JSON document.")
 @click.pass_context
 def kfold(ctx, config_path, overrides, print_config, resume, k, select, grid, jobs, cluster, timeout, out,
           no_cache, as_json):
@@ -91,9 +87,7 @@ def kfold(ctx, config_path, overrides, print_config, resume, k, select, grid, jo
 @click.option("--select", type=click.Choice(["best", "ensemble"]),
               help="The best trial's final model: its best fold, or all its folds averaging their probabilities.")
 @workers_options("the units (one trial's fold at one budget)")
-@click.option("--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty).")
-@click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
-@click.option("--json", "as_json", is_flag=True, help="Print the search summary as one JSON document.")
+@run_options("Print the search summary as one JSON document.")
 @click.pass_context
 def search(ctx, config_path, overrides, print_config, resume, trials, k, select, jobs, cluster, timeout, out,
            no_cache, as_json):

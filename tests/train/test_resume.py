@@ -29,6 +29,19 @@ def weights(trained):
     return trained.predictor.network.state_dict()
 
 
+def straight_and_resumed(cfg, stops, checkpoint):
+    """(uninterrupted run, run stopped after each of ``stops`` minibatch checks and resumed from
+    ``checkpoint`` each time); the checkpoint of the last epoch stays for the caller to inspect."""
+    prepared = prepare(cfg)
+    rows = holdout_split(cfg, prepared.dataset.labels)
+    reference = train_model(cfg, prepared, *rows)
+    for calls in stops:
+        with pytest.raises(Interrupted, match="checkpoint saved"):
+            train_model(cfg, prepared, *rows, checkpoint=checkpoint, stop=StopAfter(calls))
+        assert checkpoint.exists()
+    return reference, train_model(cfg, prepared, *rows, checkpoint=checkpoint)
+
+
 @pytest.mark.parametrize("train, stops", [
     ({}, [3]),                                               # mid-epoch 1
     ({}, [6, 2, 9]),                                         # interrupted three times
@@ -37,16 +50,7 @@ def weights(trained):
     ({"batch_size": "full"}, [0, 1]),                        # at epoch boundaries
 ])
 def test_resumed_training_is_bit_identical(tmp_path, train, stops):
-    cfg = config(tmp_path, **train)
-    prepared = prepare(cfg)
-    rows = holdout_split(cfg, prepared.dataset.labels)
-    reference = train_model(cfg, prepared, *rows)
-    checkpoint = tmp_path / "checkpoint.npz"
-    for calls in stops:
-        with pytest.raises(Interrupted, match="checkpoint saved"):
-            train_model(cfg, prepared, *rows, checkpoint=checkpoint, stop=StopAfter(calls))
-        assert checkpoint.exists()
-    resumed = train_model(cfg, prepared, *rows, checkpoint=checkpoint)
+    reference, resumed = straight_and_resumed(config(tmp_path, **train), stops, tmp_path / "checkpoint.npz")
     for key, value in weights(reference).items():
         assert np.array_equal(value, weights(resumed)[key]), key
     assert [r["val_accuracy"] for r in resumed.history.epochs] == [r["val_accuracy"] for r in reference.history.epochs]
@@ -67,17 +71,10 @@ def test_resume_with_adam_dropout_and_batchnorm_is_bit_identical(tmp_path, optim
         raw.update(mode="end_to_end", extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}],
                                                  "batchnorm": True})
         raw["train"]["augment"] = {"flip": True}
-    cfg = from_dict(raw)
-    prepared = prepare(cfg)
-    rows = holdout_split(cfg, prepared.dataset.labels)
-    reference = train_model(cfg, prepared, *rows)
     checkpoint = tmp_path / "checkpoint.npz"
-    for calls in stops:
-        with pytest.raises(Interrupted, match="checkpoint saved"):
-            train_model(cfg, prepared, *rows, checkpoint=checkpoint, stop=StopAfter(calls))
+    reference, resumed = straight_and_resumed(from_dict(raw), stops, checkpoint)
     with np.load(checkpoint) as stored:  # Adam's moments and step counts are in the checkpoint
         assert any(key.startswith("optimizer/step/") for key in stored.files)
-    resumed = train_model(cfg, prepared, *rows, checkpoint=checkpoint)
     assert any(key.endswith("running_mean") for key in weights(reference))
     for key, value in weights(reference).items():
         assert np.array_equal(value, weights(resumed)[key]), key
