@@ -34,9 +34,10 @@ import sys
 import time
 from pathlib import Path
 
+from machine import NeighbourMeter, load, machine  # first: sets up BLAS as mlpcli does
+
 import numpy as np
 
-from machine import NeighbourMeter, load, machine
 from mlpcli.features import bow
 from mlpcli.features.bow import kmeans, workers
 

@@ -35,7 +35,7 @@ import statistics
 import sys
 import time
 
-import machine
+import machine  # first: sets up BLAS as mlpcli does
 import numpy as np
 import stages
 

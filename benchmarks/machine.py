@@ -2,6 +2,9 @@
 
 Shared by the scripts in this folder (imported as ``machine`` when a script runs as
 ``python benchmarks/<script>.py``). Reads /proc on Linux; elsewhere the load fields are None.
+
+Importing it gives NumPy's BLAS the settings ``mlpcli`` (the command) gives it, so the library
+loops measured here run as they do in a training run: scripts import it before NumPy.
 """
 
 from __future__ import annotations
@@ -10,9 +13,13 @@ import os
 import platform
 import time
 
-import numpy as np
+from mlpcli.threads import BLAS_SPIN, THREAD_VARIABLES as BLAS_THREAD_VARIABLES, quiet_blas_threads
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "MLPCLI_THREADS")
+quiet_blas_threads()  # before NumPy loads OpenBLAS, as the command does
+
+import numpy as np  # noqa: E402
+
+THREAD_VARIABLES = (*BLAS_THREAD_VARIABLES, "MLPCLI_THREADS", *BLAS_SPIN)
 
 
 def cpu_model() -> str:

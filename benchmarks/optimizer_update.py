@@ -23,9 +23,10 @@ import json
 import statistics
 import time
 
+from machine import machine  # first: sets up BLAS as mlpcli does
+
 import numpy as np
 
-from machine import machine
 from mlpcli.nn import SGD, Adam, AdamW, build_mlp, softmax_cross_entropy
 
 BATCH, SIZES, WEIGHT_DECAY = 200, (3072, 512, 10), 5e-4

@@ -51,10 +51,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from machine import NeighbourMeter, load, machine  # first: sets up BLAS as mlpcli does
 
+import numpy as np
 import stages
-from machine import NeighbourMeter, load, machine
 from mlpcli.config import load_config
 from mlpcli.config.schema import ModelConfig, TrainConfig
 from mlpcli.features import FeatureConfig

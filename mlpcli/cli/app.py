@@ -91,6 +91,9 @@ def cli(quiet: bool, threads: int | None) -> None:
       mlpcli train --config configs/quickstart.yaml
       mlpcli predict image.png --model runs/latest
     """
+    from ..threads import quiet_blas_threads
+
+    quiet_blas_threads()
     _set_threads(threads)
     logger = logging.getLogger("mlpcli")
     logger.handlers[:] = [_StderrHandler()]

@@ -33,11 +33,13 @@ def fresh_pool():
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    """Chunk arrays of a few hundred values (and optimizer blocks of 1,000), so that test-sized
+    """Chunk arrays of a few hundred values (and optimizer blocks of 1,000 on one thread, 700 on
+    several, so the two cut the arrays differently), so that test-sized
     networks take the parallel path; counts the passes that were split."""
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 256)
     monkeypatch.setattr(parallel, "MIN_CHUNK", 32)
     monkeypatch.setattr(optim_base, "BLOCK", 1000)
+    monkeypatch.setattr(optim_base, "THREADED_BLOCK", 700)
     split = []
     original = parallel._Pool.run
 
@@ -102,6 +104,41 @@ def test_thread_count_follows_the_blas_limit(monkeypatch):
     assert parallel.threads() == 5
     with pytest.raises(ValueError, match=">= 1"):
         parallel.set_threads(0)
+
+
+def test_optimizer_blocks_are_larger_when_they_run_side_by_side(monkeypatch):
+    """On one thread an update runs in cache-sized blocks; on several, in blocks large enough that
+    the threads are not mostly handing each other the GIL between ufunc calls."""
+    sizes = []
+    weights = np.zeros(4 * optim_base.THREADED_BLOCK, np.float32)
+
+    def record(w):
+        sizes.append(w.size)
+    for count in (1, 2):
+        parallel.set_threads(count)
+        sizes.clear()
+        optim_base.for_blocks(record, weights)
+        assert sum(sizes) == weights.size
+        assert max(sizes) == (optim_base.BLOCK if count == 1 else optim_base.THREADED_BLOCK)
+
+
+def test_the_command_lets_idle_blas_threads_sleep_unless_the_user_said_otherwise(monkeypatch):
+    """OpenBLAS threads spinning between products would take the cores the pool's passes need."""
+    from mlpcli.threads import BLAS_SPIN, quiet_blas_threads
+
+    (name, value), = BLAS_SPIN.items()
+    monkeypatch.delenv(name, raising=False)
+    quiet_blas_threads()
+    assert os.environ[name] == value
+    monkeypatch.setenv(name, "12")
+    quiet_blas_threads()
+    assert os.environ[name] == "12"
+    monkeypatch.delenv(name)
+    code = "import os, mlpcli.cli.app as app, sys; sys.argv[1:] = ['config', 'reference']\n" \
+           "try: app.cli()\nexcept SystemExit: print(os.environ.get('%s'))" % name
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={k: v for k, v in os.environ.items() if k != name}).stdout
+    assert out.strip().endswith(value)
 
 
 def _train_steps(network, optimizer, x, labels, steps=3):
