@@ -16,7 +16,7 @@ import pytest
 
 from mlpcli.features.standardize import Identity, Standardizer
 from mlpcli.nn import SGD, Adam, AdamW, Sequential, build_extractor, build_mlp, mlp_layers, parallel
-from mlpcli.nn import softmax_cross_entropy
+from mlpcli.nn import batchnorm, softmax_cross_entropy
 from mlpcli.nn.optim import base as optim_base
 from mlpcli.train.batches import gather
 
@@ -40,6 +40,8 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(parallel, "MIN_CHUNK", 32)
     monkeypatch.setattr(optim_base, "BLOCK", 1000)
     monkeypatch.setattr(optim_base, "THREADED_BLOCK", 700)
+    monkeypatch.setattr(batchnorm, "CHUNK_VALUES", 48)
+    monkeypatch.setattr(batchnorm, "WIDTH", 16)
     split = []
     original = parallel._Pool.run
 
@@ -165,7 +167,9 @@ def test_mlp_weights_after_training_steps_are_the_same_bytes_for_1_2_and_3_threa
         assert all(results[0][key].tobytes() == other[key].tobytes() for key in results[0])
 
 
-def test_conv_net_forward_backward_and_predictions_are_the_same_bytes_for_1_2_and_3_threads(small_chunks):
+@pytest.mark.parametrize("with_batchnorm", [False, True])
+def test_conv_net_forward_backward_and_predictions_are_the_same_bytes_for_1_2_and_3_threads(small_chunks,
+                                                                                            with_batchnorm):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 10 * 10 * 3), dtype=np.float32)
     labels = rng.integers(0, 3, 6)
@@ -173,8 +177,10 @@ def test_conv_net_forward_backward_and_predictions_are_the_same_bytes_for_1_2_an
     outputs = []
     for count in (1, 2, 3):
         parallel.set_threads(count)
-        layers, n_features = build_extractor(blocks, (10, 10, 3), init="random", rng=np.random.default_rng(2))
-        network = Sequential(layers + mlp_layers(n_features, 3, [8], rng=np.random.default_rng(3)))
+        layers, n_features = build_extractor(blocks, (10, 10, 3), init="random", rng=np.random.default_rng(2),
+                                             batchnorm=with_batchnorm)
+        network = Sequential(layers + mlp_layers(n_features, 3, [8], rng=np.random.default_rng(3),
+                                                 batchnorm=with_batchnorm))
         scores = network.forward(x)
         _, dscores = softmax_cross_entropy(scores, labels)
         network.backward(dscores)
