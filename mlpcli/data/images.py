@@ -38,7 +38,9 @@ def load_image(path: str | Path, image_size: tuple[int, int],
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 # A camera stores pixels as the sensor saw them and the rotation in EXIF.
-                image = to_rgb(ImageOps.exif_transpose(image))
+                if may_be_rotated(image):
+                    image = ImageOps.exif_transpose(image)
+                image = to_rgb(image)
                 height, width = image_size
                 if image.size != (width, height):
                     image = image.resize((width, height), Image.Resampling.BILINEAR)
@@ -51,6 +53,19 @@ def load_image(path: str | Path, image_size: tuple[int, int],
         raise DataError(f"{path}: cannot read as an image ({exc})") from None
     except Exception as exc:  # decoders fed hostile bytes raise odd kinds too (struct.error, IndexError ...)
         raise DataError(f"{path}: cannot read as an image ({type(exc).__name__}: {exc})") from None
+
+
+#: Where Pillow finds a JPEG's orientation (EXIF, or XMP's tiff:Orientation): all read from the
+#: markers before the pixels, so ``Image.open`` has them in ``info`` without decoding.
+_JPEG_ORIENTATION_KEYS = ("exif", "xmp", "XML:com.adobe.xmp")
+
+
+def may_be_rotated(image: Image.Image) -> bool:
+    """False when ``image`` certainly has no orientation to apply: a JPEG with neither EXIF nor
+    XMP. Other formats may keep EXIF after the pixels (PNG), so they are always asked.
+    ``exif_transpose`` parses the metadata and copies the image: for a 32x32 CIFAR JPEG, half of
+    the whole decode."""
+    return image.format != "JPEG" or any(key in image.info for key in _JPEG_ORIENTATION_KEYS)
 
 
 def too_large_message(path, exc: Exception, max_pixels: int) -> str:

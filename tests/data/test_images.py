@@ -39,6 +39,22 @@ def test_exif_orientation_turns_the_photo_upright(tmp_path):
     np.testing.assert_allclose(flipped[:, :6].reshape(-1, 3).mean(axis=0), BLUE, atol=12)
 
 
+def test_only_a_jpeg_without_orientation_metadata_skips_the_orientation_step(tmp_path):
+    from mlpcli.data.images import may_be_rotated
+
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "plain.jpg")
+    Image.fromarray(pixels).save(tmp_path / "xmp.jpg", xmp=b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>')
+    Image.fromarray(pixels).save(tmp_path / "plain.png")
+    expected = {"plain.jpg": False, "xmp.jpg": True, "plain.png": True}
+    for name, rotated in expected.items():
+        with Image.open(tmp_path / name) as image:
+            assert may_be_rotated(image) == rotated, name
+    assert may_be_rotated(Image.open(_sideways_photo(tmp_path / "photo.jpg", 6)))
+    with Image.open(tmp_path / "plain.jpg") as image:  # skipping it changes nothing
+        np.testing.assert_array_equal(load_image(tmp_path / "plain.jpg", (8, 16)), np.asarray(image.convert("RGB")))
+
+
 def _photo(path, width=24, height=20):
     Image.fromarray(np.full((height, width, 3), 128, np.uint8)).save(path)
     return path
