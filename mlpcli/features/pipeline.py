@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 from .. import cache
 from ..errors import ConfigError
 from ..fileio import atomic_save_npy, atomic_save_npz
+from ..nn import parallel
 from ..progress import bar, log
 from . import FEATURES
 
@@ -106,7 +108,8 @@ def extract_features(images: np.ndarray, features, dtype="float32", progress: bo
     """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``.
 
     Extractors run in order on chunks of images and write into one preallocated matrix, so peak
-    memory is the result plus one chunk's temporaries. ``states`` as from ``fit_features`` (None:
+    memory is the result plus a chunk's temporaries per thread; the chunks run side by side on the
+    threads of ``nn.parallel`` (NumPy releases the GIL in its passes). ``states`` as from ``fit_features`` (None:
     no extractor is fitted).
     """
     states = no_states(features) if states is None else tuple(states)
@@ -114,14 +117,23 @@ def extract_features(images: np.ndarray, features, dtype="float32", progress: bo
     widths = feature_widths(features, height, width)
     bounds = np.cumsum([0, *widths])
     X = np.empty((n, bounds[-1]), dtype=dtype)
+    lock = threading.Lock()
     with bar(n, "features", unit="img") if progress and n > CHUNK else bar(0, "") as progress_bar:
-        for start in range(0, n, CHUNK):
+        def extract_chunk(index: int) -> None:
+            start = index * CHUNK
             chunk = images[start:start + CHUNK]
             for feature, state, lo, hi in zip(features, states, bounds[:-1], bounds[1:]):
                 extra = {"state": state} if FEATURES[feature.name].fitted else {}
                 X[start:start + len(chunk), lo:hi] = FEATURES[feature.name].extract(
                     chunk, dtype=dtype, **extra, **feature.params)
-            progress_bar.update(len(chunk))
+            with lock:
+                progress_bar.update(len(chunk))
+        n_chunks = -(-n // CHUNK)
+        if any(FEATURES[f.name].fitted for f in features):  # bow encodes on its own threads
+            for index in range(n_chunks):
+                extract_chunk(index)
+        else:  # chunks side by side: each image's features depend on that image alone
+            parallel.run(extract_chunk, n_chunks)
     return X
 
 

@@ -229,6 +229,25 @@ def test_gather_and_in_place_standardization_match_the_plain_transform(small_chu
     assert small_chunks
 
 
+def test_features_are_the_same_bytes_for_1_2_and_3_threads(small_chunks, monkeypatch):
+    """Chunks of images are extracted side by side; each image's features depend on it alone."""
+    from mlpcli.features import FeatureConfig
+    from mlpcli.features import pipeline
+
+    monkeypatch.setattr(pipeline, "CHUNK", 5)
+    images = np.random.default_rng(0).integers(0, 256, (23, 16, 16, 3), dtype=np.uint8)
+    features = (FeatureConfig("hog", {"cell": 4}), FeatureConfig("color_hist", {"bins": 4}), FeatureConfig("raw", {}))
+    results = []
+    for count in (1, 2, 3):
+        parallel.set_threads(count)
+        results.append(pipeline.extract_features(images, features, progress=False))
+    assert small_chunks, "the chunks never ran side by side"
+    assert results[0].tobytes() == results[1].tobytes() == results[2].tobytes()
+    one_at_a_time = np.concatenate([pipeline.extract_features(images[i:i + 1], features, progress=False)
+                                    for i in range(len(images))])
+    assert one_at_a_time.tobytes() == results[0].tobytes()
+
+
 def _pool_threads_in_worker() -> int:
     from mlpcli.nn import parallel as worker_parallel
 
