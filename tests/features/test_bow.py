@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from mlpcli.features import bow
-from mlpcli.features.bow import encoding, kmeans, patches, whitening, workers
+from mlpcli.features.bow import encoding, kmeans, patches, whitening
+from mlpcli.nn import parallel
 
 SMALL = dict(patch=3, stride=2, words=8, sample_patches=600)
 
@@ -83,7 +84,14 @@ def test_kmeans_plus_plus_picks_distinct_points_of_the_sample():
     assert (matches.sum(axis=1) == 1).all() and len(np.unique(matches.argmax(axis=1))) == 30
 
 
-def test_assign_agrees_with_plain_distances_whatever_the_thread_count(monkeypatch):
+@pytest.fixture
+def set_threads():
+    """``parallel.set_threads``, with the environment's thread count restored afterwards."""
+    yield parallel.set_threads
+    parallel.set_threads(None)
+
+
+def test_assign_agrees_with_plain_distances_whatever_the_thread_count(monkeypatch, set_threads):
     rng = np.random.default_rng(0)
     points = rng.normal(size=(5000, 7)).astype(np.float32)
     centers = rng.normal(size=(40, 7)).astype(np.float32)
@@ -92,7 +100,7 @@ def test_assign_agrees_with_plain_distances_whatever_the_thread_count(monkeypatc
     monkeypatch.setattr(kmeans, "_CHUNK_BYTES", 4 * 40 * 300)  # 17 chunks
     expected = ((points[:, None].astype(float) - centers[None]) ** 2).sum(axis=2)
     for count in (1, 2):
-        monkeypatch.setattr(workers, "default_workers", lambda: count)
+        set_threads(count)
         labels, distances = kmeans.assign(augmented, norms, centers)
         np.testing.assert_array_equal(labels, expected.argmin(axis=1))
         np.testing.assert_allclose(distances, expected.min(axis=1), rtol=1e-4, atol=1e-4)
@@ -159,14 +167,14 @@ def test_encodings_equal_a_per_patch_loop(code, pooling, whiten):
     np.testing.assert_allclose(single, expected, rtol=1e-4, atol=1e-3)
 
 
-def test_chunks_bands_and_threads_do_not_change_the_features(monkeypatch):
+def test_chunks_bands_and_threads_do_not_change_the_features(monkeypatch, set_threads):
     params = dict(SMALL, stride=1)
     images = random_images(7, 12, 10, seed=5)
     state = bow.fit(images, params, np.random.default_rng(0))
     whole = bow.encode(images, state, params, dtype="float64")
     for chunk_bytes, count in ((1, 1), (1, 2), (8 * 40 * 8 * 3, 2), (8 * 40 * 200, 2)):
         monkeypatch.setattr(encoding, "_CHUNK_BYTES", chunk_bytes)  # 1 byte: one patch row per band
-        monkeypatch.setattr(workers, "default_workers", lambda: count)
+        set_threads(count)
         np.testing.assert_allclose(bow.encode(images, state, params, dtype="float64"), whole,
                                    rtol=1e-12, atol=1e-12)
 
