@@ -21,8 +21,13 @@ def batchnorm(n_features=4, dtype="float64", seed=0, **kwargs):
     return layer
 
 
+@pytest.mark.parametrize("chunked", [False, True])
 @pytest.mark.parametrize("layout", SHAPES)
-def test_gradcheck_in_training_mode(layout):
+def test_gradcheck_in_training_mode(layout, chunked, monkeypatch):
+    if chunked:  # several row ranges of a wide view, as a large batch takes
+        from mlpcli.nn import batchnorm as module
+        monkeypatch.setattr(module, "CHUNK_VALUES", 6)
+        monkeypatch.setattr(module, "WIDTH", 8)
     rng = np.random.default_rng(1)
     x = rng.standard_normal(SHAPES[layout]) * 3 + 1
     errors = check_layer(batchnorm(), x, rng)
