@@ -108,9 +108,9 @@ def extract_features(images: np.ndarray, features, dtype="float32", progress: bo
     """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``.
 
     Extractors run in order on chunks of images and write into one preallocated matrix, so peak
-    memory is the result plus a chunk's temporaries per thread; the chunks run side by side on the
-    threads of ``nn.parallel`` (NumPy releases the GIL in its passes). ``states`` as from ``fit_features`` (None:
-    no extractor is fitted).
+    memory is the result plus a chunk's temporaries per thread; the chunks run side by side on
+    the threads of ``nn.parallel`` (NumPy releases the GIL in its passes). ``states`` as from
+    ``fit_features`` (None: no extractor is fitted).
     """
     states = no_states(features) if states is None else tuple(states)
     n, height, width = images.shape[:3]

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import parallel
 from .layers import Layer, register
-from .optim.base import Scratch
+from .parallel import Scratch
 
 #: Values per row range of a training pass. A range's rows and its temporaries stay in a core's
 #: cache across the few ufuncs of a pass, so each pass reads the batch from memory once (the

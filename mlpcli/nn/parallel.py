@@ -29,6 +29,8 @@ import queue
 import threading
 from typing import Callable
 
+import numpy as np
+
 #: Environment variables holding the BLAS thread limit (the same list as ``mlpcli.threads``,
 #: which ``nn`` may not import).
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -112,6 +114,23 @@ def for_rows(fn: Callable[[int, int], None], n_rows: int, elements: int) -> None
     when the pass (over ``elements`` values in all) is large enough to pay for it."""
     parts = ranges(n_rows, n_chunks(elements))
     run(lambda index: fn(*parts[index]), len(parts))
+
+
+class Scratch:
+    """Buffers reused for the temporaries of chunked passes (an optimizer's ``lr * v``, batch
+    norm's centred rows), one set per thread, so the chunks of one pass can run side by side."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[np.dtype, int, int], np.ndarray] = {}
+
+    def like(self, block: np.ndarray, slot: int = 0) -> np.ndarray:
+        """An uninitialized array of ``block``'s shape and dtype, valid until the next call for
+        the same ``slot`` in the same thread; different slots or threads never share memory."""
+        key = (block.dtype, slot, threading.get_ident())
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.size < block.size:
+            buffer = self._buffers[key] = np.empty(block.size, block.dtype)
+        return buffer[:block.size].reshape(block.shape)
 
 
 def shutdown() -> None:

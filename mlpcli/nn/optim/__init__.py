@@ -4,9 +4,9 @@
 """
 
 from .adam import Adam, AdamW
-from .base import BLOCK, Optimizer, Scratch, blocks, for_blocks
+from .base import BLOCK, Optimizer, blocks, for_blocks
 from .sgd import SGD
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
 
-__all__ = ["BLOCK", "OPTIMIZERS", "Adam", "AdamW", "Optimizer", "SGD", "Scratch", "blocks", "for_blocks"]
+__all__ = ["BLOCK", "OPTIMIZERS", "Adam", "AdamW", "Optimizer", "SGD", "blocks", "for_blocks"]

@@ -1,4 +1,4 @@
-"""What every optimizer shares: weight decay, the blocked in-place loop, reusable scratch memory.
+"""What every optimizer shares: weight decay and the blocked in-place loop (with ``parallel.Scratch``).
 
 The network owns its weights; an optimizer keeps only its own state (velocities, moments), keyed
 by parameter path ``"<layer index>.<name>"``. Weight decay is owned here and nowhere else: the
@@ -8,11 +8,10 @@ update each optimizer runs and the gradient ``check_network`` verifies both come
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from .. import parallel
+from ..parallel import Scratch
 
 # Elements per block of an update. An update reads W, g and its state and writes them back: done
 # one block at a time, the arrays are read from memory once and the later passes hit the L2
@@ -96,23 +95,6 @@ class Optimizer:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
-
-
-class Scratch:
-    """Buffers reused for the temporaries of in-place updates (``lr * v``, ``decay * W``), one
-    set per thread, so the blocks of one update can run side by side (see ``for_blocks``)."""
-
-    def __init__(self) -> None:
-        self._buffers: dict[tuple[np.dtype, int, int], np.ndarray] = {}
-
-    def like(self, block: np.ndarray, slot: int = 0) -> np.ndarray:
-        """An uninitialized array of ``block``'s shape and dtype, valid until the next call for
-        the same ``slot`` in the same thread; different slots or threads never share memory."""
-        key = (block.dtype, slot, threading.get_ident())
-        buffer = self._buffers.get(key)
-        if buffer is None or buffer.size < block.size:
-            buffer = self._buffers[key] = np.empty(max(block.size, BLOCK), block.dtype)
-        return buffer[:block.size].reshape(block.shape)
 
 
 def for_blocks(fn, *arrays) -> None:
