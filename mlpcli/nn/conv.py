@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import parallel
+from . import parallel, products
 from .layers import Layer, register
 
 
@@ -70,14 +70,14 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D kernel {self.kernel} (padding {self.padding}) does not fit "
                              f"a {height}x{width} image")
         cols = self._im2col(x, out_height, out_width, reuse=training)
-        out = cols @ self._weights(with_bias=True)
+        out = products.matmul(cols, self._weights(with_bias=True))
         self._cols, self._x_shape = (cols, x.shape) if training else (None, None)
         return out.reshape(n_images, out_height, out_width, self.filters)
 
     def backward(self, dout):
         rows = dout.reshape(-1, self.filters)
         # dW = cols^T dout, as in Linear. The column of ones in cols makes the last row db.
-        grads = self._cols.T @ rows
+        grads = products.matmul(self._cols.T, rows)
         n_weights = self.kernel ** 2 * self.in_channels
         self.grads["W"].reshape(n_weights, self.filters)[...] = grads[:n_weights]
         if self.bias:
@@ -88,7 +88,7 @@ class Conv2D(Layer):
         if self.stride == 1 and self.padding < self.kernel:
             return self._transposed_conv(dout)
         dcols = self._buffer("dcols", (len(rows), n_weights))
-        np.matmul(rows, self._weights(with_bias=False).T, out=dcols)
+        products.matmul(rows, self._weights(with_bias=False).T, out=dcols)
         return self._col2im(dcols, dout.shape)
 
     def spec(self):
@@ -168,7 +168,7 @@ class Conv2D(Layer):
         _copy_images(cols.reshape(windows.shape), windows)
         flipped = self.params["W"][:, ::-1].transpose(1, 3, 0, 2).reshape(k * filters, k * channels)
         partial = self._buffer("partial", (len(cols), k * channels))
-        np.matmul(cols, flipped, out=partial)
+        products.matmul(cols, flipped, out=partial)
         partial = partial.reshape(n_images, out_height, width, k, channels)
         dx = np.empty(self._x_shape, self.dtype)
         overlaps = [_overlap(row, height, out_height, 1, self.padding) for row in range(k)]
