@@ -47,17 +47,25 @@ def thread_limit(threads: int):
 #: BLAS threads a unit of k-fold or search work runs with, on every backend: how many threads
 #: split a matrix product changes its rounding, and a unit must give the same bytes wherever it ran.
 UNIT_THREADS = 1
+#: Blocks a unit cuts each large product into (``nn.products``): a fixed number, so a unit makes
+#: the same single-threaded BLAS calls on every backend, and this process's cores run the blocks
+#: side by side (a worker with one thread runs them one after another).
+UNIT_PRODUCT_BLOCKS = 2
 
 
 @contextmanager
 def unit_threads():
-    """BLAS limited to ``UNIT_THREADS`` in this process for the block (needs threadpoolctl, which
-    the ``cluster`` extra installs). Worker processes mlpcli starts get the limit at start-up
-    anyway; without threadpoolctl, only a unit run in this process may differ in its last bits."""
+    """BLAS limited to ``UNIT_THREADS`` in this process for the block, and products cut into
+    ``UNIT_PRODUCT_BLOCKS`` (needs threadpoolctl, which the ``cluster`` extra installs). Worker
+    processes mlpcli starts get the limit at start-up anyway; without threadpoolctl, products are
+    not cut (their blocks would each take every core) and only a unit run in this process may
+    differ in its last bits."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         yield
         return
-    with threadpool_limits(UNIT_THREADS, user_api="blas"):
+    from .nn import products
+
+    with threadpool_limits(UNIT_THREADS, user_api="blas"), products.split(UNIT_PRODUCT_BLOCKS):
         yield
