@@ -39,7 +39,8 @@ from machine import NeighbourMeter, load, machine  # first: sets up BLAS as mlpc
 import numpy as np
 
 from mlpcli.features import bow
-from mlpcli.features.bow import kmeans, workers
+from mlpcli.features.bow import kmeans
+from mlpcli.nn import parallel
 
 TARGET_SECONDS = 240.0
 INERTIA_TOLERANCE = 1.01
@@ -186,7 +187,7 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
     params = parse_set(args.set)
-    report = {"params": params, "machine": machine(), "load_at_start": load(), "workers": workers.default_workers()}
+    report = {"params": params, "machine": machine(), "load_at_start": load(), "workers": parallel.threads()}
 
     images = load_images(args)
     order = np.random.default_rng(args.seed).permutation(len(images))

@@ -64,6 +64,15 @@ def small_config(tmp_path) -> Path:
     return write_config(tmp_path / "config.yaml")
 
 
+@pytest.fixture
+def set_threads():
+    """``nn.parallel.set_threads``; the environment's thread count is back afterwards."""
+    from mlpcli.nn import parallel
+
+    yield parallel.set_threads
+    parallel.set_threads(None)
+
+
 class StopAfter:
     """A StopFlag stand-in that asks to stop after ``calls`` checks."""
 

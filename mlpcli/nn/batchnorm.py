@@ -73,7 +73,7 @@ class BatchNorm(Layer):
         var = self._column_sums(parts, wide, squared_deviations) / n
         self._update_running(mean, var, n)
         self._inv_std = (1 / np.sqrt(var + self.eps)).astype(self.dtype)
-        self._x, self._mean = wide, mean  # x is a layer's fresh output: nothing changes it before backward
+        self._x, self._mean = wide, wide_mean  # x is a layer's fresh output: nothing changes it before backward
         scale = self.params["gamma"] * self._inv_std
         out = np.empty_like(wide)
         # out = gamma * (x - mean) / std + beta = x * scale + (beta - mean * scale), per feature.
@@ -85,11 +85,11 @@ class BatchNorm(Layer):
         dx = gamma / std * (dout - (dbeta + xhat dgamma) / n): the mean and variance depend on
         every x of the batch, which adds the two subtracted terms to the plain gamma / std.
         With xhat = (x - mean) / std that is dout * a + x * b + c per feature, one pass."""
-        x, mean, inv_std = self._x, self._mean, self._inv_std
+        x, wide_mean, inv_std = self._x, self._mean, self._inv_std
         wide, n = dout.reshape(x.shape), dout.size // self.n_features
         parts, tile = _parts(wide), wide.shape[1] // self.n_features
+        mean = wide_mean[:self.n_features]
         self.grads["beta"][...] = self._column_sums(parts, wide, lambda start, stop, scratch: wide[start:stop])
-        wide_mean = np.tile(mean, tile)
 
         def centered_products(start, stop, scratch):
             np.subtract(x[start:stop], wide_mean, out=scratch)

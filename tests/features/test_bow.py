@@ -6,7 +6,6 @@ import pytest
 
 from mlpcli.features import bow
 from mlpcli.features.bow import encoding, kmeans, patches, whitening
-from mlpcli.nn import parallel
 
 SMALL = dict(patch=3, stride=2, words=8, sample_patches=600)
 
@@ -82,13 +81,6 @@ def test_kmeans_plus_plus_picks_distinct_points_of_the_sample():
     centers = kmeans.kmeans_plus_plus(points, 30, np.random.default_rng(2))
     matches = (centers[:, None] == points[None]).all(axis=2)
     assert (matches.sum(axis=1) == 1).all() and len(np.unique(matches.argmax(axis=1))) == 30
-
-
-@pytest.fixture
-def set_threads():
-    """``parallel.set_threads``, with the environment's thread count restored afterwards."""
-    yield parallel.set_threads
-    parallel.set_threads(None)
 
 
 def test_assign_agrees_with_plain_distances_whatever_the_thread_count(monkeypatch, set_threads):

@@ -4,24 +4,22 @@ same bytes whatever the number of threads that run the blocks."""
 import numpy as np
 import pytest
 
-from mlpcli.nn import SGD, build_mlp, parallel, products, softmax_cross_entropy
+from mlpcli.nn import SGD, build_mlp, products, softmax_cross_entropy
 
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
     monkeypatch.setattr(products, "MIN_BLOCK", 4)
-    yield
-    parallel.set_threads(None)
 
 
 @pytest.mark.parametrize("shape", [(6, 5, 40), (40, 5, 6), (6, 5, 6)])  # cut columns, rows, nothing
-def test_blocks_give_the_product_and_the_same_bytes_on_any_thread_count(shape):
+def test_blocks_give_the_product_and_the_same_bytes_on_any_thread_count(shape, set_threads):
     m, k, n = shape
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
     results = []
     for count in (1, 2, 3):
-        parallel.set_threads(count)
+        set_threads(count)
         with products.split(4):
             results.append(products.matmul(a, b))
             out = np.full((m, n), np.nan, np.float32)
@@ -51,12 +49,12 @@ def test_blocks_are_cut_only_inside_split(monkeypatch):
     assert calls == [8 * 40]
 
 
-def test_training_steps_in_blocks_are_the_same_bytes_for_1_and_2_threads():
+def test_training_steps_in_blocks_are_the_same_bytes_for_1_and_2_threads(set_threads):
     rng = np.random.default_rng(0)
     x, labels = rng.standard_normal((48, 30), dtype=np.float32), rng.integers(0, 4, 48)
     weights = []
     for count in (1, 2):
-        parallel.set_threads(count)
+        set_threads(count)
         network, optimizer = build_mlp(30, 4, [40], rng=np.random.default_rng(1)), SGD(0.9)
         with products.split(2):
             for _ in range(3):
