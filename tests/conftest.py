@@ -35,6 +35,23 @@ class Payload:
         return (open, (self.marker, "w"))
 
 
+#: What mlpcli promises for float32 results computed from batches of different shapes (one image
+#: against a folder, one chunk size against another): the same up to float32 rounding, within
+#: these tolerances (README, "Same bytes, same numbers"). A BLAS kernel may round a row of a
+#: product differently with the number of rows in the call (AMD's Haswell kernel does, by one or
+#: two units in the last place), so such results are never compared for equality.
+BATCH_SHAPE_RTOL = 1e-5
+BATCH_SHAPE_ATOL = 1e-6
+
+
+def assert_same_up_to_batch_rounding(actual, expected) -> None:
+    """``actual`` and ``expected``, float32 results of batches of different shapes, agree as
+    promised (``BATCH_SHAPE_RTOL``, ``BATCH_SHAPE_ATOL``) and have the same shape and dtype."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    np.testing.assert_allclose(actual, expected, rtol=BATCH_SHAPE_RTOL, atol=BATCH_SHAPE_ATOL)
+
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     return write_image_folder(tmp_path / "images")
