@@ -56,15 +56,11 @@ UNIT_PRODUCT_BLOCKS = 2
 @contextmanager
 def unit_threads():
     """BLAS limited to ``UNIT_THREADS`` in this process for the block, and products cut into
-    ``UNIT_PRODUCT_BLOCKS`` (needs threadpoolctl, which the ``cluster`` extra installs). Worker
-    processes mlpcli starts get the limit at start-up anyway; without threadpoolctl, products are
-    not cut (their blocks would each take every core) and only a unit run in this process may
-    differ in its last bits."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
+    ``UNIT_PRODUCT_BLOCKS``: the same single-threaded calls in this process as in a worker
+    process (which gets the limit at start-up too), so the same bytes. threadpoolctl is a
+    dependency, imported here because NumPy must not be loaded before ``limit_threads``."""
+    from threadpoolctl import threadpool_limits
+
     from .nn import products
 
     with threadpool_limits(UNIT_THREADS, user_api="blas"), products.split(UNIT_PRODUCT_BLOCKS):

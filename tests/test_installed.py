@@ -45,3 +45,12 @@ def test_the_installed_console_script_trains_and_predicts(tmp_path):
     predictions = json.loads(run("predict", tmp_path / "shapes", "--model", trained["run_dir"], "--json"))
     assert len(predictions["predictions"]) == 4
     assert "## `data`" in run("config", "reference")
+
+
+def test_the_plain_install_brings_what_the_byte_promise_needs():
+    """Same bytes across --jobs and --cluster needs threadpoolctl (``threads.unit_threads``): a
+    dependency of ``pip install .`` itself, not of an extra. Fails if it moves back to an extra."""
+    installed_script()
+    plain = [requirement for requirement in importlib.metadata.requires("mlpcli") or []
+             if "extra ==" not in requirement]
+    assert any(requirement.startswith("threadpoolctl") for requirement in plain), plain

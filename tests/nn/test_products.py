@@ -65,11 +65,19 @@ def test_training_steps_in_blocks_are_the_same_bytes_for_1_and_2_threads(set_thr
     assert weights[0] == weights[1]
 
 
-def test_a_unit_cuts_its_products():
-    pytest.importorskip("threadpoolctl")
-    from mlpcli.threads import UNIT_PRODUCT_BLOCKS, unit_threads
+def test_a_unit_cuts_its_products_into_single_threaded_blas_calls():
+    """The byte promise across --jobs and --cluster: a unit in this process makes the calls a
+    single-threaded worker makes. Fails if ``unit_threads`` stops limiting BLAS (as it did
+    without the optional threadpoolctl)."""
+    from threadpoolctl import threadpool_info
+
+    from mlpcli.threads import UNIT_PRODUCT_BLOCKS, UNIT_THREADS, unit_threads
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
     assert products._parts == 1
     with unit_threads():
         assert products._parts == UNIT_PRODUCT_BLOCKS > 1
+        assert blas_threads() == {UNIT_THREADS}
     assert products._parts == 1
