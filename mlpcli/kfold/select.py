@@ -17,6 +17,7 @@ from ..config import dump_yaml
 from ..metrics import accuracy, confusion_matrix
 from ..predictor import FoldEnsemble
 from ..progress import log
+from ..threads import unit_threads
 from .folds import summarize
 
 
@@ -31,8 +32,9 @@ def evaluate_folds(plan, trained: list[list]) -> list[dict]:
     for prepared, fold_models in zip(plan.prepared, trained):
         X, y = prepared.X, prepared.dataset.labels
         oof = np.zeros((len(y), len(prepared.dataset.class_names)), dtype=np.float64)
-        for rows, (predictor, _) in zip(plan.folds, fold_models):
-            oof[rows] = predictor.predict_proba_features(X[rows])
+        with unit_threads():  # the units' BLAS calls: the same bytes whatever --threads
+            for rows, (predictor, _) in zip(plan.folds, fold_models):
+                oof[rows] = predictor.predict_proba_features(X[rows])
         rows = np.sort(np.concatenate(plan.folds))
         summary = summarize([metrics["val"]["accuracy"] for _, metrics in fold_models],
                             [metrics["val"]["loss"] for _, metrics in fold_models])
@@ -49,8 +51,9 @@ def holdout_scores(plan, prepared, fold_models: list, best_fold: int) -> dict | 
     if plan.holdout.size == 0:
         return None
     X, y = prepared.X[plan.holdout], prepared.dataset.labels[plan.holdout]
-    ensemble = FoldEnsemble([predictor for predictor, _ in fold_models]).predict_proba_features(X)
-    single = fold_models[best_fold - 1][0].predict_proba_features(X)
+    with unit_threads():
+        ensemble = FoldEnsemble([predictor for predictor, _ in fold_models]).predict_proba_features(X)
+        single = fold_models[best_fold - 1][0].predict_proba_features(X)
     return {"n": int(len(y)), "ensemble_accuracy": accuracy(y, ensemble.argmax(axis=1)),
             "best_fold_accuracy": accuracy(y, single.argmax(axis=1))}
 

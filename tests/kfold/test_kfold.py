@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -149,3 +150,24 @@ def test_kfold_usage_errors(tmp_path, args, code, message):
     config = write_config(tmp_path / "c.yaml")
     result = run("kfold", "--config", config, *args)
     assert result.exit_code == code and message in result.stderr, result.stderr
+
+
+def test_threads_1_gives_the_same_summary_and_weight_bytes_as_threads_2(tmp_path):
+    """README's promise: k-fold does not depend on --threads (each unit makes single-threaded BLAS
+    calls in fixed blocks). Run in processes, since --threads must be set before NumPy loads.
+    Fails if units run their products on the process's BLAS threads (on a kernel that splits
+    sums with the thread count, such as OpenBLAS's Haswell kernel)."""
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path / "c.yaml", data={"image_size": 20}, model={"hidden": [64], "batchnorm": True},
+                          train={"batch_size": 32})
+    env = {**os.environ, "CI": "1"}
+    for threads in (1, 2):
+        subprocess.run([sys.executable, "-m", "mlpcli", "--threads", str(threads), "kfold", "--config", str(config),
+                        "--k", "3", "--out", str(tmp_path / f"t{threads}"), "-q"],
+                       check=True, env=env, capture_output=True, timeout=300)
+    for name in ("kfold_summary.json", *(f"folds/fold_{i}/weights.npz" for i in (1, 2, 3))):
+        assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes(), name
+    with np.load(tmp_path / "t1" / "oof_predictions.npz") as one, np.load(tmp_path / "t2" / "oof_predictions.npz") as two:
+        assert {key: one[key].tobytes() for key in one} == {key: two[key].tobytes() for key in two}
