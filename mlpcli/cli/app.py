@@ -80,7 +80,8 @@ def _os_error_text(exc: OSError) -> str:
 @click.version_option(__version__, prog_name="mlpcli")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 @click.option("--threads", type=click.IntRange(min=1), envvar="MLPCLI_THREADS",
-              help="Most BLAS threads to use (env MLPCLI_THREADS); default: all cores.")
+              help="Most BLAS threads to use (env MLPCLI_THREADS); default: all cores. "
+                   "train's last bits may differ with another count (k-fold and search never do).")
 def cli(quiet: bool, threads: int | None) -> None:
     """Train image classifiers with a NumPy MLP and hand-written backpropagation.
 
