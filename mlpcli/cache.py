@@ -4,6 +4,10 @@ A damaged entry (empty, truncated, garbage, the wrong shape or dtype) is a miss:
 about, rebuilt, and the rebuilt entry replaces it atomically. A cache folder that cannot be
 written (a read-only working directory in CI, ``data.cache_dir`` naming a file) is warned about
 once per process and then left alone; the run goes on without it.
+
+Large arrays (decoded images, feature matrices) are ``.npy`` files that the run memory-maps:
+``mapped_array`` writes one (to a scratch file when there is no cache folder) and
+``load_mapped`` maps a cached one, so memory does not grow with the number of images.
 """
 
 from __future__ import annotations
@@ -13,13 +17,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+
 from .errors import ArtifactError
+from .fileio import atomic_npy_memmap
 from .progress import log
+from .scratch import scratch_file
 
 T = TypeVar("T")
 
-# Cache folders that refused a write in this process: warned about once, not tried again.
+# Cache folders that refused a write in this process: warned about once, not tried again (nor
+# their sub-folders, such as the decoded images' ``images/``, nor the folder above those).
 _unwritable: set[str] = set()
+
+
+def _refuses(folder: str) -> bool:
+    return any(folder == seen or folder.startswith(seen + os.sep) or seen.startswith(folder + os.sep)
+               for seen in _unwritable)
 
 
 def load(path: Path, read: Callable[[Path], T | None], what: str) -> T | None:
@@ -43,11 +57,46 @@ def load(path: Path, read: Callable[[Path], T | None], what: str) -> T | None:
 def store(path: Path, write: Callable[[Path], None], what: str) -> None:
     """``write(path)`` (an atomic writer from ``fileio``), or one warning if the folder refuses."""
     folder = os.path.abspath(path.parent)
-    if folder in _unwritable:
+    if _refuses(folder):
         return
     try:
         write(path)
     except ArtifactError as exc:
-        _unwritable.add(folder)
-        log.warning("%s: going on without the cache: %s (set data.cache_dir to a writable folder, "
-                    "or pass --no-cache)", what, exc)
+        _refused(folder, exc, what)
+
+
+def _refused(folder: str, exc: ArtifactError, what: str) -> None:
+    _unwritable.add(folder)
+    log.warning("%s: going on without the cache: %s (set data.cache_dir to a writable folder, "
+                "or pass --no-cache)", what, exc)
+
+
+def load_mapped(path: Path, shape: tuple[int, ...], dtype, what: str) -> np.ndarray | None:
+    """The cached ``.npy`` at ``path`` memory-mapped read-only, or None when there is none or it
+    is damaged or not of ``shape`` and ``dtype`` (warned about, as ``load``)."""
+    def read(file: Path) -> np.ndarray | None:
+        array = np.load(file, mmap_mode="r", allow_pickle=False)
+        return array if array.shape == tuple(shape) and array.dtype == np.dtype(dtype) else None
+    return load(path, read, what)
+
+
+def mapped_array(path: Path | None, shape: tuple[int, ...], dtype, fill: Callable[[np.ndarray], None],
+                 what: str) -> np.ndarray:
+    """A new ``.npy`` of ``shape`` and ``dtype`` at ``path``, filled in place by ``fill(out)``,
+    returned memory-mapped read-only. ``path`` None, or a cache folder that refuses the write
+    (warned about once), puts it in a scratch file instead (see ``scratch``)."""
+    if path is not None and not _refuses(os.path.abspath(path.parent)):
+        try:
+            return _write_mapped(path, shape, dtype, fill)
+        except ArtifactError as exc:
+            _refused(os.path.abspath(path.parent), exc, what)
+    name = path.name if path is not None else f"{what.replace(' ', '-')}.npy"
+    return _write_mapped(scratch_file(name), shape, dtype, fill)
+
+
+def _write_mapped(path: Path, shape, dtype, fill) -> np.ndarray:
+    with atomic_npy_memmap(path, tuple(shape), dtype) as out:
+        fill(out)
+    if 0 in shape:
+        return np.empty(shape, dtype)
+    return np.load(path, mmap_mode="r", allow_pickle=False)

@@ -80,6 +80,22 @@ def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
         np.save(handle, array, allow_pickle=False)
 
 
+@contextmanager
+def atomic_npy_memmap(path: str | Path, shape: tuple[int, ...], dtype):
+    """Yield a writable memory map of a new ``.npy`` file of ``shape`` and ``dtype`` at a temporary
+    name; when the block ends without error it is flushed and renamed to ``path``. Lets an array
+    larger than memory be filled part by part (only the parts being written are in memory)."""
+    with atomic_path(path) as tmp:
+        if 0 in shape:  # a zero-length file cannot be mapped
+            np.save(tmp, np.empty(shape, dtype), allow_pickle=False)
+            yield np.empty(shape, dtype)
+            return
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+        yield out
+        out.flush()
+        del out
+
+
 def atomic_save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **arrays)

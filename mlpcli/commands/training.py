@@ -41,9 +41,7 @@ def _train_and_save(config, prepared, train_rows, val_rows, run_dir: Path):
     checkpoint = run_dir / rundir.CHECKPOINT
     with graceful_stop() as stop:
         try:
-            # X was prepared for this run alone: standardize it once, not batch by batch.
-            trained = train_model(config, prepared, train_rows, val_rows, checkpoint=checkpoint, stop=stop,
-                                  standardize_in_place=True)
+            trained = train_model(config, prepared, train_rows, val_rows, checkpoint=checkpoint, stop=stop)
         except Interrupted as exc:
             raise Interrupted(f"{exc}. Resume with: mlpcli train --resume {run_dir}") from None
         except TrainingDiverged as exc:

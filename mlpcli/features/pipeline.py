@@ -16,12 +16,15 @@ import numpy as np
 
 from .. import cache
 from ..errors import ConfigError
-from ..fileio import atomic_save_npy, atomic_save_npz
+from ..fileio import atomic_save_npz
 from ..nn import parallel
 from ..progress import bar, log
 from . import FEATURES
 
-CHUNK = 2048
+#: Bytes of images and features one chunk of extraction holds (each thread works on one chunk;
+#: an extractor's temporaries are a few times this): chunks are sized in bytes, not images, so
+#: 128-px photos and 32-px CIFAR images cost the same memory per chunk.
+CHUNK_BYTES = 16 << 20
 # Bump when an extractor's output changes, so stale caches are not reused.
 CACHE_VERSION = 1
 
@@ -103,32 +106,42 @@ def no_states(features) -> tuple:
     return (None,) * len(features)
 
 
-def extract_features(images: np.ndarray, features, dtype="float32", progress: bool = True,
-                     states=None) -> np.ndarray:
-    """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``.
+def chunk_images(height: int, width: int, n_features: int, dtype) -> int:
+    """Images per extraction chunk: ``CHUNK_BYTES`` of images and their features, at least 1."""
+    per_image = height * width * 3 + n_features * np.dtype(dtype).itemsize
+    return max(1, CHUNK_BYTES // per_image)
 
-    Extractors run in order on chunks of images and write into one preallocated matrix, so peak
-    memory is the result plus a chunk's temporaries per thread; the chunks run side by side on
-    the threads of ``nn.parallel`` (NumPy releases the GIL in its passes). ``states`` as from
+
+def extract_features(images: np.ndarray, features, dtype="float32", progress: bool = True,
+                     states=None, out: np.ndarray | None = None) -> np.ndarray:
+    """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``, written into
+    ``out`` if given (e.g. a memory-mapped file: then only the chunks being worked on are in
+    memory, whatever the number of images).
+
+    Extractors run in order on chunks of images (``chunk_images``) and write into one matrix, so
+    peak memory is the result plus a chunk's temporaries per thread; the chunks run side by side
+    on the threads of ``nn.parallel`` (NumPy releases the GIL in its passes). ``images`` may be
+    any array-like whose slices are arrays (a memory map, ``ShardedImages``). ``states`` as from
     ``fit_features`` (None: no extractor is fitted).
     """
     states = no_states(features) if states is None else tuple(states)
     n, height, width = images.shape[:3]
     widths = feature_widths(features, height, width)
     bounds = np.cumsum([0, *widths])
-    X = np.empty((n, bounds[-1]), dtype=dtype)
+    X = np.empty((n, bounds[-1]), dtype=dtype) if out is None else out
+    size = chunk_images(height, width, int(bounds[-1]), dtype)
     lock = threading.Lock()
-    with bar(n, "features", unit="img") if progress and n > CHUNK else bar(0, "") as progress_bar:
+    with bar(n, "features", unit="img") if progress and n > size else bar(0, "") as progress_bar:
         def extract_chunk(index: int) -> None:
-            start = index * CHUNK
-            chunk = images[start:start + CHUNK]
+            start = index * size
+            chunk = np.asarray(images[start:start + size])
             for feature, state, lo, hi in zip(features, states, bounds[:-1], bounds[1:]):
                 extra = {"state": state} if FEATURES[feature.name].fitted else {}
                 X[start:start + len(chunk), lo:hi] = FEATURES[feature.name].extract(
                     chunk, dtype=dtype, **extra, **feature.params)
             with lock:
                 progress_bar.update(len(chunk))
-        n_chunks = -(-n // CHUNK)
+        n_chunks = -(-n // size)
         if any(FEATURES[f.name].fitted for f in features):  # bow encodes on its own threads
             for index in range(n_chunks):
                 extract_chunk(index)
@@ -159,27 +172,23 @@ def cache_key(fingerprint: str, features, dtype, states=None) -> str:
 
 def cached_features(dataset, features, dtype="float32", cache_dir: str | None = ".mlpcli-cache",
                     states=None) -> np.ndarray:
-    """``extract_features`` for a Dataset, reusing the matrix saved by an earlier run on the same
-    data (by fingerprint) with the same parameters and fitted states. ``cache_dir=None`` bypasses
-    the cache; a damaged entry is rebuilt and an unwritable cache folder only warned about (see
-    ``cache``)."""
+    """``extract_features`` for a Dataset into a memory-mapped ``.npy`` (read-only), reusing the
+    matrix saved by an earlier run on the same data (by fingerprint) with the same parameters and
+    fitted states. ``cache_dir=None`` bypasses the cache (the matrix goes to a scratch file); a
+    damaged entry is rebuilt and an unwritable cache folder only warned about (see ``cache``)."""
     states = no_states(features) if states is None else tuple(states)
-    if cache_dir is None or dataset.fingerprint is None:
-        return extract_features(dataset.images, features, dtype, states=states)
-    path = Path(cache_dir) / f"features-{cache_key(dataset.fingerprint, features, dtype, states)}.npy"
     n, height, width = dataset.images.shape[:3]
-    expected = (n, sum(feature_widths(features, height, width)))
-
-    def read(file: Path) -> np.ndarray | None:
-        X = np.load(file, allow_pickle=False)
-        return X if X.shape == expected and X.dtype == np.dtype(dtype) else None
-
-    X = cache.load(path, read, "features")
-    if X is not None:
-        log.info("features: loaded from cache %s", path)
-        return X
+    shape = (n, sum(feature_widths(features, height, width)))
+    path = None
+    if cache_dir is not None and dataset.fingerprint is not None:
+        path = Path(cache_dir) / f"features-{cache_key(dataset.fingerprint, features, dtype, states)}.npy"
+        X = cache.load_mapped(path, shape, dtype, "features")
+        if X is not None:
+            log.info("features: loaded from cache %s", path)
+            return X
     started = time.perf_counter()
-    X = extract_features(dataset.images, features, dtype, states=states)
+    X = cache.mapped_array(path, shape, dtype,
+                           lambda out: extract_features(dataset.images, features, dtype, states=states, out=out),
+                           "features")
     log.info("features: extracted %d x %d in %.1f s", *X.shape, time.perf_counter() - started)
-    cache.store(path, lambda file: atomic_save_npy(file, X), "features")
     return X

@@ -125,14 +125,13 @@ class Trained:
 
 
 def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[int, ...] = (),
-                label: str = "", checkpoint=None, stop=None, standardize_in_place: bool = False) -> Trained:
+                label: str = "", checkpoint=None, stop=None) -> Trained:
     """Fit a fresh network on ``train_rows``, validating on ``val_rows``.
 
     ``stream`` selects independent random sub-streams (e.g. one per fold) from the config's seed.
     ``checkpoint`` (a path) and ``stop`` (a StopFlag) make the training resumable; see Trainer.fit.
-    ``standardize_in_place``: ``prepared.X`` belongs to this run alone (it is writable and no
-    other run shares it), so it is standardized once, in place, instead of batch by batch; the
-    trained model is the same to the byte, and X is left standardized.
+    ``prepared.X`` is usually a read-only memory map shared with other runs (folds, trials): each
+    minibatch is standardized as it is gathered, and X is never copied or written.
     """
     started = time.perf_counter()
     X, y = prepared.X, prepared.dataset.labels
@@ -142,19 +141,16 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     for warning in data_warnings:
         log.warning("%swarning: %s", f"{label}: " if label else "", warning)
     standardizer = Standardizer.fit(X, train_rows)
-    # What X's rows need before the network: nothing once X is standardized in place.
-    in_place = standardize_in_place and X.flags.writeable
-    rows_standardizer = standardizer.transform_in_place(X) if in_place else standardizer
     network = build_network(config, X.shape[1], n_classes, prepared.image_shape,
                             seeding.rng(config.seed, "init", *stream))
     rngs = {name: seeding.rng(config.seed, name, *stream) for name in ("shuffle", "augment", "dropout")}
-    trainer = Trainer(network, rows_standardizer, config.train, config.model, rngs,
+    trainer = Trainer(network, standardizer, config.train, config.model, rngs,
                       prepared.image_shape if config.mode == "end_to_end" else None, label)
     history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,
                           prepared.dataset.images.shape[1:3], prepared.features, config.model.loss,
                           prepared.states)
-    metrics = split_metrics(network, rows_standardizer, X, y, {"train": train_rows, "val": val_rows},
+    metrics = split_metrics(network, standardizer, X, y, {"train": train_rows, "val": val_rows},
                             config.model.loss, n_classes)
     metrics.update(epochs=len(history.epochs), best_epoch=history.best_epoch,
                    stopped_early=history.stopped_early, seconds=time.perf_counter() - started,

@@ -234,7 +234,7 @@ def test_features_are_the_same_bytes_for_1_2_and_3_threads(small_chunks, monkeyp
     from mlpcli.features import FeatureConfig
     from mlpcli.features import pipeline
 
-    monkeypatch.setattr(pipeline, "CHUNK", 5)
+    monkeypatch.setattr(pipeline, "chunk_images", lambda *shape: 5)
     images = np.random.default_rng(0).integers(0, 256, (23, 16, 16, 3), dtype=np.uint8)
     features = (FeatureConfig("hog", {"cell": 4}), FeatureConfig("color_hist", {"bins": 4}), FeatureConfig("raw", {}))
     results = []
