@@ -313,18 +313,20 @@ def test_skipping_every_image_is_a_data_error(image_folder, tmp_path):
 
 
 @pytest.mark.parametrize("damage", [
-    lambda cache: cache.write_bytes(cache.read_bytes()[:100]),                          # truncated
-    lambda cache: np.savez(cache, images=np.zeros((2, 8, 8, 3), np.uint8), kept=np.ones(5, bool)),  # wrong shape
-    lambda cache: np.savez(cache, other=np.zeros(3)),                                   # wrong arrays
+    lambda shard: shard.write_bytes(shard.read_bytes()[:100]),                          # truncated
+    lambda shard: np.save(shard, np.zeros((2, 8, 8, 3), np.uint8)),                     # wrong shape
+    lambda shard: shard.with_suffix(".json").write_text("{not json"),                   # garbage description
+    lambda shard: shard.with_suffix(".json").write_text('{"kept": [true]}'),            # wrong description
 ])
 def test_a_damaged_decode_cache_is_ignored_and_rebuilt(image_folder, tmp_path, caplog, damage):
-    first = load_folder(image_folder, (8, 8), cache_dir=str(tmp_path / "cache"))
-    (cache,) = (tmp_path / "cache").glob("images-*.npz")
-    damage(cache)
+    # A copy: the loaded images are mapped from the very file the damage writes over.
+    first = np.array(load_folder(image_folder, (8, 8), cache_dir=str(tmp_path / "cache")).images)
+    (shard,) = (tmp_path / "cache" / "images").glob("*.npy")
+    damage(shard)
     with caplog.at_level(logging.WARNING, logger="mlpcli"):
         again = load_folder(image_folder, (8, 8), cache_dir=str(tmp_path / "cache"))
     assert "ignoring unreadable cache file" in caplog.text
-    np.testing.assert_array_equal(again.images, first.images)
+    np.testing.assert_array_equal(again.images, first)
 
 
 def test_errors_cross_the_worker_processes(image_folder, monkeypatch):

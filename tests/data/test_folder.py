@@ -72,8 +72,9 @@ def test_unreadable_image_fails_or_is_skipped(image_folder):
 def test_decoded_images_are_cached_and_cache_follows_changes(image_folder, tmp_path):
     cache = tmp_path / "cache"
     first = load_folder(image_folder, (8, 8), cache_dir=str(cache))
-    assert len(list(cache.glob("images-*.npz"))) == 1
+    assert len(list(cache.glob("images/*.npy"))) == len(list(cache.glob("images/*.json"))) == 1
     again = load_folder(image_folder, (8, 8), cache_dir=str(cache))
+    assert isinstance(again.images, np.memmap)
     np.testing.assert_array_equal(first.images, again.images)
     assert again.fingerprint == first.fingerprint
     Image.new("RGB", (4, 4)).save(image_folder / "dog" / "new.png")
