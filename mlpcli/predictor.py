@@ -62,13 +62,14 @@ class Predictor:
         return extract_features(images, self.features, self.dtype, progress=len(images) > 10000,
                                 states=self.states)
 
-    def predict_proba_features(self, X: np.ndarray) -> np.ndarray:
-        """Features (n_samples, n_features) -> probabilities (n_samples, n_classes).
+    def predict_proba_features(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Features (n_samples, n_features) -> probabilities (n_samples, n_classes) of ``X[rows]``
+        (all rows if None), gathered chunk by chunk (``X`` may be a memory map larger than memory).
 
         Scores go through a softmax whatever the training loss, so outputs are comparable
         probabilities (for the squared loss they are a monotone reading of the scores).
         """
-        return softmax(network_scores(self.network, X, None, self.standardizer))
+        return softmax(network_scores(self.network, X, rows, self.standardizer))
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         return self.predict_proba_features(self.extract(images))
@@ -104,10 +105,10 @@ class FoldEnsemble:
     def extract(self, images: np.ndarray) -> np.ndarray:
         return self.members[0].extract(images)
 
-    def predict_proba_features(self, X: np.ndarray) -> np.ndarray:
-        total = self.members[0].predict_proba_features(X)
+    def predict_proba_features(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        total = self.members[0].predict_proba_features(X, rows)
         for member in self.members[1:]:
-            total += member.predict_proba_features(X)
+            total += member.predict_proba_features(X, rows)
         return total / len(self.members)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:

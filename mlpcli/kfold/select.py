@@ -34,7 +34,7 @@ def evaluate_folds(plan, trained: list[list]) -> list[dict]:
         oof = np.zeros((len(y), len(prepared.dataset.class_names)), dtype=np.float64)
         with unit_threads():  # the units' BLAS calls: the same bytes whatever --threads
             for rows, (predictor, _) in zip(plan.folds, fold_models):
-                oof[rows] = predictor.predict_proba_features(X[rows])
+                oof[rows] = predictor.predict_proba_features(X, rows)
         rows = np.sort(np.concatenate(plan.folds))
         summary = summarize([metrics["val"]["accuracy"] for _, metrics in fold_models],
                             [metrics["val"]["loss"] for _, metrics in fold_models])
@@ -50,10 +50,10 @@ def holdout_scores(plan, prepared, fold_models: list, best_fold: int) -> dict | 
     """Accuracy on the held-out rows (which no fold saw) of the ensemble and of the best fold."""
     if plan.holdout.size == 0:
         return None
-    X, y = prepared.X[plan.holdout], prepared.dataset.labels[plan.holdout]
+    X, rows, y = prepared.X, plan.holdout, prepared.dataset.labels[plan.holdout]
     with unit_threads():
-        ensemble = FoldEnsemble([predictor for predictor, _ in fold_models]).predict_proba_features(X)
-        single = fold_models[best_fold - 1][0].predict_proba_features(X)
+        ensemble = FoldEnsemble([predictor for predictor, _ in fold_models]).predict_proba_features(X, rows)
+        single = fold_models[best_fold - 1][0].predict_proba_features(X, rows)
     return {"n": int(len(y)), "ensemble_accuracy": accuracy(y, ensemble.argmax(axis=1)),
             "best_fold_accuracy": accuracy(y, single.argmax(axis=1))}
 
