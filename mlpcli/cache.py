@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from .cache_folder import mark_used
 from .errors import ArtifactError
 from .fileio import atomic_npy_memmap
 from .progress import log
@@ -29,6 +30,20 @@ T = TypeVar("T")
 # Cache folders that refused a write in this process: warned about once, not tried again (nor
 # their sub-folders, such as the decoded images' ``images/``, nor the folder above those).
 _unwritable: set[str] = set()
+
+
+# Entries this process read or wrote: a cap on the folder's size (``cache_folder``) keeps them.
+_used: set[Path] = set()
+
+
+def used_paths() -> set[Path]:
+    """The cache files this process has read or written (resolved paths)."""
+    return set(_used)
+
+
+def _use(path: Path) -> None:
+    mark_used(path)
+    _used.add(path.resolve())
 
 
 def _refuses(folder: str) -> bool:
@@ -51,6 +66,8 @@ def load(path: Path, read: Callable[[Path], T | None], what: str) -> T | None:
         value, reason = None, f"{type(exc).__name__}: {exc}"
     if value is None:
         log.warning("%s: ignoring unreadable cache file %s (%s); rebuilding it", what, path, reason)
+    else:
+        _use(path)
     return value
 
 
@@ -61,6 +78,7 @@ def store(path: Path, write: Callable[[Path], None], what: str) -> None:
         return
     try:
         write(path)
+        _use(path)
     except ArtifactError as exc:
         _refused(folder, exc, what)
 
@@ -87,7 +105,9 @@ def mapped_array(path: Path | None, shape: tuple[int, ...], dtype, fill: Callabl
     (warned about once), puts it in a scratch file instead (see ``scratch``)."""
     if path is not None and not _refuses(os.path.abspath(path.parent)):
         try:
-            return _write_mapped(path, shape, dtype, fill)
+            mapped = _write_mapped(path, shape, dtype, fill)
+            _use(path)
+            return mapped
         except ArtifactError as exc:
             _refused(os.path.abspath(path.parent), exc, what)
     name = path.name if path is not None else f"{what.replace(' ', '-')}.npy"

@@ -53,6 +53,9 @@ class DataConfig:
                                   "larger images are refused as possible decompression bombs; raise it "
                                   "for real photos of more pixels")
     cache_dir: str = _leaf(".mlpcli-cache", c.path, "where decoded images and extracted features are cached")
+    cache_max_gb: float = _leaf(20.0, c.number(0.0, exclusive_min=True),
+                                "the cache folder is kept under this many GB after each run, least recently "
+                                "used entries out first (this run's stay); see mlpcli cache info|clear")
 
 
 @dataclass(frozen=True)

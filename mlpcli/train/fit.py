@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, seeding
+from .. import __version__, cache, seeding
+from ..cache_folder import enforce_limit
 from ..data import Dataset, load_dataset
 from ..data.split import balance_warnings, holdout_rows, require_two_classes
 from ..features import FEATURES, FeatureConfig
@@ -89,6 +90,8 @@ def prepare(config, use_cache: bool = True, split: str = "train") -> Prepared:
     X = cached_features(dataset, features, config.model.dtype,
                         config.data.cache_dir if use_cache else None, states)
     check_finite(X, f"features of {config.data.path or config.data.format + ' data'}")
+    if use_cache:
+        enforce_limit(config.data.cache_dir, int(config.data.cache_max_gb * 1e9), cache.used_paths())
     return Prepared(dataset, X, features, states)
 
 
