@@ -135,7 +135,7 @@ def _train_on_executor(plan: Plan, tasks, dirs, executor) -> None:
 
 def _save_unit(config, data: UnitData, output, directory: Path) -> None:
     if output.diverged:
-        raise TrainingDiverged(output.diverged)
+        raise TrainingDiverged(output.diverged, output.diverged_epoch)
     directory.mkdir(parents=True, exist_ok=True)
     write_config(directory, dump_yaml(config))
     save_run(directory, rebuild(config, data, output))

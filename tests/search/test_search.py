@@ -228,6 +228,10 @@ def test_a_diverging_trial_ranks_last_and_the_search_goes_on(tmp_path):
     rows = json.loads(result.stdout)["trials"]
     assert rows[0]["params"] == {"train.lr": 0.05} and rows[0]["mean_accuracy"] is not None
     assert rows[1]["mean_accuracy"] is None and "diverged" in rows[1]["diverged"]
+    # The unit's epoch comes back from train_unit as data (it was null before UnitOutput carried it).
+    unit = json.loads((tmp_path / "run" / "units" / f"t{rows[1]['trial']}_f1_e2" / "metrics.json").read_text())
+    assert unit["status"] == "diverged" and isinstance(unit["epoch"], int)
+    assert f"training diverged at epoch {unit['epoch']} " in unit["message"]
     assert yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())["train"]["lr"] == 0.05
 
 
