@@ -1,6 +1,7 @@
 """The bow feature in the pipeline: config checks, fitting on training rows only, the fitted state
 in the feature cache key and in the model bundle, and `mlpcli train` / `predict` end to end."""
 
+import dataclasses
 import json
 import zipfile
 
@@ -100,6 +101,35 @@ def test_kfold_vocabulary_ignores_holdout_images(tmp_path):
     # kfold fits on a different set of rows than train: the split it ignores is kfold.holdout.
     kept, _ = holdout_rows(plan.prepared[0].dataset.labels, 0.25, config.seed)
     assert np.array_equal(np.sort(kept), rows)
+
+
+def test_a_grid_over_the_seed_fits_each_candidates_own_vocabulary(tmp_path):
+    """bow's k-means draws from the seed, so --grid seed=1,2 needs two vocabularies, each the one a
+    plain k-fold with that seed fits (no holdout: the same fitting rows). Fails with the old
+    sharing key (no seed): candidate 2 reused candidate 1's vocabulary."""
+    data = write_npz(tmp_path / "data.npz")
+    config = npz_config(tmp_path, data, kfold={"k": 3, "holdout": 0.0})
+    plan = plan_kfold(config, grid=["seed=1,2"], use_cache=False)
+    vocabularies = [vocabulary(prepared).tobytes() for prepared in plan.prepared]
+    assert vocabularies[0] != vocabularies[1]
+    for seed, fitted in zip((1, 2), vocabularies):
+        alone = plan_kfold(dataclasses.replace(config, seed=seed), use_cache=False)
+        assert vocabulary(alone.prepared[0]).tobytes() == fitted
+
+
+@pytest.mark.parametrize("grid", [["seed=1,2"], ["kfold.holdout=0.1,0.4"]])
+def test_no_grid_candidates_vocabulary_sees_the_holdout(tmp_path, grid):
+    """Every candidate trains and validates on the plan's folds, so its vocabulary is fitted
+    outside the plan's holdout, whatever its own seed or kfold.holdout: changing the holdout's
+    images changes no vocabulary. Fails when a candidate's own split picks the fitting rows."""
+    data = write_npz(tmp_path / "data.npz")
+    config = npz_config(tmp_path, data)
+    plan = plan_kfold(config, grid=grid, use_cache=False)
+    changed = npz_config(tmp_path, changed_images(data, plan.holdout, tmp_path / "holdout.npz"))
+    again = plan_kfold(changed, grid=grid, use_cache=False)
+    assert np.array_equal(plan.holdout, again.holdout)
+    for before, after in zip(plan.prepared, again.prepared):
+        assert vocabulary(before).tobytes() == vocabulary(after).tobytes()
 
 
 def test_cache_key_changes_with_the_state(tmp_path):
