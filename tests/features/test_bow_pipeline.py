@@ -13,9 +13,10 @@ from PIL import Image
 from mlpcli.artifacts import load_model, save_model
 from mlpcli.cli import cli
 from mlpcli.config import load_config
+from mlpcli.config.reference import config_reference_markdown
 from mlpcli.data.split import holdout_rows
 from mlpcli.errors import ArtifactError, ConfigError
-from mlpcli.features import FEATURES, validate_feature
+from mlpcli.features import FEATURES, bow, validate_feature
 from mlpcli.features.pipeline import cache_key, extract_features, fit_features
 from mlpcli.kfold.run import plan_kfold
 from mlpcli.predictor import FoldEnsemble
@@ -64,11 +65,43 @@ def test_bow_parameters_are_checked_and_documented():
     assert feature.params["words"] == 6 and feature.params["encoding"] == "triangle"
     with pytest.raises(ConfigError, match=r"features\[0\]\.words"):
         validate_feature({**TINY, "words": 0}, "features[0]")
-    with pytest.raises(ConfigError, match="kmeans_tol"):  # bow.check_params: in [0, 1)
+    with pytest.raises(ConfigError, match=r"features\[0\]\.kmeans_tol: must be a number >= 0 and < 1; got 1$"):
         validate_feature({**TINY, "kmeans_tol": 1}, "features[0]")
     kind = FEATURES["bow"]
     assert kind.fitted and set(kind.param_docs) == set(kind.defaults)
     assert "labels are never used" in kind.doc and "validation images never change" in kind.doc
+
+
+def test_kmeans_tol_has_one_bound_in_the_reference_the_config_and_a_direct_call():
+    """The reference documented the config check's `<= 1` while bow's own second check refused 1.
+    Now one validator: the reference row, the config error and a direct call all say `< 1`.
+    Fails against the two former checks (the reference row said <= 1)."""
+    row = next(line for line in config_reference_markdown().splitlines()
+               if line.startswith("| `features[].kmeans_tol` |"))
+    assert "| a number >= 0 and < 1 |" in row
+    assert validate_feature({**TINY, "kmeans_tol": 0.9999}, "features[0]").params["kmeans_tol"] == 0.9999
+    with pytest.raises(ConfigError, match=r"^features\[0\]\.kmeans_tol: must be a number >= 0 and < 1; got 1$"):
+        validate_feature({**TINY, "kmeans_tol": 1}, "features[0]")
+    with pytest.raises(ValueError, match=r"^bow kmeans_tol: must be a number >= 0 and < 1; got 1$"):
+        bow.check_params({"kmeans_tol": 1})
+
+
+@pytest.mark.parametrize("name, values", [
+    ("kmeans_tol", [-0.1, 0, 0.5, 0.9999, 1, 1.5, True]), ("words", [0, 1, 7, 2.0, True]),
+    ("pooling", ["global", "max"]), ("whiten", [False, "yes"])])
+def test_a_config_and_a_direct_call_accept_the_same_bow_values(name, values):
+    """validate_feature (config, model.json) and bow.check_params (direct calls) run the same
+    validator, so they accept the same values."""
+    for value in values:
+        try:
+            config_ok = validate_feature({**TINY, name: value}, "features[0]") is not None
+        except ConfigError:
+            config_ok = False
+        try:
+            direct_ok = bow.check_params({name: value}) is not None
+        except ValueError:
+            direct_ok = False
+        assert config_ok == direct_ok, (name, value)
 
 
 # Fitting on training rows only
