@@ -163,3 +163,7 @@ def test_a_diverged_kfold_run_is_marked_with_its_epoch_and_not_resumable(tmp_pat
     assert shown.exit_code == 0 and "status     diverged at epoch 1: fold" in shown.stdout
     with pytest.raises(ArtifactError, match="this run diverged"):
         run_kfold(None, resume=tmp_path / "run")
+    if jobs == 2:  # a run recorded before units returned the epoch: no "at epoch None"
+        (tmp_path / "run" / rundir.METRICS).write_text(json.dumps({**metrics, "epoch": None}))
+        shown = run("show", tmp_path / "run")
+        assert shown.exit_code == 0 and "status     diverged: fold" in shown.stdout
