@@ -72,16 +72,18 @@ def integer(minimum: int | None = None) -> Check:
     return described(check, "integer", expected)
 
 
-def number(minimum: float | None = None, maximum: float | None = None, exclusive_min: bool = False) -> Check:
+def number(minimum: float | None = None, maximum: float | None = None, exclusive_min: bool = False,
+           exclusive_max: bool = False) -> Check:
     low = "" if minimum is None else f"{'>' if exclusive_min else '>='} {minimum}"
-    high = "" if maximum is None else f"<= {maximum}"
+    high = "" if maximum is None else f"{'<' if exclusive_max else '<='} {maximum}"
     expected = ("a number " + " and ".join(b for b in (low, high) if b)).strip()
 
     def check(value, key):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             raise fail(key, expected, value)
         too_low = minimum is not None and (value <= minimum if exclusive_min else value < minimum)
-        if too_low or (maximum is not None and value > maximum):
+        too_high = maximum is not None and (value >= maximum if exclusive_max else value > maximum)
+        if too_low or too_high:
             raise fail(key, expected, value)
         return float(value)
     return described(check, "number", expected)

@@ -31,9 +31,6 @@ class TrainingDiverged(MlpcliError):
         super().__init__(message)
         self.epoch = epoch
 
-    def __reduce__(self):  # keep ``epoch`` when a k-fold worker process sends the error back
-        return type(self), (str(self), self.epoch)
-
 
 class Interrupted(MlpcliError):
     """Stopped by SIGINT/SIGTERM after saving a checkpoint; exit code 130 like Ctrl-C."""

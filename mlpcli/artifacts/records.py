@@ -7,6 +7,7 @@ file when it is damaged.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -30,9 +31,8 @@ def write_config(run_dir: Path, config_yaml: str, best: bool = False) -> None:
 def save_run(run_dir: Path, trained, extra_metrics: dict | None = None) -> None:
     """Write a finished training run: metrics, per-epoch history, then the model bundle (last,
     so a run with a model is a complete run)."""
-    lines = [",".join(HISTORY_COLUMNS)]
-    lines += [",".join(_csv_number(row[c]) for c in HISTORY_COLUMNS) for row in trained.history.epochs]
-    write_text(run_dir / rundir.HISTORY, "\n".join(lines) + "\n")
+    rows = [[_csv_number(row[c]) for c in HISTORY_COLUMNS] for row in trained.history.epochs]
+    _write_csv(run_dir / rundir.HISTORY, HISTORY_COLUMNS, rows)
     write_json(run_dir / rundir.METRICS, {"status": rundir.FINISHED, **trained.metrics, **(extra_metrics or {})})
     save_model(run_dir, trained.predictor)
 
@@ -47,6 +47,16 @@ def save_diverged(run_dir: Path, message: str, epoch: int | None, extra_metrics:
 
 def _csv_number(value) -> str:
     return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def _write_csv(path: Path, header, rows) -> None:
+    """A header and rows of strings, quoted by the csv module (a cell holding a comma or a quote,
+    such as a searched ``features`` list, stays one cell for any CSV reader)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text(path, buffer.getvalue())
 
 
 def read_metrics(directory: Path) -> dict | None:
@@ -114,25 +124,23 @@ TRIAL_COLUMNS = ("rank", "trial", "epochs", "folds_done", "mean_accuracy", "std_
 
 
 def write_search_results(run_dir: Path, summary: dict) -> None:
-    """``trials.csv`` (one row per trial as ranked, searched values as YAML-like text) and
-    ``search_summary.json`` (everything), from a search summary with ``trials`` and ``space``."""
+    """``trials.csv`` (one row per trial as ranked; searched lists and mappings as JSON, quoted by
+    the csv module) and ``search_summary.json`` (everything), from a search summary with
+    ``trials`` and ``space``."""
     keys = list(summary["space"])
-    rows = [",".join((*TRIAL_COLUMNS, *keys))]
-    for row in summary["trials"]:
-        cells = [_cell(row[column]) for column in TRIAL_COLUMNS]
-        cells += [_cell(row["params"][key]) for key in keys]
-        rows.append(",".join(cells))
-    write_text(run_dir / rundir.TRIALS, "\n".join(rows) + "\n")
+    rows = [[_cell(row[column]) for column in TRIAL_COLUMNS] + [_cell(row["params"][key]) for key in keys]
+            for row in summary["trials"]]
+    _write_csv(run_dir / rundir.TRIALS, (*TRIAL_COLUMNS, *keys), rows)
     write_json(run_dir / rundir.SEARCH_SUMMARY, summary)
 
 
 def _cell(value) -> str:
+    """A trials.csv cell before quoting: lists and mappings as JSON, floats to 6 digits."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
-    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    return f'"{text}"' if "," in text else text
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
 def read_search_summary(run_dir: Path) -> dict | None:

@@ -98,7 +98,9 @@ def _show_status(summary) -> None:
         _line("status", f"interrupted at {where}; resume with: {interrupted['resume']}")
     diverged = summary.get("diverged")
     if diverged:
-        _line("status", f"diverged at epoch {diverged['epoch']}: {diverged['message']}")
+        # Runs written before units returned the epoch say "epoch": null.
+        at = "" if diverged.get("epoch") is None else f" at epoch {diverged['epoch']}"
+        _line("status", f"diverged{at}: {diverged['message']}")
 
 
 def _show_kfold(fold) -> None:

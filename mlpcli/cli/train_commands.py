@@ -100,9 +100,9 @@ def search(ctx, config_path, overrides, print_config, resume, trials, k, select,
 
     \b
     Example:
-      mlpcli search --config configs/cifar10-hog.yaml --trials 20 --k 3 --jobs 2
-      mlpcli search --config search.yaml --cluster tcp://scheduler:8786
-      mlpcli search --resume runs/20260101-120000-search
+      mlpcli search --config configs/cifar10-hog-search.yaml --jobs 2
+      mlpcli search --config configs/cifar10-hog-search.yaml --trials 27 --cluster tcp://scheduler:8786
+      mlpcli search --resume runs/20260101-120000-cifar10-hog-search
     """
     from ..commands import run_search
 

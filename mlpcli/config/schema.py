@@ -115,9 +115,11 @@ class ModelConfig:
 class AugmentConfig:
     """Random changes to each training minibatch, drawn from the seeded generator."""
 
-    flip: bool = _leaf(False, c.boolean, "mirror each training image left-right with probability 1/2")
+    flip: bool = _leaf(False, c.boolean, "mirror each training image left-right with probability 1/2 "
+                                         "(mode end_to_end only)")
     crop_padding: int = _leaf(0, c.integer(0), "pad each training image by this many pixels and cut a "
-                                               "random window of the original size back out (0: off)")
+                                               "random window of the original size back out (0: off; "
+                                               "mode end_to_end only)")
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,18 @@ def _check_training(config: Config) -> None:
     if model.batchnorm and train.batch_size == 1:
         raise ConfigError("train.batch_size: batch normalization needs at least 2 samples per batch; "
                           "set train.batch_size above 1 or model.batchnorm: false")
+    _check_augment(config)
+
+
+def _check_augment(config: Config) -> None:
+    """Augmentation changes images, which only mode end_to_end trains on: in mode features the
+    features are extracted once, before training, so a flip or crop would be silently skipped."""
+    augment = config.train.augment
+    asked = [name for name, on in (("flip", augment.flip), ("crop_padding", augment.crop_padding)) if on]
+    if asked and config.mode != "end_to_end":
+        raise ConfigError(f"train.augment.{asked[0]}: only used with mode: end_to_end (mode {config.mode} "
+                          f"trains on features extracted once, before training, even features: [raw]); "
+                          f"set mode: end_to_end or remove train.augment")
 
 
 def _betas(value, key) -> tuple:

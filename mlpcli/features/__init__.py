@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .. import checks
-from ..errors import ConfigError
 from . import bow, color_hist, hog, raw
 
 
@@ -39,8 +38,6 @@ class FeatureKind:
     checks: dict
     doc: str = ""
     param_docs: dict = field(default_factory=dict)
-    #: Checks the parameters together (ValueError), after each one passed its own check.
-    check: Callable | None = None
     #: For a fitted extractor: ``fit(images, params, rng) -> state`` and ``state_shapes(params)``.
     fit: Callable | None = None
     state_shapes: Callable | None = None
@@ -73,8 +70,7 @@ _BOW_PARAM_DOCS = {
                "over the whole image",
     "sample_patches": "random training patches the vocabulary is fitted on",
     "kmeans_iterations": "most k-means (Lloyd) iterations",
-    "kmeans_tol": "k-means stops when an iteration lowers the inertia by less than this fraction "
-                  "(below 1)",
+    "kmeans_tol": "k-means stops when an iteration lowers the inertia by less than this fraction",
 }
 
 
@@ -101,12 +97,8 @@ FEATURES = {
          "block": "side of a square block in cells; histograms are normalized per block",
          "block_norm": "how each block is normalized (none: not at all)"}),
     "bow": FeatureKind(
-        _bow_extract, bow.n_features, dict(bow.DEFAULTS),
-        {"patch": checks.integer(1), "stride": checks.integer(1), "words": checks.integer(1),
-         "whiten": checks.boolean, "encoding": checks.one_of(bow.encoding.ENCODINGS),
-         "pooling": checks.one_of(bow.encoding.POOLINGS), "sample_patches": checks.integer(1),
-         "kmeans_iterations": checks.integer(1), "kmeans_tol": checks.number(0, 1)},
-        _BOW_DOC, _BOW_PARAM_DOCS, check=bow.check_params, fit=bow.fit, state_shapes=bow.state_shapes),
+        _bow_extract, bow.n_features, dict(bow.DEFAULTS), bow.PARAM_CHECKS,
+        _BOW_DOC, _BOW_PARAM_DOCS, fit=bow.fit, state_shapes=bow.state_shapes),
 }
 
 
@@ -128,9 +120,4 @@ def validate_feature(item, key: str) -> FeatureConfig:
         if param not in kind.defaults:
             raise checks.unknown_key(f"{key}.", str(param), ["name", *kind.defaults])
         params[param] = kind.checks[param](value, f"{key}.{param}")
-    if kind.check is not None:
-        try:
-            kind.check(params)
-        except ValueError as exc:
-            raise ConfigError(f"{key}: {exc}") from None
     return FeatureConfig(name, params)

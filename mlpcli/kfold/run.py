@@ -62,9 +62,12 @@ def plan_configs(config, combos: list[dict], configs: list, use_cache=True) -> P
     cache: dict = {}
     prepared = []
     for candidate in configs:
-        key = (candidate.data, repr(candidate.features), candidate.mode, candidate.model.dtype)
+        # All prepare() reads of a candidate: its seed draws synthetic images and a fitted
+        # feature's random stream (bow's k-means). The fitting rows are the plan's (outside
+        # config's kfold.holdout), the same for every candidate.
+        key = (candidate.data, repr(candidate.features), candidate.mode, candidate.model.dtype, candidate.seed)
         if key not in cache:
-            cache[key] = prepare(candidate, use_cache, split="kfold")
+            cache[key] = prepare(candidate, use_cache, split="kfold", split_config=config)
         prepared.append(cache[key])
     labels = prepared[0].dataset.labels
     rows, holdout = holdout_rows(labels, kfold.holdout, config.seed)
@@ -135,7 +138,7 @@ def _train_on_executor(plan: Plan, tasks, dirs, executor) -> None:
 
 def _save_unit(config, data: UnitData, output, directory: Path) -> None:
     if output.diverged:
-        raise TrainingDiverged(output.diverged)
+        raise TrainingDiverged(output.diverged, output.diverged_epoch)
     directory.mkdir(parents=True, exist_ok=True)
     write_config(directory, dump_yaml(config))
     save_run(directory, rebuild(config, data, output))

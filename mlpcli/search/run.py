@@ -165,7 +165,7 @@ def save_unit(splan: SearchPlan, run_dir: Path, unit: Unit, result, data: UnitDa
     record = UnitRecord(unit, accuracy, loss, result.seconds, result.worker, result.started, result.finished,
                         received, trained=True, diverged=output.diverged)
     if output.diverged:
-        save_diverged(directory, output.diverged, None, {"unit": record.info()})
+        save_diverged(directory, output.diverged, output.diverged_epoch, {"unit": record.info()})
     else:
         save_run(directory, rebuild(config, data, output), {"unit": record.info()})
     return record

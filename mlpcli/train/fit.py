@@ -75,9 +75,11 @@ def recorded_config(written, resolved) -> str:
     return note + dump_yaml(resolved)
 
 
-def prepare(config, use_cache: bool = True, split: str = "train") -> Prepared:
-    """Load the data, fit the fitted extractors on the training rows (``fitting_rows``) and
-    extract features once for every row (from the disk cache when possible)."""
+def prepare(config, use_cache: bool = True, split: str = "train", split_config=None) -> Prepared:
+    """Load the data, fit the fitted extractors on the training rows (``fitting_rows`` of
+    ``split_config``, default ``config``) and extract features once for every row (from the disk
+    cache when possible). k-fold passes its base config as ``split_config``: every candidate of
+    a grid or search shares its holdout, so no candidate's vocabulary sees a holdout row."""
     dataset = load_dataset(config.data, config.seed, cache=use_cache)
     require_two_classes(dataset.labels, dataset.class_names, config.data.path or f"{config.data.format} data")
     features = network_features(config)
@@ -85,7 +87,7 @@ def prepare(config, use_cache: bool = True, split: str = "train") -> Prepared:
              *dataset.images.shape[1:3])
     states = (None,) * len(features)
     if any(FEATURES[f.name].fitted for f in features):
-        rows = fitting_rows(config, dataset.labels, split)
+        rows = fitting_rows(split_config or config, dataset.labels, split)
         states = cached_fit(dataset, rows, features, config.seed, config.data.cache_dir if use_cache else None)
     X = cached_features(dataset, features, config.model.dtype,
                         config.data.cache_dir if use_cache else None, states)

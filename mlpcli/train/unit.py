@@ -47,8 +47,9 @@ class UnitData:
 @dataclass(frozen=True)
 class UnitOutput:
     """A trained network as plain data: ``weights`` by parameter path, the standardizer's ``mean``
-    and ``std`` (n_features,), the history and the metrics; ``diverged`` (a message) instead when
-    training diverged, with the other fields empty."""
+    and ``std`` (n_features,), the history and the metrics; ``diverged`` (a message) and
+    ``diverged_epoch`` (1-based, as ``TrainingDiverged.epoch``) instead when training diverged,
+    with the other fields empty."""
 
     weights: dict
     mean: np.ndarray | None
@@ -56,6 +57,7 @@ class UnitOutput:
     history: History | None
     metrics: dict
     diverged: str | None = None
+    diverged_epoch: int | None = None
 
 
 def train_unit(config, X: np.ndarray, labels: np.ndarray, data: UnitData, train_rows: np.ndarray,
@@ -71,7 +73,7 @@ def train_unit(config, X: np.ndarray, labels: np.ndarray, data: UnitData, train_
             trained = train_model(config, data.prepared(X, labels), train_rows, val_rows, stream=stream,
                                   label=label)
         except TrainingDiverged as exc:
-            return UnitOutput({}, None, None, None, {}, diverged=str(exc))
+            return UnitOutput({}, None, None, None, {}, diverged=str(exc), diverged_epoch=exc.epoch)
     predictor = trained.predictor
     return UnitOutput(predictor.network.state_dict(), predictor.standardizer.mean, predictor.standardizer.std,
                       trained.history, trained.metrics)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -146,21 +147,23 @@ def test_a_diverged_run_is_marked_shown_refused_and_not_latest(tmp_path):
     assert refused.exit_code == 1 and "this run diverged" in refused.stderr
 
 
-def test_a_diverged_kfold_run_is_marked_and_not_resumable(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_diverged_kfold_run_is_marked_with_its_epoch_and_not_resumable(tmp_path, jobs):
+    """With --jobs 2 the folds run as units in worker processes, which return the divergence as
+    data: the epoch must survive that trip (it was null, and show said "at epoch None", before
+    UnitOutput carried it)."""
     config = load_config(write_config(tmp_path / "c.yaml", train={"lr": 1e6, "epochs": 3}))
     with pytest.raises(TrainingDiverged) as raised:
-        run_kfold(config, k=2, out=tmp_path / "run")
+        run_kfold(config, k=2, jobs=jobs, out=tmp_path / "run")
     metrics = json.loads((tmp_path / "run" / rundir.METRICS).read_text())
-    assert metrics == {"status": "diverged", "epoch": raised.value.epoch, "message": str(raised.value)}
-    assert metrics["message"].startswith("fold 1/2 training diverged at epoch 1")
+    assert metrics == {"status": "diverged", "epoch": 1, "message": str(raised.value)}
+    assert raised.value.epoch == 1 and re.match(r"fold [12]/2 training diverged at epoch 1", metrics["message"])
     assert run_show(tmp_path / "run")["kind"] == "diverged"
+    shown = run("show", tmp_path / "run")
+    assert shown.exit_code == 0 and "status     diverged at epoch 1: fold" in shown.stdout
     with pytest.raises(ArtifactError, match="this run diverged"):
         run_kfold(None, resume=tmp_path / "run")
-
-
-def test_training_diverged_keeps_its_epoch_across_processes():
-    """k-fold workers send exceptions back pickled."""
-    import pickle
-
-    again = pickle.loads(pickle.dumps(TrainingDiverged("training diverged at epoch 4", 4)))
-    assert again.epoch == 4 and str(again) == "training diverged at epoch 4"
+    if jobs == 2:  # a run recorded before units returned the epoch: no "at epoch None"
+        (tmp_path / "run" / rundir.METRICS).write_text(json.dumps({**metrics, "epoch": None}))
+        shown = run("show", tmp_path / "run")
+        assert shown.exit_code == 0 and "status     diverged: fold" in shown.stdout

@@ -74,6 +74,21 @@ def test_end_to_end_refuses_features_and_features_mode_refuses_extractor():
     assert config.extractor.blocks[0].filters == 8
 
 
+@pytest.mark.parametrize("mode", [{}, {"features": ["raw"]}, {"features": [{"name": "hog"}]}])
+@pytest.mark.parametrize("augment, key", [({"flip": True}, "flip"), ({"crop_padding": 2}, "crop_padding")])
+def test_augment_outside_end_to_end_is_refused_not_ignored(mode, augment, key):
+    """Only mode end_to_end trains on images; before this check a flip in mode features (even
+    features: [raw]) was accepted and never applied."""
+    with pytest.raises(ConfigError) as info:
+        from_dict({**mode, "train": {"augment": augment}})
+    message = str(info.value)
+    assert message.startswith(f"train.augment.{key}: only used with mode: end_to_end")
+    assert message.endswith("set mode: end_to_end or remove train.augment")
+    assert from_dict({"train": {"augment": {"flip": False, "crop_padding": 0}}}).train.augment.flip is False
+    e2e = from_dict({"mode": "end_to_end", "train": {"augment": augment}})
+    assert getattr(e2e.train.augment, key)
+
+
 def test_overrides_are_yaml_typed_and_create_sections():
     raw = {"train": {"lr": 0.1}}
     apply_override(raw, "train.lr=0.5")

@@ -241,9 +241,9 @@ def test_a_state_of_the_wrong_shape_is_refused():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"words": 0}, "words must be an integer"), ({"patch": True}, "patch must be an integer"),
-    ({"encoding": "soft"}, "encoding must be one of"), ({"pooling": "max"}, "pooling must be one of"),
-    ({"whiten": "yes"}, "whiten must be true or false"), ({"kmeans_tol": 1.5}, "kmeans_tol"),
+    ({"words": 0}, "bow words: must be an integer"), ({"patch": True}, "bow patch: must be an integer"),
+    ({"encoding": "soft"}, "encoding: must be one of"), ({"pooling": "max"}, "pooling: must be one of"),
+    ({"whiten": "yes"}, "whiten: must be true or false"), ({"kmeans_tol": 1.5}, "kmeans_tol"),
     ({"size": 3}, "no parameter 'size'")])
 def test_wrong_parameters_are_named(change, message):
     with pytest.raises(ValueError, match=message):

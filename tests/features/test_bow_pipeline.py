@@ -1,6 +1,7 @@
 """The bow feature in the pipeline: config checks, fitting on training rows only, the fitted state
 in the feature cache key and in the model bundle, and `mlpcli train` / `predict` end to end."""
 
+import dataclasses
 import json
 import zipfile
 
@@ -12,9 +13,10 @@ from PIL import Image
 from mlpcli.artifacts import load_model, save_model
 from mlpcli.cli import cli
 from mlpcli.config import load_config
+from mlpcli.config.reference import config_reference_markdown
 from mlpcli.data.split import holdout_rows
 from mlpcli.errors import ArtifactError, ConfigError
-from mlpcli.features import FEATURES, validate_feature
+from mlpcli.features import FEATURES, bow, validate_feature
 from mlpcli.features.pipeline import cache_key, extract_features, fit_features
 from mlpcli.kfold.run import plan_kfold
 from mlpcli.predictor import FoldEnsemble
@@ -63,11 +65,43 @@ def test_bow_parameters_are_checked_and_documented():
     assert feature.params["words"] == 6 and feature.params["encoding"] == "triangle"
     with pytest.raises(ConfigError, match=r"features\[0\]\.words"):
         validate_feature({**TINY, "words": 0}, "features[0]")
-    with pytest.raises(ConfigError, match="kmeans_tol"):  # bow.check_params: in [0, 1)
+    with pytest.raises(ConfigError, match=r"features\[0\]\.kmeans_tol: must be a number >= 0 and < 1; got 1$"):
         validate_feature({**TINY, "kmeans_tol": 1}, "features[0]")
     kind = FEATURES["bow"]
     assert kind.fitted and set(kind.param_docs) == set(kind.defaults)
     assert "labels are never used" in kind.doc and "validation images never change" in kind.doc
+
+
+def test_kmeans_tol_has_one_bound_in_the_reference_the_config_and_a_direct_call():
+    """The reference documented the config check's `<= 1` while bow's own second check refused 1.
+    Now one validator: the reference row, the config error and a direct call all say `< 1`.
+    Fails against the two former checks (the reference row said <= 1)."""
+    row = next(line for line in config_reference_markdown().splitlines()
+               if line.startswith("| `features[].kmeans_tol` |"))
+    assert "| a number >= 0 and < 1 |" in row
+    assert validate_feature({**TINY, "kmeans_tol": 0.9999}, "features[0]").params["kmeans_tol"] == 0.9999
+    with pytest.raises(ConfigError, match=r"^features\[0\]\.kmeans_tol: must be a number >= 0 and < 1; got 1$"):
+        validate_feature({**TINY, "kmeans_tol": 1}, "features[0]")
+    with pytest.raises(ValueError, match=r"^bow kmeans_tol: must be a number >= 0 and < 1; got 1$"):
+        bow.check_params({"kmeans_tol": 1})
+
+
+@pytest.mark.parametrize("name, values", [
+    ("kmeans_tol", [-0.1, 0, 0.5, 0.9999, 1, 1.5, True]), ("words", [0, 1, 7, 2.0, True]),
+    ("pooling", ["global", "max"]), ("whiten", [False, "yes"])])
+def test_a_config_and_a_direct_call_accept_the_same_bow_values(name, values):
+    """validate_feature (config, model.json) and bow.check_params (direct calls) run the same
+    validator, so they accept the same values."""
+    for value in values:
+        try:
+            config_ok = validate_feature({**TINY, name: value}, "features[0]") is not None
+        except ConfigError:
+            config_ok = False
+        try:
+            direct_ok = bow.check_params({name: value}) is not None
+        except ValueError:
+            direct_ok = False
+        assert config_ok == direct_ok, (name, value)
 
 
 # Fitting on training rows only
@@ -100,6 +134,35 @@ def test_kfold_vocabulary_ignores_holdout_images(tmp_path):
     # kfold fits on a different set of rows than train: the split it ignores is kfold.holdout.
     kept, _ = holdout_rows(plan.prepared[0].dataset.labels, 0.25, config.seed)
     assert np.array_equal(np.sort(kept), rows)
+
+
+def test_a_grid_over_the_seed_fits_each_candidates_own_vocabulary(tmp_path):
+    """bow's k-means draws from the seed, so --grid seed=1,2 needs two vocabularies, each the one a
+    plain k-fold with that seed fits (no holdout: the same fitting rows). Fails with the old
+    sharing key (no seed): candidate 2 reused candidate 1's vocabulary."""
+    data = write_npz(tmp_path / "data.npz")
+    config = npz_config(tmp_path, data, kfold={"k": 3, "holdout": 0.0})
+    plan = plan_kfold(config, grid=["seed=1,2"], use_cache=False)
+    vocabularies = [vocabulary(prepared).tobytes() for prepared in plan.prepared]
+    assert vocabularies[0] != vocabularies[1]
+    for seed, fitted in zip((1, 2), vocabularies):
+        alone = plan_kfold(dataclasses.replace(config, seed=seed), use_cache=False)
+        assert vocabulary(alone.prepared[0]).tobytes() == fitted
+
+
+@pytest.mark.parametrize("grid", [["seed=1,2"], ["kfold.holdout=0.1,0.4"]])
+def test_no_grid_candidates_vocabulary_sees_the_holdout(tmp_path, grid):
+    """Every candidate trains and validates on the plan's folds, so its vocabulary is fitted
+    outside the plan's holdout, whatever its own seed or kfold.holdout: changing the holdout's
+    images changes no vocabulary. Fails when a candidate's own split picks the fitting rows."""
+    data = write_npz(tmp_path / "data.npz")
+    config = npz_config(tmp_path, data)
+    plan = plan_kfold(config, grid=grid, use_cache=False)
+    changed = npz_config(tmp_path, changed_images(data, plan.holdout, tmp_path / "holdout.npz"))
+    again = plan_kfold(changed, grid=grid, use_cache=False)
+    assert np.array_equal(plan.holdout, again.holdout)
+    for before, after in zip(plan.prepared, again.prepared):
+        assert vocabulary(before).tobytes() == vocabulary(after).tobytes()
 
 
 def test_cache_key_changes_with_the_state(tmp_path):

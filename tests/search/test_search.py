@@ -3,6 +3,7 @@ halving, interrupt and resume, exit codes. The Dask cluster runs are in test_sea
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -227,4 +228,29 @@ def test_a_diverging_trial_ranks_last_and_the_search_goes_on(tmp_path):
     rows = json.loads(result.stdout)["trials"]
     assert rows[0]["params"] == {"train.lr": 0.05} and rows[0]["mean_accuracy"] is not None
     assert rows[1]["mean_accuracy"] is None and "diverged" in rows[1]["diverged"]
+    # The unit's epoch comes back from train_unit as data (it was null before UnitOutput carried it).
+    unit = json.loads((tmp_path / "run" / "units" / f"t{rows[1]['trial']}_f1_e2" / "metrics.json").read_text())
+    assert unit["status"] == "diverged" and isinstance(unit["epoch"], int)
+    assert f"training diverged at epoch {unit['epoch']} " in unit["message"]
     assert yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())["train"]["lr"] == 0.05
+
+
+def test_trials_csv_keeps_searched_lists_and_feature_specs_in_one_cell_each(tmp_path):
+    """A search over model.hidden and features: csv.reader gives every row the header's width and
+    the searched values back. Fails with a hand-joined row (a features list holding quotes and
+    commas split into extra columns)."""
+    space = {"model.hidden": {"choice": [[8, 4], [16]]},
+             "features": {"choice": [["raw"], ["raw", {"name": "color_hist", "bins": 4}]]}}
+    config = search_config(tmp_path, strategy="grid", search={"strategy": "grid", "space": space},
+                           data={"n_per_class": 8, "image_size": 16}, train={"epochs": 1})
+    result = run("search", "--config", config, "--k", 2, "--out", tmp_path / "run", "--json")
+    assert result.exit_code == 0, result.stderr
+    with open(tmp_path / "run" / "trials.csv", newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    keys = sorted(space)  # yaml.safe_dump wrote the space's keys sorted
+    assert sorted(header[-2:]) == keys and len(rows) == 4
+    assert all(len(row) == len(header) for row in rows)
+    column = {name: header.index(name) for name in keys}
+    written = {int(row[1]): {key: json.loads(row[column[key]]) for key in keys} for row in rows}
+    trials = json.loads(result.stdout)["trials"]
+    assert written == {r["trial"]: r["params"] for r in trials}

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import checks
+from ...errors import ConfigError
 from ..images import check_images
 from . import encoding, kmeans, patches, whitening
 
@@ -29,29 +31,26 @@ DEFAULTS = {"patch": 6, "stride": 1, "words": 1600, "whiten": True, "encoding": 
             "kmeans_iterations": kmeans.ITERATIONS, "kmeans_tol": kmeans.TOL}
 STATE_KEYS = ("whiten_mean", "whiten_matrix", "vocabulary")
 
+#: The one validator of each parameter, for a config file, a model.json and a direct call alike
+#: (``features.FEATURES`` hands them to the config checks and the config reference).
+PARAM_CHECKS = {"patch": checks.integer(1), "stride": checks.integer(1), "words": checks.integer(1),
+                "whiten": checks.boolean, "encoding": checks.one_of(encoding.ENCODINGS),
+                "pooling": checks.one_of(encoding.POOLINGS), "sample_patches": checks.integer(1),
+                "kmeans_iterations": checks.integer(1),
+                # 1 would stop after any first iteration: every step lowers the inertia by < 100%.
+                "kmeans_tol": checks.number(0, 1, exclusive_max=True)}
+
 
 def check_params(params: dict) -> dict:
-    """``params`` with defaults filled in; ValueError naming the parameter if one is wrong."""
+    """``params`` with defaults filled in, each checked by its ``PARAM_CHECKS`` validator;
+    ValueError naming the parameter if one is wrong."""
     unknown = sorted(set(params) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"bow has no parameter {unknown[0]!r}; known: {', '.join(DEFAULTS)}")
-    params = {**DEFAULTS, **params}
-    for name in ("patch", "stride", "words", "sample_patches", "kmeans_iterations"):
-        value = params[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"bow {name} must be an integer >= 1; got {value!r}")
-    if not isinstance(params["whiten"], bool):
-        raise ValueError(f"bow whiten must be true or false; got {params['whiten']!r}")
-    if params["encoding"] not in encoding.ENCODINGS:
-        raise ValueError(f"bow encoding must be one of {', '.join(encoding.ENCODINGS)}; "
-                         f"got {params['encoding']!r}")
-    if params["pooling"] not in encoding.POOLINGS:
-        raise ValueError(f"bow pooling must be one of {', '.join(encoding.POOLINGS)}; "
-                         f"got {params['pooling']!r}")
-    tol = params["kmeans_tol"]
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 1:
-        raise ValueError(f"bow kmeans_tol must be a number in [0, 1); got {tol!r}")
-    return params
+    try:
+        return {name: PARAM_CHECKS[name](value, f"bow {name}") for name, value in {**DEFAULTS, **params}.items()}
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def n_features(height: int, width: int, **params) -> int:
