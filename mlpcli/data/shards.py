@@ -64,7 +64,7 @@ class ShardedImages:
             shard = int(np.searchsorted(self.offsets, row, side="right")) - 1
             return self.shards[shard][row - self.offsets[shard]]
         if isinstance(index, slice):
-            return self._gather(np.arange(len(self))[index])
+            return self._gather(np.arange(*index.indices(len(self))))
         rows = np.asarray(index)
         return self._gather(np.flatnonzero(rows) if rows.dtype == bool else rows)
 
