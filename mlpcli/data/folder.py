@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
+import math
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .. import cache
 from ..errors import DataError
-from ..fileio import atomic_save_npz
 from ..progress import bar, log
 from . import DEFAULT_MAX_IMAGE_PIXELS, Dataset
 from .images import is_image_path, load_image
+from .filelist import Files, load_files
+from .shape import as_preprocess
 
-# Below this many images a process pool costs more than it saves.
+# Below this many images, or this many bytes of files, a process pool costs more than it saves.
 PARALLEL_MIN = 2000
+PARALLEL_MIN_BYTES = 16 << 20
 DECODE_CHUNK = 500
+#: Chunks per worker at least, so that a few large photos still spread over every worker.
+CHUNKS_PER_WORKER = 4
 
 
 def scan_folder(root: str | Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
@@ -60,72 +62,30 @@ def _leads_nowhere(path: Path) -> bool:
     return path.is_symlink() and not path.exists()
 
 
-def fingerprint(paths: list[Path], root: Path, image_size) -> str:
-    """Changes when any file is added, removed, renamed, resized or touched, or the size changes."""
-    digest = hashlib.sha256(repr(tuple(image_size)).encode())
-    for path in paths:
-        try:
-            stat = path.stat()
-        except OSError:  # a link that leads nowhere: describe the link itself
-            stat = path.lstat()
-        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:24]
-
-
 def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
-                cache_dir: str | None = None, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Dataset:
-    """Decode every image under ``root`` to (height, width, 3) uint8; decoded sets are cached.
+                cache_dir: str | None = None, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+                classes=None) -> Dataset:
+    """Decode every image under ``root`` by ``image_size`` (a size (height, width) or a
+    ``shape.Preprocess``) to (height, width, 3) uint8; decoded sets are cached.
 
-    Unreadable images (corrupt, truncated, empty, not an image, over ``max_pixels`` pixels,
-    permission denied, a link that leads nowhere) raise one DataError naming each file.
-    ``on_error='skip'`` leaves them out, logs each and lists them in ``Dataset.skipped``; but a
-    class left with no images, or a data set left with none, is still a DataError: a class without
-    examples cannot be learned.
+    ``classes``: the class folders to read, in this order (None: all, sorted). Unreadable images
+    (corrupt, truncated, empty, not an image, over ``max_pixels`` pixels, permission denied, a link
+    that leads nowhere) raise one DataError naming each file. ``on_error='skip'`` leaves them out,
+    logs each and lists them in ``Dataset.skipped``; but a class left with no images, or a data set
+    left with none, is still a DataError: a class without examples cannot be learned.
     """
+    return load_files(folder_files(root, classes), as_preprocess(image_size), on_error, cache_dir, max_pixels)
+
+
+def folder_files(root: str | Path, classes=None) -> Files:
+    """The labelled files of the image folder ``root``, only ``classes`` (in that order) if given."""
+    from .classes import select_classes
+
     root = Path(root)
     paths, labels, class_names = scan_folder(root)
-    key = fingerprint(paths, root, image_size)
-    # The limit decides which files are skipped, so it is part of what a cache entry holds.
-    cache_file = Path(cache_dir) / f"images-{key}-{on_error}-{max_pixels}.npz" if cache_dir else None
-    stored = None
-    if cache_file is not None:
-        stored = cache.load(cache_file, lambda file: _read_cache(file, paths, image_size), "data")
-    if stored is not None:
-        log.info("data: %d decoded images loaded from cache %s", stored[1].sum(), cache_file)
-        images, kept, failures = stored
-    else:
-        images, kept, failures = decode_all(paths, image_size, skip=on_error == "skip", max_pixels=max_pixels)
-    _check_classes_kept(root, labels, kept, class_names)
-    if stored is None and cache_file is not None:
-        reasons = np.array([item["reason"] for item in failures], dtype=str)
-        cache.store(cache_file, lambda file: atomic_save_npz(file, {"images": images, "kept": kept,
-                                                                   "reasons": reasons}), "data")
-    return Dataset(images, labels[kept], class_names, key, [str(p) for p, k in zip(paths, kept) if k], failures)
-
-
-def _read_cache(path: Path, paths: list[Path], image_size):
-    """(images, kept, failures) from a decoded-images cache entry, or None if it does not fit the
-    folder."""
-    with np.load(path, allow_pickle=False) as stored:
-        images, kept, reasons = stored["images"], stored["kept"], stored["reasons"]
-    fits = (kept.shape == (len(paths),) and kept.dtype == bool and images.dtype == np.uint8
-            and images.shape == (int(kept.sum()), *image_size, 3) and len(reasons) == len(kept) - kept.sum())
-    if not fits:
-        return None
-    failed = [str(p) for p, k in zip(paths, kept) if not k]
-    return images, kept, [{"path": p, "reason": str(r)} for p, r in zip(failed, reasons)]
-
-
-def _check_classes_kept(root: Path, labels: np.ndarray, kept: np.ndarray, class_names) -> None:
-    """DataError if skipping unreadable images left no images at all, or a class with none."""
-    if not kept.any():
-        raise DataError(f"{root}: none of the {len(kept)} images could be read (all were skipped as "
-                        f"unreadable); the warning above names each with its reason")
-    counts = np.bincount(labels[kept], minlength=len(class_names))
-    empty = [str(root / class_names[i]) for i in np.flatnonzero(counts == 0)]
-    if empty:
-        raise DataError(f"{', '.join(empty)}: every image of this class was unreadable and skipped; "
-                        f"fix or remove those images, or remove the class folder")
+    keep, labels, class_names = select_classes(labels, class_names, classes, f"{root} (class folders)")
+    paths = [p for p, k in zip(paths, keep) if k]
+    return Files(paths, labels, class_names, root, tuple(str(root / name) for name in class_names))
 
 
 def decode_all(paths: list[Path], image_size, skip: bool = False,
@@ -137,14 +97,16 @@ def decode_all(paths: list[Path], image_size, skip: bool = False,
     one DataError names them all. ``max_pixels`` is the decompression-bomb limit of load_image,
     passed to every worker so it holds there too.
     """
-    images = np.empty((len(paths), *image_size, 3), dtype=np.uint8)
+    spec = as_preprocess(image_size)
+    images = np.empty((len(paths), *spec.size, 3), dtype=np.uint8)
     kept = np.ones(len(paths), dtype=bool)
-    chunks = [paths[i:i + DECODE_CHUNK] for i in range(0, len(paths), DECODE_CHUNK)]
-    workers = min(os.cpu_count() or 1, len(chunks))
-    args = (chunks, [image_size] * len(chunks), [max_pixels] * len(chunks))
+    workers = _workers(paths)
+    size = max(1, min(DECODE_CHUNK, math.ceil(len(paths) / (CHUNKS_PER_WORKER * workers))))
+    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    args = (chunks, [spec] * len(chunks), [max_pixels] * len(chunks))
     failures: list[dict] = []
     with bar(len(paths), "decode", unit="img") as progress:
-        if len(paths) < PARALLEL_MIN or workers < 2:
+        if workers < 2:
             _fill(images, kept, failures, map(_decode_chunk, *args), progress)
         else:
             with ProcessPoolExecutor(workers) as pool:
@@ -153,6 +115,29 @@ def decode_all(paths: list[Path], image_size, skip: bool = False,
     if kept.all():
         return images, kept, failures
     return images[kept], kept, failures
+
+
+def _workers(paths: list[Path]) -> int:
+    """Decode processes for ``paths``: ``--threads`` (nn.parallel's count), or 1 when the set is too
+    small to pay for a pool (fewer than PARALLEL_MIN images and PARALLEL_MIN_BYTES of files)."""
+    from ..nn import parallel
+
+    if len(paths) < PARALLEL_MIN and _file_bytes(paths, PARALLEL_MIN_BYTES) < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(parallel.threads(), len(paths)))
+
+
+def _file_bytes(paths: list[Path], enough: int) -> int:
+    """The files' total size, counted until it reaches ``enough``."""
+    total = 0
+    for path in paths:
+        try:
+            total += path.stat().st_size
+        except OSError:  # unreadable: decoding reports it
+            continue
+        if total >= enough:
+            break
+    return total
 
 
 def report_failures(failures: list[dict], skip: bool) -> None:
@@ -189,5 +174,5 @@ def _decode_chunk(paths: list[Path], image_size, max_pixels: int):
         except DataError as exc:
             ok.append(False)
             errors.append({"path": str(path), "reason": str(exc).removeprefix(f"{path}: ")})
-    block = np.stack(decoded) if decoded else np.empty((0, *image_size, 3), np.uint8)
+    block = np.stack(decoded) if decoded else np.empty((0, *as_preprocess(image_size).size, 3), np.uint8)
     return block, np.asarray(ok, dtype=bool), errors
