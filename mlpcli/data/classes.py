@@ -15,16 +15,26 @@ def select_classes(labels: np.ndarray, class_names, classes, source: str):
     listed class the data does not have."""
     if classes is None:
         return np.ones(len(labels), dtype=bool), labels, tuple(class_names)
-    absent = [name for name in classes if name not in class_names]
-    if absent:
-        raise DataError(f"{source}: data.classes lists {', '.join(map(repr, absent))}, which the data does not "
-                        f"have (it has {', '.join(class_names)}); fix the names in data.classes or add the images")
+    classes = class_order(class_names, classes, source)
     new_index = np.full(len(class_names), -1, dtype=np.int64)
     for index, name in enumerate(classes):
         new_index[list(class_names).index(name)] = index
     mapped = new_index[labels]
     keep = mapped >= 0
     return keep, mapped[keep], tuple(classes)
+
+
+def class_order(present, classes, source: str) -> tuple[str, ...]:
+    """The classes a data set is read with: ``classes`` (``data.classes``) if given, after
+    checking that each is ``present``; else the present ones, sorted."""
+    if classes is None:
+        return tuple(sorted(present))
+    absent = [name for name in classes if name not in present]
+    if absent:
+        raise DataError(f"{source}: data.classes lists {', '.join(map(repr, absent))}, which the data does not "
+                        f"have (it has {', '.join(sorted(present))}); fix the names in data.classes or add "
+                        f"the images")
+    return tuple(classes)
 
 
 def select_dataset_classes(dataset: Dataset, classes, source: str) -> Dataset:

@@ -12,7 +12,9 @@ class Dataset:
     """images (n_images, height, width, 3) uint8; labels (n_images,) int64 indexing class_names.
 
     ``fingerprint`` identifies the content (for caches); ``sources`` names each image (a path);
-    ``skipped`` lists the unreadable files left out (``{"path", "reason"}``, ``on_error: skip``).
+    ``skipped`` lists the unreadable files left out (``{"path", "reason"}``, ``on_error: skip``);
+    ``fixed_val`` (n_images,) bool marks a fixed validation split (``data.val_path``, a CSV's
+    ``split`` column), None when ``data.val_fraction`` draws one.
     """
 
     images: np.ndarray
@@ -21,22 +23,26 @@ class Dataset:
     fingerprint: str | None = None
     sources: list[str] | None = None
     skipped: list[dict] = field(default_factory=list)
+    fixed_val: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def resize_dataset(dataset: Dataset, image_size) -> Dataset:
-    """The same dataset with images resized to ``image_size = (height, width)`` if they differ."""
-    height, width = image_size
-    if dataset.images.shape[1:3] == (height, width):
-        return dataset
-    from PIL import Image
+def resize_dataset(dataset: Dataset, target) -> Dataset:
+    """The same dataset brought to ``target`` (a ``shape.Preprocess``, or an image size (height,
+    width): squash to RGB), as a decoded file would be; unchanged if nothing differs."""
+    from .shape import as_preprocess, fit_array
 
-    resized = np.stack([np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
-                        for image in dataset.images])
+    spec = as_preprocess(target)
+    if dataset.images.shape[1:3] == tuple(spec.size) and spec.color == "rgb":
+        return dataset
+    images = np.stack([fit_array(image, spec) for image in dataset.images])
+    height, width = spec.size
     fingerprint = dataset.fingerprint and f"{dataset.fingerprint}-{height}x{width}"
-    return Dataset(resized, dataset.labels, dataset.class_names, fingerprint, dataset.sources, dataset.skipped)
+    if fingerprint and spec.describe() != {"resize": "squash", "color": "rgb", "pad_fill": 0}:
+        fingerprint += "-{resize}-{color}-{pad_fill}".format(**spec.describe())
+    return Dataset(images, dataset.labels, dataset.class_names, fingerprint, dataset.sources, dataset.skipped)
 
 
 def relabel(dataset: Dataset, class_names, source) -> np.ndarray:

@@ -18,14 +18,16 @@ from .shape import Preprocess
 
 @dataclass(frozen=True)
 class Files:
-    """paths (n_files,), labels (n_files,) int64 indexing class_names, and how to name where each
-    class's files came from in messages (``class_place[i]``: a class folder, or the CSV)."""
+    """paths (n_files,), labels (n_files,) int64 indexing class_names, how to name where each
+    class's files came from in messages (``class_place[i]``: a class folder, or the CSV), and
+    ``val`` (n_files,) bool: the files of a fixed validation split (None: none fixed)."""
 
     paths: list[Path]
     labels: np.ndarray
     class_names: tuple[str, ...]
     root: Path
     class_place: tuple[str, ...]
+    val: np.ndarray | None = None
 
 
 def fingerprint(files: Files, spec: Preprocess) -> str:
@@ -34,13 +36,23 @@ def fingerprint(files: Files, spec: Preprocess) -> str:
     # "draft": decoded with JPEG draft scaling, which changed the bytes of large JPEGs.
     digest = hashlib.sha256(repr((tuple(spec.size), spec.describe(), "draft", files.class_names)).encode())
     digest.update(files.labels.astype(np.int64).tobytes())
+    if files.val is not None:
+        digest.update(b"val" + files.val.tobytes())
     for path in files.paths:
-        try:
-            stat = path.stat()
-        except OSError:  # a link that leads nowhere: describe the link itself
-            stat = path.lstat()
-        digest.update(f"{_name(path, files.root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{_name(path, files.root)}\0{_stat(path)}\n".encode())
     return digest.hexdigest()[:24]
+
+
+def _stat(path: Path) -> str:
+    """Size and modification time; of the link itself for a link that leads nowhere, and
+    "missing" for a file a CSV names that does not exist (skipped with on_error: skip)."""
+    for stat in (path.stat, path.lstat):
+        try:
+            found = stat()
+            return f"{found.st_size}\0{found.st_mtime_ns}"
+        except OSError:
+            continue
+    return "missing"
 
 
 def _name(path: Path, root: Path) -> str:
@@ -73,7 +85,16 @@ def load_files(files: Files, spec: Preprocess, on_error: str, cache_dir, max_pix
         cache.store(cache_file, lambda file: atomic_save_npz(file, {"images": images, "kept": kept,
                                                                    "reasons": reasons}), "data")
     sources = [str(p) for p, k in zip(files.paths, kept) if k]
-    return Dataset(images, files.labels[kept], files.class_names, key, sources, failures)
+    fixed_val = None if files.val is None else files.val[kept]
+    return Dataset(images, files.labels[kept], files.class_names, key, sources, failures, fixed_val)
+
+
+def with_validation(files: Files, val_files: Files) -> Files:
+    """``files`` followed by ``val_files`` (labels indexing the same class names) as the fixed
+    validation split."""
+    val = np.concatenate([np.zeros(len(files.paths), bool), np.ones(len(val_files.paths), bool)])
+    return Files(files.paths + val_files.paths, np.concatenate([files.labels, val_files.labels]),
+                 files.class_names, files.root, files.class_place, val)
 
 
 def _read_cache(path: Path, paths: list[Path], image_size):
