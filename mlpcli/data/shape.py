@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 #: ``data.resize`` values: squash: stretch to the size (the aspect ratio is lost); center_crop:
 #: the largest centred window of the target's aspect ratio, then resize; pad: resize to fit inside
@@ -19,9 +18,11 @@ from PIL import Image
 RESIZES = ("squash", "center_crop", "pad")
 #: ``data.color`` values; gray keeps three equal channels, so every feature works unchanged.
 COLORS = ("rgb", "gray")
-#: Bilinear in Pillow's ``resize`` widens its support when shrinking, so each output pixel
-#: averages every input pixel it covers (antialiased), unlike a plain bilinear lookup.
-FILTER = Image.Resampling.BILINEAR
+#: The resize filter, Pillow's bilinear (``Image.Resampling.BILINEAR``): in ``resize`` it widens
+#: its support when shrinking, so each output pixel averages every input pixel it covers
+#: (antialiased), unlike a plain bilinear lookup. (Pillow is imported when an image is resized,
+#: so that the config, which reads this module's choices, does not load it.)
+FILTER = 2
 #: EXIF orientations that swap rows and columns (a phone held upright).
 _TRANSPOSED = (5, 6, 7, 8)
 
@@ -64,8 +65,9 @@ def draft_size(stored: tuple[int, int], orientation: int, spec: Preprocess) -> t
     return (height, width) if orientation in _TRANSPOSED else (width, height)
 
 
-def fit(image: Image.Image, spec: Preprocess) -> Image.Image:
-    """An upright RGB Pillow image -> ``spec.size`` by ``spec.resize``, then ``spec.color``.
+def fit(image, spec: Preprocess):
+    """An upright RGB Pillow image -> a Pillow image of ``spec.size`` by ``spec.resize``, then
+    ``spec.color``.
 
     An image already of the target's aspect ratio takes the squash path whatever the policy,
     so square inputs to square targets give the same bytes under every policy.
@@ -93,8 +95,10 @@ def crop_box(size: tuple[int, int], target: tuple[int, int]) -> tuple[float, flo
     return left, upper, left + crop_width, upper + crop_height
 
 
-def _pad(image: Image.Image, spec: Preprocess) -> Image.Image:
+def _pad(image, spec: Preprocess):
     """Shrink (or grow) ``image`` to fit inside ``spec.size`` and centre it on ``pad_fill``."""
+    from PIL import Image
+
     height, width = spec.size
     scale = min(width / image.size[0], height / image.size[1])
     inner = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
@@ -105,6 +109,8 @@ def _pad(image: Image.Image, spec: Preprocess) -> Image.Image:
 
 def fit_array(image: np.ndarray, spec: Preprocess) -> np.ndarray:
     """(height, width, 3) uint8 -> (spec.size, 3) uint8, as ``fit`` does for a decoded file."""
+    from PIL import Image
+
     if image.shape[:2] == tuple(spec.size) and spec.color == "rgb":
         return image
     return np.asarray(fit(Image.fromarray(image), spec), dtype=np.uint8)
