@@ -11,8 +11,8 @@ import numpy as np
 from ..errors import DataError
 from ..progress import bar, log
 from . import DEFAULT_MAX_IMAGE_PIXELS, Dataset
-from .images import is_image_path, load_image
 from .filelist import Files, load_files
+from .images import is_image_path, load_image
 from .shape import as_preprocess
 
 # Below this many images, or this many bytes of files, a process pool costs more than it saves.

@@ -3,9 +3,9 @@ whether a path is in it, so that a new format is added in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..choices import DEFAULT_MAX_IMAGE_PIXELS
 from ..errors import ConfigError, DataError

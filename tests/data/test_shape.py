@@ -1,6 +1,7 @@
 """Fast decoding (JPEG draft scaling) and the shape policies of ``data.resize``."""
 
 from concurrent.futures import ProcessPoolExecutor
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -107,7 +108,7 @@ def test_gray_gives_three_equal_channels():
 
 
 class _Recording(ProcessPoolExecutor):
-    workers: list = []
+    workers: ClassVar[list] = []
 
     def __init__(self, max_workers):
         type(self).workers.append(max_workers)
