@@ -65,7 +65,7 @@ class DataConfig:
     n_per_class: int = _leaf(250, c.integer(2), "images per shape (format synthetic only)")
     on_error: str = _leaf("fail", c.one_of(("fail", "skip")),
                           "an unreadable image stops the run (fail) or is left out with a warning (skip); "
-                          "format folder only")
+                          "formats folder and csv")
     max_image_pixels: int = _leaf(DEFAULT_MAX_IMAGE_PIXELS, c.integer(1),
                                   "larger images are refused as possible decompression bombs; raise it "
                                   "for real photos of more pixels")

@@ -1,11 +1,15 @@
 """Inputs of real projects: data.format csv, data.val_path, data.classes, data.color."""
 
+import json
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
+from mlpcli.cli import cli
 from mlpcli.config import load_config
 from mlpcli.data import class_names, load_dataset, load_labelled
 from mlpcli.errors import ConfigError, DataError
@@ -162,3 +166,20 @@ def test_the_cache_key_changes_with_each_new_key(tmp_path):
             ({}, {"color": "gray"}, {"resize": "pad"}, {"resize": "pad", "pad_fill": 9},
              {"resize": "center_crop"}, {"classes": ["dog", "cat"]})}
     assert len(keys) == 6
+
+
+def test_train_validates_on_the_csv_split_and_on_val_path(tmp_path):
+    write_image_folder(tmp_path / "images", n_per_class=6, classes=("cat", "dog"))
+    splits = ["train", "train", "train", "val", "val", "test"]
+    rows = [f"images/{name}/{i:03d}.png,{name},{splits[i]}" for name in ("cat", "dog") for i in range(6)]
+    path = _csv(tmp_path, "path,label,split\n" + "\n".join(rows) + "\n")
+    write_image_folder(tmp_path / "val", n_per_class=3, classes=("cat", "dog"), seed=1)
+    for data, n_train, n_val in (({"format": "csv", "path": str(path)}, 6, 4),
+                                 ({"format": "folder", "path": str(tmp_path / "images"),
+                                   "val_path": str(tmp_path / "val")}, 12, 6)):
+        config = write_config(tmp_path / "config.yaml", data=data)
+        result = CliRunner().invoke(cli, ["train", "--config", str(config), "--out", str(tmp_path / "run"), "--json"])
+        assert result.exit_code == 0, result.stderr
+        metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+        assert (metrics["train"]["n"], metrics["val"]["n"]) == (n_train, n_val)
+        shutil.rmtree(tmp_path / "run")
