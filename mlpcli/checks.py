@@ -137,6 +137,20 @@ def int_list(minimum: int) -> Check:
     return described(check, "list of integers", expected)
 
 
+def _class_list(value, key):
+    """A non-empty list of distinct, non-empty class names (surrounding spaces removed)."""
+    expected = "a non-empty list of distinct class names"
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise fail(key, expected, value)
+    names = tuple(v.strip() for v in value)
+    if len(set(names)) != len(names):
+        raise fail(key, expected + " (a name is listed twice)", value)
+    return names
+
+
+class_list = described(_class_list, "list of strings", "a non-empty list of distinct class names")
+
+
 def image_size(value, key):
     """``32`` or ``[height, width]`` -> (height, width)."""
     if isinstance(value, int) and not isinstance(value, bool):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .data.shape import Preprocess
 from .features.pipeline import extract_features, state_digest
 from .nn import softmax
 
@@ -38,15 +39,19 @@ class Predictor:
 
     ``features`` is the list of FeatureConfig the network's input was made with (``raw`` in
     end-to-end mode); ``states`` their fitted states (None for an unfitted extractor; see
-    ``features.pipeline``); ``standardizer`` holds the training rows' statistics.
+    ``features.pipeline``); ``standardizer`` holds the training rows' statistics; ``preprocess``
+    (a ``data.shape.Preprocess``) how a file becomes its input image (default: squash to RGB).
     """
 
     def __init__(self, network, standardizer, class_names, image_size, features, loss: str = "softmax",
-                 states=None):
+                 states=None, preprocess=None):
         self.network = network
         self.standardizer = standardizer
         self.class_names = tuple(class_names)
         self.image_size = tuple(image_size)
+        self.preprocess = preprocess or Preprocess(self.image_size)
+        if tuple(self.preprocess.size) != self.image_size:
+            raise ValueError(f"preprocess size {self.preprocess.size} differs from image_size {self.image_size}")
         self.features = tuple(features)
         self.states = (None,) * len(self.features) if states is None else tuple(states)
         if len(self.states) != len(self.features):
@@ -89,7 +94,7 @@ class FoldEnsemble:
     def __init__(self, members: list[Predictor]) -> None:
         first = members[0]
         for index, member in enumerate(members[1:], start=2):
-            for attribute in ("class_names", "image_size", "features", "dtype"):
+            for attribute in ("class_names", "image_size", "preprocess", "features", "dtype"):
                 if getattr(member, attribute) != getattr(first, attribute):
                     raise ValueError(f"ensemble member {index} has different {attribute} than member 1: "
                                      f"{getattr(member, attribute)} vs {getattr(first, attribute)}")
@@ -99,6 +104,7 @@ class FoldEnsemble:
         self.members = list(members)
         self.class_names = first.class_names
         self.image_size = first.image_size
+        self.preprocess = first.preprocess
         self.features = first.features
         self.states = first.states
 

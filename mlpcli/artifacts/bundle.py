@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArtifactError
+from ..data.shape import Preprocess
 from ..features import FEATURES
 from ..features.standardize import Standardizer
 from ..fileio import atomic_save_npz, make_dir, write_json
@@ -38,7 +39,8 @@ def save_model(directory: str | Path, predictor: Predictor | FoldEnsemble, membe
     make_dir(directory)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
             "class_names": list(predictor.class_names), "image_size": list(predictor.image_size),
-            "features": [{"name": f.name, **f.params} for f in predictor.features]}
+            "features": [{"name": f.name, **f.params} for f in predictor.features],
+            "preprocess": predictor.preprocess.describe()}
     if isinstance(predictor, FoldEnsemble):
         meta.update(kind="ensemble", members=[str(m) for m in member_dirs])
     else:
@@ -87,6 +89,9 @@ def _load_ensemble(directory: Path, description: Description) -> FoldEnsemble:
         ensemble = FoldEnsemble(members)
     except ValueError as exc:
         raise ArtifactError(f"{path}: {exc}") from None
+    if ensemble.preprocess.describe() != description.preprocess:
+        raise ArtifactError(f"{path}: the ensemble's preprocess differs from its members' "
+                            f"({description.preprocess} vs {ensemble.preprocess.describe()})")
     for attribute in ("class_names", "image_size", "features"):
         if getattr(ensemble, attribute) != getattr(description, attribute):
             raise ArtifactError(f"{path}: the ensemble's {attribute} differ from its members' "
@@ -127,7 +132,8 @@ def _load_network(directory: Path, description: Description) -> Predictor:
     check_buffers(network, path)
     standardizer = Standardizer(arrays["standardizer/mean"], arrays["standardizer/std"])
     return Predictor(network, standardizer, description.class_names, description.image_size,
-                     description.features, description.loss, _states(description.features, arrays))
+                     description.features, description.loss, _states(description.features, arrays),
+                     Preprocess(description.image_size, **description.preprocess))
 
 
 def _states(features, arrays: dict) -> tuple:

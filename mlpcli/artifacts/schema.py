@@ -12,6 +12,9 @@ Version 1 (``format: mlpcli-model``, ``format_version: 1``):
 - ``class_names``: non-empty list of distinct strings
 - ``image_size``: ``[height, width]``, integers >= 1, at most ``MAX_IMAGE_PIXELS`` pixels
 - ``features``: non-empty list of ``{name, **params}``, names and parameter values from ``FEATURES``
+- ``preprocess`` (optional, added within version 1): ``{resize, color, pad_fill}``, how a file
+  becomes the model's image (``data.shape``); a bundle without it squashes to RGB, as every
+  model did before it existed
 - network: ``loss`` (a ``LOSSES`` name), ``dtype`` (float32 or float64), ``architecture``
   (``Sequential.spec()``); the arrays live in ``weights.npz``, including the fitted state of each
   fitted feature (e.g. ``bow``'s vocabulary) as ``features/<index>/<name>`` float32 arrays of the
@@ -23,12 +26,13 @@ Version 1 (``format: mlpcli-model``, ``format_version: 1``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
 from ..checks import is_int, shown
+from ..data.shape import COLORS, RESIZES, Preprocess
 from ..errors import ArtifactError, ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
 from ..features.pipeline import feature_widths
@@ -37,6 +41,8 @@ from ..nn import DTYPES, LOSSES, BatchNorm, Sequential, network_from_spec
 FORMAT = "mlpcli-model"
 FORMAT_VERSION = 1
 KINDS = ("network", "ensemble")
+#: What a bundle without ``preprocess`` did: squash to RGB.
+DEFAULT_PREPROCESS = Preprocess((1, 1)).describe()
 #: Larger images are refused: predicting would resize every input to this size.
 MAX_IMAGE_PIXELS = 1 << 24
 #: Values one sample may occupy at any point of the network (layer outputs, im2col rows).
@@ -56,6 +62,7 @@ class Description:
     dtype: str | None = None
     architecture: list | None = None
     members: tuple[str, ...] = ()
+    preprocess: dict = field(default_factory=lambda: dict(DEFAULT_PREPROCESS))
 
 
 def describe(meta, path: Path) -> Description:
@@ -69,7 +76,7 @@ def describe(meta, path: Path) -> Description:
     except ConfigError as exc:
         raise ArtifactError(f"{path}: {exc}") from None
     common = dict(kind=kind, class_names=class_names, image_size=image_size, features=features,
-                  n_features=n_features)
+                  n_features=n_features, preprocess=_preprocess(meta.get("preprocess"), path))
     if kind == "ensemble":
         return Description(**common, members=_members(meta["members"], path))
     if not isinstance(meta["loss"], str) or meta["loss"] not in LOSSES:
@@ -172,6 +179,18 @@ def _image_size(value, path) -> tuple[int, int]:
             or value[0] * value[1] > MAX_IMAGE_PIXELS:
         raise _bad(path, "image_size", f"[height, width], integers >= 1, at most {MAX_IMAGE_PIXELS} pixels", value)
     return tuple(value)
+
+
+def _preprocess(value, path) -> dict:
+    """The checked ``preprocess`` field; the old behaviour (squash, rgb) when absent."""
+    if value is None:
+        return dict(DEFAULT_PREPROCESS)
+    expected = (f"{{resize: one of {', '.join(RESIZES)}, color: one of {', '.join(COLORS)}, "
+                f"pad_fill: 0..255}}")
+    if not isinstance(value, dict) or set(value) != set(DEFAULT_PREPROCESS) or value["resize"] not in RESIZES \
+            or value["color"] not in COLORS or not is_int(value["pad_fill"]) or not 0 <= value["pad_fill"] <= 255:
+        raise _bad(path, "preprocess", expected, value)
+    return dict(value)
 
 
 def _features(value, path) -> tuple[FeatureConfig, ...]:

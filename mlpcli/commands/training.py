@@ -18,7 +18,7 @@ def run_train(config, config_name: str = "run", out=None, use_cache: bool = True
     with ExitStack() as held:
         written, config = config, _resumed_config(held, resume, "train") if resume else resolve(config)
         prepared = prepare(config, use_cache)
-        train_rows, val_rows = holdout_split(config, prepared.dataset.labels)
+        train_rows, val_rows = holdout_split(config, prepared.dataset.labels, prepared.dataset.fixed_val)
         run_dir = Path(resume) if resume else _new_run(held, config.output.dir, config_name, out,
                                                        recorded_config(written, config))
         trained = _train_and_save(config, prepared, train_rows, val_rows, run_dir)

@@ -23,7 +23,7 @@ def run_predict(paths, model_dir, top_k: int = 1, on_error: str = "fail", max_pi
 
     model = load_model(model_dir)
     files = expand_image_paths(paths)
-    images, kept, skipped = decode_all(files, model.image_size, on_error == "skip",
+    images, kept, skipped = decode_all(files, model.preprocess, on_error == "skip",
                                        max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
     if not kept.any():
         raise DataError(f"none of the {len(files)} images could be read; the warning above names each")
@@ -49,7 +49,7 @@ def run_evaluate(model_dir, data_path, on_error: str = "fail", max_pixels: int |
     from ..metrics import classification_report, quality_gate
 
     model = load_model(model_dir)
-    dataset = load_labelled(data_path, model.image_size, on_error, max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
+    dataset = load_labelled(data_path, model.preprocess, on_error, max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
     labels = relabel(dataset, model.class_names, data_path)
     probabilities = model.predict_proba(dataset.images)
     predicted = probabilities.argmax(axis=1)
@@ -114,13 +114,14 @@ def run_features_show(image_path, config, out_file=None) -> dict:
     """
     from ..config import load_config
     from ..data.images import load_image
+    from ..data.shape import preprocess_of
     from ..errors import ConfigError
     from ..visualize.features_picture import features_picture, picture_params
     from ..visualize.tiles import save_png
 
     if isinstance(config, (str, Path)):
         config = load_config(config)
-    image = load_image(image_path, config.data.image_size, config.data.max_image_pixels)
+    image = load_image(image_path, preprocess_of(config.data), config.data.max_image_pixels)
     features, hog_params, hist_params, notes = picture_params(config)
     try:
         picture = features_picture(image, hog_params, hist_params)

@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import checks as c
 from ..data import DEFAULT_MAX_IMAGE_PIXELS, LOADERS
+from ..data.shape import COLORS, RESIZES
 from ..errors import ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
 from ..nn import ACTIVATIONS, DTYPES, INITS, LOSSES, OPTIMIZERS, SCHEDULES
@@ -39,8 +40,24 @@ class DataConfig:
 
     format: str = _leaf("synthetic", c.one_of(LOADERS),
                         "synthetic: built-in shapes, no download; folder: one sub-folder per class; "
-                        "cifar10: the official Python batches; npz: arrays images and labels")
+                        "cifar10: the official Python batches; npz: arrays images and labels; csv: a CSV "
+                        "of path,label[,split] (paths relative to it; a split column of train/val/test "
+                        "replaces val_fraction, test rows are only for evaluate)")
     path: str | None = _leaf(None, c.optional(c.path), "the data's folder or file; required unless format is synthetic")
+    val_path: str | None = _leaf(None, c.optional(c.path),
+                                 "an image folder (one sub-folder per class) to validate on instead of "
+                                 "val_fraction's held-out images; format folder and csv only")
+    classes: tuple | None = _leaf(None, c.optional(c.class_list),
+                                  "the classes to read, in this order (a subset leaves the others out); "
+                                  "default: every class, sorted (CIFAR-10: its own order)")
+    resize: str = _leaf("squash", c.one_of(RESIZES),
+                        "how an image of another aspect ratio meets image_size: squash stretches it (the "
+                        "default: existing configs and models keep their results); center_crop keeps the "
+                        "centre at its shape, the usual choice for photos; pad fits it whole on pad_fill. "
+                        "Images of the target's aspect ratio are the same under all three")
+    pad_fill: int = _leaf(0, c.described(lambda value, key: _byte(value, key), "integer", "an integer 0..255"),
+                          "gray level of the padding of resize: pad")
+    color: str = _leaf("rgb", c.one_of(COLORS), "rgb, or gray: luma (ITU-R 601) in all three channels")
     split: str = _leaf("train", c.one_of(("train", "test")), "which CIFAR-10 batches to read (format cifar10 only)")
     image_size: tuple = _leaf((32, 32), c.image_size, "images are resized to this size in pixels (one number: square)")
     val_fraction: float = _leaf(0.2, c.number(0.0, 0.9),
@@ -48,7 +65,7 @@ class DataConfig:
     n_per_class: int = _leaf(250, c.integer(2), "images per shape (format synthetic only)")
     on_error: str = _leaf("fail", c.one_of(("fail", "skip")),
                           "an unreadable image stops the run (fail) or is left out with a warning (skip); "
-                          "format folder only")
+                          "formats folder and csv")
     max_image_pixels: int = _leaf(DEFAULT_MAX_IMAGE_PIXELS, c.integer(1),
                                   "larger images are refused as possible decompression bombs; raise it "
                                   "for real photos of more pixels")
@@ -56,6 +73,12 @@ class DataConfig:
     cache_max_gb: float = _leaf(20.0, c.number(0.0, exclusive_min=True),
                                 "the cache folder is kept under this many GB after each run, least recently "
                                 "used entries out first (this run's stay); see mlpcli cache info|clear")
+
+
+def _byte(value, key) -> int:
+    if not c.is_int(value) or not 0 <= value <= 255:
+        raise c.fail(key, "an integer 0..255", value)
+    return value
 
 
 @dataclass(frozen=True)

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+import math
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from .. import cache
 from ..errors import DataError
-from ..fileio import write_json
 from ..progress import bar, log
 from . import DEFAULT_MAX_IMAGE_PIXELS, Dataset
+from .filelist import Files, load_files
 from .images import is_image_path, load_image
-from .shards import ShardedImages, shard_bounds, shard_length
+from .shape import as_preprocess
 
-# Below this many images a process pool costs more than it saves.
+# Below this many images, or this many bytes of files, a process pool costs more than it saves.
 PARALLEL_MIN = 2000
+PARALLEL_MIN_BYTES = 16 << 20
 DECODE_CHUNK = 500
-# Bump when decoding changes what it makes of a file, so stale shards are not reused.
-SHARD_VERSION = 1
+#: Chunks per worker at least, so that a few large photos still spread over every worker.
+CHUNKS_PER_WORKER = 4
 
 
 def scan_folder(root: str | Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
@@ -65,103 +63,30 @@ def _leads_nowhere(path: Path) -> bool:
     return path.is_symlink() and not path.exists()
 
 
-def fingerprint(paths: list[Path], root: Path, image_size) -> str:
-    """Changes when any file is added, removed, renamed, resized or touched, or the size changes."""
-    digest = hashlib.sha256(repr(tuple(image_size)).encode())
-    for path in paths:
-        try:
-            stat = path.stat()
-        except OSError:  # a link that leads nowhere: describe the link itself
-            stat = path.lstat()
-        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:24]
-
-
 def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
-                cache_dir: str | None = None, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Dataset:
-    """Decode every image under ``root`` to (height, width, 3) uint8, in shards memory-mapped
-    from ``cache_dir`` (or from scratch files when it is None; see ``shards``).
+                cache_dir: str | None = None, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+                classes=None) -> Dataset:
+    """Decode every image under ``root`` by ``image_size`` (a size (height, width) or a
+    ``shape.Preprocess``) to (height, width, 3) uint8; decoded sets are cached.
 
-    Unreadable images (corrupt, truncated, empty, not an image, over ``max_pixels`` pixels,
-    permission denied, a link that leads nowhere) raise one DataError naming each file.
-    ``on_error='skip'`` leaves them out, logs each and lists them in ``Dataset.skipped``; but a
-    class left with no images, or a data set left with none, is still a DataError: a class without
-    examples cannot be learned.
+    ``classes``: the class folders to read, in this order (None: all, sorted). Unreadable images
+    (corrupt, truncated, empty, not an image, over ``max_pixels`` pixels, permission denied, a link
+    that leads nowhere) raise one DataError naming each file. ``on_error='skip'`` leaves them out,
+    logs each and lists them in ``Dataset.skipped``; but a class left with no images, or a data set
+    left with none, is still a DataError: a class without examples cannot be learned.
     """
+    return load_files(folder_files(root, classes), as_preprocess(image_size), on_error, cache_dir, max_pixels)
+
+
+def folder_files(root: str | Path, classes=None) -> Files:
+    """The labelled files of the image folder ``root``, only ``classes`` (in that order) if given."""
+    from .classes import select_classes
+
     root = Path(root)
     paths, labels, class_names = scan_folder(root)
-    names = [path.relative_to(root).as_posix() for path in paths]
-    decoded = decode_shards(paths, names, image_size, max_pixels, cache_dir)
-    kept = np.concatenate([shard_kept for _, shard_kept, _ in decoded])
-    failures = [failure for _, _, shard_failures in decoded for failure in shard_failures]
-    report_failures(failures, skip=on_error == "skip")
-    _check_classes_kept(root, labels, kept, class_names)
-    shards = [images for images, _, _ in decoded if len(images)]
-    images = shards[0] if len(shards) == 1 else ShardedImages(shards)
-    return Dataset(images, labels[kept], class_names, fingerprint(paths, root, image_size),
-                   [str(p) for p, k in zip(paths, kept) if k], failures)
-
-
-def decode_shards(paths: list[Path], names: list[str], image_size, max_pixels: int,
-                  cache_dir: str | None) -> list[tuple[np.ndarray, np.ndarray, list[dict]]]:
-    """Per shard of ``paths`` (``shards.shard_bounds`` of their ``names``): (kept images, memory-
-    mapped; kept (n_files,) bool; failures). Shards already in ``cache_dir/images`` are mapped;
-    the others are decoded, one shard in memory at a time, and stored there."""
-    folder = Path(cache_dir) / "images" if cache_dir is not None else None
-    bounds = shard_bounds(names, shard_length(image_size))
-    keys = [shard_key(paths[start:stop], names[start:stop], image_size, max_pixels) for start, stop in bounds]
-    results = [_load_shard(folder, key, stop - start, image_size) if folder else None
-               for key, (start, stop) in zip(keys, bounds)]
-    missing = [index for index, result in enumerate(results) if result is None]
-    n_missing = sum(bounds[i][1] - bounds[i][0] for i in missing)
-    if len(missing) < len(bounds):
-        log.info("data: %d of %d images decoded before, mapped from cache %s", len(paths) - n_missing,
-                 len(paths), folder)
-    with decode_pool(n_missing) as pool, bar(n_missing, "decode", unit="img") as progress:
-        for index in missing:
-            start, stop = bounds[index]
-            images, kept, failures = decode_files(paths[start:stop], image_size, max_pixels, pool, progress)
-            results[index] = (_store_shard(folder, keys[index], images, kept, failures), kept, failures)
-    return results
-
-
-def shard_key(paths: list[Path], names: list[str], image_size, max_pixels: int) -> str:
-    """Changes when a file of the shard is added, removed, renamed, resized or touched, or when
-    what decoding makes of it changes (size, pixel limit)."""
-    digest = hashlib.sha256(repr((tuple(image_size), max_pixels, SHARD_VERSION)).encode())
-    for path, name in zip(paths, names):
-        try:
-            stat = path.stat()
-        except OSError:  # a link that leads nowhere: describe the link itself
-            stat = path.lstat()
-        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:24]
-
-
-def _load_shard(folder: Path, key: str, n_files: int, image_size):
-    """(images, kept, failures) of a cached shard, or None if it is missing or does not fit."""
-    def read(file: Path):
-        meta = json.loads(file.read_text())
-        kept = np.asarray(meta["kept"], dtype=bool)
-        return (kept, list(meta["failures"])) if kept.shape == (n_files,) else None
-
-    meta = cache.load(folder / f"{key}.json", read, "data")
-    if meta is None:
-        return None
-    kept, failures = meta
-    images = cache.load_mapped(folder / f"{key}.npy", (int(kept.sum()), *image_size, 3), np.uint8, "data")
-    return None if images is None else (images, kept, failures)
-
-
-def _store_shard(folder: Path | None, key: str, images: np.ndarray, kept: np.ndarray, failures) -> np.ndarray:
-    """Write a decoded shard (to the cache folder, else a scratch file) -> its images, mapped."""
-    def fill(out: np.ndarray) -> None:
-        out[...] = images
-    mapped = cache.mapped_array(folder / f"{key}.npy" if folder else None, images.shape, np.uint8, fill, "data")
-    if folder is not None:  # the images first: a shard counts once its description is there
-        meta = {"kept": kept.tolist(), "failures": failures}
-        cache.store(folder / f"{key}.json", lambda file: write_json(file, meta), "data")
-    return mapped
+    keep, labels, class_names = select_classes(labels, class_names, classes, f"{root} (class folders)")
+    paths = [p for p, k in zip(paths, keep) if k]
+    return Files(paths, labels, class_names, root, tuple(str(root / name) for name in class_names))
 
 
 def decode_all(paths: list[Path], image_size, skip: bool = False,
@@ -173,17 +98,17 @@ def decode_all(paths: list[Path], image_size, skip: bool = False,
     one DataError names them all. ``max_pixels`` is the decompression-bomb limit of load_image,
     passed to every worker so it holds there too.
     """
-    with decode_pool(len(paths)) as pool, bar(len(paths), "decode", unit="img") as progress:
+    with decode_pool(paths) as pool, bar(len(paths), "decode", unit="img") as progress:
         images, kept, failures = decode_files(paths, image_size, max_pixels, pool, progress)
     report_failures(failures, skip)
     return images, kept, failures
 
 
 @contextmanager
-def decode_pool(n_images: int):
-    """A process pool for decoding ``n_images``, or None when a pool would cost more than it saves."""
-    workers = os.cpu_count() or 1
-    if n_images < PARALLEL_MIN or workers < 2:
+def decode_pool(paths: list[Path]):
+    """A process pool for decoding ``paths`` (``_workers``), or None when one would not pay."""
+    workers = _workers(paths)
+    if workers < 2:
         yield None
         return
     with ProcessPoolExecutor(workers) as pool:
@@ -191,29 +116,44 @@ def decode_pool(n_images: int):
 
 
 def decode_files(paths: list[Path], image_size, max_pixels: int, pool, progress):
-    """Decode ``paths`` on ``pool`` (None: here) -> (images (n_kept, height, width, 3) uint8,
-    kept (n_paths,) bool, failures in path order), nothing reported."""
-    images = np.empty((len(paths), *image_size, 3), dtype=np.uint8)
+    """Decode ``paths`` by ``image_size`` (a size or a ``shape.Preprocess``) on ``pool`` (None:
+    here) -> (images (n_kept, height, width, 3) uint8, kept (n_paths,) bool, failures in path
+    order); nothing is reported. Memory: the decoded images of ``paths``."""
+    spec = as_preprocess(image_size)
+    images = np.empty((len(paths), *spec.size, 3), dtype=np.uint8)
     kept = np.ones(len(paths), dtype=bool)
-    # Several chunks per worker, so a shard's last chunk does not leave the other workers idle.
-    size = max(1, min(DECODE_CHUNK, -(-len(paths) // (4 * (os.cpu_count() or 1)))))
+    from ..nn import parallel
+
+    workers = parallel.threads() if pool is not None else 1  # the pool's size (``_workers``)
+    size = max(1, min(DECODE_CHUNK, math.ceil(len(paths) / (CHUNKS_PER_WORKER * workers))))
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
-    args = (chunks, [image_size] * len(chunks), [max_pixels] * len(chunks))
+    args = (chunks, [spec] * len(chunks), [max_pixels] * len(chunks))
     failures: list[dict] = []
-    _fill(images, kept, failures, (pool.map if pool else map)(_decode_chunk, *args), progress)
+    _fill(images, kept, failures, (pool.map if pool is not None else map)(_decode_chunk, *args), progress)
     return (images, kept, failures) if kept.all() else (images[kept], kept, failures)
 
 
-def _check_classes_kept(root: Path, labels: np.ndarray, kept: np.ndarray, class_names) -> None:
-    """DataError if skipping unreadable images left no images at all, or a class with none."""
-    if not kept.any():
-        raise DataError(f"{root}: none of the {len(kept)} images could be read (all were skipped as "
-                        f"unreadable); the warning above names each with its reason")
-    counts = np.bincount(labels[kept], minlength=len(class_names))
-    empty = [str(root / class_names[i]) for i in np.flatnonzero(counts == 0)]
-    if empty:
-        raise DataError(f"{', '.join(empty)}: every image of this class was unreadable and skipped; "
-                        f"fix or remove those images, or remove the class folder")
+def _workers(paths: list[Path]) -> int:
+    """Decode processes for ``paths``: ``--threads`` (nn.parallel's count), or 1 when the set is too
+    small to pay for a pool (fewer than PARALLEL_MIN images and PARALLEL_MIN_BYTES of files)."""
+    from ..nn import parallel
+
+    if len(paths) < PARALLEL_MIN and _file_bytes(paths, PARALLEL_MIN_BYTES) < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(parallel.threads(), len(paths)))
+
+
+def _file_bytes(paths: list[Path], enough: int) -> int:
+    """The files' total size, counted until it reaches ``enough``."""
+    total = 0
+    for path in paths:
+        try:
+            total += path.stat().st_size
+        except OSError:  # unreadable: decoding reports it
+            continue
+        if total >= enough:
+            break
+    return total
 
 
 def report_failures(failures: list[dict], skip: bool) -> None:
@@ -250,5 +190,5 @@ def _decode_chunk(paths: list[Path], image_size, max_pixels: int):
         except DataError as exc:
             ok.append(False)
             errors.append({"path": str(path), "reason": str(exc).removeprefix(f"{path}: ")})
-    block = np.stack(decoded) if decoded else np.empty((0, *image_size, 3), np.uint8)
+    block = np.stack(decoded) if decoded else np.empty((0, *as_preprocess(image_size).size, 3), np.uint8)
     return block, np.asarray(ok, dtype=bool), errors

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from . import Dataset
+from .dataset import Dataset
 
 
 def load_npz(path: str | Path) -> Dataset:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .. import seeding
-from . import Dataset
+from .dataset import Dataset
 
 SHAPES = ("circle", "square", "triangle", "cross")
 

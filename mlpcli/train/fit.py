@@ -15,6 +15,7 @@ import numpy as np
 from .. import __version__, cache, seeding
 from ..cache_folder import enforce_limit
 from ..data import Dataset, load_dataset
+from ..data.shape import preprocess_of
 from ..data.split import balance_warnings, holdout_rows, require_two_classes
 from ..features import FEATURES, FeatureConfig
 from ..features.pipeline import cached_features, cached_fit
@@ -56,12 +57,14 @@ class Prepared:
 
 def resolve(config):
     """The config a run records: ``seed: null`` draws a seed (so the run can be repeated) and a
-    relative ``data.path`` becomes absolute (so ``--resume`` works from any directory)."""
+    relative ``data.path`` (and ``data.val_path``) becomes absolute (so ``--resume`` works from
+    any directory)."""
     if config.seed is None:
         config = dataclasses.replace(config, seed=seeding.draw_seed())
-    path = config.data.path
-    if path is not None and not Path(path).is_absolute():
-        config = dataclasses.replace(config, data=dataclasses.replace(config.data, path=str(Path(path).resolve())))
+    for key in ("path", "val_path"):
+        path = getattr(config.data, key)
+        if path is not None and not Path(path).is_absolute():
+            config = dataclasses.replace(config, data=dataclasses.replace(config.data, **{key: str(Path(path).resolve())}))
     return config
 
 
@@ -87,7 +90,7 @@ def prepare(config, use_cache: bool = True, split: str = "train", split_config=N
              *dataset.images.shape[1:3])
     states = (None,) * len(features)
     if any(FEATURES[f.name].fitted for f in features):
-        rows = fitting_rows(split_config or config, dataset.labels, split)
+        rows = fitting_rows(split_config or config, dataset.labels, split, dataset.fixed_val)
         states = cached_fit(dataset, rows, features, config.seed, config.data.cache_dir if use_cache else None)
     X = cached_features(dataset, features, config.model.dtype,
                         config.data.cache_dir if use_cache else None, states)
@@ -97,12 +100,12 @@ def prepare(config, use_cache: bool = True, split: str = "train", split_config=N
     return Prepared(dataset, X, features, states)
 
 
-def fitting_rows(config, labels: np.ndarray, split: str) -> np.ndarray:
+def fitting_rows(config, labels: np.ndarray, split: str, fixed_val=None) -> np.ndarray:
     """The rows fitted extractors learn from: never a validation row. ``split`` is ``train`` (the
     training rows of ``holdout_split``) or ``kfold`` (all rows outside ``kfold.holdout``, as every
     fold validates on some of the others; kfold and search)."""
     if split == "train":
-        return holdout_split(config, labels)[0]
+        return holdout_split(config, labels, fixed_val)[0]
     if split == "kfold":
         return holdout_rows(labels, config.kfold.holdout, config.seed)[0]
     raise ValueError(f"split must be train or kfold; got {split!r}")
@@ -154,7 +157,7 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,
                           prepared.dataset.images.shape[1:3], prepared.features, config.model.loss,
-                          prepared.states)
+                          prepared.states, preprocess_of(config.data))
     metrics = split_metrics(network, standardizer, X, y, {"train": train_rows, "val": val_rows},
                             config.model.loss, n_classes)
     metrics.update(epochs=len(history.epochs), best_epoch=history.best_epoch,
@@ -181,6 +184,9 @@ def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str, n_c
     return result
 
 
-def holdout_split(config, labels: np.ndarray):
-    """The train/validation rows of ``data.val_fraction``, stratified and seeded."""
+def holdout_split(config, labels: np.ndarray, fixed_val: np.ndarray | None = None):
+    """The train/validation rows: the fixed split ``fixed_val`` (n_samples,) bool if given
+    (``data.val_path``, a CSV's split column), else ``data.val_fraction``, stratified and seeded."""
+    if fixed_val is not None:
+        return np.flatnonzero(~fixed_val), np.flatnonzero(fixed_val)
     return holdout_rows(labels, config.data.val_fraction, config.seed)

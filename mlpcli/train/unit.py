@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Dataset
+from ..data.shape import preprocess_of
 from ..errors import TrainingDiverged
 from ..features.standardize import Standardizer
 from ..predictor import Predictor
@@ -96,5 +97,6 @@ def rebuild(config, data: UnitData, output: UnitOutput) -> Trained:
                             np.random.default_rng(0))  # any initialization: the weights replace it
     network.load_state_dict(output.weights)
     predictor = Predictor(network, Standardizer(output.mean, output.std), data.class_names,
-                          data.image_shape[:2], data.features, config.model.loss, data.states or None)
+                          data.image_shape[:2], data.features, config.model.loss, data.states or None,
+                          preprocess_of(config.data))
     return Trained(predictor, output.history, output.metrics)
