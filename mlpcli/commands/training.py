@@ -158,7 +158,7 @@ def run_search(config, config_name="search", trials=None, k=None, select=None, j
     from ..search.plan import plan_search
     from ..search.results import finish_search
     from ..search.run import run_units
-    from ..search.scheduler import choose_executor
+    from ..units.executor import choose_executor
     from ..train.fit import recorded_config
 
     with ExitStack() as held:

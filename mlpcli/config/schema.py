@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
 from ..nn import ACTIVATIONS, DTYPES, INITS, LOSSES, OPTIMIZERS, SCHEDULES
 from ..nn.extractor import EXTRACTOR_INITS
-from ..search import space as search_space
+from . import search as search_space
 
 
 def _leaf(default, check, doc: str):

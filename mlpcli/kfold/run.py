@@ -22,11 +22,11 @@ from ..config import dump_yaml, grid_configs
 from ..data.split import holdout_rows
 from ..errors import Interrupted, TrainingDiverged
 from ..fileio import make_dir
-from ..search.scheduler import open_executor, unit_result
+from ..units.executor import open_executor, unit_result
 from ..threads import unit_threads
 from ..train.fit import Prepared, prepare, resolve, train_model
 from ..train.stop import graceful_stop, sigterm_as_interrupt
-from ..train.unit import UnitData, rebuild, train_unit
+from ..units.training import UnitData, rebuild, train_unit
 from .folds import stratified_folds
 
 @dataclass

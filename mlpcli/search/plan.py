@@ -16,7 +16,7 @@ from .. import seeding
 from ..errors import ConfigError
 from ..kfold.run import Plan, kfold_config, plan_configs
 from .halving import Rung, plan_rungs
-from .space import SearchSpec, apply_trial, draw_trials
+from ..config.search import SearchSpec, apply_trial, draw_trials
 
 
 @dataclass(frozen=True)

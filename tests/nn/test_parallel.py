@@ -258,7 +258,7 @@ def test_a_local_worker_pool_has_the_unit_threads_not_all_cores(monkeypatch):
     """k-fold and search workers (``--jobs N``) each run units with ``UNIT_THREADS`` BLAS threads,
     and their element-wise pool reads the same limit, so N workers never oversubscribe the cores
     (here a pretended 8 cores, so the answer differs from the default)."""
-    from mlpcli.search.scheduler import open_executor, unit_result
+    from mlpcli.units.executor import open_executor, unit_result
     from mlpcli.threads import UNIT_THREADS
 
     monkeypatch.setattr(os, "cpu_count", lambda: 8)

@@ -11,7 +11,7 @@ from mlpcli.config import Config, from_dict, with_overrides
 from mlpcli.config import to_dict as config_dict
 from mlpcli.errors import ConfigError
 from mlpcli.config import grid_combinations, parse_grid
-from mlpcli.search.space import (Distribution, apply_trial, check_search, draw_trials, parse_search,
+from mlpcli.config.search import (Distribution, apply_trial, check_search, draw_trials, parse_search,
                                  to_dict)
 
 SPACE = {

@@ -20,8 +20,8 @@ from ..errors import TrainingDiverged
 from ..features.standardize import Standardizer
 from ..predictor import Predictor
 from ..progress import log
-from .fit import Prepared, Trained, build_network, train_model
-from .loop import History
+from ..train.fit import Prepared, Trained, build_network, train_model
+from ..train.loop import History
 
 
 @dataclass(frozen=True)

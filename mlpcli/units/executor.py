@@ -94,8 +94,8 @@ def open_executor(jobs: int | None = None, cluster: str | None = None, timeout: 
     ``retries`` reruns a unit that raised; a unit whose worker died is rerun anyway (see DaskExecutor).
     ``dashboard``: ``local:N`` serves Dask's dashboard on 127.0.0.1:8787 if bokeh is installed.
     """
-    from .dask_executor import DaskExecutor
-    from .local_executor import LocalExecutor
+    from .cluster import DaskExecutor
+    from .local import LocalExecutor
 
     if cluster is None:
         return LocalExecutor(1 if jobs is None else jobs)

@@ -178,7 +178,7 @@ def check_search(spec: SearchSpec, config, key: str = "search") -> None:
     ``config`` is the validated ``Config`` the trials override; the checks are the ones ``--set``
     runs (``config.with_overrides``). A trial combining several keys is checked again when applied.
     """
-    from ..config import with_overrides  # config.py may one day read this section: no import cycle
+    from .load import with_overrides  # load imports schema, which imports this module
 
     for name, dist in spec.space:
         where = f"{key}.space.{name}"
@@ -203,7 +203,7 @@ def draw_trials(spec: SearchSpec, rng: np.random.Generator, n_trials: int | None
     keys in the order written; pass a generator derived from the config's seed.
     """
     if spec.strategy == "grid":
-        from ..config import grid_combinations
+        from .load import grid_combinations
 
         return grid_combinations([(name, list(dist.values)) for name, dist in spec.space])
     n = spec.trials if n_trials is None else n_trials
@@ -212,7 +212,7 @@ def draw_trials(spec: SearchSpec, rng: np.random.Generator, n_trials: int | None
 
 def apply_trial(config, trial: dict, index: int):
     """``config`` with trial ``index``'s overrides, validated together (keys can interact)."""
-    from ..config import with_overrides
+    from .load import with_overrides
 
     try:
         return with_overrides(config, trial)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..threads import UNIT_THREADS, thread_limit
-from .scheduler import Executor, Mapped, run_unit
+from .executor import Executor, Mapped, run_unit
 
 
 class LocalExecutor(Executor):

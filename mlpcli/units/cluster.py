@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..threads import UNIT_THREADS, thread_limit
-from .scheduler import INSTALL_HINT, ClusterError, Executor, run_unit
+from .executor import INSTALL_HINT, ClusterError, Executor, run_unit
 
 
 class DaskExecutor(Executor):
