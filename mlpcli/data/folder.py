@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .. import cache
+from .. import cache, threads
 from ..errors import DataError
 from ..fileio import atomic_save_npz
 from ..progress import bar, log
@@ -140,7 +139,7 @@ def decode_all(paths: list[Path], image_size, skip: bool = False,
     images = np.empty((len(paths), *image_size, 3), dtype=np.uint8)
     kept = np.ones(len(paths), dtype=bool)
     chunks = [paths[i:i + DECODE_CHUNK] for i in range(0, len(paths), DECODE_CHUNK)]
-    workers = min(os.cpu_count() or 1, len(chunks))
+    workers = threads.decode_workers(len(chunks))  # --threads bounds the decoding processes too
     args = (chunks, [image_size] * len(chunks), [max_pixels] * len(chunks))
     failures: list[dict] = []
     with bar(len(paths), "decode", unit="img") as progress:

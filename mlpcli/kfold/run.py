@@ -23,7 +23,7 @@ from ..data.split import holdout_rows
 from ..errors import Interrupted, TrainingDiverged
 from ..fileio import make_dir
 from ..units.executor import open_executor, unit_result
-from ..threads import unit_threads
+from ..units.runtime import unit_threads
 from ..train.fit import Prepared, prepare, resolve, train_model
 from ..train.stop import graceful_stop, sigterm_as_interrupt
 from ..units.training import UnitData, rebuild, train_unit

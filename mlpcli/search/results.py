@@ -22,7 +22,7 @@ from ..errors import TrainingDiverged
 from ..kfold.run import Plan
 from ..kfold.select import evaluate_folds, save_selection, select
 from ..predictor import FoldEnsemble
-from ..threads import unit_threads
+from ..units.runtime import unit_threads
 from .plan import SearchPlan, Unit
 
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..threads import UNIT_THREADS, thread_limit
-from .executor import INSTALL_HINT, ClusterError, Executor, run_unit
+from .executor import INSTALL_HINT, ClusterError, Executor
+from .runtime import run_unit
 
 
 class DaskExecutor(Executor):

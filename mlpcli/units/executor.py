@@ -14,8 +14,8 @@ Either way::
 
 Workers receive shared arrays and all other ndarray arguments read-only, on every backend, so a
 unit that tries to modify its inputs fails the same way everywhere instead of corrupting the copy
-that later units on that worker see. Every unit runs with ``threads.UNIT_THREADS`` BLAS threads,
-so its bytes do not depend on the backend. Leaving the ``with`` block by an exception (Ctrl-C
+that later units on that worker see (``runtime.run_unit``). Every unit runs with
+``threads.UNIT_THREADS`` BLAS threads, so its bytes do not depend on the backend. Leaving the ``with`` block by an exception (Ctrl-C
 included) cancels every unit not finished yet. ``choose_executor`` adds the in-process backend
 that ``--jobs 1`` uses. Dask is optional (``pip install 'mlpcli[cluster]'``) and only
 imported when a cluster is asked for.
@@ -23,20 +23,14 @@ imported when a cluster is asked for.
 
 from __future__ import annotations
 
-import os
-import socket
-import sys
-import time
 import weakref
 from concurrent import futures as cf
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, MlpcliError
-from ..threads import unit_threads
+from .runtime import UnitResult, run_unit
 
 INSTALL_HINT = "pip install 'mlpcli[cluster]'"
 
@@ -57,25 +51,6 @@ def unit_result(future) -> "UnitResult":
     except BrokenProcessPool as exc:
         raise WorkerLost(f"a local worker process died while training ({exc}); the finished units are "
                          f"saved: resume the run (--resume), with fewer --jobs if memory ran out") from None
-
-
-@dataclass(frozen=True)
-class UnitResult:
-    """What a unit returned, which worker ran it, and its wall time there (excluding transfers);
-    ``started``/``finished`` are the worker's clock (``time.time()``) around the call."""
-
-    value: Any
-    worker: str
-    seconds: float
-    started: float = 0.0
-    finished: float = 0.0
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """A shared array as a path: local workers memory-map it instead of unpickling a copy per unit."""
-
-    path: str
 
 
 def choose_executor(jobs: int | None = None, cluster: str | None = None, timeout: float = 10.0) -> "Executor":
@@ -209,54 +184,3 @@ class _InlineFuture(cf.Future):
     def exception(self, timeout=None):
         self.run()
         return super().exception(timeout)
-
-
-#: Shared files already memory-mapped in this worker process, by path.
-_MAPPED: dict[str, np.ndarray] = {}
-
-
-def run_unit(fn, *args) -> UnitResult:
-    """On the worker: resolve shared arrays, freeze array arguments, run ``fn`` and time it."""
-    resolved = [_resolve(arg) for arg in args]
-    started, start = time.time(), time.perf_counter()
-    with unit_threads():
-        value = fn(*resolved)
-    return UnitResult(value, _worker_name(), time.perf_counter() - start, started, time.time())
-
-
-def _resolve(arg):
-    if isinstance(arg, Mapped):
-        if arg.path not in _MAPPED:  # map each shared file once per worker process
-            _MAPPED[arg.path] = np.load(arg.path, mmap_mode="r")
-        return _MAPPED[arg.path]
-    if isinstance(arg, np.ndarray):
-        arg = _aligned(arg)
-        arg.flags.writeable = False
-    return arg
-
-
-_ALIGNED: dict[int, tuple] = {}
-
-
-def _aligned(array: np.ndarray) -> np.ndarray:
-    """``array``, or once per worker an aligned contiguous copy of it: Dask can deliver a scattered
-    array at an odd address, and NumPy's unaligned paths made units about 3x slower (measured)."""
-    if array.flags.aligned and array.flags.c_contiguous:
-        return array
-    hit = _ALIGNED.get(id(array))
-    if hit is not None and hit[0]() is array:
-        return hit[1]
-    for key in [key for key, (ref, _) in _ALIGNED.items() if ref() is None]:
-        del _ALIGNED[key]  # the worker let go of that array: drop its copy too
-    copy = np.array(array, order="C", copy=True)
-    _ALIGNED[id(array)] = (weakref.ref(array), copy)
-    return copy
-
-
-def _worker_name() -> str:
-    if "distributed" in sys.modules:  # never import it here: local workers would pay for it
-        try:
-            return sys.modules["distributed"].get_worker().address
-        except ValueError:  # not inside a Dask worker
-            pass
-    return f"{socket.gethostname()}:{os.getpid()}"

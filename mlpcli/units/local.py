@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..threads import UNIT_THREADS, thread_limit
-from .executor import Executor, Mapped, run_unit
+from .executor import Executor
+from .runtime import Mapped, run_unit
 
 
 class LocalExecutor(Executor):

@@ -67,9 +67,42 @@ def test_training_steps_in_blocks_are_the_same_bytes_for_1_and_2_threads(set_thr
 
 def test_a_unit_cuts_its_products():
     pytest.importorskip("threadpoolctl")
-    from mlpcli.threads import UNIT_PRODUCT_BLOCKS, unit_threads
+    from mlpcli.threads import UNIT_PRODUCT_BLOCKS
+    from mlpcli.units.runtime import unit_threads
 
-    assert products._parts == 1
+    assert products.parts() == 1
     with unit_threads():
-        assert products._parts == UNIT_PRODUCT_BLOCKS > 1
-    assert products._parts == 1
+        assert products.parts() == UNIT_PRODUCT_BLOCKS > 1
+    assert products.parts() == 1
+
+
+def test_a_split_in_one_thread_does_not_cut_another_threads_products():
+    """The blocks are per thread. With a module-global (checked once by making ``_Split`` a plain
+    class), the other thread leaving its split reset this thread's blocks to 1 (assert 1 == 3)."""
+    import threading
+
+    entered, leave, seen = threading.Event(), threading.Event(), {}
+
+    def other() -> None:
+        with products.split(2):
+            entered.set()
+            if not leave.wait(timeout=30):
+                return
+            seen["inside"] = products.parts()
+        seen["after"] = products.parts()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert entered.wait(timeout=30)
+        with products.split(3):
+            assert products.parts() == 3
+            leave.set()
+            thread.join(timeout=30)
+            assert products.parts() == 3
+    finally:
+        leave.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert seen == {"inside": 2, "after": 1}
+    assert products.parts() == 1

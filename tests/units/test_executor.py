@@ -12,7 +12,8 @@ import pytest
 import search_units as units
 
 from mlpcli.errors import ConfigError
-from mlpcli.units.executor import INSTALL_HINT, ClusterError, Mapped, UnitResult, open_executor
+from mlpcli.units.executor import INSTALL_HINT, ClusterError, open_executor
+from mlpcli.units.runtime import Mapped, UnitResult
 
 
 def toy_work(n_units=6):
