@@ -5,8 +5,10 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
+from ..units.placement import Placement
 
-def run_train(config, config_name: str = "run", out=None, use_cache: bool = True, resume=None) -> dict:
+
+def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = True, resume=None) -> dict:
     """Train on the ``data.val_fraction`` split and write a run directory; returns the summary.
 
     With ``resume`` (a run directory) the interrupted run continues from its checkpoint instead.
@@ -93,8 +95,8 @@ def _new_run(held: ExitStack, output_dir, name: str, out, config_yaml: str) -> P
     return run_dir
 
 
-def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=None, out=None,
-              use_cache=True, resume=None, cluster=None, timeout=10.0) -> dict:
+def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), placement=Placement(), out=None,
+              use_cache=True, resume=None) -> dict:
     """Cross-validate (each grid combination), keep the best combination's fold models with the
     ``select``-ed final model, and write the run directory; returns the summary.
 
@@ -121,7 +123,7 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=No
                                recorded_config(config, plan.base_config))
             write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
         dirs = fold_dirs(run_dir, plan)
-        _train_folds(plan, dirs, jobs, run_dir, cluster, timeout)
+        _train_folds(plan, dirs, placement, run_dir)
         trained = load_folds(dirs)
         best, summary, oof = select_best(plan, trained)
         log_table(summary)
@@ -130,13 +132,13 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=No
     return {"run_dir": str(run_dir), **summary}
 
 
-def _train_folds(plan, dirs, jobs, run_dir: Path, cluster=None, timeout=10.0) -> None:
+def _train_folds(plan, dirs, placement, run_dir: Path) -> None:
     """Train every unfinished fold; say how to resume after a stop, and record a divergence."""
     from ..errors import Interrupted, TrainingDiverged
     from ..kfold.run import train_folds
 
     try:
-        train_folds(plan, dirs, jobs, cluster, timeout)
+        train_folds(plan, dirs, placement)
     except Interrupted as exc:
         raise Interrupted(f"{exc}; finished folds are kept. Resume with: mlpcli kfold --resume {run_dir}") from None
     except TrainingDiverged as exc:
@@ -144,10 +146,10 @@ def _train_folds(plan, dirs, jobs, run_dir: Path, cluster=None, timeout=10.0) ->
         raise
 
 
-def run_search(config, config_name="search", trials=None, k=None, select=None, jobs=None, cluster=None,
-               timeout=10.0, out=None, use_cache=True, resume=None) -> dict:
+def run_search(config, *, config_name="search", trials=None, k=None, select=None, placement=Placement(),
+               out=None, use_cache=True, resume=None) -> dict:
     """Cross-validate every trial of the config's ``search:`` section (successive halving: rung by
-    rung) on this process, ``jobs`` local processes or a Dask cluster; keep the best trial's model.
+    rung) on this process, local processes or a Dask cluster (``placement``); keep the best trial's model.
 
     Each unit is saved when it arrives; ``resume`` (a search directory) trains only the missing ones.
     Returns the search summary (``search_summary.json``) with ``run_dir`` and the best trial's
@@ -166,7 +168,7 @@ def run_search(config, config_name="search", trials=None, k=None, select=None, j
             config = _resumed_config(held, resume, "search")
             options = read_search_plan(Path(resume))
             trials, k, select = options["trials"], options["k"], options["select"]
-        executor = choose_executor(jobs, cluster, timeout)  # a bad address fails before the features are made
+        executor = choose_executor(placement)  # a bad address fails before the features are made
         with executor:
             splan = plan_search(config, trials, k, select, use_cache)
             if resume:

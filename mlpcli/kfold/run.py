@@ -2,7 +2,7 @@
 
 Features are extracted once per distinct data/feature setting; each fold fits its own
 standardization on its training rows only. Folds run in this process, or as units of work
-(``train.unit``) on ``jobs`` worker processes or a Dask cluster (``search.scheduler``); each fold
+(``units.training``) on worker processes or a Dask cluster (``units.executor``); each fold
 draws from its own random streams and runs with the same BLAS threads, so the results do not
 depend on where it ran.
 """
@@ -23,6 +23,7 @@ from ..data.split import holdout_rows
 from ..errors import Interrupted, TrainingDiverged
 from ..fileio import make_dir
 from ..units.executor import open_executor, unit_result
+from ..units.placement import Placement
 from ..units.runtime import unit_threads
 from ..train.fit import Prepared, prepare, resolve, train_model
 from ..train.stop import graceful_stop, sigterm_as_interrupt
@@ -78,25 +79,25 @@ def fold_dirs(run_dir: Path, plan: Plan) -> list[list[Path]]:
     return rundir.fold_dirs(run_dir, len(plan.folds), len(plan.configs))
 
 
-def train_folds(plan: Plan, dirs: list[list[Path]], jobs: int | None = None, cluster: str | None = None,
-                timeout: float = 10.0) -> None:
+def train_folds(plan: Plan, dirs: list[list[Path]], placement: Placement = Placement()) -> None:
     """Train and save every (config, fold) model into ``dirs[ci][fi]``, skipping saved ones.
 
     One job (and no cluster): here, continuing from a fold's checkpoint, and Ctrl-C/SIGTERM stops
-    after the minibatch with a checkpoint. Otherwise every fold is a unit on ``jobs`` local
-    processes or the Dask cluster at ``cluster``, saved as it arrives; Ctrl-C cancels the rest.
+    after the minibatch with a checkpoint. Otherwise every fold is a unit on ``placement``'s local
+    processes or Dask cluster, saved as it arrives; Ctrl-C cancels the rest.
     """
     k = len(plan.folds)
     pool_rows = np.sort(np.concatenate(plan.folds))
     tasks = [(ci, fi, np.setdiff1d(pool_rows, plan.folds[fi], assume_unique=True))
              for ci in range(len(plan.configs)) for fi in range(k)
              if not rundir.is_finished(dirs[ci][fi])]
-    if cluster is None and (jobs is None or jobs <= 1 or len(tasks) <= 1):
+    if placement.here or (placement.cluster is None and len(tasks) <= 1):
         with graceful_stop() as stop, unit_threads():
             for ci, fi, train in tasks:
                 _train_fold(plan.configs[ci], plan.prepared[ci], train, plan.folds[fi], fi, k, dirs[ci][fi], stop)
     elif tasks:
-        _train_on_executor(plan, tasks, dirs, open_executor(None if cluster else jobs, cluster, timeout))
+        jobs = None if placement.cluster else placement.jobs
+        _train_on_executor(plan, tasks, dirs, open_executor(jobs, placement.cluster, placement.timeout))
 
 
 def _train_fold(config, prepared, train_rows, val_rows, fold, k, directory: Path, stop) -> None:

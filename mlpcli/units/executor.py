@@ -30,6 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 
 from ..errors import ConfigError, MlpcliError
+from .placement import DEFAULT_TIMEOUT, Placement
 from .runtime import UnitResult, run_unit
 
 INSTALL_HINT = "pip install 'mlpcli[cluster]'"
@@ -53,15 +54,15 @@ def unit_result(future) -> "UnitResult":
                          f"saved: resume the run (--resume), with fewer --jobs if memory ran out") from None
 
 
-def choose_executor(jobs: int | None = None, cluster: str | None = None, timeout: float = 10.0) -> "Executor":
+def choose_executor(placement: Placement = Placement()) -> "Executor":
     """What ``--jobs``/``--cluster`` ask for: no cluster and at most one job runs the units here, in
     this process (no start-up cost, and Ctrl-C stops the unit at once); otherwise ``open_executor``."""
-    if cluster is None and (jobs is None or jobs == 1):
+    if placement.here:
         return InlineExecutor()
-    return open_executor(jobs, cluster, timeout)
+    return open_executor(placement.jobs, placement.cluster, placement.timeout)
 
 
-def open_executor(jobs: int | None = None, cluster: str | None = None, timeout: float = 10.0,
+def open_executor(jobs: int | None = None, cluster: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                   retries: int = 0, dashboard: bool = True) -> "Executor":
     """``jobs`` local processes, or the Dask cluster at ``cluster`` (``tcp://HOST:PORT`` or ``local:N``).
 

@@ -140,7 +140,7 @@ def test_grid_runs_every_combination_and_keeps_the_best(tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--k", "1"], 2, "needs at least 2 folds"),
+    (["--k", "1"], 2, "Invalid value for '--k': 1 is not in the range x>=2"),
     (["--k", "40"], 2, "kfold.k: 40 folds need at least 40 samples per class"),
     (["--grid", "train.lrr=0.1,0.2"], 2, "--grid train.lrr=0.1,0.2: unknown key 'train.lrr'; did you mean 'train.lr'"),
     (["--grid", "train.lr"], 2, "expected KEY=V1,V2"),
@@ -149,3 +149,11 @@ def test_kfold_usage_errors(tmp_path, args, code, message):
     config = write_config(tmp_path / "c.yaml")
     result = run("kfold", "--config", config, *args)
     assert result.exit_code == code and message in result.stderr, result.stderr
+
+
+def test_kfold_and_search_check_k_the_same_way(tmp_path):
+    """One check for --k (kfold had its own message, search click's range)."""
+    config = write_config(tmp_path / "c.yaml")
+    errors = [run(command, "--config", config, "--k", "1") for command in ("kfold", "search")]
+    assert [result.exit_code for result in errors] == [2, 2]
+    assert errors[0].stderr.splitlines()[-1] == errors[1].stderr.splitlines()[-1], [e.stderr for e in errors]

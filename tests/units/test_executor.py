@@ -104,10 +104,11 @@ def test_a_cluster_without_dask_says_how_to_install_it(monkeypatch, cluster):
 
 def test_one_job_runs_units_in_this_process_with_the_same_bytes():
     from mlpcli.units.executor import InlineExecutor, choose_executor
+    from mlpcli.units.placement import Placement
 
     X, work = toy_work()
-    executor = choose_executor(jobs=1)
-    assert isinstance(executor, InlineExecutor) and not isinstance(choose_executor(jobs=2), InlineExecutor)
+    executor = choose_executor(Placement(jobs=1))
+    assert isinstance(executor, InlineExecutor) and not isinstance(choose_executor(Placement(jobs=2)), InlineExecutor)
     with executor:
         shared = executor.share(X)
         futures = [executor.submit(units.project, shared, rows, seed) for rows, seed in work]
