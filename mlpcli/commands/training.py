@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
+from ..fileio import finite_or_none
 from ..units.placement import Placement
 
 
@@ -27,8 +28,8 @@ def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = T
     point_latest(config.output.dir, run_dir)
     metrics = trained.metrics
     return {"run_dir": str(run_dir), "train_accuracy": metrics["train"]["accuracy"],
-            "val_accuracy": _or_none(metrics["val"]["accuracy"]), "train_loss": metrics["train"]["loss"],
-            "val_loss": _or_none(metrics["val"]["loss"]), "epochs": metrics["epochs"],
+            "val_accuracy": finite_or_none(metrics["val"]["accuracy"]), "train_loss": metrics["train"]["loss"],
+            "val_loss": finite_or_none(metrics["val"]["loss"]), "epochs": metrics["epochs"],
             "best_epoch": metrics["best_epoch"], "seconds": metrics["seconds"]}
 
 
@@ -170,17 +171,14 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
             trials, k, select = options["trials"], options["k"], options["select"]
         executor = choose_executor(placement)  # a bad address fails before the features are made
         with executor:
-            splan = plan_search(config, trials, k, select, use_cache)
+            search_plan = plan_search(config, trials, k, select, use_cache)
             if resume:
                 run_dir = Path(resume)
             else:
-                run_dir = _new_run(held, splan.config.output.dir, config_name, out, recorded_config(config, splan.config))
-                write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
-            records, info = run_units(splan, run_dir, executor)
-        summary = finish_search(splan, run_dir, records, info)
-    point_latest(splan.config.output.dir, run_dir)
+                run_dir = _new_run(held, search_plan.config.output.dir, config_name, out,
+                                   recorded_config(config, search_plan.config))
+                write_search_plan(run_dir, search_plan.k, search_plan.config.kfold.select, len(search_plan.params))
+            records, info = run_units(search_plan, run_dir, executor)
+        summary = finish_search(search_plan, run_dir, records, info)
+    point_latest(search_plan.config.output.dir, run_dir)
     return {"run_dir": str(run_dir), **summary}
-
-
-def _or_none(value):
-    return None if value is None or value != value else value

@@ -46,7 +46,7 @@ def run_evaluate(model_dir, data_path, *, on_error: str = "fail", max_pixels: in
     (``metrics.quality_gate`` of ``metric`` against ``fail_under``, or None without one) and
     ``saved`` (with ``save``: where the report was kept in the run's evaluations/, else None)."""
     from ..artifacts import load_model
-    from ..artifacts.summary import save_evaluation
+    from ..artifacts.evaluations import save_evaluation
     from ..data import DEFAULT_MAX_IMAGE_PIXELS, load_labelled, relabel
     from ..metrics import classification_report, quality_gate
 
