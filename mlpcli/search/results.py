@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -45,8 +44,8 @@ def evaluate_trials(search_plan: SearchPlan, run_dir: Path, records: dict) -> di
             if not units or any(u not in records or records[u].diverged for u in units):
                 continue
             folds = [(load_model(_dir(run_dir, u)), read_metrics(_dir(run_dir, u))) for u in units]
-            plan = SimpleNamespace(prepared=[search_plan.kfold.prepared[trial]], folds=search_plan.kfold.folds)
-            results[trial] = {"summary": evaluate_folds(plan, [folds])[0]["summary"], "units": units}
+            evaluated = evaluate_folds(search_plan.kfold.prepared[trial], search_plan.kfold.folds, folds)
+            results[trial] = {"summary": evaluated["summary"], "units": units}
     return results
 
 
