@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import checks as c
+from .. import checks
 from ..errors import ConfigError
 from .fields import build, leaf, node
 
@@ -52,12 +52,12 @@ _SPACE_EXPECTED = ("config keys to {choice: [...]}, {uniform: [lo, hi]}, {loguni
 def _space(raw, key: str) -> tuple:
     """``{"train.lr": {"loguniform": [lo, hi]}, ...}`` -> ``(("train.lr", Distribution), ...)``."""
     if not isinstance(raw, dict) or not raw:
-        raise c.fail(key, "a non-empty mapping of config keys to distributions, "
-                          "e.g. {train.lr: {loguniform: [1.0e-4, 1.0e-1]}}", raw)
+        raise checks.fail(key, "a non-empty mapping of config keys to distributions, "
+                               "e.g. {train.lr: {loguniform: [1.0e-4, 1.0e-1]}}", raw)
     space = []
     for name, spec in raw.items():
         if not isinstance(name, str) or not name:
-            raise c.fail(key, "keyed by dotted config keys such as train.lr", name)
+            raise checks.fail(key, "keyed by dotted config keys such as train.lr", name)
         if name == "search" or name.startswith("search."):
             raise ConfigError(f"{key}.{name}: the search section itself cannot be searched")
         space.append((name, _distribution(spec, f"{key}.{name}")))
@@ -68,21 +68,21 @@ def _space(raw, key: str) -> tuple:
 class HalvingConfig:
     """Successive halving's rungs (strategy halving only)."""
 
-    factor: int = leaf(3, c.integer(2), "each rung keeps the best 1/factor of the trials and trains them "
-                                        "factor times longer")
-    min_epochs: int = leaf(1, c.integer(1), "epochs of the first rung; the last rung trains train.epochs "
-                                            "(strategy halving only)")
+    factor: int = leaf(3, checks.integer(2),
+                       "each rung keeps the best 1/factor of the trials and trains them factor times longer")
+    min_epochs: int = leaf(1, checks.integer(1),
+                           "epochs of the first rung; the last rung trains train.epochs (strategy halving only)")
 
 
 @dataclass(frozen=True)
 class SearchConfig:
     """`mlpcli search`: which keys each trial varies and how they are drawn; null: no search."""
 
-    strategy: str = leaf("random", c.one_of(STRATEGIES),
+    strategy: str = leaf("random", checks.one_of(STRATEGIES),
                          "grid: every combination of the choices; random: trials drawn from the distributions; "
                          "halving: random trials under successive halving, with epochs as the budget")
-    trials: int = leaf(10, c.integer(1), "how many trials to draw (random and halving; --trials overrides it)")
-    space: tuple = leaf((), c.described(_space, "mapping", _SPACE_EXPECTED),
+    trials: int = leaf(10, checks.integer(1), "how many trials to draw (random and halving; --trials overrides it)")
+    space: tuple = leaf((), checks.described(_space, "mapping", _SPACE_EXPECTED),
                         "what each trial varies; every value a trial can get is checked as if given with --set",
                         required=True)
     halving: HalvingConfig = node(HalvingConfig)
@@ -91,7 +91,7 @@ class SearchConfig:
 def parse_search(raw, key: str = "search") -> SearchConfig:
     """The raw ``search:`` mapping (as YAML gives it) -> ``SearchConfig``; ``ConfigError`` names the key."""
     if not isinstance(raw, dict):
-        raise c.fail(key, "a mapping with strategy, trials, space (and halving)", raw)
+        raise checks.fail(key, "a mapping with strategy, trials, space (and halving)", raw)
     spec = build(SearchConfig, raw, f"{key}.")
     if spec.strategy == "grid" and "trials" in raw:
         raise ConfigError(f"{key}.trials: not used with strategy grid (the grid runs every combination "
@@ -108,22 +108,22 @@ def parse_search(raw, key: str = "search") -> SearchConfig:
 
 def _distribution(raw, key: str) -> Distribution:
     if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in DISTRIBUTIONS:
-        raise c.fail(key, "one distribution: {choice: [...]}, {uniform: [lo, hi]}, "
-                          "{loguniform: [lo, hi]} or {int: [lo, hi]}", raw)
+        raise checks.fail(key, "one distribution: {choice: [...]}, {uniform: [lo, hi]}, "
+                               "{loguniform: [lo, hi]} or {int: [lo, hi]}", raw)
     (kind, args), = raw.items()
     key = f"{key}.{kind}"
     if kind == "choice":
         if not isinstance(args, list) or not args:
-            raise c.fail(key, "a non-empty list of values", args)
+            raise checks.fail(key, "a non-empty list of values", args)
         return Distribution(kind, tuple(args))
     if kind == "int":
         if not _pair(args, lambda v: isinstance(v, int) and not isinstance(v, bool)) or args[0] > args[1]:
-            raise c.fail(key, "[lo, hi], two integers with lo <= hi (both included)", args)
+            raise checks.fail(key, "[lo, hi], two integers with lo <= hi (both included)", args)
         return Distribution(kind, (args[0], args[1]))
     if not _pair(args, _is_number) or not args[0] < args[1]:
-        raise c.fail(key, "[lo, hi], two finite numbers with lo < hi", args)
+        raise checks.fail(key, "[lo, hi], two finite numbers with lo < hi", args)
     if kind == "loguniform" and args[0] <= 0:
-        raise c.fail(key, "[lo, hi] with 0 < lo < hi (it draws log(value) uniformly)", args)
+        raise checks.fail(key, "[lo, hi] with 0 < lo < hi (it draws log(value) uniformly)", args)
     # As floats: the draws are floats, so an integer-only key must fail here, not mid-search.
     return Distribution(kind, (float(args[0]), float(args[1])))
 
@@ -134,7 +134,7 @@ def _pair(value, ok) -> bool:
 
 def _is_number(value) -> bool:
     try:
-        c.number()(value, "")
+        checks.number()(value, "")
     except ConfigError:
         return False
     return True
@@ -159,8 +159,8 @@ def check_search(spec: SearchConfig, config, key: str = "search") -> None:
         raise ConfigError(f"{key}.space.train.epochs: strategy halving sets the epochs itself (its budget, "
                           f"up to train.epochs); remove it from the space or use strategy random")
     if spec.strategy == "halving" and spec.halving.min_epochs > config.train.epochs:
-        raise c.fail(f"{key}.halving.min_epochs", f"<= train.epochs ({config.train.epochs}) so that "
-                                                  f"later rungs train longer", spec.halving.min_epochs)
+        raise checks.fail(f"{key}.halving.min_epochs", f"<= train.epochs ({config.train.epochs}) so that "
+                                                       f"later rungs train longer", spec.halving.min_epochs)
 
 
 def to_dict(spec: SearchConfig) -> dict:
