@@ -18,7 +18,6 @@ from ..artifacts.records import read_metrics, save_diverged, save_run, write_con
 from ..config import dump_yaml
 from ..errors import Interrupted
 from ..fileio import finite_or_none
-from ..train.stop import sigterm_as_interrupt
 from ..units.training import UnitData, rebuild, train_unit
 from .halving import survivors
 from .plan import SearchPlan, Unit
@@ -95,12 +94,14 @@ def run_rungs(search_plan: SearchPlan, run_dir: Path, executor, table, records: 
     """Train every unit not yet on disk, rung after rung, filling ``records`` ({Unit: UnitRecord});
     returns the seconds spent sharing the data with the workers.
 
-    ``on_unit(records)`` is called after each unit is saved. Ctrl-C (or SIGTERM) cancels the
-    outstanding units and raises ``Interrupted``; the saved ones stay (and in ``records``).
+    ``on_unit(records)`` is called after each unit is saved. Ctrl-C (or SIGTERM) raises
+    ``Interrupted``: on workers the outstanding units are cancelled; in this process the running
+    unit first saves its checkpoint, from which ``--resume`` continues. The saved units stay (and
+    in ``records``).
     """
     shared = SharedData(executor, search_plan)
     candidates = list(range(len(search_plan.params)))
-    with sigterm_as_interrupt():
+    with executor.interrupts():
         for index, rung in enumerate(search_plan.rungs):
             _run_rung(search_plan, search_plan.units(candidates, rung), run_dir, shared, records, table, on_unit)
             if index + 1 < len(search_plan.rungs):
@@ -132,7 +133,8 @@ def _run_rung(search_plan, units, run_dir, shared: SharedData, records, table, o
     executor = shared.executor
     futures = {executor.submit(train_unit, search_plan.unit_config(u), *shared.args(u.trial), shared.train_rows[u.fold],
                                search_plan.kfold.folds[u.fold], (u.fold,), f"trial {u.trial + 1} fold {u.fold + 1}",
-                               True, key=unit_key(u, shared.token)): u for u in todo}
+                               True, key=unit_key(u, shared.token), checkpoint=_checkpoint(run_dir, u)): u
+               for u in todo}
     done = 0
     try:
         for future in executor.as_completed(list(futures)):
@@ -146,6 +148,11 @@ def _run_rung(search_plan, units, run_dir, shared: SharedData, records, table, o
     except KeyboardInterrupt:
         raise Interrupted(f"search stopped: {len(todo) - done} unit(s) of this rung cancelled on "
                           f"{executor.name}; {len(records)} finished unit(s) are kept") from None
+
+
+def _checkpoint(run_dir: Path, unit: Unit) -> Path:
+    """Where a unit run in this process keeps its progress: its own folder's checkpoint."""
+    return rundir.unit_dir(run_dir, unit.trial, unit.fold, unit.epochs) / rundir.CHECKPOINT
 
 
 def save_unit(search_plan: SearchPlan, run_dir: Path, unit: Unit, result, data: UnitData) -> UnitRecord:
@@ -165,6 +172,7 @@ def save_unit(search_plan: SearchPlan, run_dir: Path, unit: Unit, result, data: 
         save_diverged(directory, output.diverged, None, {"unit": record.info()})
     else:
         save_run(directory, rebuild(config, data, output), {"unit": record.info()})
+    (directory / rundir.CHECKPOINT).unlink(missing_ok=True)  # the unit is saved: nothing to resume
     return record
 
 

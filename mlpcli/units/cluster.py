@@ -52,7 +52,7 @@ class DaskExecutor(Executor):
         # One copy per worker, fetched by workers that join later from a peer that has it.
         return self.client.scatter(array, broadcast=True)
 
-    def _submit(self, fn, args, key):
+    def _submit(self, fn, args, key, checkpoint):
         names = {"pure": False} if key is None else {"key": key}
         return self.client.submit(run_unit, fn, *args, retries=self._retries, **names)
 

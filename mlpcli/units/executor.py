@@ -18,18 +18,19 @@ that later units on that worker see (``runtime.run_unit``). Every unit runs with
 ``threads.UNIT_THREADS`` BLAS threads, so its bytes do not depend on the backend. Leaving the ``with`` block by an exception (Ctrl-C
 included) cancels every unit not finished yet. ``choose_executor`` adds the in-process backend
 that ``--jobs 1`` uses. Dask is optional (``pip install 'mlpcli[cluster]'``) and only
-imported when a cluster is asked for.
+imported when a cluster is asked for. ``inline`` is the in-process backend.
 """
 
 from __future__ import annotations
 
 import weakref
-from concurrent import futures as cf
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, MlpcliError
+from ..train.stop import sigterm_as_interrupt
 from .placement import DEFAULT_TIMEOUT, Placement
 from .runtime import UnitResult, run_unit
 
@@ -57,6 +58,8 @@ def unit_result(future) -> "UnitResult":
 def choose_executor(placement: Placement = Placement()) -> "Executor":
     """What ``--jobs``/``--cluster`` ask for: no cluster and at most one job runs the units here, in
     this process (no start-up cost, and Ctrl-C stops the unit at once); otherwise ``open_executor``."""
+    from .inline import InlineExecutor
+
     if placement.here:
         return InlineExecutor()
     return open_executor(placement.jobs, placement.cluster, placement.timeout)
@@ -102,15 +105,22 @@ class Executor:
         list or dict); the unit receives the array itself, read-only."""
         raise NotImplementedError
 
-    def submit(self, fn, *args, key: str | None = None):
+    def submit(self, fn, *args, key: str | None = None, checkpoint: Path | None = None):
         """Run ``fn(*args)`` on a worker; the future's result is a ``UnitResult``. ``key`` names
-        the unit (Dask reuses a finished unit of the same key); by default every submit is new."""
-        future = self._submit(fn, args, key)
+        the unit (Dask reuses a finished unit of the same key); by default every submit is new.
+        ``checkpoint``: where a unit run in this process keeps its progress (``InlineExecutor``);
+        worker processes rerun a stopped unit from the start, so the others ignore it."""
+        future = self._submit(fn, args, key, checkpoint)
         self._submitted.add(future)
         return future
 
-    def _submit(self, fn, args, key):
+    def _submit(self, fn, args, key, checkpoint):
         raise NotImplementedError
+
+    def interrupts(self):
+        """The block the client waits in: SIGTERM stops the wait as Ctrl-C does (``KeyboardInterrupt``),
+        so the outstanding units are cancelled and the finished ones kept."""
+        return sigterm_as_interrupt()
 
     def as_completed(self, futures):
         raise NotImplementedError
@@ -134,54 +144,3 @@ class Executor:
 
     #: Cancel the outstanding futures before ``close(abort=True)``; local processes fail them instead.
     _cancel_on_abort = True
-
-
-class InlineExecutor(Executor):
-    """Units in this process, one at a time, each run when it is first awaited (``as_completed``
-    yields them in submission order). Ctrl-C interrupts the running unit; nothing else is running."""
-
-    name = "this process"
-
-    def share(self, array: np.ndarray) -> np.ndarray:
-        view = array.view()
-        view.flags.writeable = False
-        return view
-
-    def _submit(self, fn, args, key):
-        # Views: run_unit freezes array arguments, and these are the caller's own arrays.
-        return _InlineFuture(fn, [arg.view() if isinstance(arg, np.ndarray) else arg for arg in args])
-
-    def as_completed(self, futures):
-        for future in list(futures):
-            future.run()
-            yield future
-
-    def cancel(self, futures) -> None:
-        for future in futures:
-            future.cancel()
-
-    def close(self, abort: bool = False) -> None:
-        pass
-
-
-class _InlineFuture(cf.Future):
-    def __init__(self, fn, args) -> None:
-        super().__init__()
-        self._call = (fn, args)
-
-    def run(self) -> None:
-        if self._call is None or not self.set_running_or_notify_cancel():
-            return
-        (fn, args), self._call = self._call, None
-        try:
-            self.set_result(run_unit(fn, *args))
-        except Exception as exc:  # a unit's error is its result; Ctrl-C is not
-            self.set_exception(exc)
-
-    def result(self, timeout=None):
-        self.run()
-        return super().result(timeout)
-
-    def exception(self, timeout=None):
-        self.run()
-        return super().exception(timeout)

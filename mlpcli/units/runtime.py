@@ -61,12 +61,13 @@ def unit_threads():
 _MAPPED: dict[str, np.ndarray] = {}
 
 
-def run_unit(fn, *args) -> UnitResult:
-    """On the worker: resolve shared arrays, freeze array arguments, run ``fn`` and time it."""
+def run_unit(fn, *args, **options) -> UnitResult:
+    """On the worker: resolve shared arrays, freeze array arguments, run ``fn`` and time it.
+    ``options`` are keyword arguments passed as they are (the in-process checkpoint and stop flag)."""
     resolved = [_resolve(arg) for arg in args]
     started, start = time.time(), time.perf_counter()
     with unit_threads():
-        value = fn(*resolved)
+        value = fn(*resolved, **options)
     return UnitResult(value, _worker_name(), time.perf_counter() - start, started, time.time())
 
 

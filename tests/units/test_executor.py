@@ -103,7 +103,8 @@ def test_a_cluster_without_dask_says_how_to_install_it(monkeypatch, cluster):
 
 
 def test_one_job_runs_units_in_this_process_with_the_same_bytes():
-    from mlpcli.units.executor import InlineExecutor, choose_executor
+    from mlpcli.units.executor import choose_executor
+    from mlpcli.units.inline import InlineExecutor
     from mlpcli.units.placement import Placement
 
     X, work = toy_work()
