@@ -34,6 +34,7 @@ from machine import load, machine  # noqa: E402
 
 from mlpcli.commands import run_search  # noqa: E402
 from mlpcli.config import load_config  # noqa: E402
+from mlpcli.units.placement import Placement  # noqa: E402
 
 
 def search_yaml(folder: Path, args) -> Path:
@@ -71,9 +72,9 @@ def unit_times(summary: dict, search_started: float) -> dict:
             "overhead_fraction": ((mean(dispatch) or 0) + (mean(returned) or 0)) / mean(train)}
 
 
-def one_search(config_path: Path, out: Path, **where) -> dict:
+def one_search(config_path: Path, out: Path, k: int, **where) -> dict:
     opened = time.time()
-    summary = run_search(load_config(config_path), out=out, **where)
+    summary = run_search(load_config(config_path), out=out, k=k, placement=Placement(**where))
     total = time.time() - opened
     search_started = summary["started_at"]
     return {"executor": summary["executor"], "wall_seconds": summary["wall_seconds"], "total_seconds": total,

@@ -1,6 +1,6 @@
 """Values that both the library and ``--help`` need, in a module free of NumPy so that ``cli``
 can show them without slowing ``--help`` or loading BLAS before ``--threads`` applies.
-``data`` and ``metrics`` re-export them; import them from there in library code."""
+``data`` re-exports ``DEFAULT_MAX_IMAGE_PIXELS``; import it from there in library code."""
 
 #: Pillow's own default for ``Image.MAX_IMAGE_PIXELS`` (about a quarter gigabyte of RGB pixels);
 #: larger images are refused as possible decompression bombs unless ``data.max_image_pixels`` or

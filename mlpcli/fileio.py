@@ -8,6 +8,7 @@ should be, disk full) raises ArtifactError naming the path and the reason, never
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from contextlib import contextmanager, suppress
@@ -16,6 +17,25 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ArtifactError
+
+
+def finite_or_none(value):
+    """``value`` as a float, or None for NaN and infinities (which JSON cannot hold), or None."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def json_clean(value):
+    """JSON-able copy of ``value`` (nested dicts, lists, tuples) with NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {key: json_clean(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_clean(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def refusal(exc: OSError) -> str:

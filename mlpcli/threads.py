@@ -1,7 +1,14 @@
-"""How many threads BLAS may use. No NumPy here: the limits only count if set before it loads."""
+"""The one owner of threads and cores: how many threads BLAS, the element-wise pool
+(``nn.parallel``) and the image-decoding processes (``data.folder``) get.
+
+One number decides all three: the BLAS limit that ``--threads``/``MLPCLI_THREADS`` set in the
+environment (``limit_threads``), else the cores this process may run on (its CPU affinity). No
+NumPy here: the limits only count if set before it loads; ``nn`` may import this module.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 from contextlib import contextmanager
 
@@ -14,6 +21,34 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 #: the cores those passes need: on 2 cores a 3072-512-10 epoch took 0.40 s with them spinning and
 #: 0.35 s with N = 4 (sleep at once; waking them costs less than a product's rounding noise).
 BLAS_SPIN = {"OPENBLAS_THREAD_TIMEOUT": "4"}
+
+
+@functools.lru_cache(maxsize=1)
+def cores() -> int:
+    """The cores this process may run on (asked once: every element-wise pass needs the count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def blas_limit() -> int | None:
+    """The BLAS thread limit set in the environment (the smallest of ``THREAD_VARIABLES``), or None."""
+    limits = [int(value) for value in (os.environ.get(name, "").strip() for name in THREAD_VARIABLES)
+              if value.isdigit() and int(value) > 0]
+    return min(limits) if limits else None
+
+
+def threads() -> int:
+    """Threads (or processes) one mlpcli process keeps busy: the BLAS limit, else the usable cores.
+    BLAS and the element-wise pool never run at once, so both get this many."""
+    limit = blas_limit()
+    return cores() if limit is None else limit
+
+
+def decode_workers(n_chunks: int) -> int:
+    """Processes that decode ``n_chunks`` chunks of images: ``threads()``, at most one per chunk."""
+    return max(1, min(threads(), n_chunks))
 
 
 def quiet_blas_threads() -> None:
@@ -51,17 +86,3 @@ UNIT_THREADS = 1
 #: the same single-threaded BLAS calls on every backend, and this process's cores run the blocks
 #: side by side (a worker with one thread runs them one after another).
 UNIT_PRODUCT_BLOCKS = 2
-
-
-@contextmanager
-def unit_threads():
-    """BLAS limited to ``UNIT_THREADS`` in this process for the block, and products cut into
-    ``UNIT_PRODUCT_BLOCKS``: the same single-threaded calls in this process as in a worker
-    process (which gets the limit at start-up too), so the same bytes. threadpoolctl is a
-    dependency, imported here because NumPy must not be loaded before ``limit_threads``."""
-    from threadpoolctl import threadpool_limits
-
-    from .nn import products
-
-    with threadpool_limits(UNIT_THREADS, user_api="blas"), products.split(UNIT_PRODUCT_BLOCKS):
-        yield

@@ -48,7 +48,7 @@ def test_the_installed_console_script_trains_and_predicts(tmp_path):
 
 
 def test_the_plain_install_brings_what_the_byte_promise_needs():
-    """Same bytes across --jobs and --cluster needs threadpoolctl (``threads.unit_threads``): a
+    """Same bytes across --jobs and --cluster needs threadpoolctl (``units.runtime.unit_threads``): a
     dependency of ``pip install .`` itself, not of an extra. Fails if it moves back to an extra."""
     installed_script()
     plain = [requirement for requirement in importlib.metadata.requires("mlpcli") or []

@@ -56,6 +56,13 @@ FINISHED = "finished"
 DIVERGED = "diverged"
 
 
+def free_name_candidates(folder: Path, stem: str, suffix: str = ""):
+    """``folder/stem<suffix>``, then ``stem-2<suffix>`` ... ``stem-999<suffix>``: names to try, in
+    order, for a new file or folder that must not replace one (the caller claims or skips each)."""
+    for attempt in range(1, 1000):
+        yield folder / (stem + (f"-{attempt}" if attempt > 1 else "") + suffix)
+
+
 def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None) -> Path:
     """Create and return a fresh run directory; never reuses one that has files in it.
 
@@ -73,8 +80,7 @@ def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None
             raise _cannot_create(run_dir, exc, "choose another --out") from None
         return run_dir
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1, 1000):
-        run_dir = Path(output_dir) / (f"{stamp}-{name}" + (f"-{attempt}" if attempt > 1 else ""))
+    for run_dir in free_name_candidates(Path(output_dir), f"{stamp}-{name}"):
         try:
             run_dir.mkdir(parents=True)
             return run_dir

@@ -1,35 +1,21 @@
 """A run directory read back as plain data for ``mlpcli show``: config essentials, sizes, metrics,
-folds, the latest saved evaluation; and saving an ``evaluate`` report into a run.
+folds, the latest saved evaluation (``evaluations`` writes them).
 
 Everything returned is JSON-able: NaN (an empty split) becomes None.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from datetime import datetime
 from pathlib import Path
 
 from ..errors import ArtifactError, ConfigError
-from ..fileio import write_json
+from ..fileio import json_clean
 from . import rundir
 from .records import read_history, read_kfold_summary, read_metrics, read_search_summary
 from .rundir import EVALUATIONS, read_json
 
 NO_EVALUATION = ("no evaluation saved; run `mlpcli evaluate --model {run} --data DATA --save` "
                  "to get a confusion matrix")
-
-
-def clean(value):
-    """JSON-able copy of ``value`` with NaN and infinities replaced by None."""
-    if isinstance(value, dict):
-        return {key: clean(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def config_essentials(config) -> dict:
@@ -136,7 +122,7 @@ def run_summary(run_dir: str | Path) -> dict:
     own = (None, None) if interrupted is not None else (metrics, kfold)
     summary["evaluation"] = _evaluation_part(run_dir, notes, *own)
     summary["notes"] = notes
-    return clean(summary)
+    return json_clean(summary)
 
 
 def _scores_part(run_dir: Path, kind: str, search, kfold, metrics, notes: list[str]) -> dict:
@@ -198,27 +184,3 @@ def histories(run_dir: Path) -> list[tuple[str, list[dict]]]:
     per_fold = [(folder.name.replace("_", " "), read_history(folder))
                 for folder in rundir.selected_fold_dirs(run_dir)]
     return [(label, rows) for label, rows in per_fold if rows]
-
-
-def save_evaluation(run_dir, report: dict, data=None) -> Path:
-    """Write ``report`` (from ``mlpcli evaluate``) to
-    ``<run_dir>/evaluations/<timestamp>-<data name>.json`` atomically; never overwrites one.
-
-    ``data`` is the evaluated data path (recorded in the file and used for its name).
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ArtifactError(f"{run_dir}: no such run directory to save the evaluation in")
-    now = datetime.now()
-    data = data if data is not None else report.get("data")
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(str(data)).resolve().name if data else "") or "data"
-    folder = run_dir / EVALUATIONS
-    stem = f"{now.strftime('%Y%m%d-%H%M%S')}-{name}"
-    path = folder / f"{stem}.json"
-    for attempt in range(2, 1000):
-        if not path.exists():
-            break
-        path = folder / f"{stem}-{attempt}.json"
-    write_json(path, clean({**report, "data": None if data is None else str(data),
-                            "saved_at": now.isoformat(timespec="seconds")}))
-    return path

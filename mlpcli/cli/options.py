@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..choices import DEFAULT_MAX_IMAGE_PIXELS
+from ..units.placement import DEFAULT_TIMEOUT, Placement
 
 
 def config_options(command, required=True):
@@ -61,7 +62,7 @@ def run_options(json_help: str):
 def workers_options(what: str):
     """--jobs, --cluster (env MLPCLI_CLUSTER) and --timeout, for the commands that run units of work."""
     def decorate(command):
-        command = click.option("--timeout", default=10.0, show_default=True,
+        command = click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True,
                                type=click.FloatRange(min=0, min_open=True),
                                help="Seconds to wait for the Dask scheduler to answer.")(command)
         command = click.option("--cluster", envvar="MLPCLI_CLUSTER", metavar="ADDRESS",
@@ -73,15 +74,16 @@ def workers_options(what: str):
     return decorate
 
 
-def where_to_run(ctx, jobs, cluster):
-    """(jobs, cluster): an explicit --jobs wins over a cluster that only MLPCLI_CLUSTER names."""
+def where_to_run(ctx, jobs, cluster, timeout) -> Placement:
+    """--jobs, --cluster and --timeout as one value; an explicit --jobs wins over a cluster that only
+    MLPCLI_CLUSTER names."""
     from click.core import ParameterSource
 
     if jobs is not None and cluster and ctx.get_parameter_source("cluster") is ParameterSource.ENVIRONMENT:
-        return jobs, None
+        return Placement(jobs, None, timeout)
     if jobs is not None and cluster:
         raise click.UsageError("--jobs and --cluster: choose one; --cluster local:N runs N local Dask workers")
-    return jobs, cluster
+    return Placement(jobs, cluster, timeout)
 
 
 def emit_json(data) -> None:

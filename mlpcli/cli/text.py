@@ -10,13 +10,15 @@ def fmt(value) -> str:
 
 
 def print_kfold(result) -> None:
+    from ..search.table import format_params
+
     click.echo(f"run directory  {result['run_dir']}  (final model: {result['select']})")
     if "grid" in result:
         click.echo("\nmean_acc  std     oof_acc  params")
         for row in result["grid"]:
-            params = " ".join(f"{key}={value}" for key, value in row["params"].items())
+            params = format_params(row["params"], digits=None)
             click.echo(f"{row['mean_accuracy']:.4f}    {row['std_accuracy']:.4f}  {row['oof_accuracy']:.4f}   {params}")
-        click.echo(f"\nbest: {' '.join(f'{k}={v}' for k, v in result['best_params'].items())}")
+        click.echo(f"\nbest: {format_params(result['best_params'], digits=None)}")
     click.echo("\nfold  val_acc  val_loss")
     for fold, (acc, loss) in enumerate(zip(result["fold_accuracies"], result["fold_losses"]), start=1):
         marker = "  <- best" if fold == result["best_fold"] else ""
@@ -106,8 +108,10 @@ def _show_status(summary) -> None:
 def _show_kfold(fold) -> None:
     _line("k-fold", f"{fold['k']} folds, mean {fold['mean_accuracy']:.4f} +/- {fold['std_accuracy']:.4f}, "
                     f"oof {fold['oof_accuracy']:.4f}, final model: {fold.get('select')}")
+    from ..search.table import format_params
+
     for row in fold.get("grid") or []:
-        params = " ".join(f"{key}={value}" for key, value in row["params"].items())
+        params = format_params(row["params"], digits=None)
         chosen = "  <- chosen" if row["params"] == fold.get("best_params") else ""
         _line("grid", f"mean {row['mean_accuracy']:.4f} +/- {row['std_accuracy']:.4f}  {params}{chosen}")
 

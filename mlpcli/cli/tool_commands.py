@@ -22,20 +22,17 @@ def gradcheck(config_path, overrides, print_config, as_json):
     Example:
       mlpcli gradcheck --config configs/quickstart.yaml
     """
-    from ..commands import GRADCHECK_TOLERANCE, run_gradcheck
+    from ..commands import run_gradcheck
 
-    config = load_config_or_print(config_path, overrides, print_config)
-    errors = run_gradcheck(config)
-    worst = max(errors.values())
-    passed = worst <= GRADCHECK_TOLERANCE
+    verdict = run_gradcheck(load_config_or_print(config_path, overrides, print_config))
     if as_json:
-        emit_json({"passed": passed, "tolerance": GRADCHECK_TOLERANCE, "max_relative_error": worst,
-                   "relative_errors": errors})
+        emit_json(verdict)
     else:
-        for path, error in errors.items():
+        for path, error in verdict["relative_errors"].items():
             click.echo(f"{path:<12} {error:.3e}")
-        click.echo(f"{'PASS' if passed else 'FAIL'}: max relative error {worst:.3e} (tolerance {GRADCHECK_TOLERANCE:g})")
-    if not passed:
+        click.echo(f"{'PASS' if verdict['passed'] else 'FAIL'}: max relative error "
+                   f"{verdict['max_relative_error']:.3e} (tolerance {verdict['tolerance']:g})")
+    if not verdict["passed"]:
         sys.exit(1)
 
 

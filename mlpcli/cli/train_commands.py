@@ -41,7 +41,7 @@ def train(config_path, overrides, print_config, resume, out, no_cache, as_json):
 
 @cli.command()
 @resumable
-@click.option("--k", type=int, help="Number of folds (default: kfold.k in the config, 5).")
+@click.option("--k", type=click.IntRange(min=2), help="Number of folds (default: kfold.k in the config, 5).")
 @click.option("--select", type=click.Choice(["best", "ensemble"]),
               help="Final model: the best fold, or all folds averaging their probabilities.")
 @click.option("--grid", multiple=True, metavar="KEY=V1,V2",
@@ -66,14 +66,12 @@ def kfold(ctx, config_path, overrides, print_config, resume, k, select, grid, jo
     """
     from ..commands import run_kfold
 
-    if k is not None and k < 2:
-        raise click.BadParameter("needs at least 2 folds", param_hint="--k")
     if resume and (k or select or grid):
         raise click.UsageError("--resume continues with the run's own --k, --select and --grid")
     config = config_or_resume(config_path, overrides, print_config, resume)
-    jobs, cluster = where_to_run(ctx, jobs, cluster)
-    result = run_kfold(config, Path(config_path or "kfold").stem, k, select, grid, jobs, out, not no_cache, resume,
-                       cluster, timeout)
+    result = run_kfold(config, config_name=Path(config_path or "kfold").stem, k=k, select=select, grid=grid,
+                       placement=where_to_run(ctx, jobs, cluster, timeout), out=out, use_cache=not no_cache,
+                       resume=resume)
     if as_json:
         emit_json(result)
         return
@@ -109,9 +107,9 @@ def search(ctx, config_path, overrides, print_config, resume, trials, k, select,
     if resume and (trials or k or select):
         raise click.UsageError("--resume continues with the search's own --trials, --k and --select")
     config = config_or_resume(config_path, overrides, print_config, resume)
-    jobs, cluster = where_to_run(ctx, jobs, cluster)
-    result = run_search(config, Path(config_path or "search").stem, trials, k, select, jobs, cluster, timeout, out,
-                        not no_cache, resume)
+    result = run_search(config, config_name=Path(config_path or "search").stem, trials=trials, k=k, select=select,
+                        placement=where_to_run(ctx, jobs, cluster, timeout), out=out, use_cache=not no_cache,
+                        resume=resume)
     if as_json:
         emit_json(result)
         return

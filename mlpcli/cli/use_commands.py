@@ -38,7 +38,7 @@ def predict(paths, model_dir, top_k, output, on_error, max_pixels, as_json):
     from .. import tables
     from ..commands import run_predict
 
-    result = run_predict(paths, model_dir, top_k, on_error, max_pixels)
+    result = run_predict(paths, model_dir, top_k=top_k, on_error=on_error, max_pixels=max_pixels)
     if output is not None:
         path = tables.write(output, result["predictions"])
         click.echo(f"wrote {len(result['predictions'])} predictions to {path}", err=True)
@@ -76,12 +76,11 @@ def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, sav
     """
     from ..commands import run_evaluate
 
-    report = run_evaluate(model_dir, data_path, on_error, max_pixels, fail_under, metric)
-    if save:
-        from ..artifacts.summary import save_evaluation
-
-        click.echo(f"saved {save_evaluation(model_dir, report, data_path)}", err=True)
-    shown = {key: value for key, value in report.items() if key != "misclassified"}
+    report = run_evaluate(model_dir, data_path, on_error=on_error, max_pixels=max_pixels, fail_under=fail_under,
+                          metric=metric, save=save)
+    if report["saved"]:
+        click.echo(f"saved {report['saved']}", err=True)
+    shown = {key: value for key, value in report.items() if key not in ("misclassified", "saved")}
     if as_json:
         emit_json(shown)
     else:

@@ -6,10 +6,17 @@ from __future__ import annotations
 GRADCHECK_TOLERANCE = 1e-6
 
 
-def run_gradcheck(config, batch: int = 4, max_entries: int = 40) -> dict[str, float]:
-    """Relative gradient error per parameter of the configured network, in float64, on a random
-    batch of the configured data's shape. Large arrays are checked on ``max_entries`` random
-    entries each."""
+def run_gradcheck(config, *, batch: int = 4, max_entries: int = 40) -> dict:
+    """The verdict on the configured network's gradients: ``relative_errors`` (per parameter, in
+    float64, on a random batch of the configured data's shape; large arrays on ``max_entries``
+    random entries each), ``max_relative_error``, ``tolerance`` and ``passed``."""
+    errors = _relative_errors(config, batch, max_entries)
+    worst = max(errors.values())
+    return {"passed": worst <= GRADCHECK_TOLERANCE, "tolerance": GRADCHECK_TOLERANCE,
+            "max_relative_error": worst, "relative_errors": errors}
+
+
+def _relative_errors(config, batch: int, max_entries: int) -> dict[str, float]:
     import dataclasses
 
     import numpy as np

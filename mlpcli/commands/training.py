@@ -5,8 +5,11 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
+from ..fileio import finite_or_none
+from ..units.placement import Placement
 
-def run_train(config, config_name: str = "run", out=None, use_cache: bool = True, resume=None) -> dict:
+
+def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = True, resume=None) -> dict:
     """Train on the ``data.val_fraction`` split and write a run directory; returns the summary.
 
     With ``resume`` (a run directory) the interrupted run continues from its checkpoint instead.
@@ -25,8 +28,8 @@ def run_train(config, config_name: str = "run", out=None, use_cache: bool = True
     point_latest(config.output.dir, run_dir)
     metrics = trained.metrics
     return {"run_dir": str(run_dir), "train_accuracy": metrics["train"]["accuracy"],
-            "val_accuracy": _or_none(metrics["val"]["accuracy"]), "train_loss": metrics["train"]["loss"],
-            "val_loss": _or_none(metrics["val"]["loss"]), "epochs": metrics["epochs"],
+            "val_accuracy": finite_or_none(metrics["val"]["accuracy"]), "train_loss": metrics["train"]["loss"],
+            "val_loss": finite_or_none(metrics["val"]["loss"]), "epochs": metrics["epochs"],
             "best_epoch": metrics["best_epoch"], "seconds": metrics["seconds"]}
 
 
@@ -91,8 +94,8 @@ def _new_run(held: ExitStack, output_dir, name: str, out, config_yaml: str) -> P
     return run_dir
 
 
-def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=None, out=None,
-              use_cache=True, resume=None, cluster=None, timeout=10.0) -> dict:
+def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), placement=Placement(), out=None,
+              use_cache=True, resume=None) -> dict:
     """Cross-validate (each grid combination), keep the best combination's fold models with the
     ``select``-ed final model, and write the run directory; returns the summary.
 
@@ -119,7 +122,7 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=No
                                recorded_config(config, plan.base_config))
             write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
         dirs = fold_dirs(run_dir, plan)
-        _train_folds(plan, dirs, jobs, run_dir, cluster, timeout)
+        _train_folds(plan, dirs, placement, run_dir)
         trained = load_folds(dirs)
         best, summary, oof = select_best(plan, trained)
         log_table(summary)
@@ -128,13 +131,13 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=No
     return {"run_dir": str(run_dir), **summary}
 
 
-def _train_folds(plan, dirs, jobs, run_dir: Path, cluster=None, timeout=10.0) -> None:
+def _train_folds(plan, dirs, placement, run_dir: Path) -> None:
     """Train every unfinished fold; say how to resume after a stop, and record a divergence."""
     from ..errors import Interrupted, TrainingDiverged
     from ..kfold.run import train_folds
 
     try:
-        train_folds(plan, dirs, jobs, cluster, timeout)
+        train_folds(plan, dirs, placement)
     except Interrupted as exc:
         raise Interrupted(f"{exc}; finished folds are kept. Resume with: mlpcli kfold --resume {run_dir}") from None
     except TrainingDiverged as exc:
@@ -142,10 +145,10 @@ def _train_folds(plan, dirs, jobs, run_dir: Path, cluster=None, timeout=10.0) ->
         raise
 
 
-def run_search(config, config_name="search", trials=None, k=None, select=None, jobs=None, cluster=None,
-               timeout=10.0, out=None, use_cache=True, resume=None) -> dict:
+def run_search(config, *, config_name="search", trials=None, k=None, select=None, placement=Placement(),
+               out=None, use_cache=True, resume=None) -> dict:
     """Cross-validate every trial of the config's ``search:`` section (successive halving: rung by
-    rung) on this process, ``jobs`` local processes or a Dask cluster; keep the best trial's model.
+    rung) on this process, local processes or a Dask cluster (``placement``); keep the best trial's model.
 
     Each unit is saved when it arrives; ``resume`` (a search directory) trains only the missing ones.
     Returns the search summary (``search_summary.json``) with ``run_dir`` and the best trial's
@@ -156,7 +159,7 @@ def run_search(config, config_name="search", trials=None, k=None, select=None, j
     from ..search.plan import plan_search
     from ..search.results import finish_search
     from ..search.run import run_units
-    from ..search.scheduler import choose_executor
+    from ..units.executor import choose_executor
     from ..train.fit import recorded_config
 
     with ExitStack() as held:
@@ -164,19 +167,16 @@ def run_search(config, config_name="search", trials=None, k=None, select=None, j
             config = _resumed_config(held, resume, "search")
             options = read_search_plan(Path(resume))
             trials, k, select = options["trials"], options["k"], options["select"]
-        executor = choose_executor(jobs, cluster, timeout)  # a bad address fails before the features are made
+        executor = choose_executor(placement)  # a bad address fails before the features are made
         with executor:
-            splan = plan_search(config, trials, k, select, use_cache)
+            search_plan = plan_search(config, trials, k, select, use_cache)
             if resume:
                 run_dir = Path(resume)
             else:
-                run_dir = _new_run(held, splan.config.output.dir, config_name, out, recorded_config(config, splan.config))
-                write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
-            records, info = run_units(splan, run_dir, executor)
-        summary = finish_search(splan, run_dir, records, info)
-    point_latest(splan.config.output.dir, run_dir)
+                run_dir = _new_run(held, search_plan.config.output.dir, config_name, out,
+                                   recorded_config(config, search_plan.config))
+                write_search_plan(run_dir, search_plan.k, search_plan.config.kfold.select, len(search_plan.params))
+            records, info = run_units(search_plan, run_dir, executor)
+        summary = finish_search(search_plan, run_dir, records, info)
+    point_latest(search_plan.config.output.dir, run_dir)
     return {"run_dir": str(run_dir), **summary}
-
-
-def _or_none(value):
-    return None if value is None or value != value else value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_predict(paths, model_dir, top_k: int = 1, on_error: str = "fail", max_pixels: int | None = None) -> dict:
+def run_predict(paths, model_dir, *, top_k: int = 1, on_error: str = "fail", max_pixels: int | None = None) -> dict:
     """Label each image file (folders are expanded to the images inside, sorted).
 
     Returns ``{"predictions": [{"path", "label", "probability", "top_k"}], "skipped": [{"path",
@@ -38,13 +38,15 @@ def run_predict(paths, model_dir, top_k: int = 1, on_error: str = "fail", max_pi
     return {"predictions": predictions, "skipped": skipped}
 
 
-def run_evaluate(model_dir, data_path, on_error: str = "fail", max_pixels: int | None = None,
-                 fail_under: float | None = None, metric: str = "accuracy") -> dict:
+def run_evaluate(model_dir, data_path, *, on_error: str = "fail", max_pixels: int | None = None,
+                 fail_under: float | None = None, metric: str = "accuracy", save: bool = False) -> dict:
     """Accuracy, balanced accuracy, macro-F1, log-loss, per-class report and confusion matrix of a
     model on labelled data, plus ``skipped`` (unreadable files left out with ``on_error="skip"``),
-    ``misclassified`` ([{"path", "true_label", "predicted_label", "probability"}]) and ``gate``
-    (``metrics.quality_gate`` of ``metric`` against ``fail_under``, or None without one)."""
+    ``misclassified`` ([{"path", "true_label", "predicted_label", "probability"}]), ``gate``
+    (``metrics.quality_gate`` of ``metric`` against ``fail_under``, or None without one) and
+    ``saved`` (with ``save``: where the report was kept in the run's evaluations/, else None)."""
     from ..artifacts import load_model
+    from ..artifacts.evaluations import save_evaluation
     from ..data import DEFAULT_MAX_IMAGE_PIXELS, load_labelled, relabel
     from ..metrics import classification_report, quality_gate
 
@@ -58,6 +60,7 @@ def run_evaluate(model_dir, data_path, on_error: str = "fail", max_pixels: int |
     report["skipped"] = dataset.skipped
     report["misclassified"] = _misclassified(dataset, data_path, labels, predicted, probabilities,
                                              model.class_names)
+    report["saved"] = str(save_evaluation(model_dir, report, data_path)) if save else None
     return report
 
 

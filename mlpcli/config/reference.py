@@ -36,13 +36,13 @@ _COLUMNS = "| key | type | default | allowed values | meaning |\n|---|---|---|--
 def config_reference_markdown() -> str:
     """The whole reference as Markdown: a top-level table, then one table per section."""
     fields = dataclasses.fields(Config)
-    top = [f for f in fields if not _is_section(f) and f.name != "features" and "keys" not in f.metadata]
+    top = [f for f in fields if not _is_section(f) and f.name != "features" and "section" not in f.metadata]
     parts = [_HEADER, _section("Top level", Config.__doc__, _rows(top, ""))]
     for f in fields:
         if f.name == "features":
             parts.append(_features(f))
-        elif "keys" in f.metadata:
-            parts.append(_keyed_section(f))
+        elif "section" in f.metadata:
+            parts.append(_optional_section(f))
         elif _is_section(f):
             parts.append(_section(f"`{f.name}`", f.default_factory.__doc__,
                                   _rows(dataclasses.fields(f.default_factory), f"{f.name}.")))
@@ -70,7 +70,8 @@ def _rows(fields, prefix: str) -> list[str]:
             rows += _rows(dataclasses.fields(f.default_factory), f"{key}.")
             continue
         check = f.metadata["check"]
-        rows.append(_row(key, check.kind, f.default, check.expected, f.metadata["doc"]))
+        rows.append(_row(key, check.kind, f.default, check.expected, f.metadata["doc"],
+                         show_default=not f.metadata.get("required")))
         if "item" in f.metadata:  # a list of mappings: each item's keys
             rows += _rows(dataclasses.fields(f.metadata["item"]), f"{key}[].")
     return rows
@@ -96,12 +97,11 @@ def _features(f) -> str:
     return "\n".join(parts)
 
 
-def _keyed_section(f) -> str:
-    """A section that is one checked value (``search``), its keys listed from ``metadata["keys"]``."""
+def _optional_section(f) -> str:
+    """A section that is absent by default (``search``): its own row, then its keys."""
     check = f.metadata["check"]
     rows = [_row(f.name, check.kind, f.default, check.expected, f.metadata["doc"])]
-    rows += [_row(f"{f.name}.{key}", kind, default, expected, doc, show_default=default is not None)
-             for key, kind, default, expected, doc in f.metadata["keys"]]
+    rows += _rows(dataclasses.fields(f.metadata["section"]), f"{f.name}.")
     return _section(f"`{f.name}`", f.metadata["doc"], rows)
 
 

@@ -20,18 +20,10 @@ from ..errors import ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
 from ..nn import ACTIVATIONS, DTYPES, INITS, LOSSES, OPTIMIZERS, SCHEDULES
 from ..nn.extractor import EXTRACTOR_INITS
-from ..search import space as search_space
-
-
-def _leaf(default, check, doc: str):
-    """A config key: its default, the check that validates it, and one line saying what it means
-    (the config reference, ``mlpcli config reference``, is generated from these)."""
-    return field(default=default, metadata={"check": check, "doc": doc})
-
-
-def _node(cls):
-    """A section: a nested dataclass; its docstring is the section's description."""
-    return field(default_factory=cls)
+from . import search as search_space
+from .fields import build as _build
+from .fields import leaf as _leaf
+from .fields import node as _node
 
 
 @dataclass(frozen=True)
@@ -221,8 +213,8 @@ class Config:
     train: TrainConfig = _node(TrainConfig)
     kfold: KFoldConfig = _node(KFoldConfig)
     output: OutputConfig = _node(OutputConfig)
-    search: search_space.SearchSpec | None = field(
-        default=None, metadata={"check": _SEARCH_CHECK, "keys": search_space.SEARCH_KEYS,
+    search: search_space.SearchConfig | None = field(
+        default=None, metadata={"check": _SEARCH_CHECK, "section": search_space.SearchConfig,
                                 "doc": "`mlpcli search`: which keys each trial varies and how they are drawn; null: no search"})
 
 
@@ -276,25 +268,6 @@ def _betas(value, key) -> tuple:
         raise c.fail(key, "two numbers in [0, 1), e.g. [0.9, 0.999]", value)
     beta = c.number(0.0, 0.999999)
     return tuple(beta(v, f"{key}[{i}]") for i, v in enumerate(value))
-
-
-def _build(cls, raw: Any, prefix: str):
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: must be a mapping, got {raw!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in fields:
-            raise c.unknown_key(prefix, str(key), fields)
-    values = {}
-    for name, f in fields.items():
-        if name not in raw:
-            continue
-        key = f"{prefix}{name}"
-        if "check" in f.metadata:
-            values[name] = f.metadata["check"](raw[name], key)
-        else:
-            values[name] = _build(f.default_factory, {} if raw[name] is None else raw[name], f"{key}.")
-    return cls(**values)
 
 
 def _dataclass_list(cls, value, key) -> tuple:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import threads
 from ..errors import DataError
 from ..progress import bar, log
 from . import DEFAULT_MAX_IMAGE_PIXELS, Dataset
@@ -122,9 +123,7 @@ def decode_files(paths: list[Path], image_size, max_pixels: int, pool, progress)
     spec = as_preprocess(image_size)
     images = np.empty((len(paths), *spec.size, 3), dtype=np.uint8)
     kept = np.ones(len(paths), dtype=bool)
-    from ..nn import parallel
-
-    workers = parallel.threads() if pool is not None else 1  # the pool's size (``_workers``)
+    workers = threads.decode_workers(len(paths)) if pool is not None else 1  # the pool's size
     size = max(1, min(DECODE_CHUNK, math.ceil(len(paths) / (CHUNKS_PER_WORKER * workers))))
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     args = (chunks, [spec] * len(chunks), [max_pixels] * len(chunks))
@@ -134,13 +133,11 @@ def decode_files(paths: list[Path], image_size, max_pixels: int, pool, progress)
 
 
 def _workers(paths: list[Path]) -> int:
-    """Decode processes for ``paths``: ``--threads`` (nn.parallel's count), or 1 when the set is too
-    small to pay for a pool (fewer than PARALLEL_MIN images and PARALLEL_MIN_BYTES of files)."""
-    from ..nn import parallel
-
+    """Decode processes for ``paths``: ``threads.decode_workers`` (``--threads``), or 1 when the set
+    is too small to pay for a pool (fewer than PARALLEL_MIN images and PARALLEL_MIN_BYTES of files)."""
     if len(paths) < PARALLEL_MIN and _file_bytes(paths, PARALLEL_MIN_BYTES) < PARALLEL_MIN_BYTES:
         return 1
-    return max(1, min(parallel.threads(), len(paths)))
+    return threads.decode_workers(len(paths))
 
 
 def _file_bytes(paths: list[Path], enough: int) -> int:

@@ -1,5 +1,6 @@
 """k-fold cross-validation: how good a configuration really is, and which weights to keep.
 
-``folds`` splits rows and expands grids, ``run`` plans and trains every fold (here or in worker
-processes), ``select`` scores the folds and keeps the best fold or the ensemble of all folds.
+``folds`` splits rows and summarizes fold scores, ``run`` plans and trains every fold (here, or as
+units on ``units``' executors), ``select`` scores the folds and keeps the best fold or the
+ensemble of all folds. A grid is expanded by ``config.grid_configs``.
 """

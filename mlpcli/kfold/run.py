@@ -1,10 +1,10 @@
 """Running k-fold cross-validation (optionally over a hyperparameter grid): plan, train every fold.
 
 Features are extracted once per distinct data/feature setting; each fold fits its own
-standardization on its training rows only. Folds run in this process, or as units of work
-(``train.unit``) on ``jobs`` worker processes or a Dask cluster (``search.scheduler``); each fold
-draws from its own random streams and runs with the same BLAS threads, so the results do not
-depend on where it ran.
+standardization on its training rows only. Every fold is a unit of work (``units.training``),
+run in this process with a checkpoint (``units.inline``, as a search's units) or on worker
+processes or a Dask cluster (``units.executor``); each fold draws from its own random streams and
+runs with the same BLAS threads, so the results do not depend on where it ran.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from ..artifacts.records import save_run, write_config
 from ..config import dump_yaml, grid_configs
 from ..data.split import holdout_rows
 from ..errors import Interrupted, TrainingDiverged
-from ..fileio import make_dir
-from ..search.scheduler import open_executor, unit_result
-from ..threads import unit_threads
-from ..train.fit import Prepared, prepare, resolve, train_model
-from ..train.stop import graceful_stop, sigterm_as_interrupt
-from ..train.unit import UnitData, rebuild, train_unit
+from ..train.fit import Prepared, prepare, resolve
+from ..units.executor import open_executor, unit_result
+from ..units.inline import InlineExecutor
+from ..units.placement import Placement
+from ..units.training import UnitData, rebuild, train_unit
 from .folds import stratified_folds
+
 
 @dataclass
 class Plan:
@@ -81,50 +81,42 @@ def fold_dirs(run_dir: Path, plan: Plan) -> list[list[Path]]:
     return rundir.fold_dirs(run_dir, len(plan.folds), len(plan.configs))
 
 
-def train_folds(plan: Plan, dirs: list[list[Path]], jobs: int | None = None, cluster: str | None = None,
-                timeout: float = 10.0) -> None:
+def train_folds(plan: Plan, dirs: list[list[Path]], placement: Placement = Placement()) -> None:
     """Train and save every (config, fold) model into ``dirs[ci][fi]``, skipping saved ones.
 
-    One job (and no cluster): here, continuing from a fold's checkpoint, and Ctrl-C/SIGTERM stops
-    after the minibatch with a checkpoint. Otherwise every fold is a unit on ``jobs`` local
-    processes or the Dask cluster at ``cluster``, saved as it arrives; Ctrl-C cancels the rest.
+    Every fold is a ``train_unit``, saved by this process as it arrives. Here (one job, no
+    cluster, or a single fold left): one after another with a checkpoint in its folder, and
+    Ctrl-C/SIGTERM stops after the minibatch with the checkpoint saved (``units.inline``). On
+    ``placement``'s local processes or Dask cluster, Ctrl-C cancels the unfinished folds.
     """
     k = len(plan.folds)
     pool_rows = np.sort(np.concatenate(plan.folds))
     tasks = [(ci, fi, np.setdiff1d(pool_rows, plan.folds[fi], assume_unique=True))
              for ci in range(len(plan.configs)) for fi in range(k)
              if not rundir.is_finished(dirs[ci][fi])]
-    if cluster is None and (jobs is None or jobs <= 1 or len(tasks) <= 1):
-        with graceful_stop() as stop, unit_threads():
-            for ci, fi, train in tasks:
-                _train_fold(plan.configs[ci], plan.prepared[ci], train, plan.folds[fi], fi, k, dirs[ci][fi], stop)
-    elif tasks:
-        _train_on_executor(plan, tasks, dirs, open_executor(None if cluster else jobs, cluster, timeout))
-
-
-def _train_fold(config, prepared, train_rows, val_rows, fold, k, directory: Path, stop) -> None:
-    checkpoint = directory / rundir.CHECKPOINT
-    if not checkpoint.exists():
-        make_dir(directory)
-        write_config(directory, dump_yaml(config))
-    trained = train_model(config, prepared, train_rows, val_rows, stream=(fold,), label=f"fold {fold + 1}/{k}",
-                          checkpoint=checkpoint, stop=stop)
-    save_run(directory, trained)
-    checkpoint.unlink(missing_ok=True)
+    if not tasks:
+        return
+    if placement.here or (placement.cluster is None and len(tasks) <= 1):
+        executor = InlineExecutor()
+    else:
+        jobs = None if placement.cluster else placement.jobs
+        executor = open_executor(jobs, placement.cluster, placement.timeout)
+    _train_on_executor(plan, tasks, dirs, executor)
 
 
 def _train_on_executor(plan: Plan, tasks, dirs, executor) -> None:
     """Each fold a ``train_unit`` (the data shared with each worker once); the client saves each
     fold when it arrives, so an interrupted run keeps every finished fold."""
     k = len(plan.folds)
-    with executor, sigterm_as_interrupt():
+    with executor, executor.interrupts():
         shared = {}
         for prepared in plan.prepared:
             if id(prepared) not in shared:
                 shared[id(prepared)] = (executor.share(prepared.X), executor.share(prepared.dataset.labels),
                                         UnitData.of(prepared))
         futures = {executor.submit(train_unit, plan.configs[ci], *shared[id(plan.prepared[ci])], train,
-                                   plan.folds[fi], (fi,), f"fold {fi + 1}/{k}"): (ci, fi) for ci, fi, train in tasks}
+                                   plan.folds[fi], (fi,), f"fold {fi + 1}/{k}",
+                                   checkpoint=dirs[ci][fi] / rundir.CHECKPOINT): (ci, fi) for ci, fi, train in tasks}
         done = 0
         try:
             for future in executor.as_completed(list(futures)):
@@ -142,3 +134,4 @@ def _save_unit(config, data: UnitData, output, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     write_config(directory, dump_yaml(config))
     save_run(directory, rebuild(config, data, output))
+    (directory / rundir.CHECKPOINT).unlink(missing_ok=True)  # the fold is saved: nothing to resume

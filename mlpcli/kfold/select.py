@@ -17,7 +17,7 @@ from ..config import dump_yaml
 from ..metrics import accuracy, confusion_matrix
 from ..predictor import FoldEnsemble
 from ..progress import log
-from ..threads import unit_threads
+from ..units.runtime import unit_threads
 from .folds import summarize
 
 
@@ -26,24 +26,25 @@ def load_folds(dirs: list[list[Path]]) -> list[list]:
     return [[(load_model(d), read_metrics(d)) for d in row] for row in dirs]
 
 
-def evaluate_folds(plan, trained: list[list]) -> list[dict]:
-    """Per config: the fold summary with the OOF accuracy, and the out-of-fold probabilities."""
-    results = []
-    for prepared, fold_models in zip(plan.prepared, trained):
-        X, y = prepared.X, prepared.dataset.labels
-        oof = np.zeros((len(y), len(prepared.dataset.class_names)), dtype=np.float64)
-        with unit_threads():  # the units' BLAS calls: the same bytes whatever --threads
-            for rows, (predictor, _) in zip(plan.folds, fold_models):
-                oof[rows] = predictor.predict_proba_features(X, rows)
-        rows = np.sort(np.concatenate(plan.folds))
-        summary = summarize([metrics["val"]["accuracy"] for _, metrics in fold_models],
-                            [metrics["val"]["loss"] for _, metrics in fold_models])
-        summary["oof_accuracy"] = accuracy(y[rows], oof[rows].argmax(axis=1))
-        # Every validated row once, by the fold that did not train on it: the run's confusion.
-        summary["class_names"] = list(prepared.dataset.class_names)
-        summary["oof_confusion"] = confusion_matrix(y[rows], oof[rows].argmax(axis=1), oof.shape[1]).tolist()
-        results.append({"summary": summary, "oof": oof})
-    return results
+def evaluate_folds(prepared, folds: list[np.ndarray], fold_models: list) -> dict:
+    """One config's folds: ``summary`` (mean, std and OOF accuracy, the OOF confusion) and ``oof``,
+    the out-of-fold probabilities (n_samples, n_classes) float64 (zero on rows no fold validated).
+
+    ``prepared`` holds X and the labels; ``folds`` each fold's validation rows; ``fold_models``
+    each fold's (predictor, metrics)."""
+    X, y = prepared.X, prepared.dataset.labels
+    oof = np.zeros((len(y), len(prepared.dataset.class_names)), dtype=np.float64)
+    with unit_threads():  # the units' BLAS calls: the same bytes whatever --threads
+        for rows, (predictor, _) in zip(folds, fold_models):
+            oof[rows] = predictor.predict_proba_features(X, rows)
+    rows = np.sort(np.concatenate(folds))
+    summary = summarize([metrics["val"]["accuracy"] for _, metrics in fold_models],
+                        [metrics["val"]["loss"] for _, metrics in fold_models])
+    summary["oof_accuracy"] = accuracy(y[rows], oof[rows].argmax(axis=1))
+    # Every validated row once, by the fold that did not train on it: the run's confusion.
+    summary["class_names"] = list(prepared.dataset.class_names)
+    summary["oof_confusion"] = confusion_matrix(y[rows], oof[rows].argmax(axis=1), oof.shape[1]).tolist()
+    return {"summary": summary, "oof": oof}
 
 
 def holdout_scores(plan, prepared, fold_models: list, best_fold: int) -> dict | None:
@@ -61,7 +62,7 @@ def holdout_scores(plan, prepared, fold_models: list, best_fold: int) -> dict | 
 def select(plan, trained: list[list]) -> tuple[int, dict, np.ndarray]:
     """(best combination's index, the run's summary, its OOF probabilities): combinations are
     ranked by mean fold accuracy; a grid's table lists each with its mean, std and OOF accuracy."""
-    results = evaluate_folds(plan, trained)
+    results = [evaluate_folds(prepared, plan.folds, models) for prepared, models in zip(plan.prepared, trained)]
     best = max(range(len(results)), key=lambda i: results[i]["summary"]["mean_accuracy"])
     config = plan.configs[best]
     summary = {"k": config.kfold.k, "select": config.kfold.select, **results[best]["summary"],

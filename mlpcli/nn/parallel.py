@@ -13,8 +13,8 @@ chunk writing its own part of the output, so the bytes never depend on the threa
 which thread ran which chunk. A reduction split this way must combine per-chunk results in chunk
 order, with chunk boundaries that do not depend on the thread count (``ranges`` gives such).
 
-Size: the BLAS thread limit (``--threads`` / ``MLPCLI_THREADS`` set it, and k-fold and search
-workers get ``cores // jobs``), else the usable cores; ``set_threads`` overrides it. BLAS and the
+Size: ``mlpcli.threads.threads()`` (the BLAS limit ``--threads`` / ``MLPCLI_THREADS`` set, and
+k-fold and search workers get ``UNIT_THREADS``, else the usable cores); ``set_threads`` overrides it. BLAS and the
 pool never run at once (the pool runs between products), so together they never use more than
 that many cores. Threads start on first use, are daemons, and are stopped at exit and dropped in
 a forked child (which did not inherit them).
@@ -23,7 +23,6 @@ a forked child (which did not inherit them).
 from __future__ import annotations
 
 import atexit
-import functools
 import os
 import queue
 import threading
@@ -31,9 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-#: Environment variables holding the BLAS thread limit (the same list as ``mlpcli.threads``,
-#: which ``nn`` may not import).
-THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+from .. import threads as thread_counts
 
 #: Elements (array values) below which a pass runs inline: waking a thread and handing it a
 #: chunk costs tens of microseconds, about what one core needs for this many float32 values.
@@ -46,30 +43,9 @@ _pool: "_Pool | None" = None
 _threads: int | None = None  # set_threads' value; None: from the environment
 
 
-def default_threads() -> int:
-    """The BLAS thread limit from the environment (the smallest one set), else the usable cores."""
-    limits = []
-    for name in THREAD_VARIABLES:
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
-            limits.append(int(value))
-    if limits:
-        return min(limits)
-    return _cores()
-
-
-@functools.lru_cache(maxsize=1)
-def _cores() -> int:
-    """The cores this process may run on (asked once: every pass needs the thread count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def threads() -> int:
     """How many threads (the caller included) run a pass."""
-    return _threads if _threads is not None else default_threads()
+    return _threads if _threads is not None else thread_counts.threads()
 
 
 def set_threads(count: int | None) -> None:

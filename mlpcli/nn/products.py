@@ -12,6 +12,7 @@ whole and 0.39 s in two blocks side by side (0.34 s with two BLAS threads, outsi
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -22,18 +23,30 @@ from . import parallel
 #: products run well below the BLAS rate.
 MIN_BLOCK = 64
 
-_parts = 1
+
+class _Split(threading.local):
+    """The blocks of this thread's products: per thread, so a ``split`` in one thread (a unit run
+    here) never cuts another thread's products, nor does leaving it end another thread's."""
+
+    parts = 1
+
+
+_split = _Split()
+
+
+def parts() -> int:
+    """Blocks this thread cuts each large product into (1: none)."""
+    return _split.parts
 
 
 @contextmanager
 def split(parts: int):
-    """Cut large products into ``parts`` blocks inside the block (1: never)."""
-    global _parts
-    previous, _parts = _parts, max(1, int(parts))
+    """Cut this thread's large products into ``parts`` blocks inside the block (1: never)."""
+    previous, _split.parts = _split.parts, max(1, int(parts))
     try:
         yield
     finally:
-        _parts = previous
+        _split.parts = previous
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -41,16 +54,16 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
 
     Inside ``split``: cut along n when each block keeps MIN_BLOCK columns, else along m when each
     keeps MIN_BLOCK rows, else one call. Every output value comes from one block's product."""
-    m, n = a.shape[0], b.shape[1]
-    if _parts > 1 and n >= _parts * MIN_BLOCK:
+    m, n, cuts = a.shape[0], b.shape[1], _split.parts
+    if cuts > 1 and n >= cuts * MIN_BLOCK:
         axis = 1
-    elif _parts > 1 and m >= _parts * MIN_BLOCK:
+    elif cuts > 1 and m >= cuts * MIN_BLOCK:
         axis = 0
     else:
         return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty((m, n), np.result_type(a, b))
-    blocks = parallel.ranges(n if axis else m, _parts)
+    blocks = parallel.ranges(n if axis else m, cuts)
 
     def block(index: int) -> None:
         cut = slice(*blocks[index])

@@ -1,5 +1,4 @@
-"""Hyperparameter search: search spaces (``space``), successive halving (``halving``) and the unit
-scheduler that runs work on local processes or a Dask cluster (``scheduler``).
-
-Nothing is imported here, so ``import mlpcli.search.space`` does not load the scheduler.
+"""Hyperparameter search: drawing trials (``space``), successive halving (``halving``), the plan
+(``plan``), running its units rung by rung (``run``), ranking them (``results``) and the live
+table (``table``). The section itself is parsed in ``config.search``; units run on ``units``.
 """

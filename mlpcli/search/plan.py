@@ -13,10 +13,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from .. import seeding
+from ..config.search import SearchConfig
 from ..errors import ConfigError
 from ..kfold.run import Plan, kfold_config, plan_configs
 from .halving import Rung, plan_rungs
-from .space import SearchSpec, apply_trial, draw_trials
+from .space import apply_trial, draw_trials
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Unit:
 
 @dataclass
 class SearchPlan:
-    spec: SearchSpec
+    spec: SearchConfig
     config: object  # the resolved config with its search section, as config.yaml records it
     kfold: Plan  # combos: each trial's overrides; configs: each trial's config (no search section)
     rungs: list[Rung]

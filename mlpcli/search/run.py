@@ -17,11 +17,11 @@ from ..artifacts import rundir
 from ..artifacts.records import read_metrics, save_diverged, save_run, write_config
 from ..config import dump_yaml
 from ..errors import Interrupted
-from ..train.stop import sigterm_as_interrupt
-from ..train.unit import UnitData, rebuild, train_unit
+from ..fileio import finite_or_none
+from ..units.training import UnitData, rebuild, train_unit
 from .halving import survivors
 from .plan import SearchPlan, Unit
-from .scheduler import unit_result
+from ..units.executor import unit_result
 
 
 @dataclass
@@ -43,28 +43,24 @@ class UnitRecord:
 
     def info(self) -> dict:
         return {"trial": self.unit.trial + 1, "fold": self.unit.fold + 1, "epochs": self.unit.epochs,
-                "accuracy": _finite(self.accuracy), "loss": _finite(self.loss), "seconds": self.seconds,
+                "accuracy": finite_or_none(self.accuracy), "loss": finite_or_none(self.loss), "seconds": self.seconds,
                 "worker": self.worker, "started": self.started, "finished": self.finished,
                 "received": self.received, "diverged": self.diverged}
 
 
-def _finite(value: float):
-    return value if math.isfinite(value) else None
-
-
-class Shared:
+class SharedData:
     """Each distinct feature matrix (and its labels) shared with the workers once, when first needed."""
 
-    def __init__(self, executor, splan: SearchPlan) -> None:
-        self.executor, self.splan, self.seconds = executor, splan, 0.0
+    def __init__(self, executor, search_plan: SearchPlan) -> None:
+        self.executor, self.search_plan, self.seconds = executor, search_plan, 0.0
         self._handles: dict[int, tuple] = {}
         self.token = uuid.uuid4().hex[:8]  # unit keys are new in every invocation
-        pool = np.sort(np.concatenate(splan.kfold.folds))
-        self.train_rows = [np.setdiff1d(pool, rows, assume_unique=True) for rows in splan.kfold.folds]
+        pool = np.sort(np.concatenate(search_plan.kfold.folds))
+        self.train_rows = [np.setdiff1d(pool, rows, assume_unique=True) for rows in search_plan.kfold.folds]
 
     def args(self, trial: int) -> tuple:
         """(X handle, labels handle, UnitData) for ``trial``'s prepared data."""
-        prepared = self.splan.kfold.prepared[trial]
+        prepared = self.search_plan.kfold.prepared[trial]
         if id(prepared) not in self._handles:
             start = time.perf_counter()
             self._handles[id(prepared)] = (self.executor.share(prepared.X),
@@ -73,7 +69,7 @@ class Shared:
         return self._handles[id(prepared)]
 
 
-def run_units(splan: SearchPlan, run_dir: Path, executor) -> tuple[dict, dict]:
+def run_units(search_plan: SearchPlan, run_dir: Path, executor) -> tuple[dict, dict]:
     """Train every missing unit on ``executor`` with a live table, rewriting the search's tables
     as results arrive (and on Ctrl-C, which keeps the finished units); returns (records, info:
     executor name, start time, wall and sharing seconds)."""
@@ -82,11 +78,11 @@ def run_units(splan: SearchPlan, run_dir: Path, executor) -> tuple[dict, dict]:
     from .table import LiveTable
 
     records, info = {}, {"executor": executor.name, "started_at": time.time()}
-    progress = Throttled(lambda: write_search_results(run_dir, search_summary(splan, records, **info)))
+    progress = Throttled(lambda: write_search_results(run_dir, search_summary(search_plan, records, **info)))
     started = time.perf_counter()
-    table = LiveTable(splan.params, splan.k, total_units(splan))
+    table = LiveTable(search_plan.params, search_plan.k, total_units(search_plan))
     try:
-        info["share_seconds"] = execute(splan, run_dir, executor, table, records, on_unit=lambda _: progress())
+        info["share_seconds"] = run_rungs(search_plan, run_dir, executor, table, records, on_unit=lambda _: progress())
     except Interrupted as exc:
         progress(force=True)
         raise Interrupted(f"{exc}. Resume with: mlpcli search --resume {run_dir}") from None
@@ -94,21 +90,23 @@ def run_units(splan: SearchPlan, run_dir: Path, executor) -> tuple[dict, dict]:
     return records, info
 
 
-def execute(splan: SearchPlan, run_dir: Path, executor, table, records: dict, on_unit=None) -> float:
+def run_rungs(search_plan: SearchPlan, run_dir: Path, executor, table, records: dict, on_unit=None) -> float:
     """Train every unit not yet on disk, rung after rung, filling ``records`` ({Unit: UnitRecord});
     returns the seconds spent sharing the data with the workers.
 
-    ``on_unit(records)`` is called after each unit is saved. Ctrl-C (or SIGTERM) cancels the
-    outstanding units and raises ``Interrupted``; the saved ones stay (and in ``records``).
+    ``on_unit(records)`` is called after each unit is saved. Ctrl-C (or SIGTERM) raises
+    ``Interrupted``: on workers the outstanding units are cancelled; in this process the running
+    unit first saves its checkpoint, from which ``--resume`` continues. The saved units stay (and
+    in ``records``).
     """
-    shared = Shared(executor, splan)
-    candidates = list(range(len(splan.params)))
-    with sigterm_as_interrupt():
-        for index, rung in enumerate(splan.rungs):
-            _run_rung(splan, splan.units(candidates, rung), run_dir, shared, records, table, on_unit)
-            if index + 1 < len(splan.rungs):
-                scores = [mean_accuracy(records, splan.units([trial], rung)) for trial in candidates]
-                candidates = survivors(candidates, scores, splan.rungs[index + 1].n_trials)
+    shared = SharedData(executor, search_plan)
+    candidates = list(range(len(search_plan.params)))
+    with executor.interrupts():
+        for index, rung in enumerate(search_plan.rungs):
+            _run_rung(search_plan, search_plan.units(candidates, rung), run_dir, shared, records, table, on_unit)
+            if index + 1 < len(search_plan.rungs):
+                scores = [mean_accuracy(records, search_plan.units([trial], rung)) for trial in candidates]
+                candidates = survivors(candidates, scores, search_plan.rungs[index + 1].n_trials)
     return shared.seconds
 
 
@@ -123,7 +121,7 @@ def mean_accuracy(records: dict, units: list[Unit]) -> float:
     return float(np.mean(values))
 
 
-def _run_rung(splan, units, run_dir, shared: Shared, records, table, on_unit) -> None:
+def _run_rung(search_plan, units, run_dir, shared: SharedData, records, table, on_unit) -> None:
     todo = []
     for unit in units:
         record = load_record(run_dir, unit)
@@ -133,14 +131,15 @@ def _run_rung(splan, units, run_dir, shared: Shared, records, table, on_unit) ->
         records[unit] = record
         table.update(unit.trial, unit.fold, unit.epochs, record.accuracy, record.seconds, record.worker, reused=True)
     executor = shared.executor
-    futures = {executor.submit(train_unit, splan.unit_config(u), *shared.args(u.trial), shared.train_rows[u.fold],
-                               splan.kfold.folds[u.fold], (u.fold,), f"trial {u.trial + 1} fold {u.fold + 1}",
-                               True, key=unit_key(u, shared.token)): u for u in todo}
+    futures = {executor.submit(train_unit, search_plan.unit_config(u), *shared.args(u.trial), shared.train_rows[u.fold],
+                               search_plan.kfold.folds[u.fold], (u.fold,), f"trial {u.trial + 1} fold {u.fold + 1}",
+                               True, key=unit_key(u, shared.token), checkpoint=_checkpoint(run_dir, u)): u
+               for u in todo}
     done = 0
     try:
         for future in executor.as_completed(list(futures)):
             unit = futures[future]
-            record = save_unit(splan, run_dir, unit, unit_result(future), shared.args(unit.trial)[2])
+            record = save_unit(search_plan, run_dir, unit, unit_result(future), shared.args(unit.trial)[2])
             records[unit] = record
             done += 1
             if on_unit is not None:
@@ -151,13 +150,18 @@ def _run_rung(splan, units, run_dir, shared: Shared, records, table, on_unit) ->
                           f"{executor.name}; {len(records)} finished unit(s) are kept") from None
 
 
-def save_unit(splan: SearchPlan, run_dir: Path, unit: Unit, result, data: UnitData) -> UnitRecord:
+def _checkpoint(run_dir: Path, unit: Unit) -> Path:
+    """Where a unit run in this process keeps its progress: its own folder's checkpoint."""
+    return rundir.unit_dir(run_dir, unit.trial, unit.fold, unit.epochs) / rundir.CHECKPOINT
+
+
+def save_unit(search_plan: SearchPlan, run_dir: Path, unit: Unit, result, data: UnitData) -> UnitRecord:
     """Write a unit's run folder (config, metrics with where it ran, history, model last)."""
     output = result.value
     received = time.time()
     directory = rundir.unit_dir(run_dir, unit.trial, unit.fold, unit.epochs)
     directory.mkdir(parents=True, exist_ok=True)
-    config = splan.unit_config(unit)
+    config = search_plan.unit_config(unit)
     write_config(directory, dump_yaml(config))
     accuracy = loss = math.nan
     if not output.diverged:
@@ -168,6 +172,7 @@ def save_unit(splan: SearchPlan, run_dir: Path, unit: Unit, result, data: UnitDa
         save_diverged(directory, output.diverged, output.diverged_epoch, {"unit": record.info()})
     else:
         save_run(directory, rebuild(config, data, output), {"unit": record.info()})
+    (directory / rundir.CHECKPOINT).unlink(missing_ok=True)  # the unit is saved: nothing to resume
     return record
 
 

@@ -18,16 +18,19 @@ from ..progress import log
 SHOWN = 12
 
 
-def format_params(params: dict) -> str:
-    """``train.lr=0.00123 model.hidden=[64, 32]``: floats to 4 significant digits."""
-    return " ".join(f"{key}={_value(value)}" for key, value in params.items())
+def format_params(params: dict, digits: int | None = 4) -> str:
+    """``train.lr=0.00123 model.hidden=[64, 32]``: floats (in lists too) to ``digits`` significant
+    digits, or as given with None. k-fold's grid, search's trials and ``show`` all print them so."""
+    return " ".join(f"{key}={_value(value, digits)}" for key, value in params.items())
 
 
-def _value(value) -> str:
+def _value(value, digits: int | None) -> str:
+    if digits is None:
+        return str(value)
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.{digits}g}"
     if isinstance(value, list):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
+        return "[" + ", ".join(_value(item, digits) for item in value) + "]"
     return str(value)
 
 

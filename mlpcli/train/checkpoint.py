@@ -2,8 +2,8 @@
 
 One checkpoint file per training run (per fold in k-fold), replaced atomically after every
 epoch and when a stop is requested. It holds the weights, the optimizer's velocities, the
-best-so-far weights for early stopping, the current epoch's sample order and position, both
-random generators' states and the history, as arrays plus one JSON string (no pickle).
+best-so-far weights for early stopping, the current epoch's sample order and position, the
+random generators' states (shuffle, augment, dropout) and the history, as arrays plus one JSON string (no pickle).
 """
 
 from __future__ import annotations

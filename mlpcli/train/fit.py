@@ -20,11 +20,11 @@ from ..data.split import balance_warnings, holdout_rows, require_two_classes
 from ..features import FEATURES, FeatureConfig
 from ..features.pipeline import cached_features, cached_fit
 from ..features.standardize import Standardizer, check_finite
-from ..metrics import accuracy, confusion_matrix
-from ..nn import LOSSES, Sequential, build_extractor, mlp_layers
-from ..predictor import Predictor, network_scores
+from ..metrics import confusion_matrix
+from ..nn import Sequential, build_extractor, mlp_layers
+from ..predictor import Predictor
 from ..progress import log
-from .loop import History, Trainer
+from .loop import History, Trainer, evaluate_rows
 
 RAW = (FeatureConfig("raw", {}),)
 
@@ -173,12 +173,7 @@ def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str, n_c
     so ``show`` can draw the validation confusion without a separate evaluation."""
     result = {}
     for name, rows in splits.items():
-        loss, acc, predicted = float("nan"), float("nan"), np.empty(0, np.int64)
-        if len(rows):
-            scores = network_scores(network, X, rows, standardizer)
-            loss = LOSSES[loss_name](scores, y[rows])[0]
-            predicted = scores.argmax(axis=1)
-            acc = accuracy(y[rows], predicted)
+        loss, acc, predicted = evaluate_rows(network, X, y, rows, standardizer, loss_name)
         result[name] = {"accuracy": acc, "loss": loss, "n": int(len(rows)),
                         "confusion": confusion_matrix(y[rows], predicted, n_classes).tolist()}
     return result

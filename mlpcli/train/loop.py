@@ -34,13 +34,15 @@ class History:
     stopped_early: bool = False
 
 
-def evaluate_rows(network, X, y, rows, standardizer, loss_name: str) -> tuple[float, float]:
-    """(mean loss, accuracy) of the network on ``X[rows]``; NaNs when ``rows`` is empty."""
+def evaluate_rows(network, X, y, rows, standardizer, loss_name: str) -> tuple[float, float, np.ndarray]:
+    """(mean loss, accuracy, predicted classes (n_rows,) int64) of the network on ``X[rows]``;
+    NaNs and no predictions when ``rows`` is empty."""
     if len(rows) == 0:
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), np.empty(0, np.int64)
     scores = network_scores(network, X, rows, standardizer)
     loss, _ = LOSSES[loss_name](scores, y[rows])
-    return loss, accuracy(y[rows], scores.argmax(axis=1))
+    predicted = scores.argmax(axis=1)
+    return loss, accuracy(y[rows], predicted), predicted
 
 
 class Trainer:
@@ -105,7 +107,7 @@ class Trainer:
         if not all(np.isfinite(w).all() for w in self.network.state_dict().values()):
             raise TrainingDiverged(f"{self.label}training diverged at epoch {state.epoch + 1} (weights "
                                    f"became non-finite); lower train.lr (now {self.config.lr:g})", state.epoch + 1)
-        val_loss, val_accuracy = evaluate_rows(self.network, X, y, val_rows, self.standardizer, self.loss_name)
+        val_loss, val_accuracy, _ = evaluate_rows(self.network, X, y, val_rows, self.standardizer, self.loss_name)
         record = {"epoch": state.epoch + 1, "lr": self._lr(state.epoch), "train_loss": state.partial[0] / n,
                   "train_accuracy": state.partial[1] / n, "val_loss": val_loss, "val_accuracy": val_accuracy,
                   "seconds": seconds}

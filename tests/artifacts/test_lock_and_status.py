@@ -108,7 +108,7 @@ def test_training_holds_the_lock_with_its_pid_and_releases_it(tmp_path, monkeypa
 def test_kfold_resume_of_a_run_in_use_is_refused(tmp_path, monkeypatch):
     config = load_config(write_config(tmp_path / "c.yaml"))
     with monkeypatch.context() as patch:
-        patch.setattr("mlpcli.kfold.run.graceful_stop", stopping_after(5))
+        patch.setattr("mlpcli.units.inline.graceful_stop", stopping_after(5))
         with pytest.raises(Interrupted):
             run_kfold(config, k=2, out=tmp_path / "run")
     with lock_held_by_another_process(tmp_path / "run") as holder:

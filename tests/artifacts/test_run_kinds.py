@@ -78,16 +78,17 @@ def test_kfold_resume_skips_finished_folds_and_gives_the_same_weights(tmp_path, 
     config = load_config(write_config(tmp_path / "c.yaml"))
     run_kfold(config, k=2, out=tmp_path / "reference")
     batches_per_fold = 3 * int(np.ceil(60 / 16))  # 3 epochs of 60 training rows in batches of 16
-    monkeypatch.setattr("mlpcli.kfold.run.graceful_stop", stopping_after(batches_per_fold + 10))
+    monkeypatch.setattr("mlpcli.units.inline.graceful_stop", stopping_after(batches_per_fold + 10))
     with pytest.raises(Interrupted, match="finished folds are kept"):
         run_kfold(config, k=2, out=tmp_path / "run")
     summary = run_show(tmp_path / "run")
     assert summary["kind"] == "interrupted" and summary["interrupted"]["folds_finished"] == 1
     monkeypatch.undo()
     trained = []
-    import mlpcli.kfold.run as kfold_run
-    original = kfold_run.train_model
-    monkeypatch.setattr(kfold_run, "train_model", lambda *a, **kw: trained.append(kw["label"]) or original(*a, **kw))
+    import mlpcli.units.training as unit_training
+    original = unit_training.train_model
+    monkeypatch.setattr(unit_training, "train_model",
+                        lambda *a, **kw: trained.append(kw["label"]) or original(*a, **kw))
     run_kfold(None, resume=tmp_path / "run")
     assert trained == ["fold 2/2"]
     for fold in ("fold_1", "fold_2"):

@@ -282,7 +282,7 @@ def test_train_then_predict_with_a_tiny_bow_config(tmp_path):
 def test_a_unit_of_work_carries_the_state_to_the_saved_model(tmp_path):
     """kfold --jobs and search train folds as units in other processes; the model they rebuild
     must predict with the plan's vocabulary."""
-    from mlpcli.train.unit import UnitData, rebuild, train_unit
+    from mlpcli.units.training import UnitData, rebuild, train_unit
 
     config = npz_config(tmp_path, write_npz(tmp_path / "data.npz"))
     plan = plan_kfold(config, use_cache=False)

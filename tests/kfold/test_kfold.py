@@ -141,7 +141,7 @@ def test_grid_runs_every_combination_and_keeps_the_best(tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--k", "1"], 2, "needs at least 2 folds"),
+    (["--k", "1"], 2, "Invalid value for '--k': 1 is not in the range x>=2"),
     (["--k", "40"], 2, "kfold.k: 40 folds need at least 40 samples per class"),
     (["--grid", "train.lrr=0.1,0.2"], 2, "--grid train.lrr=0.1,0.2: unknown key 'train.lrr'; did you mean 'train.lr'"),
     (["--grid", "train.lr"], 2, "expected KEY=V1,V2"),
@@ -171,3 +171,11 @@ def test_threads_1_gives_the_same_summary_and_weight_bytes_as_threads_2(tmp_path
         assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes(), name
     with np.load(tmp_path / "t1" / "oof_predictions.npz") as one, np.load(tmp_path / "t2" / "oof_predictions.npz") as two:
         assert {key: one[key].tobytes() for key in one} == {key: two[key].tobytes() for key in two}
+
+
+def test_kfold_and_search_check_k_the_same_way(tmp_path):
+    """One check for --k (kfold had its own message, search click's range)."""
+    config = write_config(tmp_path / "c.yaml")
+    errors = [run(command, "--config", config, "--k", "1") for command in ("kfold", "search")]
+    assert [result.exit_code for result in errors] == [2, 2]
+    assert errors[0].stderr.splitlines()[-1] == errors[1].stderr.splitlines()[-1], [e.stderr for e in errors]

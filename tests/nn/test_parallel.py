@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlpcli import threads as thread_counts
 from mlpcli.features.standardize import Identity, Standardizer
 from mlpcli.nn import SGD, Adam, AdamW, Sequential, build_extractor, build_mlp, mlp_layers, parallel
 from mlpcli.nn import batchnorm, softmax_cross_entropy
@@ -97,7 +98,7 @@ def test_ranges_cover_the_rows_and_chunks_follow_the_size(monkeypatch):
 
 
 def test_thread_count_follows_the_blas_limit(monkeypatch):
-    for name in parallel.THREAD_VARIABLES:
+    for name in thread_counts.THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert parallel.threads() == len(os.sched_getaffinity(0))
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
@@ -258,11 +259,11 @@ def test_a_local_worker_pool_has_the_unit_threads_not_all_cores(monkeypatch):
     """k-fold and search workers (``--jobs N``) each run units with ``UNIT_THREADS`` BLAS threads,
     and their element-wise pool reads the same limit, so N workers never oversubscribe the cores
     (here a pretended 8 cores, so the answer differs from the default)."""
-    from mlpcli.search.scheduler import open_executor, unit_result
+    from mlpcli.units.executor import open_executor, unit_result
     from mlpcli.threads import UNIT_THREADS
 
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    for name in parallel.THREAD_VARIABLES:
+    for name in thread_counts.THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     with open_executor(jobs=2) as executor:
         future = executor.submit(_pool_threads_in_worker)

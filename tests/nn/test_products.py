@@ -71,13 +71,46 @@ def test_a_unit_cuts_its_products_into_single_threaded_blas_calls():
     without the optional threadpoolctl)."""
     from threadpoolctl import threadpool_info
 
-    from mlpcli.threads import UNIT_PRODUCT_BLOCKS, UNIT_THREADS, unit_threads
+    from mlpcli.threads import UNIT_PRODUCT_BLOCKS, UNIT_THREADS
+    from mlpcli.units.runtime import unit_threads
 
     def blas_threads():
         return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
-    assert products._parts == 1
+    assert products.parts() == 1
     with unit_threads():
-        assert products._parts == UNIT_PRODUCT_BLOCKS > 1
+        assert products.parts() == UNIT_PRODUCT_BLOCKS > 1
         assert blas_threads() == {UNIT_THREADS}
-    assert products._parts == 1
+    assert products.parts() == 1
+
+
+def test_a_split_in_one_thread_does_not_cut_another_threads_products():
+    """The blocks are per thread. With a module-global (checked once by making ``_Split`` a plain
+    class), the other thread leaving its split reset this thread's blocks to 1 (assert 1 == 3)."""
+    import threading
+
+    entered, leave, seen = threading.Event(), threading.Event(), {}
+
+    def other() -> None:
+        with products.split(2):
+            entered.set()
+            if not leave.wait(timeout=30):
+                return
+            seen["inside"] = products.parts()
+        seen["after"] = products.parts()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert entered.wait(timeout=30)
+        with products.split(3):
+            assert products.parts() == 3
+            leave.set()
+            thread.join(timeout=30)
+            assert products.parts() == 3
+    finally:
+        leave.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert seen == {"inside": 2, "after": 1}
+    assert products.parts() == 1

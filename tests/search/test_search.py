@@ -160,6 +160,28 @@ def test_an_interrupted_search_resumes_without_retraining_finished_units(tmp_pat
     assert again.exit_code == 1 and "already finished" in again.stderr
 
 
+def test_a_stop_in_this_process_checkpoints_the_running_unit_as_kfold_does(tmp_path, monkeypatch):
+    """In this process a search's unit stops after its minibatch with a checkpoint, as a k-fold
+    fold does, and --resume continues it to the same bytes. Checked once against the old path (the
+    in-process executor passing no checkpoint and stop flag): the search finished with exit 0."""
+    from conftest import stopping_after
+
+    config = search_config(tmp_path, trials=2)
+    straight = json.loads(run("search", "--config", config, "--k", 2, "--out", tmp_path / "straight", "--json").stdout)
+    monkeypatch.setattr("mlpcli.units.inline.graceful_stop", stopping_after(5))
+    stopped = run("search", "--config", config, "--k", 2, "--out", tmp_path / "run", "--json")
+    assert stopped.exit_code == 130 and "checkpoint saved" in stopped.stderr, stopped.stderr
+    assert f"Resume with: mlpcli search --resume {tmp_path / 'run'}" in stopped.stderr
+    checkpoints = [p.parent.name for p in (tmp_path / "run" / "units").glob("*/checkpoint.npz")]
+    assert len(checkpoints) == 1 and checkpoints[0].startswith("t1_f1_"), checkpoints  # the first unit
+    monkeypatch.undo()
+    resumed = run("search", "--resume", tmp_path / "run", "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert table(json.loads(resumed.stdout)) == table(straight)
+    assert best_weights(tmp_path / "run") == best_weights(tmp_path / "straight")
+    assert not list((tmp_path / "run" / "units").glob("*/checkpoint.npz"))
+
+
 def test_ctrl_c_on_local_workers_exits_130_and_keeps_finished_units(tmp_path):
     config = search_config(tmp_path, trials=6, data={"n_per_class": 60}, train={"epochs": 6, "batch_size": 8})
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "1"}

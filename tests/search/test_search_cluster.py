@@ -19,6 +19,7 @@ from test_search import best_weights, run, search_config, table  # noqa: E402
 
 from mlpcli.commands import run_search  # noqa: E402
 from mlpcli.config import load_config  # noqa: E402
+from mlpcli.units.placement import Placement  # noqa: E402
 
 
 def test_a_search_on_the_cluster_gives_the_same_table_and_weight_bytes_as_one_process(cluster, tmp_path):
@@ -75,7 +76,8 @@ def test_a_worker_killed_mid_unit_changes_nothing(cluster, tmp_path):
     assert reference.exit_code == 0, reference.stderr
     killer = Killer(cluster, tmp_path / "there")
     killer.start()
-    summary = run_search(load_config(config), trials=None, k=2, cluster=cluster.address, out=tmp_path / "there")
+    summary = run_search(load_config(config), trials=None, k=2, placement=Placement(cluster=cluster.address),
+                         out=tmp_path / "there")
     killer.join(timeout=5)
     assert killer.victim is not None, "no worker was killed"
     assert table(summary) == table(json.loads(reference.stdout))

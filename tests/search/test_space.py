@@ -11,8 +11,8 @@ from mlpcli.config import Config, from_dict, with_overrides
 from mlpcli.config import to_dict as config_dict
 from mlpcli.errors import ConfigError
 from mlpcli.config import grid_combinations, parse_grid
-from mlpcli.search.space import (Distribution, apply_trial, check_search, draw_trials, parse_search,
-                                 to_dict)
+from mlpcli.config.search import Distribution, check_search, parse_search, to_dict
+from mlpcli.search.space import apply_trial, draw_trials
 
 SPACE = {
     "train.lr": {"loguniform": [1.0e-4, 1.0e-1]},
@@ -122,7 +122,9 @@ def test_grid_is_the_product_of_choices_like_kfold_grid():
      "search.halving.factor: must be an integer >= 2; got 1"),
     ({"strategy": "halving", "space": SPACE, "halving": {"min_epochs": 0}}, "search.halving.min_epochs: must be"),
     ({"strategy": "halving", "space": SPACE, "halving": {"eta": 3}}, "unknown key 'search.halving.eta'"),
-    ({"space": SPACE, "trails": 3}, "unknown key 'search.trails'"),
+    ({"space": SPACE, "trails": 3}, "unknown key 'search.trails'; did you mean 'search.trials'?"),
+    ({"strategy": "halving", "space": SPACE, "halving": {"min_epoch": 2}},
+     "unknown key 'search.halving.min_epoch'; did you mean 'search.halving.min_epochs'?"),
     ({"space": {"search.trials": {"int": [1, 2]}}}, "search.space.search.trials: the search section itself"),
 ])
 def test_shape_errors_name_the_key(raw, message):

@@ -19,7 +19,7 @@ from mlpcli.visualize import plots
 from mlpcli.visualize.tiles import grid_size, to_uint8, upscale, PAD
 from mlpcli.visualize.weights import pixel_templates
 from mlpcli.commands import run_evaluate, run_kfold, run_synth, run_train
-from mlpcli.artifacts.summary import save_evaluation
+from mlpcli.artifacts.evaluations import save_evaluation
 from mlpcli.commands import run_show
 
 SIZE = 16

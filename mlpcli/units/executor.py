@@ -14,29 +14,25 @@ Either way::
 
 Workers receive shared arrays and all other ndarray arguments read-only, on every backend, so a
 unit that tries to modify its inputs fails the same way everywhere instead of corrupting the copy
-that later units on that worker see. Every unit runs with ``threads.UNIT_THREADS`` BLAS threads,
-so its bytes do not depend on the backend. Leaving the ``with`` block by an exception (Ctrl-C
+that later units on that worker see (``runtime.run_unit``). Every unit runs with
+``threads.UNIT_THREADS`` BLAS threads, so its bytes do not depend on the backend. Leaving the ``with`` block by an exception (Ctrl-C
 included) cancels every unit not finished yet. ``choose_executor`` adds the in-process backend
 that ``--jobs 1`` uses. Dask is optional (``pip install 'mlpcli[cluster]'``) and only
-imported when a cluster is asked for.
+imported when a cluster is asked for. ``inline`` is the in-process backend.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import sys
-import time
 import weakref
-from concurrent import futures as cf
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, MlpcliError
-from ..threads import unit_threads
+from ..train.stop import sigterm_as_interrupt
+from .placement import DEFAULT_TIMEOUT, Placement
+from .runtime import UnitResult, run_unit
 
 INSTALL_HINT = "pip install 'mlpcli[cluster]'"
 
@@ -59,34 +55,17 @@ def unit_result(future) -> "UnitResult":
                          f"saved: resume the run (--resume), with fewer --jobs if memory ran out") from None
 
 
-@dataclass(frozen=True)
-class UnitResult:
-    """What a unit returned, which worker ran it, and its wall time there (excluding transfers);
-    ``started``/``finished`` are the worker's clock (``time.time()``) around the call."""
-
-    value: Any
-    worker: str
-    seconds: float
-    started: float = 0.0
-    finished: float = 0.0
-
-
-@dataclass(frozen=True)
-class Mapped:
-    """A shared array as a path: local workers memory-map it instead of unpickling a copy per unit."""
-
-    path: str
-
-
-def choose_executor(jobs: int | None = None, cluster: str | None = None, timeout: float = 10.0) -> "Executor":
+def choose_executor(placement: Placement = Placement()) -> "Executor":
     """What ``--jobs``/``--cluster`` ask for: no cluster and at most one job runs the units here, in
     this process (no start-up cost, and Ctrl-C stops the unit at once); otherwise ``open_executor``."""
-    if cluster is None and (jobs is None or jobs == 1):
+    from .inline import InlineExecutor
+
+    if placement.here:
         return InlineExecutor()
-    return open_executor(jobs, cluster, timeout)
+    return open_executor(placement.jobs, placement.cluster, placement.timeout)
 
 
-def open_executor(jobs: int | None = None, cluster: str | None = None, timeout: float = 10.0,
+def open_executor(jobs: int | None = None, cluster: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                   retries: int = 0, dashboard: bool = True) -> "Executor":
     """``jobs`` local processes, or the Dask cluster at ``cluster`` (``tcp://HOST:PORT`` or ``local:N``).
 
@@ -94,8 +73,8 @@ def open_executor(jobs: int | None = None, cluster: str | None = None, timeout: 
     ``retries`` reruns a unit that raised; a unit whose worker died is rerun anyway (see DaskExecutor).
     ``dashboard``: ``local:N`` serves Dask's dashboard on 127.0.0.1:8787 if bokeh is installed.
     """
-    from .dask_executor import DaskExecutor
-    from .local_executor import LocalExecutor
+    from .cluster import DaskExecutor
+    from .local import LocalExecutor
 
     if cluster is None:
         return LocalExecutor(1 if jobs is None else jobs)
@@ -126,15 +105,22 @@ class Executor:
         list or dict); the unit receives the array itself, read-only."""
         raise NotImplementedError
 
-    def submit(self, fn, *args, key: str | None = None):
+    def submit(self, fn, *args, key: str | None = None, checkpoint: Path | None = None):
         """Run ``fn(*args)`` on a worker; the future's result is a ``UnitResult``. ``key`` names
-        the unit (Dask reuses a finished unit of the same key); by default every submit is new."""
-        future = self._submit(fn, args, key)
+        the unit (Dask reuses a finished unit of the same key); by default every submit is new.
+        ``checkpoint``: where a unit run in this process keeps its progress (``InlineExecutor``);
+        worker processes rerun a stopped unit from the start, so the others ignore it."""
+        future = self._submit(fn, args, key, checkpoint)
         self._submitted.add(future)
         return future
 
-    def _submit(self, fn, args, key):
+    def _submit(self, fn, args, key, checkpoint):
         raise NotImplementedError
+
+    def interrupts(self):
+        """The block the client waits in: SIGTERM stops the wait as Ctrl-C does (``KeyboardInterrupt``),
+        so the outstanding units are cancelled and the finished ones kept."""
+        return sigterm_as_interrupt()
 
     def as_completed(self, futures):
         raise NotImplementedError
@@ -158,105 +144,3 @@ class Executor:
 
     #: Cancel the outstanding futures before ``close(abort=True)``; local processes fail them instead.
     _cancel_on_abort = True
-
-
-class InlineExecutor(Executor):
-    """Units in this process, one at a time, each run when it is first awaited (``as_completed``
-    yields them in submission order). Ctrl-C interrupts the running unit; nothing else is running."""
-
-    name = "this process"
-
-    def share(self, array: np.ndarray) -> np.ndarray:
-        view = array.view()
-        view.flags.writeable = False
-        return view
-
-    def _submit(self, fn, args, key):
-        # Views: run_unit freezes array arguments, and these are the caller's own arrays.
-        return _InlineFuture(fn, [arg.view() if isinstance(arg, np.ndarray) else arg for arg in args])
-
-    def as_completed(self, futures):
-        for future in list(futures):
-            future.run()
-            yield future
-
-    def cancel(self, futures) -> None:
-        for future in futures:
-            future.cancel()
-
-    def close(self, abort: bool = False) -> None:
-        pass
-
-
-class _InlineFuture(cf.Future):
-    def __init__(self, fn, args) -> None:
-        super().__init__()
-        self._call = (fn, args)
-
-    def run(self) -> None:
-        if self._call is None or not self.set_running_or_notify_cancel():
-            return
-        (fn, args), self._call = self._call, None
-        try:
-            self.set_result(run_unit(fn, *args))
-        except Exception as exc:  # a unit's error is its result; Ctrl-C is not
-            self.set_exception(exc)
-
-    def result(self, timeout=None):
-        self.run()
-        return super().result(timeout)
-
-    def exception(self, timeout=None):
-        self.run()
-        return super().exception(timeout)
-
-
-#: Shared files already memory-mapped in this worker process, by path.
-_MAPPED: dict[str, np.ndarray] = {}
-
-
-def run_unit(fn, *args) -> UnitResult:
-    """On the worker: resolve shared arrays, freeze array arguments, run ``fn`` and time it."""
-    resolved = [_resolve(arg) for arg in args]
-    started, start = time.time(), time.perf_counter()
-    with unit_threads():
-        value = fn(*resolved)
-    return UnitResult(value, _worker_name(), time.perf_counter() - start, started, time.time())
-
-
-def _resolve(arg):
-    if isinstance(arg, Mapped):
-        if arg.path not in _MAPPED:  # map each shared file once per worker process
-            _MAPPED[arg.path] = np.load(arg.path, mmap_mode="r")
-        return _MAPPED[arg.path]
-    if isinstance(arg, np.ndarray):
-        arg = _aligned(arg)
-        arg.flags.writeable = False
-    return arg
-
-
-_ALIGNED: dict[int, tuple] = {}
-
-
-def _aligned(array: np.ndarray) -> np.ndarray:
-    """``array``, or once per worker an aligned contiguous copy of it: Dask can deliver a scattered
-    array at an odd address, and NumPy's unaligned paths made units about 3x slower (measured)."""
-    if array.flags.aligned and array.flags.c_contiguous:
-        return array
-    hit = _ALIGNED.get(id(array))
-    if hit is not None and hit[0]() is array:
-        return hit[1]
-    for key in [key for key, (ref, _) in _ALIGNED.items() if ref() is None]:
-        del _ALIGNED[key]  # the worker let go of that array: drop its copy too
-    copy = np.array(array, order="C", copy=True)
-    _ALIGNED[id(array)] = (weakref.ref(array), copy)
-    return copy
-
-
-def _worker_name() -> str:
-    if "distributed" in sys.modules:  # never import it here: local workers would pay for it
-        try:
-            return sys.modules["distributed"].get_worker().address
-        except ValueError:  # not inside a Dask worker
-            pass
-    return f"{socket.gethostname()}:{os.getpid()}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 HOST = "127.0.0.1"  # never any other interface
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 60
 
 
@@ -26,7 +26,7 @@ class LoopbackCluster:
         self.directory, self.processes, self.address, self.client = directory, [], None, None
         # Workers import mlpcli (this worktree's) and the toy units by name; like Dask's nanny,
         # give each one BLAS thread so results match the local processes bit for bit.
-        path = [str(ROOT), str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+        path = [str(ROOT), str(Path(__file__).parent / "units"), os.environ.get("PYTHONPATH", "")]
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p),
                     "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 

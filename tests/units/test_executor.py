@@ -12,7 +12,8 @@ import pytest
 import search_units as units
 
 from mlpcli.errors import ConfigError
-from mlpcli.search.scheduler import INSTALL_HINT, ClusterError, Mapped, UnitResult, open_executor
+from mlpcli.units.executor import INSTALL_HINT, ClusterError, open_executor
+from mlpcli.units.runtime import Mapped, UnitResult
 
 
 def toy_work(n_units=6):
@@ -102,11 +103,13 @@ def test_a_cluster_without_dask_says_how_to_install_it(monkeypatch, cluster):
 
 
 def test_one_job_runs_units_in_this_process_with_the_same_bytes():
-    from mlpcli.search.scheduler import InlineExecutor, choose_executor
+    from mlpcli.units.executor import choose_executor
+    from mlpcli.units.inline import InlineExecutor
+    from mlpcli.units.placement import Placement
 
     X, work = toy_work()
-    executor = choose_executor(jobs=1)
-    assert isinstance(executor, InlineExecutor) and not isinstance(choose_executor(jobs=2), InlineExecutor)
+    executor = choose_executor(Placement(jobs=1))
+    assert isinstance(executor, InlineExecutor) and not isinstance(choose_executor(Placement(jobs=2)), InlineExecutor)
     with executor:
         shared = executor.share(X)
         futures = [executor.submit(units.project, shared, rows, seed) for rows, seed in work]
@@ -122,7 +125,7 @@ def test_one_job_runs_units_in_this_process_with_the_same_bytes():
 
 
 def test_a_local_worker_that_dies_is_a_clear_error_not_a_traceback():
-    from mlpcli.search.scheduler import WorkerLost, unit_result
+    from mlpcli.units.executor import WorkerLost, unit_result
 
     with pytest.raises(WorkerLost, match="a local worker process died.*resume the run") as caught:
         with open_executor(jobs=2) as executor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -21,8 +22,8 @@ from ..errors import TrainingDiverged
 from ..features.standardize import Standardizer
 from ..predictor import Predictor
 from ..progress import log
-from .fit import Prepared, Trained, build_network, train_model
-from .loop import History
+from ..train.fit import Prepared, Trained, build_network, train_model
+from ..train.loop import History
 
 
 @dataclass(frozen=True)
@@ -33,16 +34,18 @@ class UnitData:
     image_shape: tuple  # (height, width, 3)
     features: tuple
     states: tuple = ()  # the fitted feature states (small: a vocabulary, a whitening matrix)
+    fingerprint: str | None = None  # the data's, recorded in each unit's metrics as in a train run
 
     @classmethod
     def of(cls, prepared: Prepared) -> "UnitData":
         return cls(tuple(prepared.dataset.class_names), prepared.image_shape, tuple(prepared.features),
-                   tuple(prepared.states))
+                   tuple(prepared.states), prepared.dataset.fingerprint)
 
     def prepared(self, X: np.ndarray, labels: np.ndarray) -> Prepared:
         # No images: training needs only their shape, which an empty array keeps.
         images = np.empty((0, *self.image_shape), dtype=np.uint8)
-        return Prepared(Dataset(images, labels, self.class_names), X, self.features, self.states or None)
+        return Prepared(Dataset(images, labels, self.class_names, self.fingerprint), X, self.features,
+                        self.states or None)
 
 
 @dataclass(frozen=True)
@@ -62,17 +65,20 @@ class UnitOutput:
 
 
 def train_unit(config, X: np.ndarray, labels: np.ndarray, data: UnitData, train_rows: np.ndarray,
-               val_rows: np.ndarray, stream: tuple = (), label: str = "", quiet: bool = False) -> UnitOutput:
+               val_rows: np.ndarray, stream: tuple = (), label: str = "", quiet: bool = False, *,
+               checkpoint: Path | None = None, stop=None) -> UnitOutput:
     """Train ``config`` on ``X[train_rows]`` (X (n_samples, n_features), labels (n_samples,) int64).
 
     ``stream`` picks the random sub-streams (a fold's number), so the result depends only on the
     arguments. ``quiet`` keeps the per-epoch log and progress bars off (a search shows its own table).
     A diverged training is a result (``diverged``), not an error: a search ranks it last.
+    ``checkpoint`` and ``stop`` (in this process only, ``units.inline``): continue from that file,
+    and when ``stop`` is set save it and raise ``Interrupted``; the result is the same bytes.
     """
     with _log_level(logging.WARNING if quiet else None):
         try:
             trained = train_model(config, data.prepared(X, labels), train_rows, val_rows, stream=stream,
-                                  label=label)
+                                  label=label, checkpoint=checkpoint, stop=stop)
         except TrainingDiverged as exc:
             return UnitOutput({}, None, None, None, {}, diverged=str(exc), diverged_epoch=exc.epoch)
     predictor = trained.predictor

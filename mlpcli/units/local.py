@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..threads import UNIT_THREADS, thread_limit
-from .scheduler import Executor, Mapped, run_unit
+from .executor import Executor
+from .runtime import Mapped, run_unit
 
 
 class LocalExecutor(Executor):
@@ -38,7 +39,7 @@ class LocalExecutor(Executor):
         np.save(path, np.ascontiguousarray(array))
         return Mapped(str(path))
 
-    def _submit(self, fn, args, key):
+    def _submit(self, fn, args, key, checkpoint):
         # The pool spawns workers during submit, and they read the thread limits at start-up.
         with thread_limit(self._threads):
             return self._pool.submit(run_unit, fn, *args)

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..threads import UNIT_THREADS, thread_limit
-from .scheduler import INSTALL_HINT, ClusterError, Executor, run_unit
+from .executor import INSTALL_HINT, ClusterError, Executor
+from .runtime import run_unit
 
 
 class DaskExecutor(Executor):
@@ -51,7 +52,7 @@ class DaskExecutor(Executor):
         # One copy per worker, fetched by workers that join later from a peer that has it.
         return self.client.scatter(array, broadcast=True)
 
-    def _submit(self, fn, args, key):
+    def _submit(self, fn, args, key, checkpoint):
         names = {"pure": False} if key is None else {"key": key}
         return self.client.submit(run_unit, fn, *args, retries=self._retries, **names)
 

@@ -1,6 +1,6 @@
 """Toy units for the scheduler tests: module-level, so worker processes can import them by name.
 
-Dask workers started by the tests find this module through PYTHONPATH (see test_cluster.py).
+Dask workers started by the tests find this module through PYTHONPATH (see tests/loopback.py).
 """
 
 from __future__ import annotations
