@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from mlpcli.units.placement import Placement
 from click.testing import CliRunner
 
 from mlpcli.artifacts import rundir
@@ -154,7 +156,7 @@ def test_a_diverged_kfold_run_is_marked_with_its_epoch_and_not_resumable(tmp_pat
     UnitOutput carried it)."""
     config = load_config(write_config(tmp_path / "c.yaml", train={"lr": 1e6, "epochs": 3}))
     with pytest.raises(TrainingDiverged) as raised:
-        run_kfold(config, k=2, jobs=jobs, out=tmp_path / "run")
+        run_kfold(config, k=2, placement=Placement(jobs=jobs), out=tmp_path / "run")
     metrics = json.loads((tmp_path / "run" / rundir.METRICS).read_text())
     assert metrics == {"status": "diverged", "epoch": 1, "message": str(raised.value)}
     assert raised.value.epoch == 1 and re.match(r"fold [12]/2 training diverged at epoch 1", metrics["message"])

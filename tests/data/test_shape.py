@@ -115,7 +115,7 @@ class _Recording(ProcessPoolExecutor):
         super().__init__(max_workers)
 
 
-def test_the_decode_pool_follows_threads(tmp_path, monkeypatch, set_threads):
+def test_the_decode_pool_follows_threads(tmp_path, monkeypatch):
     """Fails with the pool sized by os.cpu_count(): one thread must mean no pool."""
     paths = []
     for index in range(6):
@@ -124,8 +124,10 @@ def test_the_decode_pool_follows_threads(tmp_path, monkeypatch, set_threads):
     monkeypatch.setattr(folder_module, "PARALLEL_MIN", 1)
     monkeypatch.setattr(folder_module, "ProcessPoolExecutor", _Recording)
     _Recording.workers = []
-    set_threads(1)
+    from mlpcli import threads
+
+    monkeypatch.setattr(threads, "threads", lambda: 1)  # what --threads 1 makes it
     single = folder_module.decode_all(paths, (4, 4))[0]
-    set_threads(2)
+    monkeypatch.setattr(threads, "threads", lambda: 2)
     pooled = folder_module.decode_all(paths, (4, 4))[0]
     assert _Recording.workers == [2] and np.array_equal(single, pooled)
