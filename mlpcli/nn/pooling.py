@@ -83,6 +83,10 @@ class MaxPool2D(Layer):
             else:
                 target += dout * wins  # overlapping windows share inputs: accumulate
 
+    def kink_pattern(self):
+        """Each window's winner: max has a kink wherever the winner changes."""
+        return None if self._winner is None else self._winner.copy()
+
     def output_shape(self, shape):
         if len(shape) != 3:
             raise ValueError(f"takes images (height, width, channels) but receives {shape}")
