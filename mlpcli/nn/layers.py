@@ -85,6 +85,7 @@ class Linear(Layer):
     """Fully connected layer: ``out = x @ W + b``.
 
     x (n_samples, n_in) -> out (n_samples, n_out); W (n_in, n_out); b (n_out,).
+    Naive reference: ``reference.linear_forward`` and ``linear_backward``.
     """
 
     decayed = ("W",)

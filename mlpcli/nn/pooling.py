@@ -30,6 +30,7 @@ class MaxPool2D(Layer):
 
     Both passes run over chunks of images side by side on the threads of ``parallel``; every
     output depends on its own image alone, so the bytes do not depend on the thread count.
+    Naive reference (loops): ``reference.maxpool2d_forward`` and ``maxpool2d_backward``.
     """
 
     def __init__(self, pool: int, stride: int | None = None) -> None:
