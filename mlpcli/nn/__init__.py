@@ -1,6 +1,13 @@
 """The lecture's backpropagation chapter as code: layers, activations, losses, networks, optimizers.
 
 No I/O, no configuration: plain NumPy objects. See ``layers`` for the layer contract.
+
+Two versions of each optimized piece, by one convention: the class in its own module (``Linear``
+in ``layers``, ``Conv2D`` in ``conv``, ``BatchNorm`` in ``batchnorm``, ``MaxPool2D`` in
+``pooling``, ``SGD``, ``Adam`` and ``AdamW`` in ``optim``) is the fast one training runs; the
+naive reference, written as the lecture writes it (loops, textbook formulas), is a plain function
+named after it in ``reference``: ``conv2d_forward`` and ``conv2d_backward`` for ``Conv2D``,
+``sgd_step`` for ``SGD``, and so on. The tests hold each class to its reference.
 """
 
 from .activations import ACTIVATIONS, ReLU, Sigmoid, Tanh

@@ -42,6 +42,10 @@ class ReLU(_Activation):
         parallel.for_rows(chunk, len(dout), dout.size)
         return dx
 
+    def kink_pattern(self):
+        """Where x > 0: the kink is at 0."""
+        return None if self._out is None else self._out > 0
+
 
 @register
 class Sigmoid(_Activation):

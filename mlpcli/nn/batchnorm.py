@@ -31,7 +31,9 @@ class BatchNorm(Layer):
     with the unbiased batch variance (PyTorch's convention). Prediction (``training=False``)
     uses the running statistics, so it is deterministic and per sample. gamma starts at 1, beta
     at 0; neither is weight-decayed (``decayed`` is empty): they are scales and shifts, not
-    weights whose size measures a model's capacity.
+    weights whose size measures a model's capacity. Naive reference (the backward pass staged
+    through the graph): ``reference.batchnorm_forward``, ``batchnorm_backward``,
+    ``batchnorm_running`` and ``batchnorm_predict``.
     """
 
     def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype="float32") -> None:

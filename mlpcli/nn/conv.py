@@ -34,7 +34,8 @@ class Conv2D(Layer):
     x (n_images, height, width, in_channels) -> out (n_images, out_height, out_width, filters),
     out_height = (height + 2 * padding - kernel) // stride + 1, likewise out_width.
     W (kernel, kernel, in_channels, filters); b (filters,). Parameters start at zero: the
-    extractor builder initializes them.
+    extractor builder initializes them. Naive reference (loops): ``reference.conv2d_forward``
+    and ``conv2d_backward``.
     """
 
     decayed = ("W",)

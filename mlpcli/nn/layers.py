@@ -50,6 +50,12 @@ class Layer:
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         return dout
 
+    def kink_pattern(self) -> np.ndarray | None:
+        """Which piece of a piecewise function the last training pass was on, or None for a
+        smooth layer. Gradient checks compare it before and after a finite-difference step: a step
+        that changes it crossed a kink, where the difference does not estimate the derivative."""
+        return None
+
     def spec(self) -> dict:
         """Hyperparameters as plain JSON data; ``LAYERS[spec['type']](**rest)`` rebuilds the layer."""
         return {"type": type(self).__name__}
@@ -79,6 +85,7 @@ class Linear(Layer):
     """Fully connected layer: ``out = x @ W + b``.
 
     x (n_samples, n_in) -> out (n_samples, n_out); W (n_in, n_out); b (n_out,).
+    Naive reference: ``reference.linear_forward`` and ``linear_backward``.
     """
 
     decayed = ("W",)

@@ -30,6 +30,7 @@ class MaxPool2D(Layer):
 
     Both passes run over chunks of images side by side on the threads of ``parallel``; every
     output depends on its own image alone, so the bytes do not depend on the thread count.
+    Naive reference (loops): ``reference.maxpool2d_forward`` and ``maxpool2d_backward``.
     """
 
     def __init__(self, pool: int, stride: int | None = None) -> None:
@@ -82,6 +83,10 @@ class MaxPool2D(Layer):
                 np.multiply(dout, wins, out=target)  # each input is in at most one window
             else:
                 target += dout * wins  # overlapping windows share inputs: accumulate
+
+    def kink_pattern(self):
+        """Each window's winner: max has a kink wherever the winner changes."""
+        return None if self._winner is None else self._winner.copy()
 
     def output_shape(self, shape):
         if len(shape) != 3:

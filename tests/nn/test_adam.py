@@ -8,6 +8,7 @@ import pytest
 from mlpcli.nn import OPTIMIZERS, SGD, Adam, AdamW, Linear, Sequential, build_mlp, softmax_cross_entropy
 from mlpcli.nn.gradcheck import check_network
 from mlpcli.nn.optim import BLOCK
+from mlpcli.nn.reference import adam_step
 
 GRADIENTS = [([0.5, 1.0], [1.0, -1.0]), ([0.25, -3.0], [0.5, -1.0]), ([-2.0, 0.5], [0.0, 3.0])]
 
@@ -30,16 +31,12 @@ def run(optimizer, network, gradients, lr=0.1, scale=1.0):
 
 
 def published(W, gradients, lr, betas=(0.9, 0.999), eps=1e-8, l2=0.0, decoupled=0.0, scale=1.0):
-    """Kingma & Ba, Algorithm 1, with L2 decay in the gradient (``l2``) or Loshchilov & Hutter's
-    decoupled decay (``decoupled``), one parameter array, float64, whole arrays."""
+    """``reference.adam_step`` (Kingma & Ba, Algorithm 1) with L2 decay in the gradient (``l2``)
+    or Loshchilov & Hutter's decoupled decay (``decoupled``), one parameter array, float64."""
     W = np.array(W, dtype=np.float64)
     m, v = np.zeros_like(W), np.zeros_like(W)
     for t, g in enumerate(gradients, start=1):
-        g = scale * np.array(g) + l2 * W
-        m = betas[0] * m + (1 - betas[0]) * g
-        v = betas[1] * v + (1 - betas[1]) * g * g
-        m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)
-        W = W - lr * m_hat / (np.sqrt(v_hat) + eps) - lr * decoupled * W
+        W, m, v = adam_step(W, scale * np.array(g), m, v, t, lr, betas, eps, l2 or decoupled, bool(decoupled))
     return W
 
 

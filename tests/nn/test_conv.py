@@ -5,6 +5,7 @@ import pytest
 
 from mlpcli.nn import LAYERS, Conv2D, Flatten, ImageReshape, MaxPool2D
 from mlpcli.nn.gradcheck import check_layer
+from mlpcli.nn.reference import conv2d_forward
 
 TOLERANCE = 1e-7
 
@@ -14,24 +15,6 @@ def random_conv(in_channels, filters, kernel, stride=1, padding=0, bias=True, rn
     for value in layer.params.values():
         value[...] = rng.standard_normal(value.shape)
     return layer
-
-
-def naive_conv(x, W, b, stride, padding):
-    """Explicit loops over images, output pixels and filters: the definition, nothing clever."""
-    n_images, height, width, channels = x.shape
-    kernel, filters = W.shape[0], W.shape[3]
-    padded = np.zeros((n_images, height + 2 * padding, width + 2 * padding, channels))
-    padded[:, padding:padding + height, padding:padding + width] = x
-    out_height = (height + 2 * padding - kernel) // stride + 1
-    out_width = (width + 2 * padding - kernel) // stride + 1
-    out = np.zeros((n_images, out_height, out_width, filters))
-    for image in range(n_images):
-        for row in range(out_height):
-            for col in range(out_width):
-                field = padded[image, row * stride:row * stride + kernel, col * stride:col * stride + kernel]
-                for f in range(filters):
-                    out[image, row, col, f] = np.sum(field * W[..., f]) + (b[f] if b is not None else 0)
-    return out
 
 
 @pytest.mark.parametrize("stride", [1, 2])
@@ -60,7 +43,7 @@ def test_conv_forward_equals_naive_loops(stride, padding):
     rng = np.random.default_rng(2)
     layer = random_conv(3, 4, 3, stride, padding, True, rng)
     x = rng.standard_normal((2, 6, 7, 3))
-    expected = naive_conv(x, layer.params["W"], layer.params["b"], stride, padding)
+    expected = conv2d_forward(x, layer.params["W"], layer.params["b"], stride, padding)
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12, atol=1e-12)
 
 
@@ -108,7 +91,7 @@ def test_conv_reuses_scratch_safely_across_batch_sizes_and_modes():
     layer = random_conv(2, 3, 3, 1, 1, True, rng)
     for n_images, training in [(2, True), (4, True), (1, True), (3, False), (2, True)]:
         x = rng.standard_normal((n_images, 5, 4, 2))
-        expected = naive_conv(x, layer.params["W"], layer.params["b"], 1, 1)
+        expected = conv2d_forward(x, layer.params["W"], layer.params["b"], 1, 1)
         out = layer.forward(x, training=training)
         np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
         if training:

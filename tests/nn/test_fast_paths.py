@@ -5,6 +5,7 @@ import pytest
 
 from mlpcli.nn import SGD, Linear, Sequential, build_mlp, softmax, softmax_cross_entropy
 from mlpcli.nn.optim import BLOCK, blocks
+from mlpcli.nn.reference import sgd_step
 
 
 def big_network(seed=0, dtype="float32"):
@@ -23,16 +24,12 @@ def set_grads(layer, rng):
 
 
 def naive_steps(W, grads, lr, momentum, nesterov, decay=0.0):
-    """The update written out on whole arrays, in the order of operations of the docstring."""
+    """``reference.sgd_step`` on whole arrays, step after step. With Python-float hyperparameters
+    NumPy keeps float32 arrays in float32, and the blocked update makes the same operations, so
+    the two agree bit for bit."""
     v = np.zeros_like(W)
     for g in grads:
-        g = g + W * np.asarray(decay, W.dtype) if decay else g
-        if momentum == 0:
-            W = W - g * np.asarray(lr, W.dtype)
-            continue
-        v = v * np.asarray(momentum, W.dtype) + g
-        direction = v * np.asarray(momentum, W.dtype) + g if nesterov else v
-        W = W - direction * np.asarray(lr, W.dtype)
+        W, v = sgd_step(W, g, v, lr, momentum, nesterov, decay)
     return W
 
 

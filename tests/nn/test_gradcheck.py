@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from mlpcli.nn import SGD, Linear, Optimizer, Sequential, build_mlp, softmax_cross_entropy
-from mlpcli.nn.gradcheck import check_layer, check_network, numerical_gradient, relative_error
+from mlpcli.nn.gradcheck import (check_layer, check_network, network_pattern, numerical_gradient,
+                                  relative_error, smooth_numerical_gradient)
 
 
 def test_numerical_gradient_of_a_known_function_and_restores_x():
@@ -107,3 +108,58 @@ def test_check_network_refuses_a_number_for_the_optimizer():
     network, x, labels = decayed_problem()
     with pytest.raises(TypeError, match="optimizer"):
         check_network(network, x, labels, softmax_cross_entropy, 0.1)
+
+
+def relu_net(offset):
+    """Linear(1, 1) -> ReLU -> Linear(1, 1) whose ReLU input for the one sample is ``offset``:
+    x = 1, W = 1, b = offset - 1. Its true gradients (offset > 0): db = W2 = 2, dW2 = offset."""
+    from mlpcli.nn import ReLU
+
+    first, second = Linear(1, 1, dtype="float64"), Linear(1, 1, dtype="float64")
+    first.params["W"][...] = 1.0
+    first.params["b"][...] = offset - 1.0
+    second.params["W"][...] = 2.0
+    return Sequential([first, ReLU(), second]), np.ones((1, 1))
+
+
+def identity_loss(scores, labels):
+    return float(scores.sum()), np.ones_like(scores)
+
+
+def test_a_step_across_a_relu_kink_is_retried_smaller():
+    """The ReLU input is 3e-6: a step of h = 1e-5 crosses 0 and measures half the slope (the
+    check failed before the retry; verified by setting STEPS = (1.0,)); a step of 1e-6 does not."""
+    network, x = relu_net(3e-6)
+    kinks = {}
+    errors = check_network(network, x, None, identity_loss, h=1e-5, kinks=kinks)
+    assert max(errors.values()) < 1e-7, errors
+    assert kinks == {"0.W": 0, "0.b": 0, "2.W": 0, "2.b": 0}
+
+
+def test_an_entry_on_a_kink_is_left_out_and_counted():
+    """ReLU input exactly 0: every step crosses; the entry is counted apart, not compared."""
+    network, x = relu_net(0.0)
+    numeric, crossed = smooth_numerical_gradient(
+        lambda: identity_loss(network.forward(x), None)[0], network.layers[0].params["b"],
+        network_pattern(network.layers))
+    assert crossed.all() and numeric[0] == pytest.approx(1.0)  # half of W2: the two sides averaged
+    kinks = {}
+    check_network(network, x, None, identity_loss, kinks=kinks)
+    assert kinks["0.b"] == 1 and kinks["2.b"] == 0
+
+
+def test_a_check_that_sees_mostly_kinks_compares_everything(monkeypatch):
+    """A pattern that changes on every pass must not make a wrong gradient pass by leaving
+    every entry out."""
+    from mlpcli.nn import ReLU
+
+    counter = iter(range(10**9))
+    monkeypatch.setattr(ReLU, "kink_pattern", lambda self: np.array(next(counter)))
+    rng = np.random.default_rng(7)
+    x, labels = rng.standard_normal((6, 4)), rng.integers(0, 3, size=6)
+    head = Linear(3, 3, dtype="float64")
+    head.params["W"][...] = rng.standard_normal((3, 3))
+    network = Sequential([random_linear(WrongLinear, rng), ReLU(), head])
+    kinks = {}
+    errors = check_network(network, x, labels, softmax_cross_entropy, kinks=kinks)
+    assert kinks["0.W"] == 12 and errors["0.W"] > 0.1, (kinks, errors)

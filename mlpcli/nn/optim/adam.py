@@ -17,6 +17,8 @@ Weight decay (weights each layer lists in ``decayed``, never biases):
 - AdamW: decoupled, W <- W - lr * weight_decay * W before the Adam step, g the data gradient
   alone (as ``torch.optim.AdamW``: lr includes the schedule), so every weight shrinks by the same
   fraction whatever its gradients.
+
+The paper's Algorithm 1 as printed, on whole arrays: ``nn.reference.adam_step``.
 """
 
 from __future__ import annotations

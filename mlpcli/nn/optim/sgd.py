@@ -4,7 +4,8 @@ Convention (as in PyTorch): v <- momentum * v + g, then W <- W - lr * v;
 Nesterov looks ahead: W <- W - lr * (g + momentum * v).
 With ``weight_decay``, g is the gradient of the data loss plus the L2 penalty's
 ``weight_decay * W`` (``Optimizer.regularized_gradient``), for the weights each layer lists in
-``decayed`` (never biases).
+``decayed`` (never biases). The update as the lecture writes it, on whole arrays:
+``nn.reference.sgd_step``.
 """
 
 from __future__ import annotations
