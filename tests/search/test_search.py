@@ -125,7 +125,13 @@ def test_two_local_processes_give_the_same_table_and_weight_bytes_as_one(tmp_pat
     assert table(runs[1]) == table(runs[2])
     assert best_weights(tmp_path / "j1") == best_weights(tmp_path / "j2") != []
     assert (tmp_path / "j1" / "model.json").read_text() == (tmp_path / "j2" / "model.json").read_text()
-    assert runs[2]["executor"] == "2 local processes" and len({w for r in runs[2]["trials"] for w in r["workers"]}) >= 1
+    assert runs[2]["executor"] == "2 local processes"
+    # Two distinct worker processes ran units, neither of them this one. (The old check,
+    # ``len(workers) >= 1``, passed with every unit run here; fails if --jobs 2 runs units in-process.)
+    workers = {w for r in runs[2]["trials"] for w in r["workers"]}
+    pids = {w.rsplit(":", 1)[1] for w in workers}
+    assert len(pids) == 2 and str(os.getpid()) not in pids, workers
+    assert {w.rsplit(":", 1)[1] for r in runs[1]["trials"] for w in r["workers"]} == {str(os.getpid())}
 
 
 def test_an_interrupted_search_resumes_without_retraining_finished_units(tmp_path, monkeypatch):
