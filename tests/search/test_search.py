@@ -115,6 +115,35 @@ def test_halving_trains_the_best_longer_and_ranks_survivors_first(tmp_path):
     assert load_config(tmp_path / "run" / "best_config.yaml").train.epochs == 4
 
 
+def test_halving_never_promotes_a_trial_with_a_diverged_fold(tmp_path, monkeypatch):
+    """Trial 1's first fold diverges in the first rung and its other fold scores a perfect 1.0:
+    its mean is undefined, so it ranks below every trial and stays at one epoch. Fails if the
+    rung's mean skips the diverged fold (``np.nanmean``), which would promote trial 1 first."""
+    from mlpcli.search import run as search_run
+    from mlpcli.train.unit import UnitOutput
+
+    real = search_run.train_unit
+
+    def rigged(config, *args):
+        output = real(config, *args)
+        label = args[6]
+        if config.train.epochs == 1 and label == "trial 1 fold 1":
+            return UnitOutput({}, None, None, None, {}, diverged="training diverged at epoch 1 (loss=nan)")
+        if config.train.epochs == 1 and label == "trial 1 fold 2":
+            output.metrics["val"]["accuracy"] = 1.0
+        return output
+
+    monkeypatch.setattr(search_run, "train_unit", rigged)
+    config = search_config(tmp_path, strategy="halving", trials=5)
+    result = run("search", "--config", config, "--k", 2, "--out", tmp_path / "run", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert [(r["n_trials"], r["epochs"]) for r in summary["rungs"]] == [(5, 1), (3, 2), (2, 4)]
+    assert {u["epochs"] for u in summary["units"] if u["trial"] == 1} == {1}
+    assert next(r for r in summary["trials"] if r["trial"] == 1)["epochs"] == 1
+    assert len({u["trial"] for u in summary["units"] if u["epochs"] == 2}) == 3
+
+
 def test_two_local_processes_give_the_same_table_and_weight_bytes_as_one(tmp_path):
     config = search_config(tmp_path, trials=3)
     runs = {}
