@@ -194,6 +194,34 @@ def test_an_interrupted_search_resumes_without_retraining_finished_units(tmp_pat
     assert again.exit_code == 1 and "already finished" in again.stderr
 
 
+def test_seed_null_is_recorded_so_a_rerun_and_a_resume_draw_the_same_trials(tmp_path, monkeypatch):
+    """``seed: null`` draws a seed; config.yaml records it, so a search rerun from that file, and
+    ``--resume`` of an interrupted one, train the same trials with the same scores. Fails if the
+    run records the unresolved config (``seed: null``: each rerun or resume draws a new seed) or
+    the trials are drawn from the unresolved seed."""
+    from mlpcli.search.table import LiveTable
+
+    config = search_config(tmp_path, trials=3, seed=None, train={"epochs": 1})
+    update = LiveTable.update
+
+    def stop_after_three(self, *args, **kwargs):
+        update(self, *args, **kwargs)
+        if self.n_done == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(LiveTable, "update", stop_after_three)
+    stopped = run("search", "--config", config, "--k", 2, "--out", tmp_path / "run", "--json")
+    assert stopped.exit_code == 130, stopped.stderr
+    monkeypatch.setattr(LiveTable, "update", update)
+    recorded = tmp_path / "run" / "config.yaml"
+    assert isinstance(yaml.safe_load(recorded.read_text())["seed"], int)
+    resumed = run("search", "--resume", tmp_path / "run", "--json")
+    rerun = run("search", "--config", recorded, "--out", tmp_path / "rerun", "--json")
+    assert resumed.exit_code == 0 and rerun.exit_code == 0, resumed.stderr + rerun.stderr
+    assert json.loads(resumed.stdout)["units_reused"] == 3
+    assert table(json.loads(resumed.stdout)) == table(json.loads(rerun.stdout))
+
+
 def test_ctrl_c_on_local_workers_exits_130_and_keeps_finished_units(tmp_path):
     config = search_config(tmp_path, trials=6, data={"n_per_class": 60}, train={"epochs": 6, "batch_size": 8})
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "1"}
