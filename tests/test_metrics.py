@@ -76,3 +76,32 @@ def test_against_scikit_learn():
     assert macro_f1(confusion) == pytest.approx(sklearn_metrics.f1_score(labels, predicted, average="macro"))
     assert log_loss(labels, probabilities) == pytest.approx(
         sklearn_metrics.log_loss(labels, probabilities, labels=range(5)))
+
+
+def test_per_class_precision_and_recall_by_hand():
+    """Fails if precision and recall swap axes (precision = tp / actual) or support counts predictions.
+
+    Columns of the confusion are predictions: a is predicted 4 times (2 right), b twice (1 right),
+    c and d never; a has 3 images (2 found), b 2 (1 found), c 1 (none found), d none."""
+    report = classification_report(LABELS, PREDICTED, CLASSES, PROBABILITIES)["per_class"]
+    assert [row["class"] for row in report] == list(CLASSES)
+    assert [row["precision"] for row in report] == pytest.approx([2 / 4, 1 / 2, 0, 0])
+    assert [row["recall"] for row in report] == pytest.approx([2 / 3, 1 / 2, 0, 0])
+    assert [row["f1"] for row in report] == pytest.approx([4 / 7, 1 / 2, 0, 0])
+    assert [row["support"] for row in report] == [3, 2, 1, 0]
+
+
+def test_per_class_report_against_scikit_learn():
+    """scikit-learn is in the ``test`` extra, so this runs in CI (it skips only in a bare install)."""
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 5, size=200)
+    predicted = np.where(rng.random(200) < 0.6, labels, rng.integers(0, 5, size=200))
+    predicted[:15] = 3  # over-predict one class so precision and recall differ
+    report = classification_report(labels, predicted, tuple("abcdef"))["per_class"]
+    precision, recall, f1, support = sklearn_metrics.precision_recall_fscore_support(
+        labels, predicted, labels=range(6), zero_division=0)
+    assert [row["precision"] for row in report] == pytest.approx(precision.tolist())
+    assert [row["recall"] for row in report] == pytest.approx(recall.tolist())
+    assert [row["f1"] for row in report] == pytest.approx(f1.tolist())
+    assert [row["support"] for row in report] == support.tolist()

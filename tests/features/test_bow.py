@@ -214,17 +214,33 @@ def test_same_seed_gives_the_same_vocabulary_bytes_and_another_seed_another():
 
 
 def test_images_outside_the_fit_do_not_change_the_vocabulary():
-    dataset = random_images(30, 16, 16)
-    train = np.random.default_rng(0).permutation(30)[:20]
+    """The pipeline's fit (``cached_fit``) is given a whole data set and the rows to learn from:
+    replacing every other image leaves the state's bytes alone, and replacing training images
+    changes them (so the comparison can tell). Fails if the fit reads ``dataset.images`` instead
+    of ``dataset.images[rows]``; the old version of this test fitted ``dataset[train]`` itself
+    and could not fail."""
+    from mlpcli.data import Dataset
+    from mlpcli.features import validate_feature
+    from mlpcli.features.pipeline import cached_fit
+
+    features = (validate_feature({"name": "bow", **SMALL}, "features[0]"),)
+    images, labels = random_images(30, 16, 16), np.arange(30) % 3
+    train = np.sort(np.random.default_rng(0).permutation(30)[:20])
     held_out = np.setdiff1d(np.arange(30), train)
-    state = bow.fit(dataset[train], SMALL, np.random.default_rng(3))
-    saved = {key: value.copy() for key, value in state.items()}
-    changed = dataset.copy()
-    changed[held_out] = random_images(10, 16, 16, seed=99)
-    bow.encode(changed[held_out], state, SMALL)  # encoding never alters the state
-    refit = bow.fit(changed[train], SMALL, np.random.default_rng(3))
-    for key in bow.STATE_KEYS:
-        assert refit[key].tobytes() == saved[key].tobytes() == state[key].tobytes()
+
+    def fitted(replaced_rows):
+        changed = images.copy()
+        changed[replaced_rows] = random_images(len(replaced_rows), 16, 16, seed=99)
+        state = cached_fit(Dataset(changed, labels, ("a", "b", "c")), train, features, 3, None)[0]
+        return [state[key].tobytes() for key in bow.STATE_KEYS]
+
+    reference = fitted(np.empty(0, np.int64))
+    assert fitted(held_out) == reference
+    assert fitted(train[:5]) != reference
+    state = bow.fit(images[train], SMALL, np.random.default_rng(3))
+    bow.encode(images[held_out], state, SMALL)  # encoding never alters the state
+    assert [state[key].tobytes() for key in bow.STATE_KEYS] == \
+        [bow.fit(images[train], SMALL, np.random.default_rng(3))[key].tobytes() for key in bow.STATE_KEYS]
 
 
 def test_a_state_of_the_wrong_shape_is_refused():

@@ -116,6 +116,35 @@ def test_halving_trains_the_best_longer_and_ranks_survivors_first(tmp_path):
     assert load_config(tmp_path / "run" / "best_config.yaml").train.epochs == 4
 
 
+def test_halving_never_promotes_a_trial_with_a_diverged_fold(tmp_path, monkeypatch):
+    """Trial 1's first fold diverges in the first rung and its other fold scores a perfect 1.0:
+    its mean is undefined, so it ranks below every trial and stays at one epoch. Fails if the
+    rung's mean skips the diverged fold (``np.nanmean``), which would promote trial 1 first."""
+    from mlpcli.search import run as search_run
+    from mlpcli.units.training import UnitOutput
+
+    real = search_run.train_unit
+
+    def rigged(config, *args, **kwargs):
+        output = real(config, *args, **kwargs)
+        label = args[6]
+        if config.train.epochs == 1 and label == "trial 1 fold 1":
+            return UnitOutput({}, None, None, None, {}, diverged="training diverged at epoch 1 (loss=nan)")
+        if config.train.epochs == 1 and label == "trial 1 fold 2":
+            output.metrics["val"]["accuracy"] = 1.0
+        return output
+
+    monkeypatch.setattr(search_run, "train_unit", rigged)
+    config = search_config(tmp_path, strategy="halving", trials=5)
+    result = run("search", "--config", config, "--k", 2, "--out", tmp_path / "run", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert [(r["n_trials"], r["epochs"]) for r in summary["rungs"]] == [(5, 1), (3, 2), (2, 4)]
+    assert {u["epochs"] for u in summary["units"] if u["trial"] == 1} == {1}
+    assert next(r for r in summary["trials"] if r["trial"] == 1)["epochs"] == 1
+    assert len({u["trial"] for u in summary["units"] if u["epochs"] == 2}) == 3
+
+
 def test_two_local_processes_give_the_same_table_and_weight_bytes_as_one(tmp_path):
     config = search_config(tmp_path, trials=3)
     runs = {}
@@ -126,7 +155,13 @@ def test_two_local_processes_give_the_same_table_and_weight_bytes_as_one(tmp_pat
     assert table(runs[1]) == table(runs[2])
     assert best_weights(tmp_path / "j1") == best_weights(tmp_path / "j2") != []
     assert (tmp_path / "j1" / "model.json").read_text() == (tmp_path / "j2" / "model.json").read_text()
-    assert runs[2]["executor"] == "2 local processes" and len({w for r in runs[2]["trials"] for w in r["workers"]}) >= 1
+    assert runs[2]["executor"] == "2 local processes"
+    # Two distinct worker processes ran units, neither of them this one. (The old check,
+    # ``len(workers) >= 1``, passed with every unit run here; fails if --jobs 2 runs units in-process.)
+    workers = {w for r in runs[2]["trials"] for w in r["workers"]}
+    pids = {w.rsplit(":", 1)[1] for w in workers}
+    assert len(pids) == 2 and str(os.getpid()) not in pids, workers
+    assert {w.rsplit(":", 1)[1] for r in runs[1]["trials"] for w in r["workers"]} == {str(os.getpid())}
 
 
 def test_an_interrupted_search_resumes_without_retraining_finished_units(tmp_path, monkeypatch):
@@ -180,6 +215,34 @@ def test_a_stop_in_this_process_checkpoints_the_running_unit_as_kfold_does(tmp_p
     assert table(json.loads(resumed.stdout)) == table(straight)
     assert best_weights(tmp_path / "run") == best_weights(tmp_path / "straight")
     assert not list((tmp_path / "run" / "units").glob("*/checkpoint.npz"))
+
+
+def test_seed_null_is_recorded_so_a_rerun_and_a_resume_draw_the_same_trials(tmp_path, monkeypatch):
+    """``seed: null`` draws a seed; config.yaml records it, so a search rerun from that file, and
+    ``--resume`` of an interrupted one, train the same trials with the same scores. Fails if the
+    run records the unresolved config (``seed: null``: each rerun or resume draws a new seed) or
+    the trials are drawn from the unresolved seed."""
+    from mlpcli.search.table import LiveTable
+
+    config = search_config(tmp_path, trials=3, seed=None, train={"epochs": 1})
+    update = LiveTable.update
+
+    def stop_after_three(self, *args, **kwargs):
+        update(self, *args, **kwargs)
+        if self.n_done == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(LiveTable, "update", stop_after_three)
+    stopped = run("search", "--config", config, "--k", 2, "--out", tmp_path / "run", "--json")
+    assert stopped.exit_code == 130, stopped.stderr
+    monkeypatch.setattr(LiveTable, "update", update)
+    recorded = tmp_path / "run" / "config.yaml"
+    assert isinstance(yaml.safe_load(recorded.read_text())["seed"], int)
+    resumed = run("search", "--resume", tmp_path / "run", "--json")
+    rerun = run("search", "--config", recorded, "--out", tmp_path / "rerun", "--json")
+    assert resumed.exit_code == 0 and rerun.exit_code == 0, resumed.stderr + rerun.stderr
+    assert json.loads(resumed.stdout)["units_reused"] == 3
+    assert table(json.loads(resumed.stdout)) == table(json.loads(rerun.stdout))
 
 
 def test_ctrl_c_on_local_workers_exits_130_and_keeps_finished_units(tmp_path):

@@ -189,3 +189,40 @@ def test_gradcheck_cli_checks_dropout_batchnorm_and_adamw(tmp_path):
     data = json.loads(result.stdout)
     assert data["passed"] and data["max_relative_error"] < 1e-6
     assert {"2.gamma", "7.gamma", "11.beta"} <= set(data["relative_errors"])
+
+
+def _weights(result) -> list:
+    """The parameters in layer order (Dropout layers shift the layer numbers, not the weights)."""
+    return list(result.predictor.network.state_dict().values())
+
+
+@pytest.mark.parametrize("model", [{"label_smoothing": 0.2}, {"dropout": 0.3}])
+def test_smoothing_and_dropout_change_what_training_learns(tmp_path, model):
+    """Two runs that differ only in the setting end with different weights. Fails if the trainer
+    drops the setting: ``training_loss`` returning the plain loss, Dropout layers left out, or the
+    forward pass run with ``training=False`` while training."""
+    plain = {"label_smoothing": 0.0, "dropout": 0.0, "batchnorm": False}
+    runs = [trained(config(tmp_path, model={**plain, **extra}))[0] for extra in ({}, model)]
+    first, second = (_weights(r) for r in runs)
+    assert [w.shape for w in first] == [w.shape for w in second]
+    assert any(not np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_the_training_step_minimizes_the_smoothed_loss_on_a_fixed_batch(tmp_path):
+    """The loss of one training step is the smoothed cross-entropy of the scores before it, not the
+    plain one. Fails if the Trainer takes ``LOSSES[model.loss]`` instead of ``training_loss``."""
+    from mlpcli.features.standardize import Standardizer
+    from mlpcli.train.loop import Trainer
+
+    cfg = config(tmp_path, model={"label_smoothing": 0.2, "dropout": 0.0, "batchnorm": False})
+    prepared = prepare(cfg)
+    X, y, rows = prepared.X, prepared.dataset.labels, np.arange(0, 80, 5)
+    network = build_network(cfg, X.shape[1], 4, prepared.image_shape, np.random.default_rng(0))
+    standardizer = Standardizer.fit(X)
+    rngs = {name: np.random.default_rng(1) for name in ("shuffle", "augment", "dropout")}
+    trainer = Trainer(network, standardizer, cfg.train, cfg.model, rngs)
+    batch = standardizer.transform(X[rows].copy())
+    scores = network.forward(batch, training=True)
+    loss, _ = trainer._step(X, y, rows, np.empty_like(batch), cfg.train.lr)
+    assert loss == pytest.approx(softmax_cross_entropy(scores, y[rows], 0.2)[0], rel=1e-5)
+    assert loss != pytest.approx(softmax_cross_entropy(scores, y[rows])[0], rel=1e-3)

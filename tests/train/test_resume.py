@@ -56,6 +56,29 @@ def test_resumed_training_is_bit_identical(tmp_path, train, stops):
     assert [r["val_accuracy"] for r in resumed.history.epochs] == [r["val_accuracy"] for r in reference.history.epochs]
 
 
+def test_resuming_after_the_best_epoch_keeps_early_stoppings_best_weights(tmp_path):
+    """Validation accuracy peaks early (epoch 2 of 8 at lr 0.3); the run is stopped after that
+    epoch and resumed, and must end with the same best-epoch weights as the uninterrupted run.
+    Fails if the checkpoint drops the best-so-far weights (save_checkpoint without ``best/``):
+    the resumed run then ends with its last epoch's weights."""
+    from mlpcli.train.checkpoint import checkpoint_progress
+
+    cfg = config(tmp_path, epochs=8, lr=0.3, patience=20)
+    prepared = prepare(cfg)
+    rows = holdout_split(cfg, prepared.dataset.labels)
+    reference = train_model(cfg, prepared, *rows)
+    best = reference.history.best_epoch
+    checkpoint = tmp_path / "checkpoint.npz"
+    with pytest.raises(Interrupted, match="checkpoint saved"):
+        train_model(cfg, prepared, *rows, checkpoint=checkpoint, stop=StopAfter(30))
+    # The premise: the best epoch is not the last one, and it was over when the run stopped.
+    assert best < len(reference.history.epochs) and checkpoint_progress(checkpoint)[0] > best
+    resumed = train_model(cfg, prepared, *rows, checkpoint=checkpoint)
+    assert resumed.history.best_epoch == best
+    for key, value in weights(reference).items():
+        assert np.array_equal(value, weights(resumed)[key]), key
+
+
 @pytest.mark.parametrize("optimizer, stops, e2e", [
     ("adam", [3], False),          # mid-epoch 1
     ("adam", [5, 2, 9], False),    # interrupted three times, across epochs

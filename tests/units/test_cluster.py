@@ -145,3 +145,33 @@ def test_a_local_dask_cluster_gives_the_same_bytes():
         assert listening_hosts([os.getpid(), *(c.pid for c in psutil.Process().children(recursive=True))]) == {HOST}
     for result, reference in zip(results, expected(X, work)):
         assert result.value.tobytes() == reference.tobytes()
+
+
+@pytest.mark.parametrize("bokeh", [True, False])
+@pytest.mark.parametrize("dashboard", [True, False])
+def test_a_local_clusters_http_server_and_dashboard_are_on_loopback(monkeypatch, bokeh, dashboard):
+    """``--cluster local:N``'s scheduler options: whether or not bokeh (which draws the dashboard)
+    is installed, every HTTP address is 127.0.0.1, and the dashboard is on only when asked for and
+    drawable. Fails if the dashboard address loses its host (``":8787"`` listens on every
+    interface), a branch the real-cluster tests cannot reach without bokeh installed."""
+    import importlib.util
+
+    from mlpcli.units import cluster
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: (object() if bokeh else None) if name == "bokeh" else real(name, *a))
+    options = cluster._http_options(dashboard)
+    assert options["dashboard"] is (dashboard and bokeh)
+    assert options["dashboard_address"].rsplit(":", 1)[0] == HOST
+
+
+def test_a_local_cluster_opened_as_the_cli_opens_it_listens_on_loopback_only():
+    """The default ``open_executor(cluster="local:2")`` (dashboard asked for, as ``search
+    --cluster local:2`` does): the client, scheduler and workers accept connections on 127.0.0.1
+    only, including the dashboard when bokeh is installed."""
+    import psutil
+
+    with open_executor(cluster="local:2") as executor:
+        assert executor.client.cluster.scheduler_address.startswith(f"tcp://{HOST}:")
+        assert listening_hosts([os.getpid(), *(c.pid for c in psutil.Process().children(recursive=True))]) == {HOST}
