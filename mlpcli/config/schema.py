@@ -18,7 +18,7 @@ from ..data import DEFAULT_MAX_IMAGE_PIXELS, LOADERS
 from ..errors import ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
 from ..nn import ACTIVATIONS, DTYPES, INITS, LOSSES, OPTIMIZERS, SCHEDULES
-from ..nn.extractor import EXTRACTOR_INITS
+from ..nn.extractor import EXTRACTOR_INITS, extractor_output_size
 from ..search import space as search_space
 
 
@@ -205,6 +205,7 @@ def from_dict(raw: dict) -> Config:
         if "features" in raw:
             raise ConfigError("features: must not be set when mode is end_to_end (the extractor learns "
                               "the features from the raw image); remove the features section")
+        _check_extractor_fits(config)
     elif "extractor" in raw:
         raise ConfigError("extractor: only used with mode: end_to_end; set mode: end_to_end or remove it")
     _check_training(config)
@@ -215,6 +216,16 @@ def from_dict(raw: dict) -> Config:
         # Trials override the rest of the config, which is checked without its search section.
         search_space.check_search(config.search, dataclasses.replace(config, search=None))
     return config
+
+
+def _check_extractor_fits(config: Config) -> None:
+    """A block that the image is too small for fails here, at load, not after the data is read."""
+    blocks = [dataclasses.asdict(block) for block in config.extractor.blocks]
+    try:
+        extractor_output_size(blocks, config.data.image_size)
+    except ValueError as exc:
+        height, width = config.data.image_size
+        raise ConfigError(f"extractor.blocks: {exc} (data.image_size is {height}x{width})") from None
 
 
 def _check_training(config: Config) -> None:
