@@ -42,6 +42,10 @@ class Loader:
     needs_path: bool = True
 
 
+#: How a config's user leaves unreadable images out (train, kfold, search have no --on-error).
+CONFIG_SKIP_HINT = "data.on_error: skip in the config (--set data.on_error=skip)"
+
+
 def _synthetic(data_config, seed, cache_dir):
     from .synthetic import make_synthetic
 
@@ -52,7 +56,7 @@ def _folder(data_config, seed, cache_dir):
     from .folder import load_folder
 
     return load_folder(data_config.path, data_config.image_size, data_config.on_error, cache_dir=cache_dir,
-                       max_pixels=data_config.max_image_pixels)
+                       max_pixels=data_config.max_image_pixels, skip_hint=CONFIG_SKIP_HINT)
 
 
 def _cifar10(data_config, seed, cache_dir):

@@ -19,6 +19,8 @@ from .images import is_image_path, load_image
 # Below this many images a process pool costs more than it saves.
 PARALLEL_MIN = 2000
 DECODE_CHUNK = 500
+#: How a command-line user leaves unreadable images out (predict, evaluate); configs pass their own.
+SKIP_HINT = "--on-error skip"
 
 
 def scan_folder(root: str | Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
@@ -73,11 +75,13 @@ def fingerprint(paths: list[Path], root: Path, image_size) -> str:
 
 
 def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
-                cache_dir: str | None = None, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Dataset:
+                cache_dir: str | None = None, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+                skip_hint: str = SKIP_HINT) -> Dataset:
     """Decode every image under ``root`` to (height, width, 3) uint8; decoded sets are cached.
 
     Unreadable images (corrupt, truncated, empty, not an image, over ``max_pixels`` pixels,
-    permission denied, a link that leads nowhere) raise one DataError naming each file.
+    permission denied, a link that leads nowhere) raise one DataError naming each file and, in
+    ``skip_hint``, how the caller's user leaves them out (an option, or the config key).
     ``on_error='skip'`` leaves them out, logs each and lists them in ``Dataset.skipped``; but a
     class left with no images, or a data set left with none, is still a DataError: a class without
     examples cannot be learned.
@@ -94,7 +98,8 @@ def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
         log.info("data: %d decoded images loaded from cache %s", stored[1].sum(), cache_file)
         images, kept, failures = stored
     else:
-        images, kept, failures = decode_all(paths, image_size, skip=on_error == "skip", max_pixels=max_pixels)
+        images, kept, failures = decode_all(paths, image_size, skip=on_error == "skip", max_pixels=max_pixels,
+                                            skip_hint=skip_hint)
     _check_classes_kept(root, labels, kept, class_names)
     if stored is None and cache_file is not None:
         reasons = np.array([item["reason"] for item in failures], dtype=str)
@@ -128,8 +133,8 @@ def _check_classes_kept(root: Path, labels: np.ndarray, kept: np.ndarray, class_
                         f"fix or remove those images, or remove the class folder")
 
 
-def decode_all(paths: list[Path], image_size, skip: bool = False,
-               max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+def decode_all(paths: list[Path], image_size, skip: bool = False, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+               skip_hint: str = SKIP_HINT) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Decode ``paths`` (in parallel for large sets) -> (images (n_kept, height, width, 3) uint8,
     kept (n_paths,) bool, failures [{"path", "reason"}] of the unreadable files, in path order).
 
@@ -149,14 +154,15 @@ def decode_all(paths: list[Path], image_size, skip: bool = False,
         else:
             with ProcessPoolExecutor(workers) as pool:
                 _fill(images, kept, failures, pool.map(_decode_chunk, *args), progress)
-    report_failures(failures, skip)
+    report_failures(failures, skip, skip_hint)
     if kept.all():
         return images, kept, failures
     return images[kept], kept, failures
 
 
-def report_failures(failures: list[dict], skip: bool) -> None:
-    """Log every skipped file (``skip``), or raise one DataError naming every unreadable file."""
+def report_failures(failures: list[dict], skip: bool, skip_hint: str = SKIP_HINT) -> None:
+    """Log every skipped file (``skip``), or raise one DataError naming every unreadable file and
+    ``skip_hint``, how to leave them out."""
     if not failures:
         return
     lines = "".join(f"\n  {item['path']}: {item['reason']}" for item in failures)
@@ -166,7 +172,7 @@ def report_failures(failures: list[dict], skip: bool) -> None:
     if len(failures) == 1:
         raise DataError(f"{failures[0]['path']}: {failures[0]['reason']}")
     raise DataError(f"{len(failures)} images could not be read:{lines}\nfix or remove them, or leave them "
-                    f"out with --on-error skip (data.on_error: skip in a config)")
+                    f"out with {skip_hint}")
 
 
 def _fill(images, kept, failures, results, progress) -> None:
