@@ -126,8 +126,10 @@ class TrainConfig:
     lr: float = _leaf(0.01, c.number(0.0, exclusive_min=True), "learning rate at the first epoch")
     optimizer: str = _leaf("sgd", c.one_of(OPTIMIZERS), "sgd: with momentum; adam: Kingma & Ba, weight decay "
                                                         "added to the gradient; adamw: decoupled weight decay")
-    momentum: float = _leaf(0.9, c.number(0.0, 0.999), "SGD momentum (0: plain SGD); optimizer sgd only")
-    nesterov: bool = _leaf(False, c.boolean, "use Nesterov momentum; optimizer sgd only")
+    momentum: float = _leaf(0.9, c.number(0.0, 0.999), "SGD momentum (0: plain SGD); optimizer sgd only "
+                                                               "(another value with adam or adamw is refused)")
+    nesterov: bool = _leaf(False, c.boolean, "use Nesterov momentum; optimizer sgd only (true with adam "
+                                                       "or adamw is refused)")
     betas: tuple = _leaf((0.9, 0.999), c.described(lambda value, key: _betas(value, key), "list of numbers",
                                                    "two numbers in [0, 1), e.g. [0.9, 0.999]"),
                          "Adam's decay rates of the gradient's mean and of its square; adam and adamw only")
@@ -231,9 +233,13 @@ def _check_extractor_fits(config: Config) -> None:
 def _check_training(config: Config) -> None:
     """Combinations of keys that cannot train."""
     train, model = config.train, config.model
-    if train.nesterov and train.optimizer != "sgd":
-        raise ConfigError(f"train.nesterov: only used with optimizer sgd, got optimizer {train.optimizer}; "
-                          f"remove train.nesterov or set train.optimizer: sgd")
+    # One rule for SGD's keys: changed from their default with another optimizer, they would be
+    # ignored, so they are refused (Adam's own momentum is train.betas[0]).
+    for name in ("momentum", "nesterov"):
+        if train.optimizer != "sgd" and getattr(train, name) != getattr(TrainConfig, name):
+            raise ConfigError(f"train.{name}: only used with optimizer sgd, got optimizer {train.optimizer}; "
+                              f"remove train.{name} or set train.optimizer: sgd (Adam's momentum is "
+                              f"train.betas[0])")
     if model.label_smoothing and model.loss != "softmax":
         raise ConfigError(f"model.label_smoothing: only used with loss softmax, got loss {model.loss}; "
                           f"remove model.label_smoothing or set model.loss: softmax")
