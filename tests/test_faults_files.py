@@ -101,6 +101,25 @@ def test_an_output_dir_without_write_permission_names_it(tmp_path, small_config,
     assert_clean_error(result, f"cannot create run directory {tmp_path / 'runs'}/", os.strerror(code))
 
 
+@pytest.mark.parametrize("command", [["train"], ["kfold", "--k", "2"]])
+@pytest.mark.parametrize("out", [False, True])
+def test_an_unwritable_output_is_found_before_any_image_is_decoded(tmp_path, folder_config, refuse_writes,
+                                                                   monkeypatch, command, out):
+    """Issue 21 item 8: the refusal came only after decoding and extraction. Failed without
+    ``check_new_run_dir`` (verified): the stand-in decoder below was reached."""
+    from mlpcli.data import folder
+
+    def decode_all(*args, **kwargs):
+        raise AssertionError("images decoded before the output folder was checked")
+    monkeypatch.setattr(folder, "decode_all", decode_all)
+    (tmp_path / "runs").mkdir()
+    refuse_writes(tmp_path / "runs", errno.EROFS)
+    where = ["--out", tmp_path / "runs" / "mine"] if out else []
+    result = run(*command, "--config", folder_config, *where)
+    assert_clean_error(result, f"cannot create run directory {tmp_path / 'runs'}", "Read-only file system")
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs a Linux /proc")
 def test_out_in_proc_names_the_path_and_reason(small_config):
     """Real: the kernel refuses to create anything in /proc."""
