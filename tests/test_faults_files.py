@@ -151,6 +151,23 @@ def test_evaluate_save_on_a_read_only_run_names_the_folder(tmp_path, folder_conf
     assert_clean_error(result, f"{tmp_path / 'run' / 'evaluations'}", "Permission denied")
 
 
+def test_show_and_evaluate_save_on_a_read_only_run_still_print_the_summary(tmp_path, folder_config,
+                                                                          refuse_writes):
+    """Issue 21 item 8: both printed nothing at all. Now the summary (report) is on stdout, the
+    refusal names the folder and, for show, where the pictures could go with --out. Failed before
+    (stdout empty), verified."""
+    assert run("train", "--config", folder_config, "--out", tmp_path / "run").exit_code == 0
+    refuse_writes(tmp_path / "run", errno.EROFS)
+    shown = run("show", tmp_path / "run")
+    assert_clean_error(shown, f"{tmp_path / 'run' / 'pictures'}", "Read-only file system", "--out DIR")
+    assert "val" in shown.stdout and "accuracy" in shown.stdout
+    elsewhere = run("show", tmp_path / "run", "--out", tmp_path / "pictures")
+    assert elsewhere.exit_code == 0 and any((tmp_path / "pictures").iterdir())
+    evaluated = run("evaluate", "--model", tmp_path / "run", "--data", tmp_path / "images", "--save")
+    assert_clean_error(evaluated, f"{tmp_path / 'run' / 'evaluations'}", "Read-only file system")
+    assert "accuracy" in evaluated.stdout
+
+
 def test_a_refusal_no_module_words_still_names_path_and_reason(monkeypatch, tmp_path):
     """The CLI's last resort: any OSError becomes ``error: PATH: reason``, exit 1."""
     import mlpcli.commands
