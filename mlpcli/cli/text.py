@@ -63,6 +63,8 @@ def print_show(summary) -> None:
     config = summary["config"] or {}
     _line("run", summary["run_dir"])
     _line("kind", f"{summary['kind']}" + (f"  (mode {config['mode']})" if "mode" in config else ""))
+    if summary.get("config_from"):
+        _line("config", summary["config_from"])
     for section in ("data", "features", "extractor", "model", "train"):
         if section in config:
             _line(section, _plain_text(config[section]))
