@@ -54,3 +54,14 @@ def _synthetic_npz(path):
     dataset = make_synthetic(5, (16, 16), seed=9)
     np.savez(path, images=dataset.images, labels=dataset.labels, class_names=np.array(dataset.class_names))
     return path
+
+
+def test_an_interrupted_json_command_keeps_stdout_empty(monkeypatch, small_config):
+    """Ctrl-C (130) is not a failure to report as a document: stdout stays empty."""
+    import mlpcli.commands
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(mlpcli.commands, "run_train", interrupted)
+    result = run("train", "--config", small_config, "--json")
+    assert result.exit_code == 130 and result.stdout == ""

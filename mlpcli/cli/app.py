@@ -63,9 +63,11 @@ _ARGS = "mlpcli.args"
 
 
 def _fail(ctx, message: str, exit_code: int, prefix: str = "error: ") -> None:
-    """The message on stderr, with ``--json`` also ``{"error", "exit_code"}`` on stdout; exit."""
+    """The message on stderr, with ``--json`` also ``{"error", "exit_code"}`` on stdout (not for
+    Ctrl-C, 130: an interrupted command prints nothing there, as the interrupt tests pin); exit."""
     click.echo(f"{prefix}{message}", err=True)
-    _json_error(ctx, message, exit_code)
+    if exit_code != 130:
+        _json_error(ctx, message, exit_code)
     ctx.exit(exit_code)
 
 
