@@ -33,10 +33,12 @@ def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def unknown_key(prefix: str, key: str, allowed: Iterable[str]) -> ConfigError:
-    """``unknown key 'train.lrr'; did you mean 'train.lr'?`` (or the allowed keys if none is close)."""
+def unknown_key(prefix: str, key: str, allowed: Iterable[str], fitting: Iterable[str] = ()) -> ConfigError:
+    """``unknown key 'train.lrr'; did you mean 'train.lr'?`` (or the allowed keys if none is close).
+    A close key among ``fitting`` (those that take the value given: sections for a mapping) comes
+    first, as its fix works: ``modle: {hidden: [64]}`` suggests ``model``, not ``mode``."""
     allowed = list(allowed)
-    close = difflib.get_close_matches(key, allowed, n=1)
+    close = difflib.get_close_matches(key, list(fitting), n=1) or difflib.get_close_matches(key, allowed, n=1)
     hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; allowed: {', '.join(allowed)}"
     return ConfigError(f"unknown key '{prefix}{key}'{hint}")
 

@@ -441,3 +441,19 @@ def test_a_damaged_cifar10_batch_is_a_data_error(tmp_path, content):
     (root / "data_batch_5").write_bytes(content)
     with pytest.raises(DataError, match="data_batch_5"):
         load_cifar10(root)
+
+
+def test_train_names_data_on_error_not_an_option_it_lacks(tmp_path, image_folder):
+    """train has no --on-error: its message names the config key (issue 21 item 8; it said
+    "--on-error skip" before, checked by reverting the hint)."""
+    from click.testing import CliRunner
+
+    from mlpcli.cli import cli
+    from conftest import write_config
+
+    (image_folder / "cat" / "bad.png").write_bytes(b"")
+    (image_folder / "dog" / "bad.png").write_bytes(b"")
+    config = write_config(tmp_path / "c.yaml", data={"format": "folder", "path": str(image_folder)})
+    result = CliRunner().invoke(cli, ["train", "--config", str(config)])
+    assert result.exit_code == 1 and "2 images could not be read" in result.stderr
+    assert "data.on_error: skip" in result.stderr and "--on-error" not in result.stderr

@@ -101,6 +101,25 @@ def test_an_output_dir_without_write_permission_names_it(tmp_path, small_config,
     assert_clean_error(result, f"cannot create run directory {tmp_path / 'runs'}/", os.strerror(code))
 
 
+@pytest.mark.parametrize("command", [["train"], ["kfold", "--k", "2"]])
+@pytest.mark.parametrize("out", [False, True])
+def test_an_unwritable_output_is_found_before_any_image_is_decoded(tmp_path, folder_config, refuse_writes,
+                                                                   monkeypatch, command, out):
+    """Issue 21 item 8: the refusal came only after decoding and extraction. Failed without
+    ``check_new_run_dir`` (verified): the stand-in decoder below was reached."""
+    from mlpcli.data import folder
+
+    def decode_all(*args, **kwargs):
+        raise AssertionError("images decoded before the output folder was checked")
+    monkeypatch.setattr(folder, "decode_all", decode_all)
+    (tmp_path / "runs").mkdir()
+    refuse_writes(tmp_path / "runs", errno.EROFS)
+    where = ["--out", tmp_path / "runs" / "mine"] if out else []
+    result = run(*command, "--config", folder_config, *where)
+    assert_clean_error(result, f"cannot create run directory {tmp_path / 'runs'}", "Read-only file system")
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs a Linux /proc")
 def test_out_in_proc_names_the_path_and_reason(small_config):
     """Real: the kernel refuses to create anything in /proc."""
@@ -130,6 +149,23 @@ def test_evaluate_save_on_a_read_only_run_names_the_folder(tmp_path, folder_conf
     refuse_writes(tmp_path / "run")
     result = run("evaluate", "--model", tmp_path / "run", "--data", tmp_path / "images", "--save")
     assert_clean_error(result, f"{tmp_path / 'run' / 'evaluations'}", "Permission denied")
+
+
+def test_show_and_evaluate_save_on_a_read_only_run_still_print_the_summary(tmp_path, folder_config,
+                                                                          refuse_writes):
+    """Issue 21 item 8: both printed nothing at all. Now the summary (report) is on stdout, the
+    refusal names the folder and, for show, where the pictures could go with --out. Failed before
+    (stdout empty), verified."""
+    assert run("train", "--config", folder_config, "--out", tmp_path / "run").exit_code == 0
+    refuse_writes(tmp_path / "run", errno.EROFS)
+    shown = run("show", tmp_path / "run")
+    assert_clean_error(shown, f"{tmp_path / 'run' / 'pictures'}", "Read-only file system", "--out DIR")
+    assert "val" in shown.stdout and "accuracy" in shown.stdout
+    elsewhere = run("show", tmp_path / "run", "--out", tmp_path / "pictures")
+    assert elsewhere.exit_code == 0 and any((tmp_path / "pictures").iterdir())
+    evaluated = run("evaluate", "--model", tmp_path / "run", "--data", tmp_path / "images", "--save")
+    assert_clean_error(evaluated, f"{tmp_path / 'run' / 'evaluations'}", "Read-only file system")
+    assert "accuracy" in evaluated.stdout
 
 
 def test_a_refusal_no_module_words_still_names_path_and_reason(monkeypatch, tmp_path):

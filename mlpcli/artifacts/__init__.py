@@ -3,4 +3,4 @@
 (``summary``)."""
 
 from .bundle import load_model, save_model
-from .rundir import new_run_dir, point_latest
+from .rundir import check_new_run_dir, new_run_dir, point_latest

@@ -63,6 +63,31 @@ def free_name_candidates(folder: Path, stem: str, suffix: str = ""):
         yield folder / (stem + (f"-{attempt}" if attempt > 1 else "") + suffix)
 
 
+def check_new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None) -> None:
+    """The ArtifactError ``new_run_dir`` would raise, raised now, before any image is decoded or
+    feature extracted: the run directory is made and removed again (its parents stay)."""
+    run_dir = Path(out) if out is not None else Path(output_dir) / f".{_stamp()}-{name}-{os.getpid()}"
+    _refuse_used_out(out)
+    if run_dir.is_dir():
+        run_dir = run_dir / f".mlpcli-probe-{os.getpid()}"  # an empty --out: make something in it
+    try:
+        run_dir.mkdir(parents=True)
+        run_dir.rmdir()
+    except OSError as exc:
+        remedy = "choose another --out" if out is not None else "set output.dir to a writable folder"
+        raise _cannot_create(run_dir if out is None else Path(out), exc, remedy) from None
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _refuse_used_out(out) -> None:
+    """ArtifactError if ``--out`` names a file or a folder with files in it."""
+    if out is not None and Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
+        raise ArtifactError(f"--out {out}: already exists and is not empty; choose a new folder or remove it")
+
+
 def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None) -> Path:
     """Create and return a fresh run directory; never reuses one that has files in it.
 
@@ -71,15 +96,13 @@ def new_run_dir(output_dir: str | Path, name: str, out: str | Path | None = None
     """
     if out is not None:
         run_dir = Path(out)
-        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-            raise ArtifactError(f"--out {run_dir}: already exists and is not empty; "
-                                f"choose a new folder or remove it")
+        _refuse_used_out(run_dir)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _cannot_create(run_dir, exc, "choose another --out") from None
         return run_dir
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = _stamp()
     for run_dir in free_name_candidates(Path(output_dir), f"{stamp}-{name}"):
         try:
             run_dir.mkdir(parents=True)

@@ -37,10 +37,13 @@ def config_essentials(config) -> dict:
 
 
 def read_config(run_dir: Path, notes: list[str]):
-    """The run's validated ``Config``, or None (with a note) if it is missing or invalid."""
+    """The validated ``Config`` of the run's model: the chosen one (``best_config.yaml``) of a
+    search or a k-fold ``--grid``, else the run's own; None (with a note) if missing or invalid."""
     from ..config import load_config
 
-    path = run_dir / rundir.CONFIG
+    path = run_dir / rundir.BEST_CONFIG
+    if not path.is_file():
+        path = run_dir / rundir.CONFIG
     if not path.is_file():
         notes.append(f"{path.name} missing: configuration unknown")
         return None
@@ -117,12 +120,20 @@ def run_summary(run_dir: str | Path) -> dict:
     kind = ("diverged" if diverged else "interrupted" if interrupted else "search" if search is not None else
             "kfold" if kfold is not None else "train")
     summary = {"run_dir": str(run_dir), "kind": kind, "interrupted": interrupted, "diverged": diverged,
-               "config": config_essentials(config) if config is not None else None, "search": None}
+               "config": config_essentials(config) if config is not None else None, "search": None,
+               "config_from": _config_from(run_dir)}
     summary.update(_scores_part(run_dir, kind, search, kfold, metrics, notes))
     own = (None, None) if interrupted is not None else (metrics, kfold)
     summary["evaluation"] = _evaluation_part(run_dir, notes, *own)
     summary["notes"] = notes
     return json_clean(summary)
+
+
+def _config_from(run_dir: Path) -> str | None:
+    """Where the config shown comes from, when it is not the run's own ``config.yaml``."""
+    if not (run_dir / rundir.BEST_CONFIG).is_file():
+        return None
+    return f"{rundir.BEST_CONFIG}, the chosen model's ({rundir.CONFIG} holds what was run)"
 
 
 def _scores_part(run_dir: Path, kind: str, search, kfold, metrics, notes: list[str]) -> dict:

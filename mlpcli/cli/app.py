@@ -10,6 +10,7 @@ commands so ``--help`` stays fast.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -36,22 +37,53 @@ class MlpcliGroup(click.Group):
     """Turns MlpcliError into a one-line message and its exit code, Ctrl-C into 130, and a file
     system's refusal that no module put into words into ``error: PATH: reason`` (exit 1)."""
 
+    def parse_args(self, ctx, args):
+        ctx.meta[_ARGS] = list(args)  # the command's own arguments, to see --json in them on failure
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
         try:
             result = super().invoke(ctx)
             sys.stdout.flush()  # a closed pipe shows here, inside this try, not in click's own handler
             return result
         except MlpcliError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            _fail(ctx, str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+            _fail(ctx, "interrupted", 130, prefix="")
         except BrokenPipeError:
             ctx.exit(_stdout_reader_gone())
         except OSError as exc:
-            click.echo(f"error: {_os_error_text(exc)}", err=True)
-            ctx.exit(1)
+            _fail(ctx, _os_error_text(exc), 1)
+        except click.ClickException as exc:  # a usage error: click prints it, --json gets its document
+            _json_error(ctx, exc.format_message(), exc.exit_code)
+            raise
+
+
+_ARGS = "mlpcli.args"
+
+
+def _fail(ctx, message: str, exit_code: int, prefix: str = "error: ") -> None:
+    """The message on stderr, with ``--json`` also ``{"error", "exit_code"}`` on stdout (not for
+    Ctrl-C, 130: an interrupted command prints nothing there, as the interrupt tests pin); exit."""
+    click.echo(f"{prefix}{message}", err=True)
+    if exit_code != 130:
+        _json_error(ctx, message, exit_code)
+    ctx.exit(exit_code)
+
+
+def _json_error(ctx, message: str, exit_code: int) -> None:
+    """With ``--json``, a failing command's one JSON document on stdout, unless the command
+    printed its own before failing (``evaluate --fail-under``: the report, then exit 3)."""
+    from .options import JSON_EMITTED
+
+    args = ctx.meta.get(_ARGS, [])
+    args = args[:args.index("--")] if "--" in args else args
+    if "--json" not in args or ctx.meta.get(JSON_EMITTED):
+        return
+    try:
+        click.echo(json.dumps({"error": message, "exit_code": exit_code}))
+    except (BrokenPipeError, ValueError):  # nobody reads stdout any more: the exit code says it
+        pass
 
 
 def _stdout_reader_gone() -> int:

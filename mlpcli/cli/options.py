@@ -86,8 +86,16 @@ def where_to_run(ctx, jobs, cluster, timeout) -> Placement:
     return Placement(jobs, cluster, timeout)
 
 
+#: Set in click's shared ``meta`` once a command printed its JSON document, so that an error after
+#: it (a failed gate) adds no second document.
+JSON_EMITTED = "mlpcli.json_emitted"
+
+
 def emit_json(data) -> None:
     click.echo(json.dumps(data, indent=2, allow_nan=False, default=_json_default))
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[JSON_EMITTED] = True
 
 
 def _json_default(value):

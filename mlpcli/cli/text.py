@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import click
 
 
@@ -36,14 +38,26 @@ def print_report(report) -> None:
     click.echo(f"balanced accuracy  {report['balanced_accuracy']:.4f}")
     click.echo(f"macro F1           {report['macro_f1']:.4f}")
     click.echo(f"log-loss           {report['log_loss']:.4f}\n")
-    width = max(len(name) for name in report["class_names"])
-    click.echo(f"{'class':<{width}}  precision  recall  f1      support")
+    width = max(display_width(name) for name in [*report["class_names"], "class"])
+    click.echo(f"{pad('class', width)}  precision  recall  f1      support")
     for row in report["per_class"]:
-        click.echo(f"{row['class']:<{width}}  {row['precision']:.4f}     {row['recall']:.4f}  "
+        click.echo(f"{pad(row['class'], width)}  {row['precision']:.4f}     {row['recall']:.4f}  "
                    f"{row['f1']:.4f}  {row['support']}")
     click.echo("\nconfusion matrix (rows: true class, columns: predicted)")
     for name, row in zip(report["class_names"], report["confusion"]):
-        click.echo(f"{name:<{width}}  " + " ".join(f"{count:5d}" for count in row))
+        click.echo(f"{pad(name, width)}  " + " ".join(f"{count:5d}" for count in row))
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide and full-width (East Asian) characters take two,
+    combining marks none; ``len`` would misalign a table of class names like 猫 or ｃａｔ."""
+    return sum(0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
+               for char in text)
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal columns (see ``display_width``)."""
+    return text + " " * max(0, width - display_width(text))
 
 
 def print_search(result) -> None:
@@ -65,6 +79,8 @@ def print_show(summary) -> None:
     config = summary["config"] or {}
     _line("run", summary["run_dir"])
     _line("kind", f"{summary['kind']}" + (f"  (mode {config['mode']})" if "mode" in config else ""))
+    if summary.get("config_from"):
+        _line("config", summary["config_from"])
     for section in ("data", "features", "extractor", "model", "train"):
         if section in config:
             _line(section, _plain_text(config[section]))

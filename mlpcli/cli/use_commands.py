@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from ..choices import GATE_METRICS
-from ..errors import GateFailed
+from ..errors import ArtifactError, GateFailed
 from .app import cli
 from .options import config_options, decode_options, emit_json, load_config_or_print, output_suffix
 from .text import print_report, print_show
@@ -77,14 +77,16 @@ def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, sav
     from ..commands import run_evaluate
 
     report = run_evaluate(model_dir, data_path, on_error=on_error, max_pixels=max_pixels, fail_under=fail_under,
-                          metric=metric, save=save)
-    if report["saved"]:
-        click.echo(f"saved {report['saved']}", err=True)
-    shown = {key: value for key, value in report.items() if key not in ("misclassified", "saved")}
+                          metric=metric)
+    shown = {key: value for key, value in report.items() if key != "misclassified"}
     if as_json:
         emit_json(shown)
     else:
         print_report(shown)
+    if save:  # after the report is printed: a run folder that refuses the file still shows it
+        from ..artifacts.evaluations import save_evaluation
+
+        click.echo(f"saved {save_evaluation(model_dir, report, data_path)}", err=True)
     gate = report["gate"]
     if gate is not None:
         verdict = f"{gate['metric']} {gate['value']:.4f} {{}} --fail-under {gate['threshold']}"
@@ -116,6 +118,8 @@ def show(run_dir, out_dir, as_json):
         print_show(summary)
     if summary.get("hint"):
         click.echo(f"hint: {summary['hint']}", err=True)
+    if summary["refused"]:  # the summary is printed; the pictures that could not be are an error
+        raise ArtifactError(summary["refused"])
 
 
 @cli.group()

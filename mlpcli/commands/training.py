@@ -15,11 +15,13 @@ def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = T
     With ``resume`` (a run directory) the interrupted run continues from its checkpoint instead.
     The run directory is locked while this works in it (see ``artifacts.lock``).
     """
-    from ..artifacts import point_latest
+    from ..artifacts import check_new_run_dir, point_latest
     from ..train.fit import holdout_split, prepare, recorded_config, resolve
 
     with ExitStack() as held:
         written, config = config, _resumed_config(held, resume, "train") if resume else resolve(config)
+        if not resume:
+            check_new_run_dir(config.output.dir, config_name, out)  # before decoding, not after
         prepared = prepare(config, use_cache)
         train_rows, val_rows = holdout_split(config, prepared.dataset.labels, prepared.dataset.fixed_val)
         run_dir = Path(resume) if resume else _new_run(held, config.output.dir, config_name, out,
@@ -103,7 +105,7 @@ def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), plac
     finished folds and continuing unfinished ones from their checkpoints. The run directory is
     locked while this works in it.
     """
-    from ..artifacts import point_latest
+    from ..artifacts import check_new_run_dir, point_latest
     from ..artifacts.records import read_kfold_plan, write_kfold_plan
     from ..kfold.run import fold_dirs, plan_kfold
     from ..kfold.select import load_folds, log_table, save_selection, select as select_best
@@ -114,6 +116,8 @@ def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), plac
             config = _resumed_config(held, resume, "kfold")
             options = read_kfold_plan(Path(resume))
             k, select, grid = options["k"], options["select"], options["grid"]
+        else:
+            check_new_run_dir(config.output.dir, config_name, out)
         plan = plan_kfold(config, k, select, grid, use_cache)
         if resume:
             run_dir = Path(resume)
@@ -154,7 +158,7 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
     Returns the search summary (``search_summary.json``) with ``run_dir`` and the best trial's
     k-fold summary as ``best``. The run directory is locked while this works in it.
     """
-    from ..artifacts import point_latest
+    from ..artifacts import check_new_run_dir, point_latest
     from ..artifacts.records import read_search_plan, write_search_plan
     from ..search.plan import plan_search
     from ..search.results import finish_search
@@ -167,6 +171,8 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
             config = _resumed_config(held, resume, "search")
             options = read_search_plan(Path(resume))
             trials, k, select = options["trials"], options["k"], options["select"]
+        else:
+            check_new_run_dir(config.output.dir, config_name, out)
         executor = choose_executor(placement)  # a bad address fails before the features are made
         with executor:
             search_plan = plan_search(config, trials, k, select, use_cache)

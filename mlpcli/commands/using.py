@@ -39,14 +39,14 @@ def run_predict(paths, model_dir, *, top_k: int = 1, on_error: str = "fail", max
 
 
 def run_evaluate(model_dir, data_path, *, on_error: str = "fail", max_pixels: int | None = None,
-                 fail_under: float | None = None, metric: str = "accuracy", save: bool = False) -> dict:
+                 fail_under: float | None = None, metric: str = "accuracy") -> dict:
     """Accuracy, balanced accuracy, macro-F1, log-loss, per-class report and confusion matrix of a
     model on labelled data, plus ``skipped`` (unreadable files left out with ``on_error="skip"``),
     ``misclassified`` ([{"path", "true_label", "predicted_label", "probability"}]), ``gate``
-    (``metrics.quality_gate`` of ``metric`` against ``fail_under``, or None without one) and
-    ``saved`` (with ``save``: where the report was kept in the run's evaluations/, else None)."""
+    (``metrics.quality_gate`` of ``metric`` against ``fail_under``, or None without one). The
+    caller saves it (``artifacts.evaluations.save_evaluation``) after showing it, so a run folder
+    that refuses the file still shows the report."""
     from ..artifacts import load_model
-    from ..artifacts.evaluations import save_evaluation
     from ..data import DEFAULT_MAX_IMAGE_PIXELS, load_labelled, relabel
     from ..metrics import classification_report, quality_gate
 
@@ -60,7 +60,6 @@ def run_evaluate(model_dir, data_path, *, on_error: str = "fail", max_pixels: in
     report["skipped"] = dataset.skipped
     report["misclassified"] = _misclassified(dataset, data_path, labels, predicted, probabilities,
                                              model.class_names)
-    report["saved"] = str(save_evaluation(model_dir, report, data_path)) if save else None
     return report
 
 
@@ -78,32 +77,55 @@ def _misclassified(dataset, data_path, labels, predicted, probabilities, class_n
 def run_show(run_dir, out_dir=None) -> dict:
     """Summary of ``run_dir`` (see ``artifacts.summary.run_summary``) plus ``pictures`` (paths of
     the PNGs written into ``out_dir``, default ``<run_dir>/pictures``), ``weights`` (what the
-    weight picture shows, or None), ``vocabularies`` (the bow words drawn, one per bow feature)
-    and ``hint`` (how to get the plots, or None)."""
+    weight picture shows, or None), ``vocabularies`` (the bow words drawn, one per bow feature),
+    ``hint`` (how to get the plots, or None) and ``refused`` (why the pictures could not be
+    written, with where else they could go, or None: the summary is still worth printing)."""
     from ..artifacts import load_model, rundir
-    from ..artifacts.summary import histories, run_summary
+    from ..artifacts.summary import run_summary
+    from ..errors import ArtifactError
     from ..visualize import plots
-    from ..visualize.run_pictures import draw_plots, draw_vocabularies, draw_weights
 
     run_dir = Path(run_dir)
     summary = run_summary(run_dir)
-    out_dir = Path(out_dir) if out_dir is not None else run_dir / rundir.PICTURES
+    model = load_model(run_dir) if rundir.is_finished(run_dir) else None
+    if model is None:
+        summary["notes"].append(f"{rundir.MODEL} missing: no weights to draw")
+    drawn, refused = {"weights": None, "vocabularies": [], "pictures": []}, None
+    target = Path(out_dir) if out_dir is not None else run_dir / rundir.PICTURES
+    try:
+        drawn = _draw_pictures(run_dir, summary, model, target)
+    except (ArtifactError, OSError) as exc:
+        refused = _refusal_text(exc, target, out_dir is None, run_dir)
+    hint = None if plots.available() else (
+        f"matplotlib is not installed, so the learning curves, confusion matrix and k-fold plots were "
+        f"skipped; {plots.INSTALL_HINT} to get them")
+    return {**summary, **drawn, "hint": hint, "refused": refused}
+
+
+def _draw_pictures(run_dir: Path, summary: dict, model, out_dir: Path) -> dict:
+    """Draw every picture of the run into ``out_dir``: {weights, vocabularies, pictures}."""
+    from ..artifacts.summary import histories
+    from ..visualize import plots
+    from ..visualize.run_pictures import draw_plots, draw_vocabularies, draw_weights
+
     weights, pictures, vocabularies = None, [], []
-    if rundir.is_finished(run_dir):
-        model = load_model(run_dir)
+    if model is not None:
         weights, pictures = draw_weights(model, out_dir, summary["notes"])
         vocabularies, drawn = draw_vocabularies(model, out_dir)
         pictures += drawn
-    else:
-        summary["notes"].append(f"{rundir.MODEL} missing: no weights to draw")
-    hint = None
     if plots.available():
         pictures += draw_plots(summary, histories(run_dir), out_dir)
-    else:
-        hint = (f"matplotlib is not installed, so the learning curves, confusion matrix and k-fold "
-                f"plots were skipped; {plots.INSTALL_HINT} to get them")
-    return {**summary, "weights": weights, "vocabularies": vocabularies,
-            "pictures": [str(path) for path in pictures], "hint": hint}
+    return {"weights": weights, "vocabularies": vocabularies, "pictures": [str(path) for path in pictures]}
+
+
+def _refusal_text(exc: Exception, out_dir: Path, default: bool, run_dir: Path) -> str:
+    """``cannot write pictures in DIR: reason; draw them elsewhere with ... --out DIR``."""
+    from ..fileio import refusal
+
+    reason = refusal(exc) if isinstance(exc, OSError) else str(exc)
+    remedy = (f"draw them elsewhere with: mlpcli show {run_dir} --out DIR" if default
+              else "choose another --out")
+    return f"cannot write pictures in {out_dir}: {reason}; {remedy}"
 
 
 def run_features_show(image_path, config, out_file=None) -> dict:

@@ -35,7 +35,7 @@ def build(cls, raw: Any, prefix: str):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in fields:
-            raise c.unknown_key(prefix, str(key), fields)
+            raise c.unknown_key(prefix, str(key), fields, _fitting(fields, raw[key]))
     values = {}
     for name, f in fields.items():
         if name not in raw and not f.metadata.get("required"):
@@ -46,3 +46,11 @@ def build(cls, raw: Any, prefix: str):
         else:
             values[name] = build(f.default_factory, {} if raw[name] is None else raw[name], f"{key}.")
     return cls(**values)
+
+
+def _fitting(fields: dict, value) -> list[str]:
+    """The keys among ``fields`` that take a value of ``value``'s kind: sections (and mapping-valued
+    keys) for a mapping, the other keys for anything else."""
+    def takes_mapping(f) -> bool:
+        return "check" not in f.metadata or "mapping" in getattr(f.metadata["check"], "kind", "")
+    return [name for name, f in fields.items() if takes_mapping(f) == isinstance(value, dict)]

@@ -19,7 +19,7 @@ from ..data.shape import COLORS, RESIZES
 from ..errors import ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
 from ..nn import ACTIVATIONS, DTYPES, INITS, LOSSES, OPTIMIZERS, SCHEDULES
-from ..nn.extractor import EXTRACTOR_INITS
+from ..nn.extractor import EXTRACTOR_INITS, extractor_output_size
 from . import search as search_space
 from .fields import build as _build
 from .fields import leaf as _leaf
@@ -146,8 +146,10 @@ class TrainConfig:
     lr: float = _leaf(0.01, c.number(0.0, exclusive_min=True), "learning rate at the first epoch")
     optimizer: str = _leaf("sgd", c.one_of(OPTIMIZERS), "sgd: with momentum; adam: Kingma & Ba, weight decay "
                                                         "added to the gradient; adamw: decoupled weight decay")
-    momentum: float = _leaf(0.9, c.number(0.0, 0.999), "SGD momentum (0: plain SGD); optimizer sgd only")
-    nesterov: bool = _leaf(False, c.boolean, "use Nesterov momentum; optimizer sgd only")
+    momentum: float = _leaf(0.9, c.number(0.0, 0.999), "SGD momentum (0: plain SGD); optimizer sgd only "
+                                                               "(another value with adam or adamw is refused)")
+    nesterov: bool = _leaf(False, c.boolean, "use Nesterov momentum; optimizer sgd only (true with adam "
+                                                       "or adamw is refused)")
     betas: tuple = _leaf((0.9, 0.999), c.described(lambda value, key: _betas(value, key), "list of numbers",
                                                    "two numbers in [0, 1), e.g. [0.9, 0.999]"),
                          "Adam's decay rates of the gradient's mean and of its square; adam and adamw only")
@@ -225,6 +227,7 @@ def from_dict(raw: dict) -> Config:
         if "features" in raw:
             raise ConfigError("features: must not be set when mode is end_to_end (the extractor learns "
                               "the features from the raw image); remove the features section")
+        _check_extractor_fits(config)
     elif "extractor" in raw:
         raise ConfigError("extractor: only used with mode: end_to_end; set mode: end_to_end or remove it")
     _check_training(config)
@@ -237,12 +240,26 @@ def from_dict(raw: dict) -> Config:
     return config
 
 
+def _check_extractor_fits(config: Config) -> None:
+    """A block that the image is too small for fails here, at load, not after the data is read."""
+    blocks = [dataclasses.asdict(block) for block in config.extractor.blocks]
+    try:
+        extractor_output_size(blocks, config.data.image_size)
+    except ValueError as exc:
+        height, width = config.data.image_size
+        raise ConfigError(f"extractor.blocks: {exc} (data.image_size is {height}x{width})") from None
+
+
 def _check_training(config: Config) -> None:
     """Combinations of keys that cannot train."""
     train, model = config.train, config.model
-    if train.nesterov and train.optimizer != "sgd":
-        raise ConfigError(f"train.nesterov: only used with optimizer sgd, got optimizer {train.optimizer}; "
-                          f"remove train.nesterov or set train.optimizer: sgd")
+    # One rule for SGD's keys: changed from their default with another optimizer, they would be
+    # ignored, so they are refused (Adam's own momentum is train.betas[0]).
+    for name in ("momentum", "nesterov"):
+        if train.optimizer != "sgd" and getattr(train, name) != getattr(TrainConfig, name):
+            raise ConfigError(f"train.{name}: only used with optimizer sgd, got optimizer {train.optimizer}; "
+                              f"remove train.{name} or set train.optimizer: sgd (Adam's momentum is "
+                              f"train.betas[0])")
     if model.label_smoothing and model.loss != "softmax":
         raise ConfigError(f"model.label_smoothing: only used with loss softmax, got loss {model.loss}; "
                           f"remove model.label_smoothing or set model.loss: softmax")

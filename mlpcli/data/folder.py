@@ -23,6 +23,8 @@ PARALLEL_MIN_BYTES = 16 << 20
 DECODE_CHUNK = 500
 #: Chunks per worker at least, so that a few large photos still spread over every worker.
 CHUNKS_PER_WORKER = 4
+#: How a command-line user leaves unreadable images out (predict, evaluate); configs pass their own.
+SKIP_HINT = "--on-error skip"
 
 
 def scan_folder(root: str | Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
@@ -153,8 +155,9 @@ def _file_bytes(paths: list[Path], enough: int) -> int:
     return total
 
 
-def report_failures(failures: list[dict], skip: bool) -> None:
-    """Log every skipped file (``skip``), or raise one DataError naming every unreadable file."""
+def report_failures(failures: list[dict], skip: bool, skip_hint: str = SKIP_HINT) -> None:
+    """Log every skipped file (``skip``), or raise one DataError naming every unreadable file and,
+    in ``skip_hint``, how the caller's user leaves them out (an option, or the config key)."""
     if not failures:
         return
     lines = "".join(f"\n  {item['path']}: {item['reason']}" for item in failures)
@@ -164,7 +167,7 @@ def report_failures(failures: list[dict], skip: bool) -> None:
     if len(failures) == 1:
         raise DataError(f"{failures[0]['path']}: {failures[0]['reason']}")
     raise DataError(f"{len(failures)} images could not be read:{lines}\nfix or remove them, or leave them "
-                    f"out with --on-error skip (data.on_error: skip in a config)")
+                    f"out with {skip_hint}")
 
 
 def _fill(images, kept, failures, results, progress) -> None:

@@ -53,6 +53,10 @@ def _synthetic_classes(data_config):
     return SHAPES
 
 
+#: How a config's user leaves unreadable images out (train, kfold, search have no --on-error).
+CONFIG_SKIP_HINT = "data.on_error: skip in the config (--set data.on_error=skip)"
+
+
 def _files(files, data_config, cache_dir):
     """Decode the listed files (and ``data.val_path``'s) as the ``data:`` section says."""
     from .filelist import load_files
@@ -60,7 +64,7 @@ def _files(files, data_config, cache_dir):
     from .validation import add_validation
 
     return load_files(add_validation(files, data_config), preprocess_of(data_config), data_config.on_error,
-                      cache_dir, data_config.max_image_pixels)
+                      cache_dir, data_config.max_image_pixels, skip_hint=CONFIG_SKIP_HINT)
 
 
 def _folder(data_config, seed, cache_dir):

@@ -68,7 +68,8 @@ _BOW_PARAM_DOCS = {
                 "1 for the nearest word only (the classic bag of words)",
     "pooling": "quadrants: codes summed over the four image quadrants (4 * words features); global: "
                "over the whole image",
-    "sample_patches": "random training patches the vocabulary is fitted on",
+    "sample_patches": "random training patches the vocabulary is fitted on; capped (with a warning) at the "
+                      "patches the training images hold and at 256 MB of patches",
     "kmeans_iterations": "most k-means (Lloyd) iterations",
     "kmeans_tol": "k-means stops when an iteration lowers the inertia by less than this fraction",
 }

@@ -112,6 +112,33 @@ def build_extractor(blocks: list[dict], image_shape: tuple[int, int, int], init:
     return layers, height * width * channels
 
 
+def extractor_output_size(blocks: list[dict], image_size: tuple[int, int]) -> tuple[int, int]:
+    """(height, width) of the last block's output for images of ``image_size = (height, width)``,
+    without building a layer; ValueError naming the first block the image is too small for. The
+    config checks it at load, so a too-deep extractor is a config error before any data is read."""
+    height, width = (int(size) for size in image_size)
+    for number, block in enumerate(blocks, start=1):
+        height, width = _block_size(f"extractor block {number} {dict(block)}", block, height, width)
+    return height, width
+
+
+def _block_size(described: str, block: dict, height: int, width: int) -> tuple[int, int]:
+    """The image size after one block's convolution and pool (the formulas of Conv2D and
+    MaxPool2D.output_size), or ValueError if the image is smaller than the kernel or the pool."""
+    kernel = int(block["kernel"])
+    padding, stride = int(block.get("padding", kernel // 2)), int(block.get("stride", 1))
+    if min(height, width) + 2 * padding < kernel:
+        raise ValueError(f"{described}: the image is {height}x{width} when it reaches this block, "
+                         f"smaller than its kernel {kernel} (padding {padding}); use fewer blocks, "
+                         f"smaller kernels or pools, or larger images")
+    height, width = ((size + 2 * padding - kernel) // stride + 1 for size in (height, width))
+    pool = int(block["pool"])
+    if min(height, width) < pool:
+        raise ValueError(f"{described}: the convolution leaves a {height}x{width} image, smaller "
+                         f"than its pool {pool}; use fewer blocks, smaller pools or larger images")
+    return height // pool, width // pool
+
+
 def _block_layers(number, block, height, width, channels, dtype, bias=True):
     """Conv2D and MaxPool2D of one block, and the image size after them."""
     described = f"extractor block {number} {dict(block)}"
@@ -120,19 +147,11 @@ def _block_layers(number, block, height, width, channels, dtype, bias=True):
     if missing or unknown:
         raise ValueError(f"{described}: missing keys {missing}, unknown keys {unknown}; "
                          f"a block has {', '.join(_REQUIRED)} and optionally {', '.join(_OPTIONAL)}")
+    size = _block_size(described, block, height, width)
     kernel = int(block["kernel"])
-    padding = int(block.get("padding", kernel // 2))
-    conv = Conv2D(channels, block["filters"], kernel, block.get("stride", 1), padding, bias=bias, dtype=dtype)
-    if min(height, width) + 2 * padding < kernel:
-        raise ValueError(f"{described}: the image is {height}x{width} when it reaches this block, "
-                         f"smaller than its kernel {kernel} (padding {padding}); use fewer blocks, "
-                         f"smaller kernels or pools, or larger images")
-    height, width = conv.output_size(height, width)
-    pool = MaxPool2D(block["pool"])
-    if min(height, width) < pool.pool:
-        raise ValueError(f"{described}: the convolution leaves a {height}x{width} image, smaller "
-                         f"than its pool {pool.pool}; use fewer blocks, smaller pools or larger images")
-    return conv, pool, pool.output_size(height, width)
+    conv = Conv2D(channels, block["filters"], kernel, block.get("stride", 1),
+                  int(block.get("padding", kernel // 2)), bias=bias, dtype=dtype)
+    return conv, MaxPool2D(block["pool"]), size
 
 
 def _initialize(conv: Conv2D, rng, oriented: bool) -> None:

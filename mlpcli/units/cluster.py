@@ -36,6 +36,7 @@ class DaskExecutor(Executor):
             reason = f" ({exc})" if str(exc) else ""
             raise ClusterError(f"--cluster {address}: no Dask scheduler answered within {timeout:g} s{reason}; "
                                f"check that `dask scheduler` runs there, or raise the timeout") from None
+        _wait_for_a_worker(client, address, timeout)
         return cls(client, None, retries, f"dask {address}")
 
     @classmethod
@@ -96,6 +97,18 @@ def _probe(address: str, timeout: float) -> None:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise ClusterError(f"--cluster {address}: cannot connect: {reason}; check the address and that "
                            f"`dask scheduler` runs there and accepts connections") from None
+
+
+def _wait_for_a_worker(client, address: str, timeout: float) -> None:
+    """A scheduler without workers would take the units and run none ("No valid workers found",
+    after the run folder was made): say so now, closing the client."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (OSError, TimeoutError):
+        client.close()
+        raise ClusterError(f"--cluster {address}: the scheduler has no workers (none joined within "
+                           f"{timeout:g} s); start one with `dask worker {address}`, or raise the "
+                           "timeout") from None
 
 
 def _handshake(address: str, timeout: float) -> None:

@@ -100,8 +100,9 @@ def confusion_heatmap(confusion: list[list[int]], class_names: list[str], path: 
     image = axes.imshow(counts, cmap="Blues")
     figure.colorbar(image, ax=axes, shrink=0.8)
     ticks = list(range(n_classes))
-    axes.set_xticks(ticks, class_names, rotation=45, ha="right")
-    axes.set_yticks(ticks, class_names)
+    names = _names_font(class_names)
+    axes.set_xticks(ticks, class_names, rotation=45, ha="right", **names)
+    axes.set_yticks(ticks, class_names, **names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)
@@ -111,6 +112,17 @@ def confusion_heatmap(confusion: list[list[int]], class_names: list[str], path: 
             axes.text(col, row, str(int(counts[row, col])), ha="center", va="center",
                       color="white" if counts[row, col] > threshold else "black", fontsize="small")
     return _save(figure, path)
+
+
+def _names_font(class_names) -> dict:
+    """``fontproperties`` for tick labels of ``class_names`` when they need a CJK font
+    (``fonts.font_for``), else {} (matplotlib's own font)."""
+    from matplotlib.font_manager import FontProperties
+
+    from .fonts import font_for
+
+    path = font_for(class_names)
+    return {} if path is None else {"fontproperties": FontProperties(fname=path)}
 
 
 def kfold_bars(fold_accuracies: list[float], mean: float, std: float, path: str | Path) -> Path:

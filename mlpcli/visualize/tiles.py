@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..fileio import atomic_path
+from . import fonts
 
 PAD = 4  # pixels between tiles and around the grid
 LABEL_HEIGHT = 14  # pixels under each tile for its label (Pillow's default font is ~11 px high)
@@ -82,11 +83,17 @@ def labelled_grid(tiles: list[np.ndarray], labels: list[str], scale: int, column
 
 def write_label(draw: ImageDraw.ImageDraw, text: str, row: int, col: int, width: int) -> None:
     """Write ``text`` centred in ``width`` pixels starting at (row, col), cut to fit."""
-    font = ImageFont.load_default()
+    font = label_font(text)
     while text and draw.textlength(text, font=font) > width:
         text = text[:-1]
     offset = (width - draw.textlength(text, font=font)) / 2
     draw.text((col + offset, row), text, fill=TEXT, font=font)  # Pillow: (x, y) = (col, row)
+
+
+def label_font(text: str):
+    """Pillow's default font, or a CJK one for a label it has no glyphs for (see ``fonts``)."""
+    path = fonts.font_for([text])
+    return ImageFont.load_default() if path is None else ImageFont.truetype(path, LABEL_HEIGHT - 3)
 
 
 def save_png(image: Image.Image, path: str | Path) -> Path:

@@ -135,3 +135,14 @@ def test_dump_round_trips(tmp_path):
 def test_patience_needs_validation_split():
     with pytest.raises(ConfigError, match="train.patience"):
         from_dict({"train": {"patience": 3}, "data": {"val_fraction": 0}})
+
+
+def test_unknown_key_suggests_the_close_key_that_takes_its_value():
+    """``modle:`` with a mapping suggested ``mode``, whose fix is a second error (issue 21 item 8;
+    failed before ``_fitting``, verified)."""
+    with pytest.raises(ConfigError, match=r"unknown key 'modle'; did you mean 'model'\?"):
+        from_dict({"modle": {"hidden": [64]}})
+    with pytest.raises(ConfigError, match=r"unknown key 'modle'; did you mean 'mode'\?"):
+        from_dict({"modle": "end_to_end"})
+    with pytest.raises(ConfigError, match=r"unknown key 'serch'; did you mean 'search'\?"):
+        from_dict({"serch": {"strategy": "grid"}})

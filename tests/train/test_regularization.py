@@ -168,6 +168,8 @@ def test_warmup_and_label_smoothing_reach_the_trainer(tmp_path):
     ({"train": {"betas": [0.9]}}, r"train.betas: must be two numbers in \[0, 1\)"),
     ({"train": {"betas": [0.9, 1.0]}}, r"train.betas\[1\]"),
     ({"train": {"optimizer": "adam", "nesterov": True}}, "train.nesterov: only used with optimizer sgd"),
+    # one rule for SGD's keys (issue 21 item 8: momentum with Adam was accepted silently)
+    ({"train": {"optimizer": "adamw", "momentum": 0.5}}, "train.momentum: only used with optimizer sgd"),
     ({"model": {"loss": "squared", "label_smoothing": 0.1}}, "model.label_smoothing: only used with loss softmax"),
     ({"model": {"dropout": 1.0}}, "model.dropout: must be a number >= 0.0 and <= 0.95"),
     ({"model": {"batchnorm": True}, "train": {"batch_size": 1}}, "batch normalization needs at least 2"),
@@ -176,6 +178,12 @@ def test_warmup_and_label_smoothing_reach_the_trainer(tmp_path):
 def test_bad_combinations_are_config_errors(section, message):
     with pytest.raises(ConfigError, match=message):
         from_dict(section)
+
+
+def test_sgd_keys_at_their_defaults_pass_with_adam():
+    """A config switched to Adam by ``--set train.optimizer=adam`` keeps working when it spells out
+    SGD's defaults (the quickstart sets momentum: 0.9)."""
+    assert from_dict({"train": {"optimizer": "adam", "momentum": 0.9, "nesterov": False}}).train.optimizer == "adam"
 
 
 def test_gradcheck_cli_checks_dropout_batchnorm_and_adamw(tmp_path):

@@ -23,6 +23,7 @@ import numpy as np
 
 from ... import checks
 from ...errors import ConfigError
+from ...progress import log
 from ..images import check_images
 from . import encoding, kmeans, patches, whitening
 
@@ -30,6 +31,12 @@ DEFAULTS = {"patch": 6, "stride": 1, "words": 1600, "whiten": True, "encoding": 
             "pooling": "quadrants", "sample_patches": 400_000,
             "kmeans_iterations": kmeans.ITERATIONS, "kmeans_tol": kmeans.TOL}
 STATE_KEYS = ("whiten_mean", "whiten_matrix", "vocabulary")
+#: The float32 patch sample is cut to this size whatever ``sample_patches`` says; fitting holds
+#: about four copies of it (sample, whitened, k-means' two layouts). 400,000 6x6 patches: 173 MB.
+SAMPLE_BYTES = 256 << 20
+#: Patch values (patch * patch * 3) that whitening accepts: its covariance and matrix are
+#: (n_values, n_values) float64 (patch 36: 3,888 values, 121 MB each).
+MAX_WHITEN_VALUES = 4000
 
 #: The one validator of each parameter, for a config file, a model.json and a direct call alike
 #: (``features.FEATURES`` hands them to the config checks and the config reference).
@@ -48,9 +55,44 @@ def check_params(params: dict) -> dict:
     if unknown:
         raise ValueError(f"bow has no parameter {unknown[0]!r}; known: {', '.join(DEFAULTS)}")
     try:
-        return {name: PARAM_CHECKS[name](value, f"bow {name}") for name, value in {**DEFAULTS, **params}.items()}
+        params = {name: PARAM_CHECKS[name](value, f"bow {name}") for name, value in {**DEFAULTS, **params}.items()}
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
+    _check_sizes(params)
+    return params
+
+
+def _check_sizes(params: dict) -> None:
+    """ValueError for sizes that cannot be fitted in bounded memory, or words that outnumber the
+    patches k-means could cluster."""
+    n_values = params["patch"] ** 2 * 3
+    if params["whiten"] and n_values > MAX_WHITEN_VALUES:
+        raise ValueError(f"bow whiten needs a (values x values) matrix: patch {params['patch']} has "
+                         f"{n_values} values, more than {MAX_WHITEN_VALUES}; use a smaller patch or whiten false")
+    most = min(params["sample_patches"], SAMPLE_BYTES // (4 * n_values))
+    if params["words"] > most:
+        raise ValueError(f"bow words {params['words']} needs as many patches, but at most {most} are "
+                         f"sampled (sample_patches {params['sample_patches']}, and {SAMPLE_BYTES >> 20} MB "
+                         f"of {params['patch']}x{params['patch']} patches); use fewer words")
+
+
+def sample_count(images_shape: tuple, params: dict) -> int:
+    """Patches to sample from images of ``images_shape``: ``sample_patches``, capped (with a
+    warning) at the patches the images hold, as more would only repeat them, and at
+    ``SAMPLE_BYTES``; ValueError if fewer than ``words`` remain."""
+    held = patches.positions(images_shape, params["patch"], params["stride"])
+    limits = {f"the {held} patches the {images_shape[0]} training images hold": held,
+              f"{SAMPLE_BYTES >> 20} MB of patches": SAMPLE_BYTES // (4 * params["patch"] ** 2 * 3)}
+    reason = min(limits, key=limits.get)
+    count = min(params["sample_patches"], limits[reason])
+    if params["words"] > count:
+        raise ValueError(f"bow words {params['words']} is more than the {count} patches there are "
+                         f"to learn them from ({reason}); use at most {count} words, a smaller stride, "
+                         f"or more images")
+    if count < params["sample_patches"]:
+        log.warning("features: bow sample_patches %d capped at %d, %s", params["sample_patches"], count,
+                    reason)
+    return count
 
 
 def n_features(height: int, width: int, **params) -> int:
@@ -83,7 +125,8 @@ def training_patches(images: np.ndarray, params: dict, rng: np.random.Generator)
     n_features(images.shape[1], images.shape[2], **params)
     if len(images) == 0:
         raise ValueError("bow needs at least one training image to learn its vocabulary")
-    sample = patches.sample(images, params["sample_patches"], params["patch"], params["stride"], rng)
+    count = sample_count(images.shape, params)
+    sample = patches.sample(images, count, params["patch"], params["stride"], rng)
     sample = patches.normalize(sample)
     if not params["whiten"]:
         return sample, np.zeros(sample.shape[1]), np.eye(sample.shape[1])

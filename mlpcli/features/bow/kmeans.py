@@ -29,9 +29,7 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int
         raise ValueError(f"k-means needs at least {k} points for {k} words; got {len(points)}: "
                          "sample more patches or use fewer words")
     points = np.ascontiguousarray(points, dtype=np.float32)
-    subsample = rng.choice(len(points), size=min(len(points), INIT_PER_WORD * k), replace=False)
-    with workers.single_threaded_blas():
-        centers = kmeans_plus_plus(points[np.sort(subsample)], k, rng)
+    centers = _seed(points, k, rng)
     augmented = np.hstack([points, np.ones((len(points), 1), np.float32)])
     squared_norms = np.einsum("ij,ij->i", points, points)
     columns = np.ascontiguousarray(points.T)  # one value of every point per row, for update
@@ -46,6 +44,28 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int
     return centers, {"iterations": iteration, "inertia": inertia}
 
 
+class _TooFewDistinct(ValueError):
+    """Every point left coincides with a center already chosen."""
+
+
+def _seed(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ centers (k, n_values) from a random subsample of ``INIT_PER_WORD * k`` points; if
+    that holds fewer than k distinct points, from the distinct points of all of them, and
+    ValueError if even those are fewer than k (k words would repeat each other)."""
+    subsample = rng.choice(len(points), size=min(len(points), INIT_PER_WORD * k), replace=False)
+    with workers.single_threaded_blas():
+        try:
+            return kmeans_plus_plus(points[np.sort(subsample)], k, rng)
+        except _TooFewDistinct:
+            distinct = np.unique(points, axis=0)
+            try:
+                return kmeans_plus_plus(distinct, k, rng)
+            except _TooFewDistinct:
+                raise ValueError(f"k-means needs {k} distinct points for {k} words; the {len(points)} "
+                                 f"points hold {len(distinct)} distinct ones (some may be nearly equal): "
+                                 "use fewer words") from None
+
+
 def kmeans_plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """Greedy k-means++ (Arthur & Vassilvitskii 2007; scikit-learn's variant): each new center is
     the best of ``2 + log(k)`` candidates drawn with probability proportional to the squared
@@ -57,10 +77,13 @@ def kmeans_plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np
     ones = np.ones((len(points), 1), np.float32)
     columns = np.ascontiguousarray(np.hstack([points, squared_norms[:, None], ones]).T)
     candidate_rows = np.hstack([-2 * points, ones, squared_norms[:, None]])
+    floor = 1e-6 * float(squared_norms.sum(dtype=np.float64))
     chosen = [int(rng.integers(len(points)))]
     closest = np.maximum(candidate_rows[chosen] @ columns, 0)[0]
     for _ in range(1, k):
         cumulative = np.cumsum(closest, dtype=np.float64)
+        if not cumulative[-1] > floor:  # float32 rounding leaves coinciding points about 1e-6 apart
+            raise _TooFewDistinct(f"only {len(chosen)} distinct points for {k} centers")
         candidates = np.searchsorted(cumulative, rng.random(trials) * cumulative[-1], side="right")
         candidates = np.minimum(candidates, len(points) - 1)
         trial = np.minimum(candidate_rows[candidates] @ columns, closest)

@@ -13,6 +13,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 #: al. 2011): flat patches are not blown up into noise.
 CONTRAST_EPS = 10.0
 
+_GATHER_BYTES = 16 << 20  # uint8 patches gathered at a time
+
 
 def grid(height: int, width: int, patch: int, stride: int) -> tuple[int, int]:
     """(patch rows, patch cols): how many patch positions fit down and across an image."""
@@ -28,22 +30,41 @@ def view(images: np.ndarray, patch: int, stride: int) -> np.ndarray:
     return windows[:, ::stride, ::stride].transpose(0, 1, 2, 4, 5, 3)
 
 
+def positions(images_shape: tuple, patch: int, stride: int) -> int:
+    """How many patches the images of ``images_shape = (n_images, height, width, 3)`` hold."""
+    rows, cols = grid(images_shape[1], images_shape[2], patch, stride)
+    return images_shape[0] * rows * cols
+
+
 def sample(images: np.ndarray, count: int, patch: int, stride: int,
            rng: np.random.Generator) -> np.ndarray:
-    """``count`` patches at random (image, row, col) positions, drawn uniformly with replacement.
+    """``count`` patches at random (image, row, col) positions, drawn uniformly with replacement;
+    every position once, in order, when ``count`` is the number of positions (the cap
+    ``bow.sample_count`` puts on it: drawn with replacement, a third of them would be missed).
 
     images (n_images, height, width, 3) uint8 -> (count, patch * patch * 3) float32 on 0..255.
     """
     rows, cols = grid(images.shape[1], images.shape[2], patch, stride)
-    flat = rng.integers(len(images) * rows * cols, size=count)
+    total = len(images) * rows * cols
+    flat = np.arange(total) if count == total else rng.integers(total, size=count)
+    out = np.empty((len(flat), patch * patch * 3), np.float32)
+    step = max(1, _GATHER_BYTES // (patch * patch * 3))
+    for start in range(0, len(flat), step):  # chunks: the uint8 gather never holds the whole sample
+        out[start:start + step] = _gather(images, flat[start:start + step], cols, patch, stride)
+    return out
+
+
+def _gather(images: np.ndarray, flat: np.ndarray, cols: int, patch: int, stride: int) -> np.ndarray:
+    """The patches at flat positions (image * rows * cols + row * cols + col) -> (len(flat),
+    patch * patch * 3) uint8."""
+    rows = (images.shape[1] - patch) // stride + 1
     image, position = np.divmod(flat, rows * cols)
     row, col = np.divmod(position, cols)
     offsets = np.arange(patch)
     # Fancy indexing gathers every patch in one call: (count, patch, 1) rows x (count, 1, patch) cols.
     pixel_rows = (row * stride)[:, None, None] + offsets[None, :, None]
     pixel_cols = (col * stride)[:, None, None] + offsets[None, None, :]
-    patches = images[image[:, None, None], pixel_rows, pixel_cols]  # (count, patch, patch, 3)
-    return patches.reshape(count, -1).astype(np.float32)
+    return images[image[:, None, None], pixel_rows, pixel_cols].reshape(len(flat), -1)
 
 
 def normalize(patches: np.ndarray) -> np.ndarray:
