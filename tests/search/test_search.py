@@ -228,3 +228,26 @@ def test_a_diverging_trial_ranks_last_and_the_search_goes_on(tmp_path):
     assert rows[0]["params"] == {"train.lr": 0.05} and rows[0]["mean_accuracy"] is not None
     assert rows[1]["mean_accuracy"] is None and "diverged" in rows[1]["diverged"]
     assert yaml.safe_load((tmp_path / "run" / "best_config.yaml").read_text())["train"]["lr"] == 0.05
+
+
+def test_an_interrupted_grid_search_resumes_with_the_command_it_printed(tmp_path, monkeypatch):
+    """Issue 21 item 1: the plan records ``trials`` for every strategy and ``--resume`` replayed it
+    as ``--trials``, which a grid refuses (exit 2). Fails without the fix in commands/training.py."""
+    config = search_config(tmp_path, strategy="grid", search={"strategy": "grid", "space": GRID},
+                           train={"epochs": 1})
+    from mlpcli.search.table import LiveTable
+
+    update = LiveTable.update
+
+    def stop_after_one(self, *args, **kwargs):
+        update(self, *args, **kwargs)
+        raise KeyboardInterrupt  # Ctrl-C while the client waits for the second unit
+
+    monkeypatch.setattr(LiveTable, "update", stop_after_one)
+    stopped = run("search", "--config", config, "--k", 2, "--out", tmp_path / "run")
+    assert stopped.exit_code == 130 and f"mlpcli search --resume {tmp_path / 'run'}" in stopped.stderr
+    monkeypatch.setattr(LiveTable, "update", update)
+    resumed = run("search", "--resume", tmp_path / "run", "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert (summary["units_reused"], summary["units_trained"]) == (1, 3) and len(summary["trials"]) == 2
