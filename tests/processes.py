@@ -33,7 +33,7 @@ def child_env(**extra: str) -> dict:
     """This worktree's mlpcli, no progress bars, one BLAS thread per process."""
     path = [str(ROOT), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p), "CI": "1",
-            "OPENBLAS_NUM_THREADS": "1", **extra}
+            "OPENBLAS_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1", **extra}
 
 
 class Child:
@@ -83,10 +83,22 @@ class Child:
         try:
             code = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running after {timeout:g} s; stderr:\n{self.stderr[-3000:]}") from None
+            self._dump_stacks()
+            raise AssertionError(f"still running after {timeout:g} s; stderr:\n{self.stderr[-6000:]}") from None
         for reader in self._readers:
             reader.join(timeout=10)
         return code
+
+    def _dump_stacks(self) -> None:
+        """SIGABRT: with PYTHONFAULTHANDLER (see ``child_env``) a hung Python child prints every
+        thread's stack on stderr, which the failure message then shows."""
+        _signal(self.process.pid, signal.SIGABRT)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for reader in self._readers:
+            reader.join(timeout=2)
 
     def leftovers(self, timeout: float = 10.0) -> list[str]:
         """The processes of the child's session still alive ``timeout`` seconds after it ended (their

@@ -58,6 +58,7 @@ class LocalExecutor(Executor):
     def close(self, abort: bool = False) -> None:
         if abort:
             _terminate_workers(self._pool)
+            _end_result_pipe(self._pool)
             manager = getattr(self._pool, "_executor_manager_thread", None)
             if manager is not None:
                 manager.join(timeout=10)  # it has failed the outstanding futures
@@ -87,3 +88,14 @@ def _terminate_workers(pool: cf.ProcessPoolExecutor) -> None:
         process.terminate()
     for process in processes:  # reap them: a stopped unit must not linger as a zombie process
         process.join(timeout=5)
+
+
+def _end_result_pipe(pool: cf.ProcessPoolExecutor) -> None:
+    """Close this process's end of the pool's result pipe once the workers are gone. A worker
+    stopped while sending a result (a unit's weights take many writes) leaves half a message, and
+    the pool's manager thread would wait for the rest forever (and this process with it, at exit):
+    with no writer left it reads end-of-file, fails the outstanding futures and ends."""
+    queue = getattr(pool, "_result_queue", None)
+    writer = getattr(queue, "_writer", None)
+    if writer is not None:
+        writer.close()
