@@ -12,6 +12,7 @@ import numpy as np
 from .. import cache
 from ..errors import DataError
 from ..fileio import atomic_save_npz
+from ..pools import abort_pool, ignore_sigint, sigint_blocked
 from ..progress import bar, log
 from . import DEFAULT_MAX_IMAGE_PIXELS, Dataset
 from .images import is_image_path, load_image
@@ -147,8 +148,7 @@ def decode_all(paths: list[Path], image_size, skip: bool = False,
         if len(paths) < PARALLEL_MIN or workers < 2:
             _fill(images, kept, failures, map(_decode_chunk, *args), progress)
         else:
-            with ProcessPoolExecutor(workers) as pool:
-                _fill(images, kept, failures, pool.map(_decode_chunk, *args), progress)
+            _fill_in_pool(images, kept, failures, args, workers, progress)
     report_failures(failures, skip)
     if kept.all():
         return images, kept, failures
@@ -167,6 +167,22 @@ def report_failures(failures: list[dict], skip: bool) -> None:
         raise DataError(f"{failures[0]['path']}: {failures[0]['reason']}")
     raise DataError(f"{len(failures)} images could not be read:{lines}\nfix or remove them, or leave them "
                     f"out with --on-error skip (data.on_error: skip in a config)")
+
+
+def _fill_in_pool(images, kept, failures, args, workers: int, progress) -> None:
+    """``_fill`` from ``workers`` decode processes. Ctrl-C reaches the whole process group: the
+    workers ignore it, and this process stops them at once instead of waiting for their chunks."""
+    pool = ProcessPoolExecutor(workers, initializer=ignore_sigint)
+    try:
+        with sigint_blocked():  # the workers are forked here
+            futures = [pool.submit(_decode_chunk, *chunk) for chunk in zip(*args)]
+        # Not pool.map: on Ctrl-C it cancels the waiting chunks, and Python < 3.12's pool then
+        # crashes (a traceback) failing them when abort_pool stops the workers.
+        _fill(images, kept, failures, (future.result() for future in futures), progress)
+    except BaseException:
+        abort_pool(pool)
+        raise
+    pool.shutdown()
 
 
 def _fill(images, kept, failures, results, progress) -> None:

@@ -9,8 +9,8 @@ import socket
 import numpy as np
 
 from ..errors import ConfigError
+from ..pools import sigint_ignored
 from ..threads import UNIT_THREADS, thread_limit
-from ..train.stop import sigint_ignored
 from .scheduler import INSTALL_HINT, ClusterError, Executor, run_unit
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..pools import abort_pool
 from ..threads import UNIT_THREADS, thread_limit
 from .scheduler import Executor, Mapped, run_unit
 
@@ -57,12 +58,9 @@ class LocalExecutor(Executor):
 
     def close(self, abort: bool = False) -> None:
         if abort:
-            _terminate_workers(self._pool)
-            _end_result_pipe(self._pool)
-            manager = getattr(self._pool, "_executor_manager_thread", None)
-            if manager is not None:
-                manager.join(timeout=10)  # it has failed the outstanding futures
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            abort_pool(self._pool)
+        else:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self._scratch.cleanup()
 
 
@@ -76,26 +74,3 @@ def _init_local_worker(level: int) -> None:
     logger.setLevel(level)
     logger.propagate = False
 
-
-def _terminate_workers(pool: cf.ProcessPoolExecutor) -> None:
-    """Stop running units now (their results are lost; units are pure, so a rerun gives them back)."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        process.terminate()
-    for process in processes:  # reap them: a stopped unit must not linger as a zombie process
-        process.join(timeout=5)
-
-
-def _end_result_pipe(pool: cf.ProcessPoolExecutor) -> None:
-    """Close this process's end of the pool's result pipe once the workers are gone. A worker
-    stopped while sending a result (a unit's weights take many writes) leaves half a message, and
-    the pool's manager thread would wait for the rest forever (and this process with it, at exit):
-    with no writer left it reads end-of-file, fails the outstanding futures and ends."""
-    queue = getattr(pool, "_result_queue", None)
-    writer = getattr(queue, "_writer", None)
-    if writer is not None:
-        writer.close()

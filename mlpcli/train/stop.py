@@ -63,20 +63,3 @@ def sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-
-@contextmanager
-def sigint_ignored():
-    """Ignore SIGINT while the block runs (main thread only). Processes spawned meanwhile inherit
-    the disposition (a handler would be reset by exec, an ignored signal is kept), so helpers such
-    as a local Dask cluster's workers never take the Ctrl-C sent to the whole process group:
-    this process alone decides what to cancel and what to keep. A Ctrl-C during the block is lost."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
