@@ -74,9 +74,9 @@ class Child:
         """Until ``found()`` (say, ``lambda: list(run.glob("units/*/model.json"))``) is true."""
         wait_until(found, timeout, "the file", self)
 
-    def interrupt(self) -> None:
-        """SIGINT to the process group, as Ctrl-C in a terminal and ``timeout -s INT`` send it."""
-        os.killpg(self.sid, signal.SIGINT)
+    def interrupt(self, sig: int = signal.SIGINT) -> None:
+        """SIGINT (or ``sig``) to the process group, as Ctrl-C in a terminal and ``timeout -s INT`` send it."""
+        os.killpg(self.sid, sig)
 
     def finish(self, timeout: float = DEADLINE) -> int:
         """The exit code, once the child and its output are done; fails after ``timeout`` seconds."""
