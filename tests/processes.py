@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,9 +41,9 @@ class Child:
     """A process in a new session whose stdout and stderr are read by threads, so that waiting for
     a line has a deadline (a plain ``readline`` blocks for as long as the child is silent)."""
 
-    def __init__(self, args, env=None, cwd=None) -> None:
+    def __init__(self, args, env=None, cwd=None, stdin=subprocess.DEVNULL) -> None:
         self.process = subprocess.Popen(args, env=child_env() if env is None else env, cwd=cwd, text=True,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stdin=stdin, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, start_new_session=True)
         self.sid = self.process.pid  # session and process group id of everything it starts
         self._out, self._err, self._lock = [], [], threading.Lock()
@@ -66,9 +67,10 @@ class Child:
         with self._lock:
             return "".join(self._err)
 
-    def wait_for_line(self, text: str, timeout: float = DEADLINE) -> None:
-        """Until a line of stderr contains ``text``; fails (with stderr) at the deadline or if the child exits."""
-        wait_until(lambda: text in self.stderr, timeout, f"a line with {text!r} on stderr", self)
+    def wait_for_line(self, text: str, timeout: float = DEADLINE, stream: str = "stderr") -> None:
+        """Until a line of stderr (or ``stream``) contains ``text``; fails (with stderr) at the
+        deadline or if the child exits first."""
+        wait_until(lambda: text in getattr(self, stream), timeout, f"a line with {text!r} on {stream}", self)
 
     def wait_for_file(self, found, timeout: float = DEADLINE) -> None:
         """Until ``found()`` (say, ``lambda: list(run.glob("units/*/model.json"))``) is true."""
@@ -123,6 +125,18 @@ class Child:
 
     def __exit__(self, *exc) -> None:
         self.kill()
+
+
+@contextmanager
+def reaped(process: subprocess.Popen):
+    """For a test that needs a plain Popen (a pipe it closes itself): kill ``process`` on the way
+    out if it still runs, so a failed test never leaves it behind."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
 
 
 def wait_until(found, timeout: float, what: str, child: Child | None = None) -> None:
