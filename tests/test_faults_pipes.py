@@ -18,6 +18,7 @@ from mlpcli.artifacts import load_model
 from mlpcli.cli import cli
 
 from conftest import write_image_folder
+from processes import reaped
 
 REPO = Path(__file__).resolve().parents[1]
 PIPE_PAGE = 4096
@@ -48,32 +49,32 @@ def test_predict_into_a_pipe_closed_after_the_first_line_exits_141_silently(trai
     import fcntl
 
     run, images, _ = trained
-    process = mlpcli("predict", *[images] * 12, "--model", run)
-    try:
-        fcntl.fcntl(process.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", F_SETPIPE_SZ), PIPE_PAGE)
-    except OSError:
-        pytest.skip("cannot resize a pipe here")
-    first = process.stdout.readline()
-    process.stdout.close()
-    stderr = process.stderr.read()
-    assert process.wait(timeout=60) == 141, stderr
+    with reaped(mlpcli("predict", *[images] * 12, "--model", run)) as process:
+        try:
+            fcntl.fcntl(process.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", F_SETPIPE_SZ), PIPE_PAGE)
+        except OSError:
+            pytest.skip("cannot resize a pipe here")
+        first = process.stdout.readline()
+        process.stdout.close()
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 141, stderr
     assert first.decode().startswith("path\tlabel") and stderr == b""
 
 
 def test_predict_json_into_a_closed_pipe_exits_141_silently(trained):
     run, images, _ = trained
-    process = mlpcli("predict", images, "--model", run, "--json")
-    process.stdout.close()  # before the command writes anything: its first write fails
-    stderr = process.stderr.read()
-    assert process.wait(timeout=60) == 141 and stderr == b"", stderr
+    with reaped(mlpcli("predict", images, "--model", run, "--json")) as process:
+        process.stdout.close()  # before the command writes anything: its first write fails
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 141 and stderr == b"", stderr
 
 
 def test_train_into_a_closed_pipe_exits_141_and_keeps_a_loadable_model(trained, tmp_path):
     _, images, config = trained
-    process = mlpcli("-q", "train", "--config", config, "--out", tmp_path / "again")
-    process.stdout.close()
-    stderr = process.stderr.read()
-    assert process.wait(timeout=60) == 141 and stderr == b"", stderr
+    with reaped(mlpcli("-q", "train", "--config", config, "--out", tmp_path / "again")) as process:
+        process.stdout.close()
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 141 and stderr == b"", stderr
     model = load_model(tmp_path / "again")
     reference = load_model(tmp_path / "run")
     assert model.class_names == reference.class_names

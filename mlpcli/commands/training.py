@@ -159,7 +159,7 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
     k-fold summary as ``best``. The run directory is locked while this works in it.
     """
     from ..artifacts import check_new_run_dir, point_latest
-    from ..artifacts.records import read_search_plan, write_search_plan
+    from ..artifacts.records import write_search_plan
     from ..search.plan import plan_search
     from ..search.results import finish_search
     from ..search.run import run_units
@@ -168,9 +168,7 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
 
     with ExitStack() as held:
         if resume:
-            config = _resumed_config(held, resume, "search")
-            options = read_search_plan(Path(resume))
-            trials, k, select = options["trials"], options["k"], options["select"]
+            config, trials, k, select = _resumed_search(held, resume)
         else:
             check_new_run_dir(config.output.dir, config_name, out)
         executor = choose_executor(placement)  # a bad address fails before the features are made
@@ -186,3 +184,14 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
         summary = finish_search(search_plan, run_dir, records, info)
     point_latest(search_plan.config.output.dir, run_dir)
     return {"run_dir": str(run_dir), **summary}
+
+
+def _resumed_search(held: ExitStack, run_dir) -> tuple:
+    """(config, trials, k, select) of the search to resume, under its lock."""
+    from ..artifacts.records import read_search_plan
+
+    config = _resumed_config(held, run_dir, "search")
+    options = read_search_plan(Path(run_dir))
+    # A grid runs every combination: its recorded count is not a --trials to replay.
+    trials = None if getattr(config.search, "strategy", None) == "grid" else options["trials"]
+    return config, trials, options["k"], options["select"]

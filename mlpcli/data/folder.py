@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import threads
 from ..errors import DataError
+from ..pools import abort_pool, ignore_sigint, sigint_blocked
 from ..progress import bar, log
 from . import DEFAULT_MAX_IMAGE_PIXELS, Dataset
 from .filelist import Files, load_files
@@ -109,13 +110,21 @@ def decode_all(paths: list[Path], image_size, skip: bool = False,
 
 @contextmanager
 def decode_pool(paths: list[Path]):
-    """A process pool for decoding ``paths`` (``_workers``), or None when one would not pay."""
+    """A process pool for decoding ``paths`` (``_workers``), or None when one would not pay.
+
+    Ctrl-C reaches the whole process group: the workers ignore it, and on any exception (Ctrl-C
+    included) this process stops them at once instead of waiting for their chunks."""
     workers = _workers(paths)
     if workers < 2:
         yield None
         return
-    with ProcessPoolExecutor(workers) as pool:
+    pool = ProcessPoolExecutor(workers, initializer=ignore_sigint)
+    try:
         yield pool
+    except BaseException:
+        abort_pool(pool)
+        raise
+    pool.shutdown()
 
 
 def decode_files(paths: list[Path], image_size, max_pixels: int, pool, progress):
@@ -130,8 +139,19 @@ def decode_files(paths: list[Path], image_size, max_pixels: int, pool, progress)
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     args = (chunks, [spec] * len(chunks), [max_pixels] * len(chunks))
     failures: list[dict] = []
-    _fill(images, kept, failures, (pool.map if pool is not None else map)(_decode_chunk, *args), progress)
+    _fill(images, kept, failures, _results(pool, args), progress)
     return (images, kept, failures) if kept.all() else (images[kept], kept, failures)
+
+
+def _results(pool, args):
+    """``_decode_chunk`` of each chunk, in order: here, or on ``pool``. Not ``pool.map``: on Ctrl-C
+    it cancels the waiting chunks, and Python < 3.12's pool then crashes (a traceback) failing
+    them when ``abort_pool`` stops the workers."""
+    if pool is None:
+        return map(_decode_chunk, *args)
+    with sigint_blocked():  # the workers are forked here: they must not die of the group's Ctrl-C
+        futures = [pool.submit(_decode_chunk, *chunk) for chunk in zip(*args)]
+    return (future.result() for future in futures)
 
 
 def _workers(paths: list[Path]) -> int:

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..pools import sigint_ignored
 from ..threads import UNIT_THREADS, thread_limit
 from .executor import INSTALL_HINT, ClusterError, Executor
 from .runtime import run_unit
@@ -43,9 +45,13 @@ class DaskExecutor(Executor):
     def start_local(cls, n_workers: int, retries: int = 0, dashboard: bool = True) -> "DaskExecutor":
         distributed = import_distributed()
         # Workers are spawned in the constructor; Dask's nanny also pins their BLAS to one thread.
-        with thread_limit(UNIT_THREADS):
+        # They ignore Ctrl-C, which reaches the whole process group: the client cancels and closes.
+        # Their logs stay quiet: what goes wrong reaches the client (a unit's error, a lost worker),
+        # and stopping them mid-unit would print cancellation notes and tracebacks.
+        with thread_limit(UNIT_THREADS), sigint_ignored():
             cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                               host="127.0.0.1", scheduler_kwargs=_http_options(dashboard))
+                                               host="127.0.0.1", scheduler_kwargs=_http_options(dashboard),
+                                               silence_logs=logging.CRITICAL)
         client = distributed.Client(cluster, set_as_default=False)
         return cls(client, cluster, retries, f"dask local:{n_workers} ({cluster.scheduler_address})")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..pools import abort_pool
 from ..threads import UNIT_THREADS, thread_limit
 from .executor import Executor
 from .runtime import Mapped, run_unit
@@ -58,11 +59,9 @@ class LocalExecutor(Executor):
 
     def close(self, abort: bool = False) -> None:
         if abort:
-            _terminate_workers(self._pool)
-            manager = getattr(self._pool, "_executor_manager_thread", None)
-            if manager is not None:
-                manager.join(timeout=10)  # it has failed the outstanding futures
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            abort_pool(self._pool)
+        else:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self._scratch.cleanup()
 
 
@@ -76,15 +75,3 @@ def _init_local_worker(level: int) -> None:
     logger.setLevel(level)
     logger.propagate = False
 
-
-def _terminate_workers(pool: cf.ProcessPoolExecutor) -> None:
-    """Stop running units now (their results are lost; units are pure, so a rerun gives them back)."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        process.terminate()
-    for process in processes:  # reap them: a stopped unit must not linger as a zombie process
-        process.join(timeout=5)

@@ -25,8 +25,8 @@ from mlpcli.config import load_config
 from mlpcli.errors import ArtifactError, Interrupted, TrainingDiverged
 
 from conftest import stopping_after, write_config
+from processes import Child
 
-REPO = Path(__file__).resolve().parents[2]
 HOLD_LOCK = """\
 import sys
 from mlpcli.artifacts.lock import locked_run
@@ -54,15 +54,11 @@ def interrupted(tmp_path, monkeypatch):
 @contextmanager
 def lock_held_by_another_process(run_dir: Path):
     """A second Python process that holds ``run_dir``'s lock until the block ends; yields its pid."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run_dir)], env=env, text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        yield holder
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
+    with Child([sys.executable, "-c", HOLD_LOCK, str(run_dir)], stdin=subprocess.PIPE) as holder:
+        holder.wait_for_line("locked", stream="stdout")
+        yield holder.process
+        holder.process.stdin.close()
+        assert holder.finish(30) in (0, -signal.SIGKILL), holder.stderr
 
 
 # 12.19: a run directory is locked while a process works in it

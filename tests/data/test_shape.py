@@ -110,9 +110,9 @@ def test_gray_gives_three_equal_channels():
 class _Recording(ProcessPoolExecutor):
     workers: ClassVar[list] = []
 
-    def __init__(self, max_workers):
+    def __init__(self, max_workers, **options):
         type(self).workers.append(max_workers)
-        super().__init__(max_workers)
+        super().__init__(max_workers, **options)
 
 
 def test_the_decode_pool_follows_threads(tmp_path, monkeypatch):

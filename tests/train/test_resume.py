@@ -1,10 +1,7 @@
 """Interrupt and resume: a stopped run continues to bit-identical weights; kills leave no bad model."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -16,6 +13,7 @@ from mlpcli.errors import ArtifactError, Interrupted
 from mlpcli.train.fit import holdout_split, prepare, train_model
 
 from conftest import StopAfter, stopping_after, write_config
+from processes import Child, mlpcli_args
 
 
 def config(tmp_path, **train):
@@ -104,10 +102,16 @@ def test_resume_with_adam_dropout_and_batchnorm_is_bit_identical(tmp_path, optim
     assert [r["train_loss"] for r in resumed.history.epochs] == [r["train_loss"] for r in reference.history.epochs]
 
 
-def mlpcli(*args, **popen):
-    env = {**os.environ, "CI": "1", "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "mlpcli", *map(str, args)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+def mlpcli(*args) -> Child:
+    """``mlpcli ARGS`` in its own session; leave it with ``with`` so it is killed whatever happens."""
+    return Child(mlpcli_args(*args))
+
+
+def finished(*args) -> Child:
+    """``mlpcli ARGS`` run to its end (within the deadline); fails unless it exits 0."""
+    with mlpcli(*args) as child:
+        assert child.finish() == 0, child.stderr
+    return child
 
 
 def slow_config(tmp_path):
@@ -115,63 +119,40 @@ def slow_config(tmp_path):
                         model={"hidden": [256]}, train={"epochs": 6, "batch_size": 8, "lr": 0.01})
 
 
-def wait_for(process, text, timeout=60):
-    """Read stderr lines until one contains ``text``; returns what was read."""
-    seen, deadline = [], time.time() + timeout
-    while time.time() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if text in line:
-            return seen
-    raise AssertionError(f"never saw {text!r}: {''.join(seen)}")
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_checkpoints_exits_130_and_resume_matches(tmp_path, sig):
+    """The signal goes to the process group, as CI and supervisors send it, once epoch 1 ends."""
     cfg = slow_config(tmp_path)
-    straight = mlpcli("train", "--config", cfg, "--out", tmp_path / "straight")
-    assert straight.wait(120) == 0, straight.stderr.read()
-    stopped = mlpcli("train", "--config", cfg, "--out", tmp_path / "run")
-    wait_for(stopped, "epoch 1/6")
-    time.sleep(0.2)  # into epoch 2
-    stopped.send_signal(sig)
-    _, stderr = stopped.communicate(timeout=60)
-    assert stopped.returncode == 130, stderr
-    assert f"Resume with: mlpcli train --resume {tmp_path / 'run'}" in stderr
-    assert "Traceback" not in stderr
+    finished("train", "--config", cfg, "--out", tmp_path / "straight")
+    with mlpcli("train", "--config", cfg, "--out", tmp_path / "run") as stopped:
+        stopped.wait_for_line("epoch 1/6")
+        stopped.interrupt(sig)
+        assert stopped.finish() == 130, stopped.stderr
+    assert f"Resume with: mlpcli train --resume {tmp_path / 'run'}" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
     assert (tmp_path / "run" / "checkpoint.npz").exists() and not (tmp_path / "run" / "model.json").exists()
-    resumed = mlpcli("train", "--resume", tmp_path / "run")
-    _, stderr = resumed.communicate(timeout=120)
-    assert resumed.returncode == 0, stderr
-    assert "resuming at epoch" in stderr
+    resumed = finished("train", "--resume", tmp_path / "run")
+    assert "resuming at epoch" in resumed.stderr
     assert (tmp_path / "run" / "weights.npz").read_bytes() == (tmp_path / "straight" / "weights.npz").read_bytes()
     assert not (tmp_path / "run" / "checkpoint.npz").exists()
 
 
 def test_sigkill_never_leaves_a_wrong_model(tmp_path):
     cfg = slow_config(tmp_path)
-    straight = mlpcli("train", "--config", cfg, "--out", tmp_path / "straight")
-    assert straight.wait(120) == 0
+    finished("train", "--config", cfg, "--out", tmp_path / "straight")
     expected = (tmp_path / "straight" / "weights.npz").read_bytes()
     rng = np.random.default_rng(0)
     for attempt in range(2):
         run_dir = tmp_path / f"killed{attempt}"
-        process = mlpcli("train", "--config", cfg, "--out", run_dir)
-        # Kill only once the first checkpoint exists, at a random moment after it, so the resume
-        # path is always exercised, whatever the machine's speed.
-        deadline = time.time() + 120
-        while not (run_dir / "checkpoint.npz").exists() and process.poll() is None and time.time() < deadline:
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 0.5))
-        process.kill()
-        process.wait()
+        with mlpcli("train", "--config", cfg, "--out", run_dir) as process:
+            # Kill only once the first checkpoint exists, at a random moment after it, so the resume
+            # path is always exercised, whatever the machine's speed.
+            process.wait_for_file(lambda: (run_dir / "checkpoint.npz").exists())
+            time.sleep(rng.uniform(0.0, 0.5))  # where the kill lands, not a wait for an event
         with pytest.raises(ArtifactError):
             load_model(run_dir)  # killed mid-run: no model, never a wrong one
         assert (run_dir / "checkpoint.npz").exists()
-        resumed = mlpcli("train", "--resume", run_dir)
-        assert resumed.wait(120) == 0, resumed.stderr.read()
+        finished("train", "--resume", run_dir)
         assert (run_dir / "weights.npz").read_bytes() == expected
 
 
@@ -198,23 +179,41 @@ def test_resume_refuses_finished_and_incomplete_runs(tmp_path):
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_kfold_interrupt_keeps_finished_folds_and_resumes(tmp_path, jobs):
+    """SIGINT to the process group five times, each once the run has logged an epoch (resuming
+    after the first), then a resume to the end: the same summary as a run never interrupted."""
     cfg = write_config(tmp_path / "k.yaml", data={"n_per_class": 150, "image_size": 32},
                        model={"hidden": [128]}, train={"epochs": 4, "batch_size": 8, "lr": 0.01})
-    straight = mlpcli("kfold", "--config", cfg, "--k", 3, "--jobs", jobs, "--out", tmp_path / "straight", "--json")
-    out, err = straight.communicate(timeout=300)
-    assert straight.returncode == 0, err
-    stopped = mlpcli("kfold", "--config", cfg, "--k", 3, "--jobs", jobs, "--out", tmp_path / "run", "--json")
-    wait_for(stopped, "fold 1/3 epoch 2/4")
-    stopped.send_signal(signal.SIGINT)
-    _, stderr = stopped.communicate(timeout=120)
-    assert stopped.returncode == 130, stderr
-    assert "Resume with: mlpcli kfold --resume" in stderr and "Traceback" not in stderr
-    resumed = mlpcli("kfold", "--resume", tmp_path / "run", "--json")
-    resumed_out, stderr = resumed.communicate(timeout=300)
-    assert resumed.returncode == 0, stderr
-    a, b = json.loads(out), json.loads(resumed_out)
+    straight = finished("kfold", "--config", cfg, "--k", 3, "--jobs", jobs, "--out", tmp_path / "straight", "--json")
+    start = ("kfold", "--config", cfg, "--k", 3, "--jobs", jobs, "--out", tmp_path / "run", "--json")
+    for attempt in range(5):
+        with mlpcli(*(start if attempt == 0 else ("kfold", "--resume", tmp_path / "run", "--json"))) as stopped:
+            stopped.wait_for_line(" epoch ")
+            stopped.interrupt()
+            assert stopped.finish() == 130 and stopped.leftovers() == [], stopped.stderr
+        assert "Resume with: mlpcli kfold --resume" in stopped.stderr and "Traceback" not in stopped.stderr
+    resumed = finished("kfold", "--resume", tmp_path / "run", "--json")
+    a, b = json.loads(straight.stdout), json.loads(resumed.stdout)
     a.pop("run_dir"), b.pop("run_dir")
     assert a == b
+
+
+def test_kfold_on_a_local_cluster_stops_on_ctrl_c_with_one_line_and_no_process_left(tmp_path):
+    """Issue 21 item 2 for kfold: SIGINT to the group once a fold has arrived, five times. Before the
+    workers ignored SIGINT this printed Dask's KeyboardInterrupt tracebacks (and hung at times)."""
+    pytest.importorskip("distributed")
+    cfg = write_config(tmp_path / "k.yaml", data={"n_per_class": 150, "image_size": 32},
+                       model={"hidden": [128]}, train={"epochs": 4, "batch_size": 8, "lr": 0.01})
+    for attempt in range(5):
+        run_dir = tmp_path / f"run{attempt}"
+        with mlpcli("kfold", "--config", cfg, "--k", 5, "--cluster", "local:2", "--out", run_dir) as stopped:
+            # A fold arrived (saved as it arrives): the cluster runs, and three folds are left.
+            stopped.wait_for_file(lambda: list(run_dir.glob("folds/*/model.json")))
+            stopped.interrupt()
+            assert stopped.finish() == 130 and stopped.leftovers() == [], stopped.stderr
+        last = stopped.stderr.splitlines()[-1]
+        assert "finished folds are kept" in last and f"mlpcli kfold --resume {run_dir}" in last, stopped.stderr
+        assert not [line for line in stopped.stderr.splitlines() if "Traceback" in line
+                    or "KeyboardInterrupt" in line or "distributed." in line], stopped.stderr
 
 
 def test_kfold_resume_needs_a_kfold_run(tmp_path):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-import time
 
 import numpy as np
 import pytest
 import search_units as units
+from processes import wait_until
 
 from mlpcli.errors import ConfigError
 from mlpcli.units.executor import INSTALL_HINT, ClusterError, open_executor
@@ -66,8 +66,7 @@ def test_leaving_by_ctrl_c_cancels_waiting_units_and_stops_running_ones(tmp_path
     with pytest.raises(KeyboardInterrupt):
         with open_executor(jobs=2) as executor:
             futures = [executor.submit(units.project, X, rows, seed, 60.0, str(tmp_path)) for rows, seed in work]
-            while not any(tmp_path.iterdir()):  # a unit is running
-                time.sleep(0.05)
+            wait_until(lambda: any(tmp_path.iterdir()), 120, "a running unit")  # fails, never hangs
             raise KeyboardInterrupt
     assert all(f.done() for f in futures)
     finished = [f for f in futures if not f.cancelled() and f.exception() is None]
