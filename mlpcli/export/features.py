@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .color import color_hist_nodes
+
 
 def raw_nodes(graph, images: str, height: int, width: int, params: dict, state) -> str:
     """Pixels scaled to [0, 1], flattened in (row, col, channel) order, as ``features.raw``:
@@ -18,4 +20,4 @@ def raw_nodes(graph, images: str, height: int, width: int, params: dict, state) 
 
 
 #: The extractors this exporter can write as ONNX operators, by ``FEATURES`` name.
-FEATURE_NODES = {"raw": raw_nodes}
+FEATURE_NODES = {"raw": raw_nodes, "color_hist": color_hist_nodes}
