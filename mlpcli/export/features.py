@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .color import color_hist_nodes
+from .hog import hog_nodes
 
 
 def raw_nodes(graph, images: str, height: int, width: int, params: dict, state) -> str:
@@ -20,4 +21,4 @@ def raw_nodes(graph, images: str, height: int, width: int, params: dict, state) 
 
 
 #: The extractors this exporter can write as ONNX operators, by ``FEATURES`` name.
-FEATURE_NODES = {"raw": raw_nodes, "color_hist": color_hist_nodes}
+FEATURE_NODES = {"raw": raw_nodes, "color_hist": color_hist_nodes, "hog": hog_nodes}

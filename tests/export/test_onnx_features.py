@@ -51,3 +51,31 @@ def test_color_hist_bins_every_pixel_as_mlpcli(tmp_path, params):
 def test_color_hist_model_agrees(tmp_path):
     model = mlp_predictor(images(60), features=({"name": "color_hist", "bins": 8}, "raw"))
     print("largest difference", check_agreement(model, tmp_path))
+
+
+def flat_and_diagonal_images() -> np.ndarray:
+    """Ramps at 0, 45, 90 and 135 degrees and flat areas: gradients on or near bin edges."""
+    rows, cols = np.mgrid[:16, :16]
+    ramps = [rows * 9, cols * 9, (rows + cols) * 5, (rows - cols + 16) * 5, np.full((16, 16), 77)]
+    return np.repeat(np.stack(ramps).astype(np.uint8)[..., None], 3, axis=-1)
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"orientations": 6, "cell": 4, "block": 2, "block_norm": "L2"},
+    {"orientations": 5, "cell": 3, "block": 3, "block_norm": "L1"},
+    {"orientations": 3, "cell": 5, "block": 1, "block_norm": "L1-sqrt"},
+    {"orientations": 2, "cell": 4, "block": 2, "block_norm": "none"}, {"orientations": 1, "cell": 4, "block": 1}],
+    ids=["default", "L2", "L1", "L1-sqrt", "none", "one-bin"])
+def test_hog_agrees_with_mlpcli(tmp_path, params):
+    """Orientation counts without bin edges at 45 or 135 degrees (not multiples of 4): at those
+    edges a gradient with |g_row| == |g_col| is exactly on the edge, and the last bit of the gray
+    value (BLAS's summation order in mlpcli, another in onnxruntime) decides its bin."""
+    feature = validate_feature({"name": "hog", **params}, "features")
+    for data in (images(60, size=(17, 19), seed=5), flat_and_diagonal_images()):
+        expected = FEATURES["hog"].extract(data, dtype="float32", **feature.params)
+        np.testing.assert_allclose(onnx_features(tmp_path, feature, data), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_hog_model_agrees(tmp_path):
+    model = mlp_predictor(images(60, size=(16, 16)), features=({"name": "hog", "cell": 4}, "color_hist"))
+    print("largest difference", check_agreement(model, tmp_path, images(200, size=(16, 16), seed=6)))
