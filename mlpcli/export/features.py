@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bow import bow_nodes
 from .color import color_hist_nodes
 from .hog import hog_nodes
 
@@ -21,4 +22,4 @@ def raw_nodes(graph, images: str, height: int, width: int, params: dict, state) 
 
 
 #: The extractors this exporter can write as ONNX operators, by ``FEATURES`` name.
-FEATURE_NODES = {"raw": raw_nodes, "color_hist": color_hist_nodes, "hog": hog_nodes}
+FEATURE_NODES = {"raw": raw_nodes, "color_hist": color_hist_nodes, "hog": hog_nodes, "bow": bow_nodes}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlpcli.features import validate_feature
+from mlpcli.features import FeatureConfig, validate_feature
 from mlpcli.features.pipeline import extract_features
 from mlpcli.features.standardize import Standardizer
 from mlpcli.nn.extractor import build_extractor
@@ -40,15 +40,15 @@ def _randomize(network: Sequential, rng) -> None:
         value[...] = rng.uniform(0.5, 1.5, value.shape) if name == "running_var" else rng.normal(0, 0.3, value.shape)
 
 
-def mlp_predictor(train_images, features=("raw",), hidden=(16, 8), seed=0, **kwargs) -> Predictor:
-    """An MLP on ``features`` with random weights; ``kwargs`` go to ``mlp_layers``
-    (activation, batchnorm, dropout)."""
+def mlp_predictor(train_images, features=("raw",), hidden=(16, 8), seed=0, states=None, **kwargs) -> Predictor:
+    """An MLP on ``features`` (names, mappings or FeatureConfig; fitted ones with ``states``) with
+    random weights; ``kwargs`` go to ``mlp_layers`` (activation, batchnorm, dropout)."""
     rng = np.random.default_rng(seed)
-    configs = [validate_feature(f, "features") for f in features]
-    X = extract_features(train_images, configs, np.float32)
+    configs = [f if isinstance(f, FeatureConfig) else validate_feature(f, "features") for f in features]
+    X = extract_features(train_images, configs, np.float32, states=states)
     network = Sequential(mlp_layers(X.shape[1], len(CLASSES), list(hidden), rng=rng, **kwargs))
     _randomize(network, rng)
-    return Predictor(network, _standardizer(X), CLASSES, train_images.shape[1:3], configs)
+    return Predictor(network, _standardizer(X), CLASSES, train_images.shape[1:3], configs, states=states)
 
 
 def conv_predictor(train_images, batchnorm=True, seed=0) -> Predictor:

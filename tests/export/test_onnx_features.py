@@ -79,3 +79,38 @@ def test_hog_agrees_with_mlpcli(tmp_path, params):
 def test_hog_model_agrees(tmp_path):
     model = mlp_predictor(images(60, size=(16, 16)), features=({"name": "hog", "cell": 4}, "color_hist"))
     print("largest difference", check_agreement(model, tmp_path, images(200, size=(16, 16), seed=6)))
+
+
+def fitted_bow(data, **params):
+    from mlpcli.features import bow
+
+    feature = validate_feature({"name": "bow", "patch": 4, "stride": 2, "words": 12, "sample_patches": 2000,
+                                **params}, "features")
+    return feature, bow.fit(data, feature.params, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("params", [{}, {"whiten": False, "stride": 1}, {"pooling": "global", "patch": 5},
+                                    {"encoding": "hard"}], ids=["triangle", "unwhitened", "global", "hard"])
+def test_bow_agrees_with_mlpcli(tmp_path, params):
+    """Odd patch grids too (13x15 images, patch 4, stride 2: 5x6 positions, uneven quadrants).
+
+    Triangle codes take square roots of small squared distances, |z|^2 - 2 z.c + |c|^2, that
+    float32 computes with cancellation, so mlpcli's own float32 codes are off its float64 ones
+    by up to ~4e-5 of the largest code; onnxruntime must be as close to float64 as mlpcli's
+    float32 is (twice that at most), and within 1e-4 of the largest code of mlpcli's float32."""
+    data = images(60, size=(13, 15), seed=8)
+    feature, state = fitted_bow(data, **params)
+    single, double = (FEATURES["bow"].extract(data, dtype=dtype, state=state, **feature.params)
+                      for dtype in ("float32", "float64"))
+    exported = onnx_features(tmp_path, feature, data, state)
+    scale = np.abs(double).max()
+    assert np.abs(exported - single).max() <= 1e-4 * scale
+    assert np.abs(exported - double).max() <= 2 * np.abs(single - double).max() + 1e-6 * scale
+
+
+def test_bow_model_agrees(tmp_path):
+    """A bow model with its fitted state, as train makes it."""
+    train = images(60, size=(13, 15))
+    feature, state = fitted_bow(train)
+    model = mlp_predictor(train, features=(feature,), states=(state,))
+    print("largest difference", check_agreement(model, tmp_path, images(200, size=(13, 15), seed=9)))
