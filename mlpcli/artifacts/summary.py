@@ -221,4 +221,17 @@ def save_evaluation(run_dir, report: dict, data=None) -> Path:
         path = folder / f"{stem}-{attempt}.json"
     write_json(path, clean({**report, "data": None if data is None else str(data),
                             "saved_at": now.isoformat(timespec="seconds")}))
+    _refresh_model_card(run_dir)
     return path
+
+
+def _refresh_model_card(run_dir: Path) -> None:
+    """Rewrite the run's model card with this evaluation; a bare model bundle (no run records)
+    has no card, and a card that cannot be written costs a warning."""
+    from ..progress import log
+    from .model_card import write_model_card
+
+    try:
+        write_model_card(run_dir)
+    except ArtifactError as exc:
+        log.warning("model card not refreshed: %s", exc)

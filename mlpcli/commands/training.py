@@ -22,6 +22,7 @@ def run_train(config, config_name: str = "run", out=None, use_cache: bool = True
         run_dir = Path(resume) if resume else _new_run(held, config.output.dir, config_name, out,
                                                        recorded_config(written, config))
         trained = _train_and_save(config, prepared, train_rows, val_rows, run_dir)
+        _write_card(run_dir)
     point_latest(config.output.dir, run_dir)
     metrics = trained.metrics
     return {"run_dir": str(run_dir), "train_accuracy": metrics["train"]["accuracy"],
@@ -126,6 +127,7 @@ def run_kfold(config, config_name="kfold", k=None, select=None, grid=(), jobs=No
         best, summary, oof = select_best(plan, trained)
         log_table(summary)
         save_selection(run_dir, plan, best, trained[best], dirs[best], oof, summary)
+        _write_card(run_dir)
     point_latest(plan.configs[best].output.dir, run_dir)
     return {"run_dir": str(run_dir), **summary}
 
@@ -176,8 +178,21 @@ def run_search(config, config_name="search", trials=None, k=None, select=None, j
                 write_search_plan(run_dir, splan.k, splan.config.kfold.select, len(splan.params))
             records, info = run_units(splan, run_dir, executor)
         summary = finish_search(splan, run_dir, records, info)
+        _write_card(run_dir)
     point_latest(splan.config.output.dir, run_dir)
     return {"run_dir": str(run_dir), **summary}
+
+
+def _write_card(run_dir: Path) -> None:
+    """The run's model card; a card that cannot be written costs a warning, not the run."""
+    from ..artifacts.model_card import write_model_card
+    from ..errors import ArtifactError
+    from ..progress import log
+
+    try:
+        write_model_card(run_dir)
+    except ArtifactError as exc:
+        log.warning("model card not written: %s", exc)
 
 
 def _or_none(value):
