@@ -10,6 +10,7 @@ from ..choices import GATE_METRICS
 from ..errors import GateFailed
 from .app import cli
 from .options import config_options, decode_options, emit_json, load_config_or_print, output_suffix
+from .baseline_gate import baseline_options, evaluate_against_baseline
 from .text import print_report, print_show
 
 
@@ -62,18 +63,29 @@ def predict(paths, model_dir, top_k, output, on_error, max_pixels, as_json):
 @click.option("--save", is_flag=True,
               help="Keep the report, with the misclassified files, in the run's evaluations/ (for mlpcli show).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
-def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, save, as_json):
+@baseline_options
+def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, save, as_json, baseline, max_drop,
+             alpha, report_path):
     """Accuracy, balanced accuracy, macro-F1, log-loss, per-class precision/recall/F1 and the
     confusion matrix on labelled data.
 
     \b
+    With --baseline OLD: both models on the same images, the difference with its 95% interval
+    and an exact McNemar test; exit 3 when --model is worse than OLD by more than --max-drop
+    points and the test says the drop is real (too small a set exits 0, saying it cannot tell).
+
+    \b
     Exit codes: 0 evaluated (and the gate passed); 1 the model or data could not be read;
-    2 usage error; 3 the --fail-under gate failed.
+    2 usage error; 3 the --fail-under gate or the --baseline gate failed.
 
     \b
     Example:
       mlpcli evaluate --model runs/latest --data data/test --fail-under 0.8 --metric macro_f1
+      mlpcli evaluate --model runs/new --baseline runs/main --data data/test --report report.md
     """
+    if baseline is not None:
+        return evaluate_against_baseline(model_dir, baseline, data_path, on_error, max_pixels, metric, max_drop,
+                                         alpha, report_path, as_json, fail_under, save)
     from ..commands import run_evaluate
 
     report = run_evaluate(model_dir, data_path, on_error, max_pixels, fail_under, metric)
