@@ -76,7 +76,7 @@ def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, sav
 
     \b
     Exit codes: 0 evaluated (and the gate passed); 1 the model or data could not be read;
-    2 usage error; 3 the --fail-under gate or the --baseline gate failed.
+    2 usage error; 3 the --fail-under gate failed (or the --baseline gate: a real drop).
 
     \b
     Example:
