@@ -61,3 +61,23 @@ def test_without_onnx_installed_is_exit_1_with_the_install_hint(tmp_path, monkey
 def test_missing_run_is_exit_1(tmp_path):
     result = run("export", tmp_path / "nothing")
     assert result.exit_code == 1 and "nothing" in result.stderr
+
+
+@pytest.mark.parametrize("sections", [
+    {"mode": "end_to_end", "extractor": {"blocks": [{"filters": 4, "kernel": 3, "pool": 2}], "batchnorm": True},
+     "model": {"hidden": [8], "batchnorm": True, "dropout": 0.2}},
+    {"features": ["hog", {"name": "color_hist", "space": "rgb", "bins": 3},
+                  {"name": "bow", "patch": 4, "stride": 2, "words": 8, "sample_patches": 500}]}],
+    ids=["end-to-end", "hog-color-bow"])
+def test_trained_models_of_each_mode_export_and_agree(tmp_path, sections):
+    """Models mlpcli trained: the end-to-end conv extractor with batch norm; fixed features."""
+    config = write_config(tmp_path / "config.yaml", train={"epochs": 2}, **sections)
+    assert run("train", "--config", config, "--out", tmp_path / "run", "-q").exit_code == 0
+    result = run("export", tmp_path / "run", "--out", tmp_path / "m.onnx")
+    assert result.exit_code == 0, result.stderr
+    model, data = load_model(tmp_path / "run"), images(200, size=(16, 16), seed=3)
+    probabilities, predicted = run_onnx(tmp_path / "m.onnx", data)
+    expected = model.predict_proba(data)
+    print("largest difference", np.abs(probabilities - expected).max())
+    assert np.abs(probabilities - expected).max() <= 1e-4
+    assert (predicted == expected.argmax(axis=1)).all()
