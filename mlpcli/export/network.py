@@ -33,7 +33,7 @@ def network_nodes(graph, x: str, network) -> str:
         following = layers[index + 1] if index + 1 < len(layers) else None
         norm = following if type(following).__name__ == "BatchNorm" else None
         x = _layer_nodes(graph, x, layer, norm)
-        index += 2 if norm is not None and type(layer).__name__ in ("Linear", "Conv2D") else 1
+        index += 2 if norm is not None and type(layer).__name__ in FOLDING else 1
     return x
 
 
@@ -45,12 +45,12 @@ def _layer_nodes(graph, x: str, layer, norm) -> str:
         return graph.op(ACTIVATION_OPS[kind], x)
     if kind == "Dropout":
         return x
-    builders = {"Linear": _linear, "Conv2D": _conv, "BatchNorm": _batchnorm, "MaxPool2D": _maxpool,
-                "ImageReshape": _image_reshape, "Flatten": _flatten}
-    if kind not in builders:
+    if kind in FOLDING:
+        return FOLDING[kind](graph, x, layer, norm)
+    if kind not in SHAPING:
         raise ArtifactError(f"cannot export a {kind} layer to ONNX: no conversion for it "
-                            f"(known: {', '.join([*builders, *ACTIVATION_OPS, 'Dropout'])})")
-    return builders[kind](graph, x, layer, norm) if kind in ("Linear", "Conv2D") else builders[kind](graph, x, layer)
+                            f"(known: {', '.join([*FOLDING, *SHAPING, *ACTIVATION_OPS, 'Dropout'])})")
+    return SHAPING[kind](graph, x, layer)
 
 
 def _scale_shift(norm) -> tuple[np.ndarray, np.ndarray]:
@@ -90,9 +90,7 @@ def _batchnorm(graph, x, layer) -> str:
     """A BatchNorm with no Linear or Conv2D before it: the affine map on the feature axis (axis
     1 of channels-first images, the last axis of rows)."""
     scale, shift = _scale_shift(layer)
-    shape = (-1,)
-    if graph.layout == "images":
-        shape = (-1, 1, 1)
+    shape = (-1, 1, 1) if graph.layout == "images" else (-1,)
     out = graph.op("Mul", x, graph.const(scale.reshape(shape), "bn_scale"))
     return graph.op("Add", out, graph.const(shift.reshape(shape), "bn_shift"))
 
@@ -115,3 +113,9 @@ def _flatten(graph, x, layer) -> str:
         x = graph.op("Transpose", x, perm=[0, 2, 3, 1])
     graph.layout = "rows"
     return graph.op("Reshape", x, graph.ints([0, -1]))
+
+
+#: Layers a following BatchNorm folds into: ``(graph, x, layer, norm or None) -> output``.
+FOLDING = {"Linear": _linear, "Conv2D": _conv}
+#: The other layers: ``(graph, x, layer) -> output``.
+SHAPING = {"BatchNorm": _batchnorm, "MaxPool2D": _maxpool, "ImageReshape": _image_reshape, "Flatten": _flatten}
