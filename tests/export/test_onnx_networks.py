@@ -65,3 +65,20 @@ def test_features_input_starts_at_the_feature_vector(tmp_path):
     X = model.extract(images(50, seed=4))
     probabilities, _ = run_onnx(path, X, "features")
     assert np.abs(probabilities - model.predict_proba_features(X)).max() <= TOLERANCE
+
+
+def test_float64_models_export_in_float32_and_agree(tmp_path):
+    """onnxruntime has no float64 Conv: the graph computes in float32 and still agrees."""
+    from mlpcli.features import validate_feature
+    from mlpcli.features.standardize import Standardizer
+    from mlpcli.nn.extractor import build_extractor
+    from mlpcli.nn.network import Sequential, mlp_layers
+    from mlpcli.predictor import Predictor
+
+    rng, train = np.random.default_rng(0), images(60)
+    extractor, n_features = build_extractor([{"filters": 4, "kernel": 3, "pool": 2}], (12, 10, 3), rng=rng,
+                                            dtype="float64", batchnorm=True)
+    network = Sequential(extractor + mlp_layers(n_features, len(CLASSES), [8], rng=rng, dtype="float64"))
+    X = train.reshape(len(train), -1) / 255
+    model = Predictor(network, Standardizer.fit(X), CLASSES, (12, 10), [validate_feature("raw", "features")])
+    print("largest difference", check_agreement(model, tmp_path))
