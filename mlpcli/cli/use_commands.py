@@ -58,7 +58,7 @@ def predict(paths, model_dir, top_k, output, on_error, max_pixels, as_json):
 @click.option("--fail-under", type=click.FloatRange(0, 1),
               help=f"Exit {GateFailed.exit_code} if --metric is below this (a CI quality gate).")
 @click.option("--metric", type=click.Choice(GATE_METRICS), default="accuracy", show_default=True,
-              help="What --fail-under gates on.")
+              help="What --fail-under and --baseline gate on.")
 @decode_options
 @click.option("--save", is_flag=True,
               help="Keep the report, with the misclassified files, in the run's evaluations/ (for mlpcli show).")

@@ -86,3 +86,13 @@ def test_baseline_with_other_classes_is_exit_1(models, tmp_path):
     save_model(tmp_path / "other", other)
     result = run("evaluate", "--model", tmp_path / "other", "--baseline", old, "--data", shapes(root, "tiny", 1))
     assert result.exit_code == 1 and "different classes" in result.stderr
+
+
+def test_the_gate_can_use_another_metric_and_refuses_fail_under_with_baseline(models):
+    old, new, root = models
+    result = run("evaluate", "--model", new, "--baseline", old, "--data", shapes(root, "big", 60), "--json",
+                 "--metric", "macro_f1")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["gate"]["metric"] == "macro_f1"
+    result = run("evaluate", "--model", new, "--baseline", old, "--data", shapes(root, "big", 60), "--fail-under", 0.5)
+    assert result.exit_code == 2 and "--fail-under" in result.stderr
