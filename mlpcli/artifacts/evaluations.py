@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import ArtifactError
 from ..fileio import json_clean, write_json
+from .model_card import refresh_model_card
 from .rundir import EVALUATIONS, free_name_candidates
 
 
@@ -30,4 +31,5 @@ def save_evaluation(run_dir, report: dict, data=None) -> Path:
         raise ArtifactError(f"{folder}: cannot find a free name for {stem}.json; remove old evaluations")
     write_json(path, json_clean({**report, "data": None if data is None else str(data),
                                  "saved_at": now.isoformat(timespec="seconds")}))
+    refresh_model_card(run_dir)
     return path

@@ -10,6 +10,7 @@ from ..choices import GATE_METRICS
 from ..errors import ArtifactError, GateFailed
 from .app import cli
 from .options import config_options, decode_options, emit_json, load_config_or_print, output_suffix
+from .baseline_gate import baseline_options, evaluate_against_baseline
 from .text import print_report, print_show
 
 
@@ -57,23 +58,34 @@ def predict(paths, model_dir, top_k, output, on_error, max_pixels, as_json):
 @click.option("--fail-under", type=click.FloatRange(0, 1),
               help=f"Exit {GateFailed.exit_code} if --metric is below this (a CI quality gate).")
 @click.option("--metric", type=click.Choice(GATE_METRICS), default="accuracy", show_default=True,
-              help="What --fail-under gates on.")
+              help="What --fail-under and --baseline gate on.")
 @decode_options
 @click.option("--save", is_flag=True,
               help="Keep the report, with the misclassified files, in the run's evaluations/ (for mlpcli show).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
-def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, save, as_json):
+@baseline_options
+def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, save, as_json, baseline, max_drop,
+             alpha, report_path):
     """Accuracy, balanced accuracy, macro-F1, log-loss, per-class precision/recall/F1 and the
     confusion matrix on labelled data.
 
     \b
+    With --baseline OLD: both models on the same images, the difference with its 95% interval
+    and an exact McNemar test; exit 3 when --model is worse than OLD by more than --max-drop
+    points and the test says the drop is real (too small a set exits 0, saying it cannot tell).
+
+    \b
     Exit codes: 0 evaluated (and the gate passed); 1 the model or data could not be read;
-    2 usage error; 3 the --fail-under gate failed.
+    2 usage error; 3 the --fail-under gate failed (or the --baseline gate: a real drop).
 
     \b
     Example:
       mlpcli evaluate --model runs/latest --data data/test --fail-under 0.8 --metric macro_f1
+      mlpcli evaluate --model runs/new --baseline runs/main --data data/test --report report.md
     """
+    if baseline is not None:
+        return evaluate_against_baseline(model_dir, baseline, data_path, on_error, max_pixels, metric, max_drop,
+                                         alpha, report_path, as_json, fail_under, save)
     from ..commands import run_evaluate
 
     report = run_evaluate(model_dir, data_path, on_error=on_error, max_pixels=max_pixels, fail_under=fail_under,

@@ -16,6 +16,7 @@ def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = T
     The run directory is locked while this works in it (see ``artifacts.lock``).
     """
     from ..artifacts import check_new_run_dir, point_latest
+    from ..artifacts.model_card import refresh_model_card
     from ..train.fit import holdout_split, prepare, recorded_config, resolve
 
     with ExitStack() as held:
@@ -27,6 +28,7 @@ def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = T
         run_dir = Path(resume) if resume else _new_run(held, config.output.dir, config_name, out,
                                                        recorded_config(written, config))
         trained = _train_and_save(config, prepared, train_rows, val_rows, run_dir)
+        refresh_model_card(run_dir)
     point_latest(config.output.dir, run_dir)
     metrics = trained.metrics
     return {"run_dir": str(run_dir), "train_accuracy": metrics["train"]["accuracy"],
@@ -106,6 +108,7 @@ def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), plac
     locked while this works in it.
     """
     from ..artifacts import check_new_run_dir, point_latest
+    from ..artifacts.model_card import refresh_model_card
     from ..artifacts.records import read_kfold_plan, write_kfold_plan
     from ..kfold.run import fold_dirs, plan_kfold
     from ..kfold.select import load_folds, log_table, save_selection, select as select_best
@@ -131,6 +134,7 @@ def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), plac
         best, summary, oof = select_best(plan, trained)
         log_table(summary)
         save_selection(run_dir, plan, best, trained[best], dirs[best], oof, summary)
+        refresh_model_card(run_dir)
     point_latest(plan.configs[best].output.dir, run_dir)
     return {"run_dir": str(run_dir), **summary}
 
@@ -159,6 +163,7 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
     k-fold summary as ``best``. The run directory is locked while this works in it.
     """
     from ..artifacts import check_new_run_dir, point_latest
+    from ..artifacts.model_card import refresh_model_card
     from ..artifacts.records import write_search_plan
     from ..search.plan import plan_search
     from ..search.results import finish_search
@@ -182,6 +187,7 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
                 write_search_plan(run_dir, search_plan.k, search_plan.config.kfold.select, len(search_plan.params))
             records, info = run_units(search_plan, run_dir, executor)
         summary = finish_search(search_plan, run_dir, records, info)
+        refresh_model_card(run_dir)
     point_latest(search_plan.config.output.dir, run_dir)
     return {"run_dir": str(run_dir), **summary}
 
@@ -195,3 +201,4 @@ def _resumed_search(held: ExitStack, run_dir) -> tuple:
     # A grid runs every combination: its recorded count is not a --trials to replay.
     trials = None if getattr(config.search, "strategy", None) == "grid" else options["trials"]
     return config, trials, options["k"], options["select"]
+

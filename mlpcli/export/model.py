@@ -1,0 +1,90 @@
+"""A whole mlpcli model as one ONNX graph: uint8 images -> features -> standardization ->
+network(s) -> softmax -> (mean over the fold ensemble) -> probabilities and predicted indices.
+
+Inputs and outputs:
+- ``images`` ``(n_images, height, width, 3) uint8``, RGB, channels-last, already resized to the
+  model's image size (as ``predict`` has them after decoding); or, with ``input="features"``,
+  ``features (n_samples, n_features)`` float32 (unstandardized).
+Every value computes in float32, a float64 model's weights rounded to it.
+- ``probabilities`` ``(n_images, n_classes)``: the softmax of the scores (the mean of the
+  members' softmaxes for an ensemble), as ``Predictor.predict_proba``.
+- ``predicted`` ``(n_images,) int64``: the index of the most probable class.
+Metadata (``metadata_props``): ``classes`` (a JSON list in class-index order), ``image_size``,
+``features``, ``resize`` (how to resize images to match mlpcli) and ``mlpcli_version``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .. import __version__
+from ..errors import ArtifactError
+from .features import FEATURE_NODES
+from .graph import Graph, make_model
+from .network import network_nodes
+
+#: The resize mlpcli applies before a model sees an image (see ``data.images``).
+RESIZE = ("Pillow Image.resize((width, height), Image.Resampling.BILINEAR) of the RGB image turned "
+          "upright by its EXIF orientation; aspect ratio not kept, no crop")
+
+
+def build_model(model, input: str = "images"):
+    """The ModelProto of ``model`` (a Predictor or FoldEnsemble); ArtifactError naming what
+    cannot be exported."""
+    from onnx import TensorProto, helper
+
+    members = getattr(model, "members", [model])
+    # float32 whatever the model's dtype: onnxruntime has no float64 Conv, and float32 keeps the
+    # probabilities of a float64 model within the 1e-4 the tests hold every export to.
+    graph = Graph("float32")
+    height, width = model.image_size
+    if input == "images":
+        source = helper.make_tensor_value_info("images", TensorProto.UINT8, ["n_images", height, width, 3])
+        features = _feature_nodes(graph, "images", model)
+    else:
+        n_features = int(members[0].standardizer.mean.shape[0])
+        source = helper.make_tensor_value_info("features", graph.float_type(), ["n_images", n_features])
+        features = "features"
+    _probabilities(graph, features, members)
+    outputs = [helper.make_tensor_value_info("probabilities", graph.float_type(), ["n_images", len(model.class_names)]),
+               helper.make_tensor_value_info("predicted", TensorProto.INT64, ["n_images"])]
+    graph.op("ArgMax", "probabilities", name="predicted", axis=1, keepdims=0)
+    return make_model(graph, [source], outputs, _metadata(model), doc=__doc__.split("\n\n")[0])
+
+
+def _feature_nodes(graph, images: str, model) -> str:
+    """The concatenated feature rows (n_images, n_features) of ``model``'s extractors."""
+    height, width = model.image_size
+    missing = [f.name for f in model.features if f.name not in FEATURE_NODES]
+    if missing:
+        raise ArtifactError(f"cannot export the feature extractor(s) {', '.join(missing)} as ONNX "
+                            f"operators (exportable: {', '.join(FEATURE_NODES)}); export with "
+                            f"--input features to start the graph at the feature vector")
+    parts = [FEATURE_NODES[f.name](graph, images, height, width, f.params, state)
+             for f, state in zip(model.features, model.states)]
+    return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=1)
+
+
+def _probabilities(graph, features: str, members) -> str:
+    """Each member's softmax of its scores on the standardized features; their mean, named
+    ``probabilities`` (added in member order, then divided, as ``FoldEnsemble``)."""
+    total = None
+    for member in members:
+        rows = graph.op("Sub", features, graph.const(member.standardizer.mean, "mean"))
+        # Multiply by the stored 1/std, as Standardizer.transform does (not a division).
+        rows = graph.op("Mul", rows, graph.const(1 / member.standardizer.std.astype(np.float64), "inv_std"))
+        graph.layout = "rows"
+        probabilities = graph.op("Softmax", network_nodes(graph, rows, member.network), axis=-1)
+        total = probabilities if total is None else graph.op("Add", total, probabilities)
+    if len(members) == 1:
+        return graph.op("Identity", total, name="probabilities")
+    return graph.op("Div", total, graph.const(float(len(members)), "n_members"), name="probabilities")
+
+
+def _metadata(model) -> dict:
+    height, width = model.image_size
+    return {"classes": json.dumps(list(model.class_names)), "image_size": json.dumps([height, width]),
+            "features": json.dumps([{"name": f.name, **f.params} for f in model.features]),
+            "resize": RESIZE, "mlpcli_version": __version__}
