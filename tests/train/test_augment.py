@@ -5,6 +5,7 @@ crop's offsets drawn from 0 .. 2 * pad - 1, the jitter's mean taken before the b
 erased rectangle one row short, the trainer ignoring the copies or the augmented pixels) and fails there.
 """
 
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -176,3 +177,25 @@ def test_erase_boxes_fit_the_image_and_cover_their_area():
     out = augment_images(np.zeros((1000, 10, 16, 3), np.float32), settings(erase=0.5), np.random.default_rng(3))
     erased = (out == ERASE_FILL).any(axis=(1, 2, 3))
     assert 0.4 < erased.mean() < 0.6
+
+
+def test_augmented_raw_training_gives_the_same_bytes_on_1_and_2_threads(tmp_path):
+    """k-fold's promise (README, "Same bytes, same numbers") with every augmentation on raw
+    pixels: the draws are made on the calling thread and the gather and standardization are per
+    row, so --threads changes no byte. In processes, since --threads must be set before NumPy
+    loads; each run is killed if it outlives its deadline."""
+    import subprocess
+    import sys
+
+    from conftest import write_config
+
+    augment = {"flip": True, "crop_padding": 2, "brightness": 0.2, "contrast": 0.2, "erase": 0.5}
+    cfg = write_config(tmp_path / "c.yaml", data={"image_size": 20}, model={"hidden": [32]},
+                       train={"batch_size": 32, "augment": augment})
+    env = {**os.environ, "CI": "1"}
+    for threads in (1, 2):
+        subprocess.run([sys.executable, "-m", "mlpcli", "--threads", str(threads), "kfold", "--config", str(cfg),
+                        "--k", "2", "--out", str(tmp_path / f"t{threads}"), "-q"],
+                       check=True, env=env, capture_output=True, timeout=300)
+    for name in ("kfold_summary.json", "folds/fold_1/weights.npz", "folds/fold_2/weights.npz"):
+        assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes(), name
