@@ -60,12 +60,16 @@ def flip(images: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
 def crop(images: np.ndarray, pad: int, row0: np.ndarray, col0: np.ndarray) -> np.ndarray:
     """Each image zero-padded (black) by ``pad`` on every side, and its height x width window at
     ``(row0, col0) (n_images,) int`` (0 .. 2 * pad: pad is the unshifted image) cut back out."""
-    n, height, width, _ = images.shape
+    height, width = images.shape[1:3]
     padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    rows = row0[:, None] + np.arange(height)
-    cols = col0[:, None] + np.arange(width)
-    # One fancy-indexing gather cuts every image's window at once.
-    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    out = np.empty_like(images)
+    # One slice copy per offset, not per image: (2 pad + 1)^2 copies of whole groups of images,
+    # several times faster than one fancy-indexing gather of every pixel.
+    for row in range(2 * pad + 1):
+        for col in range(2 * pad + 1):
+            chosen = np.flatnonzero((row0 == row) & (col0 == col))
+            out[chosen] = padded[chosen, row:row + height, col:col + width]
+    return out
 
 
 def jitter(images: np.ndarray, brightness: np.ndarray, contrast: np.ndarray) -> np.ndarray:
