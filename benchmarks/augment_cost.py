@@ -103,9 +103,9 @@ def main() -> None:
     args = parser.parse_args()
     bow_set = {k: int(v) for k, v in (item.split("=", 1) for item in args.bow_set)}
     dataset = load_images(Path(args.folder), args.per_class)
-    report = {"images": len(dataset), "scaled_to_images": SCALE_TO, "augment": AUGMENT, "bow_set": bow_set,
+    report = {"load_before": machine.load(), "images": len(dataset), "scaled_to_images": SCALE_TO, "augment": AUGMENT, "bow_set": bow_set,
               "features": {name: measure(name, dataset, bow_set) for name in (args.only or CONFIGS)},
-              "machine": machine.machine()}
+              "load_after": machine.load(), "machine": machine.machine()}
     print(json.dumps(report, indent=2))
 
 
