@@ -199,3 +199,16 @@ def test_augmented_raw_training_gives_the_same_bytes_on_1_and_2_threads(tmp_path
                        check=True, env=env, capture_output=True, timeout=300)
     for name in ("kfold_summary.json", "folds/fold_1/weights.npz", "folds/fold_2/weights.npz"):
         assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes(), name
+
+
+def test_kfold_candidates_that_differ_in_augmentation_get_their_own_copies(tmp_path):
+    """A --grid over train.augment keys: each candidate trains on its own stacked matrix (sharing
+    the first candidate's would train the second on 1 copy where it asked for 2)."""
+    from mlpcli.kfold.run import plan_kfold
+
+    cfg = config(tmp_path, features=HOG, flip=True, copies=1)
+    plan = plan_kfold(cfg, k=2, grid=["train.augment.copies=1,2", "train.augment.flip=true,false"])
+    n = len(plan.prepared[0].dataset)
+    copies = {(c.train.augment.copies, c.train.augment.flip): len(p.X) // n
+              for c, p in zip(plan.configs, plan.prepared)}
+    assert copies == {(1, True): 2, (2, True): 3, (1, False): 1, (2, False): 1}
