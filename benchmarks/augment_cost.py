@@ -32,7 +32,8 @@ from mlpcli.seeding import rng
 from mlpcli.train.copies import AugmentedImages, augmented_features
 from mlpcli.train.fit import Prepared, train_model
 
-CONFIGS = {"raw": "configs/cifar10-raw.yaml", "hog_color": "configs/cifar10-hog.yaml", "bow": "configs/cifar10-bow.yaml"}
+CONFIGS = {"raw": "configs/cifar10-raw.yaml", "hog_color": "configs/cifar10-hog.yaml",
+           "bow": "configs/cifar10-bow.yaml"}
 AUGMENT = {"flip": True, "crop_padding": 2, "brightness": 0.2, "contrast": 0.2, "erase": 0.25, "copies": 1}
 SCALE_TO = 45_000
 
@@ -103,7 +104,8 @@ def main() -> None:
     args = parser.parse_args()
     bow_set = {k: int(v) for k, v in (item.split("=", 1) for item in args.bow_set)}
     dataset = load_images(Path(args.folder), args.per_class)
-    report = {"load_before": machine.load(), "images": len(dataset), "scaled_to_images": SCALE_TO, "augment": AUGMENT, "bow_set": bow_set,
+    report = {"load_before": machine.load(), "images": len(dataset), "scaled_to_images": SCALE_TO,
+              "augment": AUGMENT, "bow_set": bow_set,
               "features": {name: measure(name, dataset, bow_set) for name in (args.only or CONFIGS)},
               "load_after": machine.load(), "machine": machine.machine()}
     print(json.dumps(report, indent=2))
