@@ -53,7 +53,8 @@ class Trainer:
     ``shuffle``, ``augment`` and ``dropout`` generators from the run's seed tree. ``train.augment``
     reaches the rows one of two ways: ``image_shape`` (height, width, 3) says the rows are raw
     pixels, augmented in each minibatch before standardization; ``n_copies`` says X stacks that
-    many augmented copies under the plain rows (``train.copies``), one version drawn per row.
+    many augmented copies under the plain rows (``train.augment.copies``, see ``train.copies``),
+    one version drawn per row.
     """
 
     def __init__(self, network, standardizer, train_config, model_config, rngs: dict,
