@@ -63,9 +63,10 @@ def plan_configs(config, combos: list[dict], configs: list, use_cache=True) -> P
     prepared = []
     for candidate in configs:
         # All prepare() reads of a candidate: its seed draws synthetic images and a fitted
-        # feature's random stream (bow's k-means). The fitting rows are the plan's (outside
-        # config's kfold.holdout), the same for every candidate.
-        key = (candidate.data, repr(candidate.features), candidate.mode, candidate.model.dtype, candidate.seed)
+        # feature's random stream (bow's k-means), and the augmented copies of fixed features.
+        # The fitting rows are the plan's (outside config's kfold.holdout), the same for every candidate.
+        key = (candidate.data, repr(candidate.features), candidate.mode, candidate.model.dtype, candidate.seed,
+               candidate.train.augment)
         if key not in cache:
             cache[key] = prepare(candidate, use_cache, split="kfold", split_config=config)
         prepared.append(cache[key])

@@ -12,7 +12,8 @@ from ..nn import parallel
 
 
 def gather(X: np.ndarray, rows: np.ndarray, out: np.ndarray, standardizer) -> np.ndarray:
-    """``standardizer.transform(X[rows])`` written into ``out`` (len(rows), n_features).
+    """``standardizer.transform(X[rows])`` written into ``out`` (len(rows), n_features); with
+    ``standardizer`` None the rows as they are (to be augmented, then ``standardize``d).
 
     Every output row depends on its input row alone, so the result does not depend on the
     chunking or the thread count.
@@ -20,7 +21,17 @@ def gather(X: np.ndarray, rows: np.ndarray, out: np.ndarray, standardizer) -> np
     def chunk(start: int, stop: int) -> None:
         part = out[start:stop]
         np.take(X, rows[start:stop], axis=0, out=part, mode="clip")  # "clip": unbuffered; rows are valid
-        standardizer.transform(part, out=part)
+        if standardizer is not None:
+            standardizer.transform(part, out=part)
 
     parallel.for_rows(chunk, len(rows), out.size)
     return out
+
+
+def standardize(rows: np.ndarray, standardizer) -> np.ndarray:
+    """``rows (n_samples, n_features)`` standardized in place, in row chunks on the threads."""
+    def chunk(start: int, stop: int) -> None:
+        standardizer.transform(rows[start:stop], out=rows[start:stop])
+
+    parallel.for_rows(chunk, len(rows), rows.size)
+    return rows

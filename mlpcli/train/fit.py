@@ -24,6 +24,8 @@ from ..metrics import confusion_matrix
 from ..nn import Sequential, build_extractor, mlp_layers
 from ..predictor import Predictor
 from ..progress import log
+from .augment import active
+from .copies import augmented_features
 from .loop import History, Trainer, evaluate_rows
 
 RAW = (FeatureConfig("raw", {}),)
@@ -33,6 +35,16 @@ def network_features(config) -> tuple:
     """What the network's input rows are made of: the configured features, or raw pixels for
     the end-to-end extractor."""
     return RAW if config.mode == "end_to_end" else config.features
+
+
+def augmentation(config) -> str | None:
+    """How ``train.augment`` reaches the network's input: ``pixels`` (raw rows augmented in each
+    minibatch: ``features: [raw]`` and mode end_to_end, where it costs nothing beyond the
+    augmentation itself), ``copies`` (any other features: augmented copies extracted once and
+    cached, see ``train.copies``), or None (no augmentation)."""
+    if not active(config.train.augment):
+        return None
+    return "pixels" if network_features(config) == RAW else "copies"
 
 
 @dataclass
@@ -92,8 +104,12 @@ def prepare(config, use_cache: bool = True, split: str = "train", split_config=N
     if any(FEATURES[f.name].fitted for f in features):
         rows = fitting_rows(split_config or config, dataset.labels, split, dataset.fixed_val)
         states = cached_fit(dataset, rows, features, config.seed, config.data.cache_dir if use_cache else None)
-    X = cached_features(dataset, features, config.model.dtype,
-                        config.data.cache_dir if use_cache else None, states)
+    cache_dir = config.data.cache_dir if use_cache else None
+    if augmentation(config) == "copies":
+        X = augmented_features(dataset, features, config.model.dtype, cache_dir, states, config.train.augment,
+                               config.seed)
+    else:
+        X = cached_features(dataset, features, config.model.dtype, cache_dir, states)
     check_finite(X, f"features of {config.data.path or config.data.format + ' data'}")
     if use_cache:
         enforce_limit(config.data.cache_dir, int(config.data.cache_max_gb * 1e9), cache.used_paths())
@@ -152,8 +168,12 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     network = build_network(config, X.shape[1], n_classes, prepared.image_shape,
                             seeding.rng(config.seed, "init", *stream))
     rngs = {name: seeding.rng(config.seed, name, *stream) for name in ("shuffle", "augment", "dropout")}
+    how = augmentation(config)
+    if how == "copies" and len(X) == len(y):
+        raise ValueError("train.augment: X holds no augmented copies; prepare() it with this config")
     trainer = Trainer(network, standardizer, config.train, config.model, rngs,
-                      prepared.image_shape if config.mode == "end_to_end" else None, label)
+                      prepared.image_shape if how == "pixels" else None, label,
+                      n_copies=len(X) // len(y) - 1 if how == "copies" else 0)
     history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,
                           prepared.dataset.images.shape[1:3], prepared.features, config.model.loss,

@@ -19,9 +19,10 @@ from ..metrics import accuracy
 from ..nn import LOSSES, SCHEDULES, BatchNorm, with_warmup
 from ..predictor import network_scores
 from ..progress import bar, log
-from .augment import augment_batch
-from .batches import gather
+from .augment import augment_rows
+from .batches import gather, standardize
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
+from .copies import pick_versions
 from .recipe import batch_bounds, build_optimizer, seed_dropout, training_loss
 
 
@@ -49,11 +50,15 @@ class Trainer:
     """Trains ``network`` in place under the ``train:`` section of the config.
 
     ``model_config`` supplies the loss, label smoothing and weight decay; ``rngs`` the
-    ``shuffle``, ``augment`` and ``dropout`` generators from the run's seed tree.
+    ``shuffle``, ``augment`` and ``dropout`` generators from the run's seed tree. ``train.augment``
+    reaches the rows one of two ways: ``image_shape`` (height, width, 3) says the rows are raw
+    pixels, augmented in each minibatch before standardization; ``n_copies`` says X stacks that
+    many augmented copies under the plain rows (``train.augment.copies``, see ``train.copies``),
+    one version drawn per row.
     """
 
     def __init__(self, network, standardizer, train_config, model_config, rngs: dict,
-                 image_shape: tuple[int, int, int] | None = None, label: str = "") -> None:
+                 image_shape: tuple[int, int, int] | None = None, label: str = "", n_copies: int = 0) -> None:
         self.network = network
         self.standardizer = standardizer
         self.config = train_config
@@ -63,7 +68,7 @@ class Trainer:
         self.shuffle_rng, self.augment_rng = rngs["shuffle"], rngs["augment"]
         seed_dropout(network, rngs["dropout"])
         self.merge_single = any(isinstance(layer, BatchNorm) for layer in network.layers)
-        self.image_shape = image_shape
+        self.image_shape, self.n_copies = image_shape, n_copies
         self.label = f"{label} " if label else ""
         self.schedule = with_warmup(SCHEDULES[train_config.schedule], train_config.warmup_epochs)
         # The optimizer adds weight_decay * W while it updates: one pass over the weights, not two.
@@ -182,10 +187,7 @@ class Trainer:
         The L2 penalty is left out of the returned loss so it compares with the validation loss
         (with ``model.label_smoothing`` it is the smoothed loss that training minimizes).
         """
-        gather(X, rows, batch, self.standardizer)
-        augment = self.config.augment
-        if self.image_shape is not None and (augment.flip or augment.crop_padding):
-            batch = augment_batch(batch, self.image_shape, augment.flip, augment.crop_padding, self.augment_rng)
+        batch = self._inputs(X, len(y), rows, batch)
         labels = y[rows]
         scores = self.network.forward(batch, training=True)
         loss, dscores = self.train_loss(scores, labels)
@@ -193,6 +195,19 @@ class Trainer:
         self.network.backward(dscores)
         self.optimizer.step(self.network, lr)
         return loss, hits
+
+    def _inputs(self, X, n_samples: int, rows, batch) -> np.ndarray:
+        """The standardized network input of the minibatch ``rows``, augmented as configured."""
+        if self.n_copies:
+            return gather(X, pick_versions(rows, n_samples, self.n_copies, self.augment_rng), batch,
+                          self.standardizer)
+        if self.image_shape is None:
+            return gather(X, rows, batch, self.standardizer)
+        # Pixels are augmented before standardization: a crop's padding is black, a jitter
+        # scales light, whatever the training set's mean.
+        gather(X, rows, batch, None)
+        batch[:] = augment_rows(batch, self.image_shape, self.config.augment, self.augment_rng)
+        return standardize(batch, self.standardizer)
 
     def _log(self, record: dict) -> None:
         log.info("%sepoch %d/%d  lr %.4g  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  (%.1fs)",

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from mlpcli.config import Config, apply_override, dump_yaml, from_dict, load_config, parse_yaml
@@ -74,19 +76,20 @@ def test_end_to_end_refuses_features_and_features_mode_refuses_extractor():
     assert config.extractor.blocks[0].filters == 8
 
 
-@pytest.mark.parametrize("mode", [{}, {"features": ["raw"]}, {"features": [{"name": "hog"}]}])
-@pytest.mark.parametrize("augment, key", [({"flip": True}, "flip"), ({"crop_padding": 2}, "crop_padding")])
-def test_augment_outside_end_to_end_is_refused_not_ignored(mode, augment, key):
-    """Only mode end_to_end trains on images; before this check a flip in mode features (even
-    features: [raw]) was accepted and never applied."""
-    with pytest.raises(ConfigError) as info:
-        from_dict({**mode, "train": {"augment": augment}})
-    message = str(info.value)
-    assert message.startswith(f"train.augment.{key}: only used with mode: end_to_end")
-    assert message.endswith("set mode: end_to_end or remove train.augment")
-    assert from_dict({"train": {"augment": {"flip": False, "crop_padding": 0}}}).train.augment.flip is False
-    e2e = from_dict({"mode": "end_to_end", "train": {"augment": augment}})
-    assert getattr(e2e.train.augment, key)
+@pytest.mark.parametrize("mode", [{}, {"features": ["raw"]}, {"features": [{"name": "hog"}]},
+                                  {"mode": "end_to_end"}])
+def test_augment_is_accepted_in_every_mode(mode):
+    """Issue 25: augmentation works in every mode (it was refused outside end_to_end, issue 20)."""
+    augment = {"flip": True, "crop_padding": 2, "brightness": 0.2, "contrast": 0.3, "erase": 0.5, "copies": 3}
+    config = from_dict({**mode, "train": {"augment": augment}})
+    assert dataclasses.asdict(config.train.augment) == augment
+
+
+@pytest.mark.parametrize("key, value, allowed", [("brightness", 1.5, "<= 1"), ("contrast", -0.1, ">= 0"),
+                                                 ("erase", 2, "<= 1"), ("copies", 0, ">= 1")])
+def test_augment_values_are_checked(key, value, allowed):
+    with pytest.raises(ConfigError, match=f"train.augment.{key}: .*{allowed}"):
+        from_dict({"train": {"augment": {key: value}}})
 
 
 def test_overrides_are_yaml_typed_and_create_sections():

@@ -23,6 +23,10 @@ def config(tmp_path, **train):
                       "train": {"epochs": 4, "batch_size": 16, "lr": 0.05, **train}})
 
 
+#: Every augmentation at once: each draws from the augment generator the checkpoint saves.
+AUGMENT = {"flip": True, "crop_padding": 2, "brightness": 0.2, "contrast": 0.2, "erase": 0.5}
+
+
 def weights(trained):
     return trained.predictor.network.state_dict()
 
@@ -46,6 +50,8 @@ def straight_and_resumed(cfg, stops, checkpoint):
     ({"patience": 1, "lr": 0.5}, [7]),                       # early-stopping state survives
     ({"schedule": "cosine", "nesterov": True}, [12]),
     ({"batch_size": "full"}, [0, 1]),                        # at epoch boundaries
+    ({"augment": AUGMENT}, [3]),                             # raw pixels augmented, mid-epoch 1
+    ({"augment": AUGMENT}, [5, 2, 9]),
 ])
 def test_resumed_training_is_bit_identical(tmp_path, train, stops):
     reference, resumed = straight_and_resumed(config(tmp_path, **train), stops, tmp_path / "checkpoint.npz")
@@ -100,6 +106,18 @@ def test_resume_with_adam_dropout_and_batchnorm_is_bit_identical(tmp_path, optim
     for key, value in weights(reference).items():
         assert np.array_equal(value, weights(resumed)[key]), key
     assert [r["train_loss"] for r in resumed.history.epochs] == [r["train_loss"] for r in reference.history.epochs]
+
+
+def test_resume_with_augmented_copies_of_a_fixed_feature_is_bit_identical(tmp_path):
+    """hog rows drawn from cached augmented copies: which copy each row sees continues mid-epoch."""
+    raw = {"seed": 5, "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12,
+                               "cache_dir": str(tmp_path / "cache")},
+           "features": [{"name": "hog", "cell": 4}], "model": {"hidden": [8]},
+           "train": {"epochs": 3, "batch_size": 16, "lr": 0.05, "augment": {**AUGMENT, "copies": 2}}}
+    reference, resumed = straight_and_resumed(from_dict(raw), [4, 7], tmp_path / "checkpoint.npz")
+    for key, value in weights(reference).items():
+        assert np.array_equal(value, weights(resumed)[key]), key
+
 
 
 def mlpcli(*args) -> Child:
