@@ -74,6 +74,18 @@ def workers_options(what: str):
     return decorate
 
 
+def cluster_options(command):
+    """--cluster (env MLPCLI_CLUSTER) and --timeout, for ``train``: its images are decoded and
+    its features extracted on the cluster; the training runs here."""
+    command = click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True,
+                           type=click.FloatRange(min=0, min_open=True),
+                           help="Seconds to wait for the Dask scheduler to answer.")(command)
+    return click.option("--cluster", envvar="MLPCLI_CLUSTER", metavar="ADDRESS",
+                        help="Decode the images and extract the features on the Dask cluster at tcp://HOST:PORT "
+                             "(env MLPCLI_CLUSTER; the files on storage every worker sees), or local:N for N "
+                             "local Dask workers; needs pip install 'mlpcli[cluster]'.")(command)
+
+
 def where_to_run(ctx, jobs, cluster, timeout) -> Placement:
     """--jobs, --cluster and --timeout as one value; an explicit --jobs wins over a cluster that only
     MLPCLI_CLUSTER names."""

@@ -4,7 +4,8 @@ The sorted files are cut into content-defined shards (``shards.shard_bounds``); 
 by its files' names, sizes and modification times and the decode settings, and stored in
 ``<cache_dir>/images/<key>.npy`` (its kept images) with ``<key>.json`` (which files were kept,
 and why the others failed). Only the shards whose files changed are decoded, one shard in
-memory at a time, on one process pool; without a cache folder the shards go to scratch files.
+memory at a time, on one process pool (or on a cluster's workers, shard by shard: ``mapper``);
+without a cache folder the shards go to scratch files.
 """
 
 from __future__ import annotations
@@ -26,26 +27,55 @@ SHARD_VERSION = 1
 
 
 def decode_shards(paths: list[Path], names: list[str], spec, max_pixels: int,
-                  cache_dir: str | None) -> list[tuple[np.ndarray, np.ndarray, list[dict]]]:
+                  cache_dir: str | None, mapper=None) -> list[tuple[np.ndarray, np.ndarray, list[dict]]]:
     """Per shard of ``paths`` (named ``names`` for the boundaries and keys; ``spec`` a
     ``shape.Preprocess``): (kept images (n_kept, height, width, 3) uint8, memory-mapped;
-    kept (n_files,) bool; failures [{"path", "reason"}]). Nothing is reported here."""
-    from .folder import decode_files, decode_pool
+    kept (n_files,) bool; failures [{"path", "reason"}]). Nothing is reported here.
 
+    ``mapper`` (see ``features.spread``): the missing shards are decoded by a cluster's workers
+    (``decode_shard``, the files on storage every worker sees) and stored here, as they arrive."""
     folder = Path(cache_dir) / "images" if cache_dir is not None else None
     bounds = shard_bounds(names, shard_length(spec.size))
     keys = [shard_key(paths[a:b], names[a:b], spec, max_pixels) for a, b in bounds]
     results = [_load_shard(folder, key, b - a, spec.size) if folder else None for key, (a, b) in zip(keys, bounds)]
     missing = [index for index, result in enumerate(results) if result is None]
-    to_decode = [path for index in missing for path in paths[slice(*bounds[index])]]
+    n_decode = sum(bounds[index][1] - bounds[index][0] for index in missing)
     if len(missing) < len(bounds):
-        log.info("data: %d of %d images decoded before, mapped from %s", len(paths) - len(to_decode),
-                 len(paths), folder)
-    with decode_pool(to_decode) as pool, bar(len(to_decode), "decode", unit="img") as progress:
-        for index in missing:
-            images, kept, failures = decode_files(paths[slice(*bounds[index])], spec, max_pixels, pool, progress)
-            results[index] = (_store_shard(folder, keys[index], images, kept, failures), kept, failures)
+        log.info("data: %d of %d images decoded before, mapped from %s", len(paths) - n_decode, len(paths), folder)
+    shards = [paths[slice(*bounds[index])] for index in missing]
+    decoded = _decode_here(shards, spec, max_pixels) if mapper is None else _decode_spread(shards, spec, max_pixels,
+                                                                                             mapper)
+    for position, (images, kept, failures) in decoded:
+        index = missing[position]
+        results[index] = (_store_shard(folder, keys[index], images, kept, failures), kept, failures)
     return results
+
+
+def _decode_here(shards: list[list[Path]], spec, max_pixels: int):
+    """(position, decoded shard) for each shard, in order, on one process pool for them all."""
+    from .folder import decode_files, decode_pool
+
+    to_decode = [path for shard in shards for path in shard]
+    with decode_pool(to_decode) as pool, bar(len(to_decode), "decode", unit="img") as progress:
+        for position, shard in enumerate(shards):
+            yield position, decode_files(shard, spec, max_pixels, pool, progress)
+
+
+def _decode_spread(shards: list[list[Path]], spec, max_pixels: int, mapper):
+    """(position, decoded shard) for each shard, as ``mapper``'s workers finish them."""
+    with bar(len(shards), "decode", unit="shard") as progress:
+        for position, decoded in mapper(decode_shard, ((shard, spec, max_pixels) for shard in shards)):
+            progress.update(1)
+            yield position, decoded
+
+
+def decode_shard(paths: list[Path], spec, max_pixels: int):
+    """On a worker: ``folder.decode_files`` of one shard, in that process -> (images (n_kept,
+    height, width, 3) uint8, kept (n_files,) bool, failures [{"path", "reason"}])."""
+    from .folder import decode_files
+
+    with bar(0, "") as silent:  # the client counts shards; a worker says nothing
+        return decode_files(paths, spec, max_pixels, None, silent)
 
 
 def shard_key(paths: list[Path], names: list[str], spec, max_pixels: int) -> str:

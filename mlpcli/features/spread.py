@@ -1,0 +1,51 @@
+"""Feature extraction in shards on other machines: what ``extract_features(mapper=...)`` runs.
+
+A *mapper* is any callable ``mapper(fn, calls) -> iterable of (index, fn(*calls[index]))``,
+yielding every call once, in any order (``units.mapping.ClusterMap`` runs them on a Dask
+cluster's workers). Each shard is a run of whole extraction chunks (``chunk_images``, counted
+from the first image as in this process), and a worker extracts it chunk by chunk: every image's
+features come from the same computation on the same chunk as local extraction, so the matrix is
+the same bytes. Fitted extractors (bow) are fitted first, by the client; their states travel
+with every shard.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.shards import SHARD_BYTES
+from ..progress import bar
+from .pipeline import extract_into, feature_widths
+
+
+def shard_rows(n_images: int, chunk: int, per_image_bytes: int) -> list[tuple[int, int]]:
+    """(start, stop) of each extraction shard: whole chunks of ``chunk`` images, about
+    ``SHARD_BYTES`` of images (``per_image_bytes`` each) per shard, at least one chunk."""
+    step = chunk * max(1, SHARD_BYTES // (chunk * per_image_bytes))
+    return [(start, min(start + step, n_images)) for start in range(0, n_images, step)]
+
+
+def extract_spread(images, features, states: tuple, dtype, chunk: int, out: np.ndarray, mapper) -> None:
+    """Fill ``out`` (n_images, n_features) with the features of ``images`` (n_images, height,
+    width, 3) uint8, shard by shard on ``mapper``; a progress bar counts the shards. Each shard's
+    images are read here (an array-like's slice) and sent to the worker that extracts it."""
+    n, height, width = images.shape[:3]
+    bounds = shard_rows(n, chunk, height * width * 3)
+    calls = ((np.ascontiguousarray(images[start:stop]), features, states, dtype, chunk) for start, stop in bounds)
+    with bar(len(bounds), "features", unit="shard") as progress:
+        for index, block in mapper(extract_shard, calls):
+            start, stop = bounds[index]
+            out[start:stop] = block
+            progress.update(1)
+
+
+def extract_shard(images: np.ndarray, features, states: tuple, dtype, chunk: int) -> np.ndarray:
+    """On a worker: (n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``,
+    extracted ``chunk`` images at a time from the first, as ``extract_features`` does here."""
+    images = np.require(images, requirements=["C", "A"])  # a transfer may deliver odd addresses
+    n, height, width = images.shape[:3]
+    bounds = np.cumsum([0, *feature_widths(features, height, width)])
+    X = np.empty((n, bounds[-1]), dtype=dtype)
+    for start in range(0, n, chunk):
+        extract_into(images[start:start + chunk], features, states, dtype, bounds, X[start:start + chunk])
+    return X
