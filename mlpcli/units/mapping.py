@@ -8,6 +8,7 @@ actually to be built, so a run whose images and features are all cached starts n
 
 from __future__ import annotations
 
+import itertools
 from contextlib import contextmanager
 
 import numpy as np
@@ -85,6 +86,11 @@ class _Connecting:
         self.placement, self.executor, self.mapper = placement, None, None
 
     def __call__(self, fn, calls):
+        calls = iter(calls)
+        first = next(calls, None)
+        if first is None:  # nothing to build (all cached): no cluster to open
+            return iter(())
+        calls = itertools.chain([first], calls)
         if self.mapper is None:
             from .executor import open_executor
 
