@@ -24,6 +24,9 @@ from .shards import shard_bounds, shard_length
 
 # Bump when decoding changes what it makes of a file, so stale shards are not reused.
 SHARD_VERSION = 1
+#: On a cluster, shards are decoded in pieces of about this many bytes of images, each piece a
+#: task: a shard of 128-px images is ~1,400 files, which one worker would decode alone.
+PIECE_BYTES = 8 << 20
 
 
 def decode_shards(paths: list[Path], names: list[str], spec, max_pixels: int,
@@ -62,11 +65,22 @@ def _decode_here(shards: list[list[Path]], spec, max_pixels: int):
 
 
 def _decode_spread(shards: list[list[Path]], spec, max_pixels: int, mapper):
-    """(position, decoded shard) for each shard, as ``mapper``'s workers finish them."""
-    with bar(len(shards), "decode", unit="shard") as progress:
-        for position, decoded in mapper(decode_shard, ((shard, spec, max_pixels) for shard in shards)):
+    """(position, decoded shard) for each shard, once ``mapper``'s workers have decoded all of
+    its pieces (``PIECE_BYTES``): a few large shards still spread over many workers."""
+    length = max(1, PIECE_BYTES // (spec.size[0] * spec.size[1] * 3))
+    pieces = [(position, start) for position, shard in enumerate(shards) for start in range(0, len(shard), length)]
+    done: list[dict] = [{} for _ in shards]
+    calls = ((shards[position][start:start + length], spec, max_pixels) for position, start in pieces)
+    with bar(len(pieces), "decode", unit="piece") as progress:
+        for index, decoded in mapper(decode_shard, calls):
+            position, start = pieces[index]
+            done[position][start] = decoded
             progress.update(1)
-            yield position, decoded
+            if len(done[position]) * length >= len(shards[position]):
+                parts, done[position] = [done[position][key] for key in sorted(done[position])], {}
+                yield position, (np.concatenate([images for images, _, _ in parts]),
+                                 np.concatenate([kept for _, kept, _ in parts]),
+                                 [failure for _, _, failures in parts for failure in failures])
 
 
 def decode_shard(paths: list[Path], spec, max_pixels: int):

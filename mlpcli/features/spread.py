@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.shards import SHARD_BYTES
 from ..progress import bar
 from .pipeline import extract_into, feature_widths
+
+#: Bytes of images an extraction shard holds at most (unless one chunk is more): one task each.
+SHARD_BYTES = 8 << 20
 
 
 def shard_rows(n_images: int, chunk: int, per_image_bytes: int) -> list[tuple[int, int]]:
     """(start, stop) of each extraction shard: whole chunks of ``chunk`` images, about
-    ``SHARD_BYTES`` of images (``per_image_bytes`` each) per shard, at least one chunk."""
+    ``SHARD_BYTES`` of images (``per_image_bytes`` each) per shard, at least one chunk (so usually
+    one chunk: many small tasks spread over many workers)."""
     step = chunk * max(1, SHARD_BYTES // (chunk * per_image_bytes))
     return [(start, min(start + step, n_images)) for start in range(0, n_images, step)]
 

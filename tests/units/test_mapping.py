@@ -2,10 +2,10 @@
 `dask worker` processes on 127.0.0.1, stopped by pid, killed in the end) decodes and extracts
 the same bytes as this process, and an unreadable file is the same clean message.
 
-Shards and chunks are made small (``shard_length``, ``chunk_images``, ``SHARD_BYTES``) so that
-a few dozen images make several decoding shards and several extraction shards of two chunks each.
-Broken on purpose once each, and seen to fail: the client storing decoded shards in the wrong
-order; the client writing an extraction shard's rows one row off; ``units.mapping`` opening the
+Shards and chunks are made small (``shard_length``, ``PIECE_BYTES``, ``chunk_images``,
+``SHARD_BYTES``) so that a few dozen images make several decoding shards, each decoded in pieces,
+and several extraction shards of two chunks each. Broken on purpose once each, and seen to fail:
+the client storing decoded shards in the wrong order; joining a shard's pieces in reverse order; the client writing an extraction shard's rows one row off; ``units.mapping`` opening the
 cluster for an empty list of shards (the fully cached run). (A worker extracting its shard in one
 piece instead of chunk by chunk gave the same bytes on these images, so no test can show that
 the chunk boundaries matter here; they are kept the same anyway, see ``features.spread``.)
@@ -60,8 +60,10 @@ def write_photos(root: Path, n_per_class: int = 14, seed: int = 0) -> Path:
 
 @pytest.fixture
 def small_shards(monkeypatch):
-    """Decoding shards of about 4 files; extraction chunks of 4 images, 2 chunks a shard."""
+    """Decoding shards of about 4 files, decoded in pieces of 3 files; extraction chunks of 4
+    images, 2 chunks a shard."""
     monkeypatch.setattr(shard_cache, "shard_length", lambda image_size: 4)
+    monkeypatch.setattr(shard_cache, "PIECE_BYTES", 3 * 24 * 20 * 3)
 
     def chunk_images(height, width, n_features, dtype):
         return 4
@@ -87,7 +89,7 @@ def test_cluster_decodes_and_extracts_the_same_bytes_as_local(cluster, tmp_path,
     mapper = Counting(cluster.client)
     local = load_files(files, spec, "fail", None, MAX_PIXELS)
     remote = load_files(files, spec, "fail", None, MAX_PIXELS, mapper)
-    assert mapper.calls["decode_shard"] > 1 and len(remote.images.shards) > 1
+    assert mapper.calls["decode_shard"] > len(remote.images.shards) > 1  # pieces of several shards
     assert np.asarray(remote.images).tobytes() == np.asarray(local.images).tobytes()
     assert remote.fingerprint == local.fingerprint and remote.labels.tolist() == local.labels.tolist()
     expected = pipeline.extract_features(local.images, FEATURES)
