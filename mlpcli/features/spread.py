@@ -11,6 +11,10 @@ with every shard.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import os
+
 import numpy as np
 
 from ..progress import bar
@@ -45,6 +49,7 @@ def extract_spread(images, features, states: tuple, dtype, chunk: int, out: np.n
 def extract_shard(images: np.ndarray, features, states: tuple, dtype, chunk: int) -> np.ndarray:
     """On a worker: (n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``,
     extracted ``chunk`` images at a time from the first, as ``extract_features`` does here."""
+    keep_freed_memory()
     images = np.require(images, requirements=["C", "A"])  # a transfer may deliver odd addresses
     n, height, width = images.shape[:3]
     bounds = np.cumsum([0, *feature_widths(features, height, width)])
@@ -52,3 +57,24 @@ def extract_shard(images: np.ndarray, features, states: tuple, dtype, chunk: int
     for start in range(0, n, chunk):
         extract_into(images[start:start + chunk], features, states, dtype, bounds, X[start:start + chunk])
     return X
+
+
+#: glibc's ``mallopt`` parameters.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+@functools.cache
+def keep_freed_memory() -> None:
+    """Undo, in a Dask worker, what ``MALLOC_TRIM_THRESHOLD_`` does to NumPy's temporaries.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which turns off glibc's
+    adaptive thresholds: every array over 128 KB is then a fresh ``mmap`` whose pages fault in one
+    by one, and extraction ran 4.3x slower on a worker (measured: 0.44 s against 0.10 s for 205
+    images of 128 px, HOG + color). This sets the thresholds glibc's adaptive rule reaches for
+    such arrays, once per process; elsewhere (no variable, not glibc) it does nothing."""
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:
+        mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+        mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest (HEAP_MAX_SIZE / 2 on 64-bit)

@@ -165,3 +165,20 @@ def test_a_fully_cached_run_never_connects_to_the_cluster(tmp_path):
     assert train("--config", config, "--json", "--cluster", "tcp://127.0.0.1:9").exit_code == 0
     uncached = train("--config", config, "--no-cache", "--cluster", "tcp://127.0.0.1:9", "--timeout", "2")
     assert uncached.exit_code == 1 and "--cluster tcp://127.0.0.1:9: cannot connect" in uncached.stderr
+
+
+def test_kfold_and_search_build_their_data_on_the_cluster(cluster, tmp_path, monkeypatch):
+    shards_built = []
+    original = ClusterMap.__call__
+
+    def counting(self, fn, calls):
+        shards_built.append(fn.__name__)
+        return original(self, fn, calls)
+    monkeypatch.setattr(ClusterMap, "__call__", counting)
+    search = {"strategy": "random", "trials": 2, "space": {"train.lr": {"choice": [0.01, 0.05]}}}
+    config = write_config(tmp_path, write_photos(tmp_path / "photos", n_per_class=6), search=search)
+    for command in ("kfold", "search"):
+        result = CliRunner().invoke(cli, [command, "--config", str(config), "--k", "2", "--no-cache", "--json",
+                                          "--cluster", cluster.address])
+        assert result.exit_code == 0, result.stderr
+    assert shards_built == ["decode_shard", "extract_shard"] * 2
