@@ -11,10 +11,12 @@ times, alternately ``--repeats`` times, what ``train`` does to build its data wi
     ``ClusterMap`` (shards decoded and extracted on the workers); the cluster's start-up is timed
     apart, once.
 Checks that both give the same bytes, and prints one JSON document on stdout: seconds per stage
-(median over the repeats), per-image times, and the machine's load (``os.getloadavg()`` before
+(median over the repeats), per-image times (wall, and the CPU time of one process with one
+thread doing it all, which the load does not inflate; and of draft-decoding ``--phone-photos``
+12-megapixel photos to 128 px), and the machine's load (``os.getloadavg()`` before
 and after, and other processes' CPU share during the run). Not part of pytest's pass/fail.
 
-Usage: nice python benchmarks/cluster_extract.py [--count 3000] [--workers 2] [--repeats 3]
+Usage: nice python benchmarks/cluster_extract.py [--count 3000] [--workers 2] [--repeats 3] [--phone-photos 8]
 """
 
 from __future__ import annotations
@@ -64,11 +66,47 @@ def build(files, mapper=None) -> tuple[dict, np.ndarray]:
     return {"decode": decoded - started, "extract": done - decoded, "total": done - started}, X
 
 
+def cpu_per_image(files) -> dict:
+    """CPU milliseconds per image of one process and one thread doing all the work: what a
+    single-threaded worker spends on an image, whatever the machine's load."""
+    from mlpcli.data.folder import decode_files
+    from mlpcli.progress import bar
+
+    parallel.set_threads(1)
+    started = time.process_time()
+    with bar(0, "") as silent:
+        images = decode_files(files.paths, Preprocess((SIZE, SIZE)), 10 ** 8, None, silent)[0]
+    decoded = time.process_time()
+    extract_features(images, FEATURES, progress=False)
+    done = time.process_time()
+    n = len(files.paths)
+    return {"decode": round(1000 * (decoded - started) / n, 3), "extract": round(1000 * (done - decoded) / n, 3)}
+
+
+def draft_decode_cpu(root: Path, count: int) -> float | None:
+    """CPU milliseconds (median) to decode one 12-megapixel phone photo to 128 px with mlpcli's
+    draft decoding, in one process: ``count`` photos made as ``photos.py`` makes them."""
+    from mlpcli.data.images import load_image
+    from photos import PHONE
+
+    if count < 1:
+        return None
+    times = []
+    for index in range(count):
+        path = root / f"{index:03d}.jpg"
+        make_photo(path, PHONE if index % 2 else PHONE[::-1], index)
+        started = time.process_time()
+        load_image(path, Preprocess((SIZE, SIZE)))
+        times.append(time.process_time() - started)
+    return round(1000 * statistics.median(times), 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--phone-photos", type=int, default=8, help="12-MP photos to time draft decoding on")
     args = parser.parse_args()
     from mlpcli.units.executor import open_executor
     from mlpcli.units.mapping import ClusterMap
@@ -88,7 +126,10 @@ def main() -> None:
         finally:
             executor.close()
         neighbours = meter.stop()
-    report(args, megabytes, startup, here, there, same, loadavg_before, neighbours)
+        cpu = cpu_per_image(files)
+        (Path(scratch) / "phone").mkdir()
+        cpu["draft_decode_12mp"] = draft_decode_cpu(Path(scratch) / "phone", args.phone_photos)
+    report(args, megabytes, startup, here, there, same, loadavg_before, neighbours, cpu)
 
 
 def run(files, mapper, repeats: int):
@@ -105,7 +146,7 @@ def run(files, mapper, repeats: int):
     return here, there, same
 
 
-def report(args, megabytes, startup, here, there, same, loadavg_before, neighbours) -> None:
+def report(args, megabytes, startup, here, there, same, loadavg_before, neighbours, cpu) -> None:
     def medians(runs):
         return {stage: round(statistics.median(r[stage] for r in runs), 3) for stage in runs[0]}
 
@@ -117,6 +158,7 @@ def report(args, megabytes, startup, here, there, same, loadavg_before, neighbou
         "in_process_s": here_s, "cluster_s": there_s, "cluster_startup_s": round(startup, 2),
         "ms_per_image": {"in_process": round(1000 * here_s["total"] / args.count, 3),
                          "cluster": round(1000 * there_s["total"] / args.count, 3)},
+        "cpu_ms_per_image_one_thread": cpu,
         "cluster_over_in_process": round(there_s["total"] / here_s["total"], 2), "same_bytes": same,
         "loadavg_before": loadavg_before, "loadavg_after": os.getloadavg(),
         "neighbour_cpu_percent": neighbours, "load": load(), "machine": machine()}, indent=2))
