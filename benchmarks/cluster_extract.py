@@ -35,12 +35,12 @@ from machine import NeighbourMeter, load, machine  # first: sets up BLAS as mlpc
 import numpy as np
 from photos import make_photo
 
+from mlpcli import threads
 from mlpcli.data.filelist import load_files
 from mlpcli.data.folder import folder_files
 from mlpcli.data.shape import Preprocess
 from mlpcli.features import FeatureConfig
 from mlpcli.features.pipeline import extract_features
-from mlpcli import threads
 from mlpcli.nn import parallel
 
 SIZE = 128
@@ -86,8 +86,9 @@ def cpu_per_image(files) -> dict:
 def draft_decode_cpu(root: Path, count: int) -> float | None:
     """CPU milliseconds (median) to decode one 12-megapixel phone photo to 128 px with mlpcli's
     draft decoding, in one process: ``count`` photos made as ``photos.py`` makes them."""
-    from mlpcli.data.images import load_image
     from photos import PHONE
+
+    from mlpcli.data.images import load_image
 
     if count < 1:
         return None

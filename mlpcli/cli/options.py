@@ -66,8 +66,9 @@ def workers_options(what: str):
                                type=click.FloatRange(min=0, min_open=True),
                                help="Seconds to wait for the Dask scheduler to answer.")(command)
         command = click.option("--cluster", envvar="MLPCLI_CLUSTER", metavar="ADDRESS",
-                               help=f"Train {what} on the Dask cluster at tcp://HOST:PORT (env MLPCLI_CLUSTER), or "
-                                    f"local:N for N local Dask workers; needs pip install 'mlpcli[cluster]'.")(command)
+                               help=f"Train {what}, and decode and extract the data, on the Dask cluster at "
+                                    f"tcp://HOST:PORT (env MLPCLI_CLUSTER), or local:N for N local Dask workers; "
+                                    f"needs pip install 'mlpcli[cluster]'.")(command)
         return click.option("--jobs", type=click.IntRange(min=1),
                             help=f"Train {what} in this many local worker processes, one BLAS thread each "
                                  f"[default: 1, in this process].")(command)

@@ -7,8 +7,15 @@ from pathlib import Path
 import click
 
 from .app import cli
-from .options import (cluster_options, config_or_resume, emit_json, resumable, run_options, where_to_run,
-                      workers_options)
+from .options import (
+    cluster_options,
+    config_or_resume,
+    emit_json,
+    resumable,
+    run_options,
+    where_to_run,
+    workers_options,
+)
 from .text import fmt, print_kfold, print_search
 
 

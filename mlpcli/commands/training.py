@@ -167,9 +167,9 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
     from ..search.plan import plan_search
     from ..search.results import finish_search
     from ..search.run import run_units
+    from ..train.fit import recorded_config
     from ..units.executor import choose_executor
     from ..units.mapping import mapper_of
-    from ..train.fit import recorded_config
 
     with ExitStack() as held:
         if resume:

@@ -23,18 +23,18 @@ from PIL import Image
 
 pytest.importorskip("distributed")
 
-from loopback import cluster  # noqa: E402,F401 (the fixture)
+from loopback import cluster  # noqa: F401 (the fixture)
 
-from mlpcli.cli import cli  # noqa: E402
-from mlpcli.config import load_config  # noqa: E402
-from mlpcli.data import shard_cache  # noqa: E402
-from mlpcli.data.filelist import load_files  # noqa: E402
-from mlpcli.data.folder import folder_files  # noqa: E402
-from mlpcli.data.shape import as_preprocess  # noqa: E402
-from mlpcli.errors import DataError  # noqa: E402
-from mlpcli.features import FeatureConfig, pipeline, spread  # noqa: E402
-from mlpcli.train.fit import prepare  # noqa: E402
-from mlpcli.units.mapping import ClusterMap  # noqa: E402
+from mlpcli.cli import cli
+from mlpcli.config import load_config
+from mlpcli.data import shard_cache
+from mlpcli.data.filelist import load_files
+from mlpcli.data.folder import folder_files
+from mlpcli.data.shape import as_preprocess
+from mlpcli.errors import DataError
+from mlpcli.features import FeatureConfig, pipeline, spread
+from mlpcli.train.fit import prepare
+from mlpcli.units.mapping import ClusterMap
 
 FEATURES = (FeatureConfig("raw", {}), FeatureConfig("hog", {"orientations": 9, "cell": 8, "block": 2,
                                                              "block_norm": "L2-Hys"}),
