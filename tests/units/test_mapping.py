@@ -182,3 +182,19 @@ def test_kfold_and_search_build_their_data_on_the_cluster(cluster, tmp_path, mon
                                           "--cluster", cluster.address])
         assert result.exit_code == 0, result.stderr
     assert shards_built == ["decode_shard", "extract_shard"] * 2
+
+
+def test_a_call_that_raises_on_a_worker_raises_here_and_the_rest_is_cancelled(cluster):
+    import operator
+
+    mapper, pulled = ClusterMap(cluster.client, window=2), []
+    calls = [(1, 1), (2, 0), *[(3, 1)] * 20]
+
+    def reading():
+        for call in calls:
+            pulled.append(call)
+            yield call
+    with pytest.raises(ZeroDivisionError):
+        list(mapper(operator.truediv, reading()))
+    assert len(pulled) < len(calls)  # calls are read as room frees up, and none after the error
+    assert dict(mapper(operator.truediv, [(6, 3), (1, 4)])) == {0: 2.0, 1: 0.25}
