@@ -34,7 +34,7 @@ def train(ctx, config_path, overrides, print_config, resume, cluster, timeout, o
     Example:
       mlpcli train --config configs/quickstart.yaml --set train.epochs=5
       mlpcli train --resume runs/20260101-120000-quickstart
-      mlpcli train --config photos.yaml --cluster tcp://scheduler:8786
+      mlpcli train --config configs/cifar10-hog.yaml --cluster tcp://scheduler:8786
     """
     from ..commands import run_train
 
