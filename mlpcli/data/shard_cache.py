@@ -4,7 +4,7 @@ The sorted files are cut into content-defined shards (``shards.shard_bounds``); 
 by its files' names, sizes and modification times and the decode settings, and stored in
 ``<cache_dir>/images/<key>.npy`` (its kept images) with ``<key>.json`` (which files were kept,
 and why the others failed). Only the shards whose files changed are decoded, one shard in
-memory at a time, on one process pool (or on a cluster's workers, shard by shard: ``mapper``);
+memory at a time, on one process pool (or on a cluster's workers, in pieces: ``mapper``);
 without a cache folder the shards go to scratch files.
 """
 
@@ -46,8 +46,10 @@ def decode_shards(paths: list[Path], names: list[str], spec, max_pixels: int,
     if len(missing) < len(bounds):
         log.info("data: %d of %d images decoded before, mapped from %s", len(paths) - n_decode, len(paths), folder)
     shards = [paths[slice(*bounds[index])] for index in missing]
-    decoded = _decode_here(shards, spec, max_pixels) if mapper is None else _decode_spread(shards, spec, max_pixels,
-                                                                                             mapper)
+    if mapper is None:
+        decoded = _decode_here(shards, spec, max_pixels)
+    else:
+        decoded = _decode_spread(shards, spec, max_pixels, mapper)
     for position, (images, kept, failures) in decoded:
         index = missing[position]
         results[index] = (_store_shard(folder, keys[index], images, kept, failures), kept, failures)
@@ -84,11 +86,11 @@ def _decode_spread(shards: list[list[Path]], spec, max_pixels: int, mapper):
 
 
 def decode_shard(paths: list[Path], spec, max_pixels: int):
-    """On a worker: ``folder.decode_files`` of one shard, in that process -> (images (n_kept,
-    height, width, 3) uint8, kept (n_files,) bool, failures [{"path", "reason"}])."""
+    """On a worker: ``folder.decode_files`` of one piece of a shard, in that process -> (images
+    (n_kept, height, width, 3) uint8, kept (n_files,) bool, failures [{"path", "reason"}])."""
     from .folder import decode_files
 
-    with bar(0, "") as silent:  # the client counts shards; a worker says nothing
+    with bar(0, "") as silent:  # the client counts the pieces; a worker says nothing
         return decode_files(paths, spec, max_pixels, None, silent)
 
 
