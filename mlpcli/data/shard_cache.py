@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import cache
+from ..errors import DataError
 from ..fileio import write_json
 from ..progress import bar, log
 from .filelist import file_stat
@@ -75,6 +76,7 @@ def _decode_spread(shards: list[list[Path]], spec, max_pixels: int, mapper):
     calls = ((shards[position][start:start + length], spec, max_pixels) for position, start in pieces)
     with bar(len(pieces), "decode", unit="piece") as progress:
         for index, decoded in mapper(decode_shard, calls):
+            _check_seen(decoded[2])
             position, start = pieces[index]
             done[position][start] = decoded
             progress.update(1)
@@ -83,6 +85,16 @@ def _decode_spread(shards: list[list[Path]], spec, max_pixels: int, mapper):
                 yield position, (np.concatenate([images for images, _, _ in parts]),
                                  np.concatenate([kept for _, kept, _ in parts]),
                                  [failure for _, _, failures in parts for failure in failures])
+
+
+def _check_seen(failures: list[dict]) -> None:
+    """DataError for a file a worker could not find but this process can: the storage is not
+    shared, which no file can fix, so the shard must not be cached with it as unreadable."""
+    unseen = [item["path"] for item in failures if item["reason"] == "file not found" and Path(item["path"]).exists()]
+    if unseen:
+        raise DataError(f"{unseen[0]}: not found on a Dask worker, though it is here ({len(unseen)} such file(s) in "
+                        f"this piece); --cluster needs the files on storage every worker sees, at the same path: "
+                        f"mount it there, or run without --cluster")
 
 
 def decode_shard(paths: list[Path], spec, max_pixels: int):
