@@ -66,12 +66,25 @@ def workers_options(what: str):
                                type=click.FloatRange(min=0, min_open=True),
                                help="Seconds to wait for the Dask scheduler to answer.")(command)
         command = click.option("--cluster", envvar="MLPCLI_CLUSTER", metavar="ADDRESS",
-                               help=f"Train {what} on the Dask cluster at tcp://HOST:PORT (env MLPCLI_CLUSTER), or "
-                                    f"local:N for N local Dask workers; needs pip install 'mlpcli[cluster]'.")(command)
+                               help=f"Train {what}, and decode and extract the data, on the Dask cluster at "
+                                    f"tcp://HOST:PORT (env MLPCLI_CLUSTER), or local:N for N local Dask workers; "
+                                    f"needs pip install 'mlpcli[cluster]'.")(command)
         return click.option("--jobs", type=click.IntRange(min=1),
                             help=f"Train {what} in this many local worker processes, one BLAS thread each "
                                  f"[default: 1, in this process].")(command)
     return decorate
+
+
+def cluster_options(command):
+    """--cluster (env MLPCLI_CLUSTER) and --timeout, for ``train``: its images are decoded and
+    its features extracted on the cluster; the training runs here."""
+    command = click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True,
+                           type=click.FloatRange(min=0, min_open=True),
+                           help="Seconds to wait for the Dask scheduler to answer.")(command)
+    return click.option("--cluster", envvar="MLPCLI_CLUSTER", metavar="ADDRESS",
+                        help="Decode the images and extract the features on the Dask cluster at tcp://HOST:PORT "
+                             "(env MLPCLI_CLUSTER; the files on storage every worker sees), or local:N for N "
+                             "local Dask workers; needs pip install 'mlpcli[cluster]'.")(command)
 
 
 def where_to_run(ctx, jobs, cluster, timeout) -> Placement:

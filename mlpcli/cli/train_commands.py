@@ -7,14 +7,24 @@ from pathlib import Path
 import click
 
 from .app import cli
-from .options import config_or_resume, emit_json, resumable, run_options, where_to_run, workers_options
+from .options import (
+    cluster_options,
+    config_or_resume,
+    emit_json,
+    resumable,
+    run_options,
+    where_to_run,
+    workers_options,
+)
 from .text import fmt, print_kfold, print_search
 
 
 @cli.command()
 @resumable
+@cluster_options
 @run_options("Print the result as one JSON document.")
-def train(config_path, overrides, print_config, resume, out, no_cache, as_json):
+@click.pass_context
+def train(ctx, config_path, overrides, print_config, resume, cluster, timeout, out, no_cache, as_json):
     """Train one model on a train/validation split and save a run directory.
 
     Ctrl-C (or SIGTERM) finishes the minibatch, saves a checkpoint and exits 130;
@@ -24,12 +34,13 @@ def train(config_path, overrides, print_config, resume, out, no_cache, as_json):
     Example:
       mlpcli train --config configs/quickstart.yaml --set train.epochs=5
       mlpcli train --resume runs/20260101-120000-quickstart
+      mlpcli train --config configs/cifar10-hog.yaml --cluster tcp://scheduler:8786
     """
     from ..commands import run_train
 
     config = config_or_resume(config_path, overrides, print_config, resume)
     result = run_train(config, config_name=Path(config_path or "run").stem, out=out, use_cache=not no_cache,
-                       resume=resume)
+                       resume=resume, placement=where_to_run(ctx, None, cluster, timeout))
     if as_json:
         emit_json(result)
         return

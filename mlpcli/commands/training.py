@@ -9,8 +9,12 @@ from ..fileio import finite_or_none
 from ..units.placement import Placement
 
 
-def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = True, resume=None) -> dict:
+def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = True, resume=None,
+              placement=Placement()) -> dict:
     """Train on the ``data.val_fraction`` split and write a run directory; returns the summary.
+
+    With ``placement.cluster`` the images are decoded and the features extracted on the Dask
+    cluster's workers (``units.mapping``); the training itself runs here.
 
     With ``resume`` (a run directory) the interrupted run continues from its checkpoint instead.
     The run directory is locked while this works in it (see ``artifacts.lock``).
@@ -18,12 +22,14 @@ def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = T
     from ..artifacts import check_new_run_dir, point_latest
     from ..artifacts.model_card import refresh_model_card
     from ..train.fit import holdout_split, prepare, recorded_config, resolve
+    from ..units.mapping import shard_mapper
 
     with ExitStack() as held:
         written, config = config, _resumed_config(held, resume, "train") if resume else resolve(config)
         if not resume:
             check_new_run_dir(config.output.dir, config_name, out)  # before decoding, not after
-        prepared = prepare(config, use_cache)
+        with shard_mapper(placement) as mapper:
+            prepared = prepare(config, use_cache, mapper=mapper)
         train_rows, val_rows = holdout_split(config, prepared.dataset.labels, prepared.dataset.fixed_val)
         run_dir = Path(resume) if resume else _new_run(held, config.output.dir, config_name, out,
                                                        recorded_config(written, config))
@@ -113,6 +119,7 @@ def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), plac
     from ..kfold.run import fold_dirs, plan_kfold
     from ..kfold.select import load_folds, log_table, save_selection, select as select_best
     from ..train.fit import recorded_config
+    from ..units.mapping import shard_mapper
 
     with ExitStack() as held:
         if resume:
@@ -121,7 +128,8 @@ def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), plac
             k, select, grid = options["k"], options["select"], options["grid"]
         else:
             check_new_run_dir(config.output.dir, config_name, out)
-        plan = plan_kfold(config, k, select, grid, use_cache)
+        with shard_mapper(placement) as mapper:  # the folds' own cluster is opened when they start
+            plan = plan_kfold(config, k, select, grid, use_cache, mapper)
         if resume:
             run_dir = Path(resume)
         else:
@@ -168,8 +176,9 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
     from ..search.plan import plan_search
     from ..search.results import finish_search
     from ..search.run import run_units
-    from ..units.executor import choose_executor
     from ..train.fit import recorded_config
+    from ..units.executor import choose_executor
+    from ..units.mapping import mapper_of
 
     with ExitStack() as held:
         if resume:
@@ -178,7 +187,7 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
             check_new_run_dir(config.output.dir, config_name, out)
         executor = choose_executor(placement)  # a bad address fails before the features are made
         with executor:
-            search_plan = plan_search(config, trials, k, select, use_cache)
+            search_plan = plan_search(config, trials, k, select, use_cache, mapper_of(executor))
             if resume:
                 run_dir = Path(resume)
             else:

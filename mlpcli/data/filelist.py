@@ -60,17 +60,18 @@ def _name(path: Path, root: Path) -> str:
         return str(path.resolve())
 
 
-def load_files(files: Files, spec: Preprocess, on_error: str, cache_dir, max_pixels: int, *,
+def load_files(files: Files, spec: Preprocess, on_error: str, cache_dir, max_pixels: int, mapper=None, *,
                skip_hint: str | None = None) -> Dataset:
     """Decode every file of ``files`` by ``spec`` into shards memory-mapped from ``cache_dir``
-    (None: from scratch files; see ``shard_cache``). Unreadable files: see ``folder.decode_all``
-    (``skip_hint``: how the user leaves them out, default the command-line option);
+    (None: from scratch files; see ``shard_cache``), on a cluster's workers with ``mapper``.
+    Unreadable files: see ``folder.decode_all`` (``skip_hint``: how the user leaves them out,
+    default the command-line option);
     a class left without images is a DataError, as a class without examples cannot be learned."""
     from .folder import SKIP_HINT, report_failures
     from .shard_cache import decode_shards
 
     names = [_name(path, files.root) for path in files.paths]
-    decoded = decode_shards(files.paths, names, spec, max_pixels, cache_dir)
+    decoded = decode_shards(files.paths, names, spec, max_pixels, cache_dir, mapper)
     kept = np.concatenate([shard_kept for _, shard_kept, _ in decoded])
     failures = [failure for _, _, shard_failures in decoded for failure in shard_failures]
     report_failures(failures, skip=on_error == "skip", skip_hint=skip_hint or SKIP_HINT)

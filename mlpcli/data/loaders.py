@@ -16,7 +16,8 @@ from .dataset import Dataset, resize_dataset
 class Loader:
     """How one ``data.format`` is read.
 
-    ``load(data_config, seed, cache_dir) -> Dataset`` for training; ``classes(data_config) -> class
+    ``load(data_config, seed, cache_dir, mapper) -> Dataset`` for training (``mapper``: decode
+    files on a cluster's workers, see ``shard_cache``); ``classes(data_config) -> class
     names`` without decoding; ``detect(path) -> bool``: is ``path`` in this format (None: never
     given as a path); ``labelled(path, image_size, on_error, max_pixels) -> Dataset`` for
     ``evaluate --data``.
@@ -41,7 +42,7 @@ def _arrays(dataset: Dataset, data_config) -> Dataset:
     return select_dataset_classes(resize_dataset(dataset, preprocess_of(data_config)), data_config.classes, source)
 
 
-def _synthetic(data_config, seed, cache_dir):
+def _synthetic(data_config, seed, cache_dir, mapper):
     from .synthetic import make_synthetic
 
     return _arrays(make_synthetic(data_config.n_per_class, data_config.image_size, seed), data_config)
@@ -57,20 +58,20 @@ def _synthetic_classes(data_config):
 CONFIG_SKIP_HINT = "data.on_error: skip in the config (--set data.on_error=skip)"
 
 
-def _files(files, data_config, cache_dir):
+def _files(files, data_config, cache_dir, mapper):
     """Decode the listed files (and ``data.val_path``'s) as the ``data:`` section says."""
     from .filelist import load_files
     from .shape import preprocess_of
     from .validation import add_validation
 
     return load_files(add_validation(files, data_config), preprocess_of(data_config), data_config.on_error,
-                      cache_dir, data_config.max_image_pixels, skip_hint=CONFIG_SKIP_HINT)
+                      cache_dir, data_config.max_image_pixels, mapper, skip_hint=CONFIG_SKIP_HINT)
 
 
-def _folder(data_config, seed, cache_dir):
+def _folder(data_config, seed, cache_dir, mapper):
     from .folder import folder_files
 
-    return _files(folder_files(data_config.path, data_config.classes), data_config, cache_dir)
+    return _files(folder_files(data_config.path, data_config.classes), data_config, cache_dir, mapper)
 
 
 def _folder_classes(data_config):
@@ -85,11 +86,12 @@ def _folder_labelled(path, spec, on_error, max_pixels):
     return load_folder(path, spec, on_error, max_pixels=max_pixels)
 
 
-def _csv(data_config, seed, cache_dir):
+def _csv(data_config, seed, cache_dir, mapper):
     from .csvfile import csv_files
 
     rows = _csv_rows(Path(data_config.path), data_config.on_error, train=True)
-    return _files(csv_files(data_config.path, rows, _csv_classes(data_config, rows)), data_config, cache_dir)
+    return _files(csv_files(data_config.path, rows, _csv_classes(data_config, rows)), data_config, cache_dir,
+                  mapper)
 
 
 def _csv_classes(data_config, rows=None):
@@ -124,7 +126,7 @@ def _csv_labelled(path, spec, on_error, max_pixels):
     return load_files(files, spec, on_error, None, max_pixels)
 
 
-def _cifar10(data_config, seed, cache_dir):
+def _cifar10(data_config, seed, cache_dir, mapper):
     from .cifar10 import load_cifar10
 
     return _arrays(load_cifar10(data_config.path, data_config.split), data_config)
@@ -148,7 +150,7 @@ def _cifar10_labelled(path, spec, on_error, max_pixels):
     return resize_dataset(load_cifar10(path, "test"), spec)
 
 
-def _npz(data_config, seed, cache_dir):
+def _npz(data_config, seed, cache_dir, mapper):
     from .npz import load_npz
 
     return _arrays(load_npz(data_config.path), data_config)
@@ -179,12 +181,13 @@ LOADERS = {"synthetic": Loader(_synthetic, _synthetic_classes, needs_path=False)
            "folder": Loader(_folder, _folder_classes, Path.is_dir, _folder_labelled)}
 
 
-def load_dataset(data_config, seed: int, cache: bool = True) -> Dataset:
+def load_dataset(data_config, seed: int, cache: bool = True, mapper=None) -> Dataset:
     """The dataset described by the ``data:`` section, resized to ``data.image_size``.
 
-    Decoded image folders are cached on disk unless ``cache`` is False.
+    Decoded image folders are cached on disk unless ``cache`` is False. ``mapper``: image files
+    are decoded by a cluster's workers (see ``shard_cache.decode_shards``).
     """
-    return _loader(data_config).load(data_config, seed, data_config.cache_dir if cache else None)
+    return _loader(data_config).load(data_config, seed, data_config.cache_dir if cache else None, mapper)
 
 
 def class_names(data_config) -> tuple[str, ...]:

@@ -4,7 +4,8 @@ The sorted files are cut into content-defined shards (``shards.shard_bounds``); 
 by its files' names, sizes and modification times and the decode settings, and stored in
 ``<cache_dir>/images/<key>.npy`` (its kept images) with ``<key>.json`` (which files were kept,
 and why the others failed). Only the shards whose files changed are decoded, one shard in
-memory at a time, on one process pool; without a cache folder the shards go to scratch files.
+memory at a time, on one process pool (or on a cluster's workers, in pieces: ``mapper``);
+without a cache folder the shards go to scratch files.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import cache
+from ..errors import DataError
 from ..fileio import write_json
 from ..progress import bar, log
 from .filelist import file_stat
@@ -23,29 +25,85 @@ from .shards import shard_bounds, shard_length
 
 # Bump when decoding changes what it makes of a file, so stale shards are not reused.
 SHARD_VERSION = 1
+#: On a cluster, shards are decoded in pieces of about this many bytes of images, each piece a
+#: task: a shard of 128-px images is ~1,400 files, which one worker would decode alone.
+PIECE_BYTES = 8 << 20
 
 
 def decode_shards(paths: list[Path], names: list[str], spec, max_pixels: int,
-                  cache_dir: str | None) -> list[tuple[np.ndarray, np.ndarray, list[dict]]]:
+                  cache_dir: str | None, mapper=None) -> list[tuple[np.ndarray, np.ndarray, list[dict]]]:
     """Per shard of ``paths`` (named ``names`` for the boundaries and keys; ``spec`` a
     ``shape.Preprocess``): (kept images (n_kept, height, width, 3) uint8, memory-mapped;
-    kept (n_files,) bool; failures [{"path", "reason"}]). Nothing is reported here."""
-    from .folder import decode_files, decode_pool
+    kept (n_files,) bool; failures [{"path", "reason"}]). Nothing is reported here.
 
+    ``mapper`` (see ``features.spread``): the missing shards are decoded by a cluster's workers
+    (``decode_shard``, the files on storage every worker sees) and stored here, as they arrive."""
     folder = Path(cache_dir) / "images" if cache_dir is not None else None
     bounds = shard_bounds(names, shard_length(spec.size))
     keys = [shard_key(paths[a:b], names[a:b], spec, max_pixels) for a, b in bounds]
     results = [_load_shard(folder, key, b - a, spec.size) if folder else None for key, (a, b) in zip(keys, bounds)]
     missing = [index for index, result in enumerate(results) if result is None]
-    to_decode = [path for index in missing for path in paths[slice(*bounds[index])]]
+    n_decode = sum(bounds[index][1] - bounds[index][0] for index in missing)
     if len(missing) < len(bounds):
-        log.info("data: %d of %d images decoded before, mapped from %s", len(paths) - len(to_decode),
-                 len(paths), folder)
-    with decode_pool(to_decode) as pool, bar(len(to_decode), "decode", unit="img") as progress:
-        for index in missing:
-            images, kept, failures = decode_files(paths[slice(*bounds[index])], spec, max_pixels, pool, progress)
-            results[index] = (_store_shard(folder, keys[index], images, kept, failures), kept, failures)
+        log.info("data: %d of %d images decoded before, mapped from %s", len(paths) - n_decode, len(paths), folder)
+    shards = [paths[slice(*bounds[index])] for index in missing]
+    if mapper is None:
+        decoded = _decode_here(shards, spec, max_pixels)
+    else:
+        decoded = _decode_spread(shards, spec, max_pixels, mapper)
+    for position, (images, kept, failures) in decoded:
+        index = missing[position]
+        results[index] = (_store_shard(folder, keys[index], images, kept, failures), kept, failures)
     return results
+
+
+def _decode_here(shards: list[list[Path]], spec, max_pixels: int):
+    """(position, decoded shard) for each shard, in order, on one process pool for them all."""
+    from .folder import decode_files, decode_pool
+
+    to_decode = [path for shard in shards for path in shard]
+    with decode_pool(to_decode) as pool, bar(len(to_decode), "decode", unit="img") as progress:
+        for position, shard in enumerate(shards):
+            yield position, decode_files(shard, spec, max_pixels, pool, progress)
+
+
+def _decode_spread(shards: list[list[Path]], spec, max_pixels: int, mapper):
+    """(position, decoded shard) for each shard, once ``mapper``'s workers have decoded all of
+    its pieces (``PIECE_BYTES``): a few large shards still spread over many workers."""
+    length = max(1, PIECE_BYTES // (spec.size[0] * spec.size[1] * 3))
+    pieces = [(position, start) for position, shard in enumerate(shards) for start in range(0, len(shard), length)]
+    done: list[dict] = [{} for _ in shards]
+    calls = ((shards[position][start:start + length], spec, max_pixels) for position, start in pieces)
+    with bar(len(pieces), "decode", unit="piece") as progress:
+        for index, decoded in mapper(decode_shard, calls):
+            _check_seen(decoded[2])
+            position, start = pieces[index]
+            done[position][start] = decoded
+            progress.update(1)
+            if len(done[position]) * length >= len(shards[position]):
+                parts, done[position] = [done[position][key] for key in sorted(done[position])], {}
+                yield position, (np.concatenate([images for images, _, _ in parts]),
+                                 np.concatenate([kept for _, kept, _ in parts]),
+                                 [failure for _, _, failures in parts for failure in failures])
+
+
+def _check_seen(failures: list[dict]) -> None:
+    """DataError for a file a worker could not find but this process can: the storage is not
+    shared, which no file can fix, so the shard must not be cached with it as unreadable."""
+    unseen = [item["path"] for item in failures if item["reason"] == "file not found" and Path(item["path"]).exists()]
+    if unseen:
+        raise DataError(f"{unseen[0]}: not found on a Dask worker, though it is here ({len(unseen)} such file(s) in "
+                        f"this piece); --cluster needs the files on storage every worker sees, at the same path: "
+                        f"mount it there, or run without --cluster")
+
+
+def decode_shard(paths: list[Path], spec, max_pixels: int):
+    """On a worker: ``folder.decode_files`` of one piece of a shard, in that process -> (images
+    (n_kept, height, width, 3) uint8, kept (n_files,) bool, failures [{"path", "reason"}])."""
+    from .folder import decode_files
+
+    with bar(0, "") as silent:  # the client counts the pieces; a worker says nothing
+        return decode_files(paths, spec, max_pixels, None, silent)
 
 
 def shard_key(paths: list[Path], names: list[str], spec, max_pixels: int) -> str:

@@ -113,7 +113,7 @@ def chunk_images(height: int, width: int, n_features: int, dtype) -> int:
 
 
 def extract_features(images: np.ndarray, features, dtype="float32", progress: bool = True,
-                     states=None, out: np.ndarray | None = None) -> np.ndarray:
+                     states=None, out: np.ndarray | None = None, mapper=None) -> np.ndarray:
     """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``, written into
     ``out`` if given (e.g. a memory-mapped file: then only the chunks being worked on are in
     memory, whatever the number of images).
@@ -122,23 +122,25 @@ def extract_features(images: np.ndarray, features, dtype="float32", progress: bo
     peak memory is the result plus a chunk's temporaries per thread; the chunks run side by side
     on the threads of ``nn.parallel`` (NumPy releases the GIL in its passes). ``images`` may be
     any array-like whose slices are arrays (a memory map, ``ShardedImages``). ``states`` as from
-    ``fit_features`` (None: no extractor is fitted).
+    ``fit_features`` (None: no extractor is fitted). ``mapper`` (see ``features.spread``) runs
+    shards of whole chunks on a cluster's workers instead: the same chunks, so the same bytes.
     """
     states = no_states(features) if states is None else tuple(states)
     n, height, width = images.shape[:3]
-    widths = feature_widths(features, height, width)
-    bounds = np.cumsum([0, *widths])
+    bounds = np.cumsum([0, *feature_widths(features, height, width)])
     X = np.empty((n, bounds[-1]), dtype=dtype) if out is None else out
     size = chunk_images(height, width, int(bounds[-1]), dtype)
+    if mapper is not None:
+        from .spread import extract_spread
+
+        extract_spread(images, features, states, dtype, size, X, mapper)
+        return X
     lock = threading.Lock()
     with bar(n, "features", unit="img") if progress and n > size else bar(0, "") as progress_bar:
         def extract_chunk(index: int) -> None:
             start = index * size
             chunk = np.asarray(images[start:start + size])
-            for feature, state, lo, hi in zip(features, states, bounds[:-1], bounds[1:]):
-                extra = {"state": state} if FEATURES[feature.name].fitted else {}
-                X[start:start + len(chunk), lo:hi] = FEATURES[feature.name].extract(
-                    chunk, dtype=dtype, **extra, **feature.params)
+            extract_into(chunk, features, states, dtype, bounds, X[start:start + len(chunk)])
             with lock:
                 progress_bar.update(len(chunk))
         n_chunks = -(-n // size)
@@ -148,6 +150,14 @@ def extract_features(images: np.ndarray, features, dtype="float32", progress: bo
         else:  # chunks side by side: each image's features depend on that image alone
             parallel.run(extract_chunk, n_chunks)
     return X
+
+
+def extract_into(chunk: np.ndarray, features, states: tuple, dtype, bounds, out: np.ndarray) -> None:
+    """Every extractor on ``chunk`` (n_images, height, width, 3) uint8, each writing its columns
+    ``bounds[i]:bounds[i + 1]`` of ``out`` (n_images, n_features)."""
+    for feature, state, lo, hi in zip(features, states, bounds[:-1], bounds[1:]):
+        extra = {"state": state} if FEATURES[feature.name].fitted else {}
+        out[:, lo:hi] = FEATURES[feature.name].extract(chunk, dtype=dtype, **extra, **feature.params)
 
 
 def state_digest(state: dict | None) -> str | None:
@@ -171,11 +181,12 @@ def cache_key(fingerprint: str, features, dtype, states=None) -> str:
 
 
 def cached_features(dataset, features, dtype="float32", cache_dir: str | None = ".mlpcli-cache",
-                    states=None) -> np.ndarray:
+                    states=None, mapper=None) -> np.ndarray:
     """``extract_features`` for a Dataset into a memory-mapped ``.npy`` (read-only), reusing the
     matrix saved by an earlier run on the same data (by fingerprint) with the same parameters and
     fitted states. ``cache_dir=None`` bypasses the cache (the matrix goes to a scratch file); a
-    damaged entry is rebuilt and an unwritable cache folder only warned about (see ``cache``)."""
+    damaged entry is rebuilt and an unwritable cache folder only warned about (see ``cache``).
+    ``mapper``: extract on a cluster's workers (``extract_features``)."""
     states = no_states(features) if states is None else tuple(states)
     n, height, width = dataset.images.shape[:3]
     shape = (n, sum(feature_widths(features, height, width)))
@@ -187,8 +198,8 @@ def cached_features(dataset, features, dtype="float32", cache_dir: str | None = 
             log.info("features: loaded from cache %s", path)
             return X
     started = time.perf_counter()
-    X = cache.mapped_array(path, shape, dtype,
-                           lambda out: extract_features(dataset.images, features, dtype, states=states, out=out),
-                           "features")
+    def fill(out: np.ndarray) -> None:
+        extract_features(dataset.images, features, dtype, states=states, out=out, mapper=mapper)
+    X = cache.mapped_array(path, shape, dtype, fill, "features")
     log.info("features: extracted %d x %d in %.1f s", *X.shape, time.perf_counter() - started)
     return X

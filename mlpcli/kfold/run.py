@@ -41,11 +41,12 @@ class Plan:
     holdout: np.ndarray  # rows no fold trains or validates on
 
 
-def plan_kfold(config, k=None, select=None, grid=(), use_cache=True) -> Plan:
-    """Resolve overrides and the grid, extract features once, and split rows into folds."""
+def plan_kfold(config, k=None, select=None, grid=(), use_cache=True, mapper=None) -> Plan:
+    """Resolve overrides and the grid, extract features once (on a cluster's workers with
+    ``mapper``, see ``train.fit.prepare``), and split rows into folds."""
     config = kfold_config(config, k, select)
     combos, configs = grid_configs(config, grid)
-    return plan_configs(config, combos, configs, use_cache)
+    return plan_configs(config, combos, configs, use_cache, mapper)
 
 
 def kfold_config(config, k=None, select=None):
@@ -55,7 +56,7 @@ def kfold_config(config, k=None, select=None):
     return resolve(dataclasses.replace(config, kfold=kfold))
 
 
-def plan_configs(config, combos: list[dict], configs: list, use_cache=True) -> Plan:
+def plan_configs(config, combos: list[dict], configs: list, use_cache=True, mapper=None) -> Plan:
     """The plan for cross-validating ``configs`` (``combos`` their overrides of ``config``): features
     extracted once per distinct data and feature setting, rows split into ``config``'s folds."""
     kfold = config.kfold
@@ -68,7 +69,7 @@ def plan_configs(config, combos: list[dict], configs: list, use_cache=True) -> P
         key = (candidate.data, repr(candidate.features), candidate.mode, candidate.model.dtype, candidate.seed,
                candidate.train.augment)
         if key not in cache:
-            cache[key] = prepare(candidate, use_cache, split="kfold", split_config=config)
+            cache[key] = prepare(candidate, use_cache, split="kfold", split_config=config, mapper=mapper)
         prepared.append(cache[key])
     labels = prepared[0].dataset.labels
     rows, holdout = holdout_rows(labels, kfold.holdout, config.seed)

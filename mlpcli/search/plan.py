@@ -57,8 +57,9 @@ class SearchPlan:
 
 
 def plan_search(config, trials: int | None = None, k: int | None = None, select: str | None = None,
-                use_cache: bool = True) -> SearchPlan:
-    """Draw the trials, check each one's config, extract features once and split the folds."""
+                use_cache: bool = True, mapper=None) -> SearchPlan:
+    """Draw the trials, check each one's config, extract features once (on a cluster's workers
+    with ``mapper``, see ``train.fit.prepare``) and split the folds."""
     if config.search is None:
         raise ConfigError("search: the config has no search section; add one (strategy, trials, space; "
                           "see docs/config.md) to run mlpcli search")
@@ -73,4 +74,4 @@ def plan_search(config, trials: int | None = None, k: int | None = None, select:
     configs = [apply_trial(base, trial, index) for index, trial in enumerate(params)]
     rungs = (plan_rungs(len(params), spec.halving.factor, spec.halving.min_epochs, base.train.epochs)
              if spec.strategy == "halving" else [Rung(0, len(params), base.train.epochs)])
-    return SearchPlan(spec, resolved, plan_configs(base, params, configs, use_cache), rungs)
+    return SearchPlan(spec, resolved, plan_configs(base, params, configs, use_cache, mapper), rungs)

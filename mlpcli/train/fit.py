@@ -90,12 +90,14 @@ def recorded_config(written, resolved) -> str:
     return note + dump_yaml(resolved)
 
 
-def prepare(config, use_cache: bool = True, split: str = "train", split_config=None) -> Prepared:
+def prepare(config, use_cache: bool = True, split: str = "train", split_config=None, mapper=None) -> Prepared:
     """Load the data, fit the fitted extractors on the training rows (``fitting_rows`` of
     ``split_config``, default ``config``) and extract features once for every row (from the disk
     cache when possible). k-fold passes its base config as ``split_config``: every candidate of
-    a grid or search shares its holdout, so no candidate's vocabulary sees a holdout row."""
-    dataset = load_dataset(config.data, config.seed, cache=use_cache)
+    a grid or search shares its holdout, so no candidate's vocabulary sees a holdout row.
+    ``mapper`` (``--cluster``): image files are decoded and features extracted in shards on a
+    cluster's workers, to the same bytes (see ``features.spread``); fitting stays here."""
+    dataset = load_dataset(config.data, config.seed, cache=use_cache, mapper=mapper)
     require_two_classes(dataset.labels, dataset.class_names, config.data.path or f"{config.data.format} data")
     features = network_features(config)
     log.info("data: %d images, %d classes, %dx%d", len(dataset), len(dataset.class_names),
@@ -109,7 +111,7 @@ def prepare(config, use_cache: bool = True, split: str = "train", split_config=N
         X = augmented_features(dataset, features, config.model.dtype, cache_dir, states, config.train.augment,
                                config.seed)
     else:
-        X = cached_features(dataset, features, config.model.dtype, cache_dir, states)
+        X = cached_features(dataset, features, config.model.dtype, cache_dir, states, mapper)
     check_finite(X, f"features of {config.data.path or config.data.format + ' data'}")
     if use_cache:
         enforce_limit(config.data.cache_dir, int(config.data.cache_max_gb * 1e9), cache.used_paths())

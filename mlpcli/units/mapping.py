@@ -1,0 +1,104 @@
+"""``--cluster`` for building the data: shards of decoding and extraction on a Dask cluster's workers.
+
+``train.fit.prepare`` takes a *mapper* (``features.spread`` defines it): ``ClusterMap`` is the
+one that runs each shard on a worker. ``shard_mapper(placement)`` gives one for ``--cluster``
+(None without a cluster: this process decodes and extracts), connecting only when a shard is
+actually to be built, so a run whose images and features are all cached starts no cluster.
+"""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
+
+import numpy as np
+
+from ..progress import log
+
+#: Array arguments above this size are scattered to the workers ahead of their call instead of
+#: riding in the task itself, which the scheduler would hold and Dask warns about.
+SCATTER_BYTES = 1 << 20
+
+
+class ClusterMap:
+    """``mapper(fn, calls)``: ``fn(*call)`` for each call on the workers of the Dask ``client``,
+    yielding ``(index, result)`` as each finishes. At most ``window`` calls are out at once (by
+    default two per worker thread), and ``calls`` (any iterable) is read one call at a time as
+    room frees up, so neither this process nor the cluster holds more than ``window`` shards.
+    A call that raises raises here, with its own exception, after the others are cancelled."""
+
+    def __init__(self, client, window: int | None = None) -> None:
+        self.client = client
+        self.window = window or max(2, 2 * sum(client.nthreads().values()))
+
+    def __call__(self, fn, calls):
+        from distributed import as_completed
+
+        pending, running = enumerate(calls), {}
+        queue = as_completed([], loop=self.client.loop)  # not the default client: there may be none
+        try:
+            for _ in range(self.window):
+                self._submit_next(fn, pending, running, queue)
+            for future in queue:
+                index, value = running.pop(future), future.result()
+                self._submit_next(fn, pending, running, queue)
+                yield index, value
+        finally:
+            if running:  # an error, Ctrl-C or a consumer that stopped early: the rest is not wanted
+                self.client.cancel(list(running))
+
+    def _submit_next(self, fn, pending, running: dict, queue) -> None:
+        index, args = next(pending, (None, None))
+        if index is None:
+            return
+        args = [self.client.scatter(arg, hash=False) if isinstance(arg, np.ndarray) and arg.nbytes > SCATTER_BYTES
+                else arg for arg in args]
+        future = self.client.submit(fn, *args, pure=False)
+        running[future] = index
+        queue.add(future)
+
+
+def mapper_of(executor):
+    """A ``ClusterMap`` on ``executor``'s Dask client, or None for local processes or this process."""
+    from .cluster import DaskExecutor
+
+    return ClusterMap(executor.client) if isinstance(executor, DaskExecutor) else None
+
+
+@contextmanager
+def shard_mapper(placement):
+    """The mapper for ``placement`` (``--cluster``), or None without a cluster; a cluster it
+    connected to (or started, for ``local:N``) is closed when the block ends."""
+    if placement.cluster is None:
+        yield None
+        return
+    lazy = _Connecting(placement)
+    try:
+        yield lazy
+    finally:
+        lazy.close()
+
+
+class _Connecting:
+    """A ``ClusterMap`` that opens its cluster on the first call."""
+
+    def __init__(self, placement) -> None:
+        self.placement, self.executor, self.mapper = placement, None, None
+
+    def __call__(self, fn, calls):
+        calls = iter(calls)
+        first = next(calls, None)
+        if first is None:  # nothing to build (all cached): no cluster to open
+            return iter(())
+        calls = itertools.chain([first], calls)
+        if self.mapper is None:
+            from .executor import open_executor
+
+            self.executor = open_executor(cluster=self.placement.cluster, timeout=self.placement.timeout)
+            self.mapper = ClusterMap(self.executor.client)
+            log.info("data: building shards on %s", self.executor.name)
+        return self.mapper(fn, calls)
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.close()
