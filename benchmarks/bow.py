@@ -36,6 +36,8 @@ from pathlib import Path
 
 from machine import NeighbourMeter, load, machine  # first: sets up BLAS as mlpcli does
 
+# isort: split
+
 import numpy as np
 
 from mlpcli.features import bow

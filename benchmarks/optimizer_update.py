@@ -25,6 +25,8 @@ import time
 
 from machine import machine  # first: sets up BLAS as mlpcli does
 
+# isort: split
+
 import numpy as np
 
 from mlpcli.nn import SGD, Adam, AdamW, build_mlp, softmax_cross_entropy

@@ -53,8 +53,11 @@ from pathlib import Path
 
 from machine import NeighbourMeter, load, machine  # first: sets up BLAS as mlpcli does
 
+# isort: split
+
 import numpy as np
 import stages
+
 from mlpcli.config import load_config
 from mlpcli.config.schema import ModelConfig, TrainConfig
 from mlpcli.features import FeatureConfig

@@ -11,7 +11,8 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .errors import ConfigError
 

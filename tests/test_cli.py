@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config, write_image_folder
 from PIL import Image
 
 from mlpcli import __version__
@@ -18,8 +19,6 @@ from mlpcli.features import FeatureConfig
 from mlpcli.features.standardize import Standardizer
 from mlpcli.nn import build_mlp
 from mlpcli.predictor import Predictor
-
-from conftest import write_config, write_image_folder
 
 
 def run(*args):

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config, write_image_folder
 
 from mlpcli.cli import cli
 from mlpcli.fileio import atomic_save_npy
-
-from conftest import write_config, write_image_folder
 
 
 def run(*args):

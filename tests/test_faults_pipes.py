@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import write_image_folder
+from processes import reaped
 
 from mlpcli.artifacts import load_model
 from mlpcli.cli import cli
-
-from conftest import write_image_folder
-from processes import reaped
 
 REPO = Path(__file__).resolve().parents[1]
 PIPE_PAGE = 4096

@@ -15,15 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArtifactError
 from ..data.shape import Preprocess
+from ..errors import ArtifactError
 from ..features import FEATURES
 from ..features.standardize import Standardizer
 from ..fileio import atomic_save_npz, make_dir, write_json
 from ..predictor import FoldEnsemble, Predictor
 from .rundir import MODEL, WEIGHTS
-from .schema import (FORMAT, FORMAT_VERSION, Description, build_network, check_buffers, describe,
-                     feature_state_shapes, member_dir)
+from .schema import (
+    FORMAT,
+    FORMAT_VERSION,
+    Description,
+    build_network,
+    check_buffers,
+    describe,
+    feature_state_shapes,
+    member_dir,
+)
 
 #: model.json is a few kilobytes; a huge one is not a model description.
 MAX_META_BYTES = 1 << 24

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-
 import click
 
 from ..choices import GATE_METRICS
 from ..errors import ArtifactError, GateFailed
 from .app import cli
-from .options import config_options, decode_options, emit_json, load_config_or_print, output_suffix
 from .baseline_gate import baseline_options, evaluate_against_baseline
+from .options import config_options, decode_options, emit_json, load_config_or_print, output_suffix
 from .text import print_report, print_show
 
 

@@ -111,7 +111,8 @@ def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), plac
     from ..artifacts.model_card import refresh_model_card
     from ..artifacts.records import read_kfold_plan, write_kfold_plan
     from ..kfold.run import fold_dirs, plan_kfold
-    from ..kfold.select import load_folds, log_table, save_selection, select as select_best
+    from ..kfold.select import load_folds, log_table, save_selection
+    from ..kfold.select import select as select_best
     from ..train.fit import recorded_config
 
     with ExitStack() as held:
@@ -168,8 +169,8 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
     from ..search.plan import plan_search
     from ..search.results import finish_search
     from ..search.run import run_units
-    from ..units.executor import choose_executor
     from ..train.fit import recorded_config
+    from ..units.executor import choose_executor
 
     with ExitStack() as held:
         if resume:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..features import FEATURES, FeatureConfig
 from .load import dump_yaml
 from .schema import Config
-from ..features import FEATURES, FeatureConfig
 
 REGENERATE = "mlpcli config reference > docs/config.md"
 

@@ -15,8 +15,8 @@ arrays, and the feature cache keys on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .. import checks
 from . import bow, color_hist, hog, raw

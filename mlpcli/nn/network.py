@@ -6,7 +6,7 @@ its state and the model bundle keys its arrays by these paths.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -18,10 +18,10 @@ from ..artifacts.records import read_metrics, save_diverged, save_run, write_con
 from ..config import dump_yaml
 from ..errors import Interrupted
 from ..fileio import finite_or_none
+from ..units.executor import unit_result
 from ..units.training import UnitData, rebuild, train_unit
 from .halving import survivors
 from .plan import SearchPlan, Unit
-from ..units.executor import unit_result
 
 
 @dataclass

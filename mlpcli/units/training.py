@@ -37,7 +37,7 @@ class UnitData:
     fingerprint: str | None = None  # the data's, recorded in each unit's metrics as in a train run
 
     @classmethod
-    def of(cls, prepared: Prepared) -> "UnitData":
+    def of(cls, prepared: Prepared) -> UnitData:
         return cls(tuple(prepared.dataset.class_names), prepared.image_shape, tuple(prepared.features),
                    tuple(prepared.states), prepared.dataset.fingerprint)
 

@@ -8,11 +8,10 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.artifacts import load_model, save_model
 from mlpcli.cli import cli
-
-from conftest import write_config
 
 
 def run(*args):

@@ -4,15 +4,14 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.cli import cli
 from mlpcli.config import from_dict, grid_combinations, parse_grid
-from mlpcli.kfold.run import fold_dirs, plan_kfold, train_folds
-from mlpcli.kfold.select import load_folds
 from mlpcli.errors import ConfigError
 from mlpcli.kfold.folds import stratified_folds
-
-from conftest import write_config
+from mlpcli.kfold.run import fold_dirs, plan_kfold, train_folds
+from mlpcli.kfold.select import load_folds
 
 
 @pytest.mark.parametrize("counts, k", [([10, 10, 10], 5), ([13, 7, 5, 9], 5), ([3, 4], 3), ([100, 1 + 2], 3)])

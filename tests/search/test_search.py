@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import write_config
 from processes import Child, mlpcli_args
+
 from mlpcli.cli import cli
 from mlpcli.config import load_config
 

@@ -7,11 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from mlpcli.config import Config, from_dict, with_overrides
+from mlpcli.config import Config, from_dict, grid_combinations, parse_grid, with_overrides
 from mlpcli.config import to_dict as config_dict
-from mlpcli.errors import ConfigError
-from mlpcli.config import grid_combinations, parse_grid
 from mlpcli.config.search import Distribution, check_search, parse_search, to_dict
+from mlpcli.errors import ConfigError
 from mlpcli.search.space import apply_trial, draw_trials
 
 SPACE = {

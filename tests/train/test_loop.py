@@ -5,8 +5,8 @@ import pytest
 
 from mlpcli.config import from_dict
 from mlpcli.errors import TrainingDiverged
-from mlpcli.train.fit import holdout_split, prepare, train_model
 from mlpcli.features.standardize import Standardizer
+from mlpcli.train.fit import holdout_split, prepare, train_model
 
 
 def make_config(tmp_path, **train):

@@ -6,14 +6,13 @@ import time
 
 import numpy as np
 import pytest
+from conftest import StopAfter, stopping_after, write_config
+from processes import Child, mlpcli_args
 
 from mlpcli.artifacts import load_model
 from mlpcli.config import from_dict
 from mlpcli.errors import ArtifactError, Interrupted
 from mlpcli.train.fit import holdout_split, prepare, train_model
-
-from conftest import StopAfter, stopping_after, write_config
-from processes import Child, mlpcli_args
 
 
 def config(tmp_path, **train):
