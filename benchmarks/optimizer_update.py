@@ -74,7 +74,7 @@ def main() -> None:
     seconds = {name: [] for name in [*CONTENDERS, "forward_backward"]}
     for round_ in range(args.rounds + 1):  # round 0 warms up (allocates state and scratch)
         for name, (network, optimizer) in runs.items():
-            elapsed = timed(lambda: optimizer.step(network, 1e-3))
+            elapsed = timed(lambda optimizer=optimizer, network=network: optimizer.step(network, 1e-3))
             if round_:
                 seconds[name].append(elapsed)
         elapsed = timed(forward_backward)

@@ -108,7 +108,8 @@ def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, sav
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the pictures (default RUN/pictures).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Folder for the pictures (default RUN/pictures).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
 def show(run_dir, out_dir, as_json):
     """Summarize a run and draw what it learned: curves, confusion, templates, filters, bow words.
@@ -146,7 +147,8 @@ def features():
 @features.command("show")
 @click.argument("image", type=click.Path(dir_okay=False))
 @config_options
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="PNG to write (default ./<image>-features.png).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="PNG to write (default ./<image>-features.png).")
 def features_show(image, config_path, overrides, print_config, out_file):
     """Draw an image beside its HOG cells (oriented strokes) and its color histogram.
 

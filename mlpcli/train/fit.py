@@ -76,7 +76,8 @@ def resolve(config):
     for key in ("path", "val_path"):
         path = getattr(config.data, key)
         if path is not None and not Path(path).is_absolute():
-            config = dataclasses.replace(config, data=dataclasses.replace(config.data, **{key: str(Path(path).resolve())}))
+            data = dataclasses.replace(config.data, **{key: str(Path(path).resolve())})
+            config = dataclasses.replace(config, data=data)
     return config
 
 

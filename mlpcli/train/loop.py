@@ -28,7 +28,8 @@ from .recipe import batch_bounds, build_optimizer, seed_dropout, training_loss
 
 @dataclass
 class History:
-    """One dict per epoch (epoch, lr, train and val loss and accuracy, seconds); ``best_epoch`` is the epoch whose weights were kept."""
+    """One dict per epoch (epoch, lr, train and val loss and accuracy, seconds); ``best_epoch`` is
+    the epoch whose weights were kept."""
 
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int | None = None

@@ -15,10 +15,10 @@ Either way::
 Workers receive shared arrays and all other ndarray arguments read-only, on every backend, so a
 unit that tries to modify its inputs fails the same way everywhere instead of corrupting the copy
 that later units on that worker see (``runtime.run_unit``). Every unit runs with
-``threads.UNIT_THREADS`` BLAS threads, so its bytes do not depend on the backend. Leaving the ``with`` block by an exception (Ctrl-C
-included) cancels every unit not finished yet. ``choose_executor`` adds the in-process backend
-that ``--jobs 1`` uses. Dask is optional (``pip install 'mlpcli[cluster]'``) and only
-imported when a cluster is asked for. ``inline`` is the in-process backend.
+``threads.UNIT_THREADS`` BLAS threads, so its bytes do not depend on the backend. Leaving the
+``with`` block by an exception (Ctrl-C included) cancels every unit not finished yet.
+``choose_executor`` adds the in-process backend that ``--jobs 1`` uses. Dask is optional
+(``pip install 'mlpcli[cluster]'``) and only imported when a cluster is asked for. ``inline`` is the in-process backend.
 """
 
 from __future__ import annotations

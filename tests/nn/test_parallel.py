@@ -148,7 +148,7 @@ def test_the_command_lets_idle_blas_threads_sleep_unless_the_user_said_otherwise
     assert os.environ[name] == "12"
     monkeypatch.delenv(name)
     code = "import os, mlpcli.cli.app as app, sys; sys.argv[1:] = ['config', 'reference']\n" \
-           "try: app.cli()\nexcept SystemExit: print(os.environ.get('%s'))" % name
+           f"try: app.cli()\nexcept SystemExit: print(os.environ.get('{name}'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
                          env={k: v for k, v in os.environ.items() if k != name}).stdout
     assert out.strip().endswith(value)

@@ -252,7 +252,8 @@ def test_ctrl_c_on_local_workers_exits_130_and_keeps_finished_units(tmp_path, wh
     config = search_config(tmp_path, trials=6, data={"n_per_class": 60}, train={"epochs": 6, "batch_size": 8})
     for attempt in range(5):
         run_dir = tmp_path / f"run{attempt}"
-        with Child(mlpcli_args("search", "--config", config, "--k", 2, *where, "--out", run_dir), cwd=tmp_path) as child:
+        args = mlpcli_args("search", "--config", config, "--k", 2, *where, "--out", run_dir)
+        with Child(args, cwd=tmp_path) as child:
             child.wait_for_line("unit 1/12")
             child.interrupt()
             code = child.finish()
