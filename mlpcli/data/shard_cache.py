@@ -24,9 +24,12 @@ from .shards import shard_bounds, shard_length
 # Bump when decoding changes what it makes of a file, so stale shards are not reused.
 SHARD_VERSION = 1
 
+#: One decoded shard: (kept images (n_kept, height, width, 3) uint8, kept (n_files,) bool, failures).
+Shard = tuple[np.ndarray, np.ndarray, list[dict]]
+
 
 def decode_shards(paths: list[Path], names: list[str], spec, max_pixels: int,
-                  cache_dir: str | None) -> list[tuple[np.ndarray, np.ndarray, list[dict]]]:
+                  cache_dir: str | None) -> list[Shard]:
     """Per shard of ``paths`` (named ``names`` for the boundaries and keys; ``spec`` a
     ``shape.Preprocess``): (kept images (n_kept, height, width, 3) uint8, memory-mapped;
     kept (n_files,) bool; failures [{"path", "reason"}]). Nothing is reported here."""
@@ -35,7 +38,8 @@ def decode_shards(paths: list[Path], names: list[str], spec, max_pixels: int,
     folder = Path(cache_dir) / "images" if cache_dir is not None else None
     bounds = shard_bounds(names, shard_length(spec.size))
     keys = [shard_key(paths[a:b], names[a:b], spec, max_pixels) for a, b in bounds]
-    results = [_load_shard(folder, key, b - a, spec.size) if folder else None for key, (a, b) in zip(keys, bounds)]
+    results: list[Shard | None] = [_load_shard(folder, key, b - a, spec.size) if folder else None
+                                   for key, (a, b) in zip(keys, bounds)]
     missing = [index for index, result in enumerate(results) if result is None]
     to_decode = [path for index in missing for path in paths[slice(*bounds[index])]]
     if len(missing) < len(bounds):
@@ -45,7 +49,9 @@ def decode_shards(paths: list[Path], names: list[str], spec, max_pixels: int,
         for index in missing:
             images, kept, failures = decode_files(paths[slice(*bounds[index])], spec, max_pixels, pool, progress)
             results[index] = (_store_shard(folder, keys[index], images, kept, failures), kept, failures)
-    return results
+    shards = [result for result in results if result is not None]
+    assert len(shards) == len(results)  # every missing shard was decoded just above
+    return shards
 
 
 def shard_key(paths: list[Path], names: list[str], spec, max_pixels: int) -> str:
@@ -58,7 +64,7 @@ def shard_key(paths: list[Path], names: list[str], spec, max_pixels: int) -> str
     return digest.hexdigest()[:24]
 
 
-def _load_shard(folder: Path, key: str, n_files: int, image_size):
+def _load_shard(folder: Path, key: str, n_files: int, image_size) -> Shard | None:
     """(images, kept, failures) of a cached shard, or None if it is missing or does not fit."""
     def read(file: Path):
         meta = json.loads(file.read_text())

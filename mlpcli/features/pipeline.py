@@ -17,6 +17,7 @@ import numpy as np
 from .. import cache
 from ..errors import ConfigError
 from ..fileio import atomic_save_npz
+from ..imagerows import ImageRows
 from ..nn import parallel
 from ..progress import bar, log
 from . import FEATURES
@@ -112,7 +113,7 @@ def chunk_images(height: int, width: int, n_features: int, dtype) -> int:
     return max(1, CHUNK_BYTES // per_image)
 
 
-def extract_features(images: np.ndarray, features, dtype="float32", progress: bool = True,
+def extract_features(images: ImageRows, features, dtype="float32", progress: bool = True,
                      states=None, out: np.ndarray | None = None) -> np.ndarray:
     """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``, written into
     ``out`` if given (e.g. a memory-mapped file: then only the chunks being worked on are in

@@ -56,7 +56,7 @@ def load_checkpoint(path: Path) -> tuple[TrainState, dict, dict]:
         meta = json.loads(str(arrays.pop("state")))
     except Exception as exc:  # zip, JSON and key errors all mean the same: unusable
         raise ArtifactError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
-    groups = {"network": {}, "optimizer": {}, "best": {}}
+    groups: dict[str, dict[str, np.ndarray]] = {"network": {}, "optimizer": {}, "best": {}}
     for key, value in arrays.items():
         group, _, name = key.partition("/")
         if group in groups:

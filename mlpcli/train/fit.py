@@ -21,7 +21,7 @@ from ..features import FEATURES, FeatureConfig
 from ..features.pipeline import cached_features, cached_fit
 from ..features.standardize import Standardizer, check_finite
 from ..metrics import confusion_matrix
-from ..nn import Sequential, build_extractor, mlp_layers
+from ..nn import Layer, Sequential, build_extractor, mlp_layers
 from ..predictor import Predictor
 from ..progress import log
 from .augment import active
@@ -131,7 +131,7 @@ def fitting_rows(config, labels: np.ndarray, split: str, fixed_val=None) -> np.n
 def build_network(config, n_features: int, n_classes: int, image_shape, rng) -> Sequential:
     """The configured MLP, behind the trainable extractor in end-to-end mode."""
     model = config.model
-    layers = []
+    layers: list[Layer] = []
     if config.mode == "end_to_end":
         extractor = config.extractor
         blocks = [dataclasses.asdict(b) for b in extractor.blocks]
