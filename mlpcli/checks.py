@@ -13,7 +13,7 @@ import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import ConfigError
 
@@ -40,7 +40,7 @@ def fail(key: str, expected: str, value: Any) -> ConfigError:
     return ConfigError(f"{key}: must be {expected}; got {shown(value)}")
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """An integer, and not a bool (which Python counts as one)."""
     return isinstance(value, int) and not isinstance(value, bool)
 

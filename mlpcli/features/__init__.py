@@ -46,6 +46,10 @@ class FeatureKind:
     def fitted(self) -> bool:
         return self.fit is not None
 
+    def state_shapes_of(self, params: dict) -> dict:
+        """``state_shapes(params)``: {name: shape} of the fitted state; {} if nothing is fitted."""
+        return {} if self.state_shapes is None else self.state_shapes(params)
+
 
 def _bow_extract(images, *, dtype, state, **params):
     return bow.encode(images, state, params, dtype)
