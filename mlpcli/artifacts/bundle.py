@@ -123,6 +123,8 @@ def _read_meta(directory: Path):
 
 
 def _load_network(directory: Path, description: Description) -> Predictor:
+    if description.loss is None:  # only an ensemble has none, and an ensemble loads its members
+        raise ArtifactError(f"{directory / MODEL}: no loss recorded; the model is unusable")
     network = build_network(description, directory / MODEL)
     expected = {f"network/{key}": value.shape for key, value in network.state_dict().items()}
     expected["standardizer/mean"] = expected["standardizer/std"] = (description.n_features,)

@@ -77,7 +77,8 @@ def run_units(search_plan: SearchPlan, run_dir: Path, executor) -> tuple[dict, d
     from .results import search_summary, total_units
     from .table import LiveTable
 
-    records, info = {}, {"executor": executor.name, "started_at": time.time()}
+    records: dict[Unit, UnitRecord] = {}
+    info = {"executor": executor.name, "started_at": time.time()}
     progress = Throttled(lambda: write_search_results(run_dir, search_summary(search_plan, records, **info)))
     started = time.perf_counter()
     table = LiveTable(search_plan.params, search_plan.k, total_units(search_plan))
@@ -188,7 +189,8 @@ def load_record(run_dir: Path, unit: Unit) -> UnitRecord | None:
     number = lambda value: math.nan if value is None else float(value)  # noqa: E731
     return UnitRecord(unit, number(val.get("accuracy")), number(val.get("loss")), float(info.get("seconds", 0.0)),
                       str(info.get("worker", "")), float(info.get("started", 0.0)), float(info.get("finished", 0.0)),
-                      float(info.get("received", 0.0)), trained=False, diverged=diverged and diverged["message"])
+                      float(info.get("received", 0.0)), trained=False,
+                      diverged=diverged["message"] if diverged else None)
 
 
 class Throttled:

@@ -34,6 +34,12 @@ class TrainState:
     stopped_early: bool = False
     rng_states: dict = field(default_factory=dict)
 
+    def epoch_order(self) -> np.ndarray:
+        """``order``, asked for only while an epoch runs (the trainer sets it as the epoch starts)."""
+        if self.order is None:
+            raise RuntimeError("TrainState.order: no epoch is in progress")
+        return self.order
+
 
 def save_checkpoint(path: Path, state: TrainState, network_state: dict, optimizer_state: dict) -> None:
     arrays = {f"network/{k}": v for k, v in network_state.items()}

@@ -56,7 +56,7 @@ class Prepared:
     dataset: Dataset
     X: np.ndarray
     features: tuple
-    states: tuple = None
+    states: tuple | None = None  # None: (None,) * len(features), filled in by __post_init__
 
     def __post_init__(self):
         if self.states is None:
@@ -64,7 +64,8 @@ class Prepared:
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return (*self.dataset.images.shape[1:3], 3)
+        height, width = self.dataset.images.shape[1:3]
+        return (height, width, 3)
 
 
 def resolve(config):

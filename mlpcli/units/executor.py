@@ -98,7 +98,7 @@ class Executor:
 
     def __init__(self) -> None:
         # Weak: a held Dask future keeps its result in cluster memory, and this is only for cancelling.
-        self._submitted = weakref.WeakSet()
+        self._submitted: weakref.WeakSet = weakref.WeakSet()
 
     def share(self, array: np.ndarray):
         """A handle to pass to ``submit`` as a direct argument in place of ``array`` (not inside a
