@@ -186,7 +186,7 @@ def load_record(run_dir: Path, unit: Unit) -> UnitRecord | None:
         return None
     info = metrics.get("unit") or {}
     val = metrics.get("val") or {}
-    number = lambda value: math.nan if value is None else float(value)  # noqa: E731
+    number = lambda value: math.nan if value is None else float(value)  # noqa: E731  (a one-line helper, named where it is used)
     return UnitRecord(unit, number(val.get("accuracy")), number(val.get("loss")), float(info.get("seconds", 0.0)),
                       str(info.get("worker", "")), float(info.get("started", 0.0)), float(info.get("finished", 0.0)),
                       float(info.get("received", 0.0)), trained=False,

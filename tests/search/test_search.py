@@ -89,7 +89,7 @@ def test_the_same_seed_gives_the_same_trials_and_trials_extends_them(tmp_path):
     again = json.loads(run("search", "--config", config, "--k", 2, "--out", tmp_path / "b", "--json").stdout)
     more = json.loads(run("search", "--config", config, "--k", 2, "--trials", 4, "--out", tmp_path / "c",
                           "--json").stdout)
-    params = lambda s: {r["trial"]: r["params"] for r in s["trials"]}  # noqa: E731
+    params = lambda s: {r["trial"]: r["params"] for r in s["trials"]}  # noqa: E731  (a one-line helper, named where it is used)
     assert table(first) == table(again)
     assert len(more["trials"]) == 4 and {t: params(more)[t] for t in (1, 2, 3)} == params(first)
 
