@@ -21,7 +21,7 @@ import json
 import time
 from pathlib import Path
 
-import machine  # noqa: F401  (BLAS settings before NumPy loads)
+import machine  # first: BLAS settings before NumPy loads
 import numpy as np
 from PIL import Image
 

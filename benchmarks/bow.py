@@ -19,7 +19,8 @@ decoded through the cache in .mlpcli-cache. The vocabulary is fitted on the firs
 ``--fit-images`` of a seeded permutation; all images are encoded.
 
 Usage: python benchmarks/bow.py [--data data/cifar10-jpg/train | --npz images.npz]
-       [--fit-images 50000] [--encode-images 50000] [--sklearn-images 1000] [--sklearn-kmeans both|minibatch|kmeans|none]
+       [--fit-images 50000] [--encode-images 50000] [--sklearn-images 1000]
+       [--sklearn-kmeans both|minibatch|kmeans|none]
        [--set words=400 --set sample_patches=100000 ...]
 Prints one JSON document on stdout (progress on stderr).
 Targets (issue 16): fit + encoding of 50,000 images < 240 s on 2 cores; mlpcli's k-means at least
@@ -35,6 +36,8 @@ import time
 from pathlib import Path
 
 from machine import NeighbourMeter, load, machine  # first: sets up BLAS as mlpcli does
+
+# isort: split
 
 import numpy as np
 

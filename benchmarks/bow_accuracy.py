@@ -25,9 +25,11 @@ from pathlib import Path
 
 from machine import load, machine  # first: sets up BLAS as mlpcli does
 
-import numpy as np
+# isort: split
 
+import numpy as np
 from bow import Timed, load_images, parse_set, say
+
 from mlpcli.config import TrainConfig
 from mlpcli.data.split import stratified_split
 from mlpcli.features import bow

@@ -27,9 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from machine import load, machine
+from PIL import Image
 
 EVAL_PER_CLASS, TRAIN_PER_CLASS = 1000, 100
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from machine import NeighbourMeter, load, machine  # first: sets up BLAS as mlpcli does
 
+# isort: split
 import numpy as np
 from photos import make_photo
 

@@ -108,7 +108,8 @@ def conv_products(steps: MlpcliSteps, repeats: int = 7) -> list[dict]:
             continue
         number += 1
         n, rows, cols = out.shape[0], out.shape[1] * out.shape[2], layer.kernel ** 2 * layer.in_channels + layer.bias
-        shapes = {"forward cols @ W": (n * rows, cols, layer.filters), "dW cols.T @ dout": (cols, n * rows, layer.filters)}
+        shapes = {"forward cols @ W": (n * rows, cols, layer.filters),
+                  "dW cols.T @ dout": (cols, n * rows, layer.filters)}
         if layer.needs_input_grad:  # stride 1: the transposed convolution along cols
             k, channels = layer.kernel, layer.in_channels
             shapes["dx windows @ flipped W"] = (n * out.shape[1] * x_shape[2], k * layer.filters, k * channels)
@@ -116,7 +117,7 @@ def conv_products(steps: MlpcliSteps, repeats: int = 7) -> list[dict]:
             a = np.ones((inner, m), np.float32).T if name.startswith("dW") else np.ones((m, inner), np.float32)
             b = np.ones((inner, width), np.float32)
             a @ b
-            seconds = min(_timed(lambda: a @ b) for _ in range(repeats))
+            seconds = min(_timed(lambda a=a, b=b: a @ b) for _ in range(repeats))
             products.append({"layer": f"conv {number}", "product": name, "m_k_n": [m, inner, width],
                              "seconds": seconds, "gflops": 2.0 * m * inner * width / seconds / 1e9})
     return products
@@ -163,7 +164,7 @@ def run_rounds(contenders: dict, rounds: int, batches: int, warmup: int = 3) -> 
     for _ in range(rounds):
         for name, steps in contenders.items():
             steps.conv_seconds = 0.0
-            seconds[name].append(_timed(lambda: [steps.step() for _ in range(batches)]) / batches)
+            seconds[name].append(_timed(lambda steps=steps: [steps.step() for _ in range(batches)]) / batches)
             if name == "mlpcli":
                 conv_seconds.append(steps.conv_seconds / batches)
     seconds["mlpcli_conv_layers"] = conv_seconds
@@ -205,7 +206,8 @@ def linear_products(steps: MlpcliSteps, repeats: int = 7) -> float:
         if not isinstance(layer, Linear):
             continue
         a, w, dout = x.reshape(len(x), -1), layer.params["W"], np.ones_like(out)
-        products = [lambda: a @ w, lambda: a.T @ dout] + ([lambda: dout @ w.T] if layer.needs_input_grad else [])
+        products = [lambda a=a, w=w: a @ w, lambda a=a, dout=dout: a.T @ dout]
+        products += [lambda dout=dout, w=w: dout @ w.T] if layer.needs_input_grad else []
         for product in products:
             product()
             total += min(_timed(product) for _ in range(repeats))

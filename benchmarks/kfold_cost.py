@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import machine  # noqa: E402
+from machine import machine
 
-from mlpcli import commands  # noqa: E402
-from mlpcli.config import load_config  # noqa: E402
-from mlpcli.features import pipeline  # noqa: E402
+from mlpcli import commands
+from mlpcli.config import load_config
+from mlpcli.features import pipeline
 
 
 def counting_extractions(counts: list[int]):

@@ -13,7 +13,8 @@ import os
 import platform
 import time
 
-from mlpcli.threads import BLAS_SPIN, THREAD_VARIABLES as BLAS_THREAD_VARIABLES, quiet_blas_threads
+from mlpcli.threads import BLAS_SPIN, quiet_blas_threads
+from mlpcli.threads import THREAD_VARIABLES as BLAS_THREAD_VARIABLES
 
 quiet_blas_threads()  # before NumPy loads OpenBLAS, as the command does
 

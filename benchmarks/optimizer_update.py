@@ -25,6 +25,8 @@ import time
 
 from machine import machine  # first: sets up BLAS as mlpcli does
 
+# isort: split
+
 import numpy as np
 
 from mlpcli.nn import SGD, Adam, AdamW, build_mlp, softmax_cross_entropy
@@ -72,7 +74,7 @@ def main() -> None:
     seconds = {name: [] for name in [*CONTENDERS, "forward_backward"]}
     for round_ in range(args.rounds + 1):  # round 0 warms up (allocates state and scratch)
         for name, (network, optimizer) in runs.items():
-            elapsed = timed(lambda: optimizer.step(network, 1e-3))
+            elapsed = timed(lambda optimizer=optimizer, network=network: optimizer.step(network, 1e-3))
             if round_:
                 seconds[name].append(elapsed)
         elapsed = timed(forward_backward)

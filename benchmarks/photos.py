@@ -30,6 +30,8 @@ from pathlib import Path
 
 from machine import NeighbourMeter, load, machine  # first: sets up BLAS as mlpcli does
 
+# isort: split
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,8 +26,10 @@ from pathlib import Path
 
 from machine import load, machine, proc_stats
 
-import numpy as np  # noqa: E402  (after machine: BLAS settings as the command has them)
-from PIL import Image, ImageDraw  # noqa: E402
+# isort: split
+
+import numpy as np  # after machine: BLAS settings as the command has them
+from PIL import Image, ImageDraw
 
 CLASSES = 10
 TARGET_MB = 1500

@@ -30,11 +30,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's mlpcli
 
-from machine import load, machine  # noqa: E402
+from machine import load, machine
 
-from mlpcli.commands import run_search  # noqa: E402
-from mlpcli.config import load_config  # noqa: E402
-from mlpcli.units.placement import Placement  # noqa: E402
+from mlpcli.commands import run_search
+from mlpcli.config import load_config
+from mlpcli.units.placement import Placement
 
 
 def search_yaml(folder: Path, args) -> Path:

@@ -53,8 +53,11 @@ from pathlib import Path
 
 from machine import NeighbourMeter, load, machine  # first: sets up BLAS as mlpcli does
 
+# isort: split
+
 import numpy as np
 import stages
+
 from mlpcli.config import load_config
 from mlpcli.config.schema import ModelConfig, TrainConfig
 from mlpcli.features import FeatureConfig
@@ -356,7 +359,8 @@ def main() -> None:
     report = {
         "machine": machine(torch), "load_before": load_before, "load_after": load(),
         "setup": {"data": source, "n_train": int(len(y) * TRAIN_FRACTION), "batch": BATCH, "hidden": HIDDEN,
-                  "dtype": "float32", "optimizer": f"SGD lr {LR} momentum {MOMENTUM}; Adam lr {ADAM_LR}", "rounds": rounds,
+                  "dtype": "float32", "optimizer": f"SGD lr {LR} momentum {MOMENTUM}; Adam lr {ADAM_LR}",
+                  "rounds": rounds,
                   "quick": args.quick, "threads": args.threads or "default (all cores)",
                   "mlpcli_pool_threads": parallel.threads(),
                   "torch_threads": torch.get_num_threads() if torch else None,

@@ -98,7 +98,7 @@ def load_mapped(path: Path, shape: tuple[int, ...], dtype, what: str) -> np.ndar
     return load(path, read, what)
 
 
-def mapped_array(path: Path | None, shape: tuple[int, ...], dtype, fill: Callable[[np.ndarray], None],
+def mapped_array(path: Path | None, shape: tuple[int, ...], dtype, fill: Callable[[np.ndarray], object],
                  what: str) -> np.ndarray:
     """A new ``.npy`` of ``shape`` and ``dtype`` at ``path``, filled in place by ``fill(out)``,
     returned memory-mapped read-only. ``path`` None, or a cache folder that refuses the write

@@ -65,7 +65,7 @@ def mark_used(path: Path) -> None:
         pass
 
 
-def enforce_limit(folder: str | Path, max_bytes: int, keep: set[Path] = frozenset()) -> int:
+def enforce_limit(folder: str | Path, max_bytes: int, keep: frozenset[Path] | set[Path] = frozenset()) -> int:
     """Remove the least recently used entries until ``folder`` holds at most ``max_bytes``; entries
     with a file in ``keep`` (this run's) stay. Returns the bytes removed."""
     listed = entries(folder)

@@ -11,24 +11,36 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 from .errors import ConfigError
 
-Check = Callable[[Any, str], Any]
+
+@dataclass(frozen=True)
+class Check:
+    """A check ``(value, key) -> normalized value`` labelled for the config reference: ``kind`` is
+    its YAML type, ``expected`` what it accepts (the ``<what>`` of its messages)."""
+
+    check: Callable[[Any, str], Any]
+    kind: str
+    expected: str
+
+    def __call__(self, value: Any, key: str) -> Any:
+        return self.check(value, key)
 
 
-def described(check: Check, kind: str, expected: str) -> Check:
+def described(check: Callable[[Any, str], Any], kind: str, expected: str) -> Check:
     """``check`` labelled for the config reference: its YAML type and what it accepts."""
-    check.kind, check.expected = kind, expected
-    return check
+    return Check(check, kind, expected)
 
 
 def fail(key: str, expected: str, value: Any) -> ConfigError:
     return ConfigError(f"{key}: must be {expected}; got {shown(value)}")
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """An integer, and not a bool (which Python counts as one)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -99,27 +111,27 @@ def _finite(value: int | float) -> bool:
         return False
 
 
-def boolean(value, key):
+def _boolean(value, key):
     if not isinstance(value, bool):
         raise fail(key, boolean.expected, value)
     return value
 
 
-def string(value, key):
+def _string(value, key):
     if not isinstance(value, str) or not value:
         raise fail(key, string.expected, value)
     return value
 
 
-def path(value, key):
+def _path(value, key):
     """A file or folder name; a leading ``~`` or ``~user`` is expanded to that home folder, as a
     shell would (otherwise ``output.dir: ~/runs`` makes a folder literally named ``~``)."""
     return os.path.expanduser(string(value, key))
 
 
-described(boolean, "boolean", "true or false")
-described(string, "string", "a non-empty string")
-described(path, "path", "a file or folder name (~ is your home folder)")
+boolean = described(_boolean, "boolean", "true or false")
+string = described(_string, "string", "a non-empty string")
+path = described(_path, "path", "a file or folder name (~ is your home folder)")
 
 
 def optional(inner: Check) -> Check:
@@ -153,7 +165,7 @@ def _class_list(value, key):
 class_list = described(_class_list, "list of strings", "a non-empty list of distinct class names")
 
 
-def image_size(value, key):
+def _image_size(value, key):
     """``32`` or ``[height, width]`` -> (height, width)."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value, value]
@@ -163,10 +175,10 @@ def image_size(value, key):
     return tuple(side(v, f"{key}[{i}]") for i, v in enumerate(value))
 
 
-described(image_size, "integer or [height, width]", "an integer or [height, width], each >= 8")
+image_size = described(_image_size, "integer or [height, width]", "an integer or [height, width], each >= 8")
 
 
-def batch_size(value, key):
+def _batch_size(value, key):
     """A positive integer, or ``full`` for classic full-batch gradient descent."""
     if value == "full":
         return value
@@ -175,4 +187,4 @@ def batch_size(value, key):
     return value
 
 
-described(batch_size, "integer or full", "an integer >= 1 or 'full'")
+batch_size = described(_batch_size, "integer or full", "an integer >= 1 or 'full'")

@@ -118,4 +118,4 @@ def atomic_npy_memmap(path: str | Path, shape: tuple[int, ...], dtype):
 
 def atomic_save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, allow_pickle=True, **arrays)  # numpy's default, named so no key of arrays can be read as it

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 #: Probabilities are clipped to [LOG_LOSS_EPS, 1 - LOG_LOSS_EPS] before the log, as scikit-learn
 #: did, so one confident mistake costs about 34.5 instead of infinity.
 LOG_LOSS_EPS = 1e-15

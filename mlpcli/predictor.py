@@ -6,6 +6,7 @@ import numpy as np
 
 from .data.shape import Preprocess
 from .features.pipeline import extract_features, state_digest
+from .imagerows import ImageRows
 from .nn import softmax
 
 #: Values (floats) one evaluation chunk may hold at its widest layer: with the im2col rows of a
@@ -62,7 +63,7 @@ class Predictor:
     def dtype(self):
         return self.network.dtype
 
-    def extract(self, images: np.ndarray) -> np.ndarray:
+    def extract(self, images: ImageRows) -> np.ndarray:
         """(n_images, height, width, 3) uint8 -> unstandardized features (n_images, n_features)."""
         return extract_features(images, self.features, self.dtype, progress=len(images) > 10000,
                                 states=self.states)
@@ -76,7 +77,7 @@ class Predictor:
         """
         return softmax(network_scores(self.network, X, rows, self.standardizer))
 
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+    def predict_proba(self, images: ImageRows) -> np.ndarray:
         return self.predict_proba_features(self.extract(images))
 
 
@@ -108,7 +109,7 @@ class FoldEnsemble:
         self.features = first.features
         self.states = first.states
 
-    def extract(self, images: np.ndarray) -> np.ndarray:
+    def extract(self, images: ImageRows) -> np.ndarray:
         return self.members[0].extract(images)
 
     def predict_proba_features(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
@@ -117,5 +118,5 @@ class FoldEnsemble:
             total += member.predict_proba_features(X, rows)
         return total / len(self.members)
 
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+    def predict_proba(self, images: ImageRows) -> np.ndarray:
         return self.predict_proba_features(self.extract(images))

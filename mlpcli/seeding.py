@@ -19,4 +19,6 @@ def rng(seed: int, stream: str, *sub: int) -> np.random.Generator:
 
 def draw_seed() -> int:
     """A fresh seed for ``seed: null``; it is recorded in the run's config so the run can be repeated."""
-    return int(np.random.SeedSequence().entropy % (2**31))
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)  # drawn from the OS: a single int (a list only if given one)
+    return entropy % (2**31)

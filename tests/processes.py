@@ -120,7 +120,7 @@ class Child:
         except subprocess.TimeoutExpired:
             pass
 
-    def __enter__(self) -> "Child":
+    def __enter__(self) -> Child:
         return self
 
     def __exit__(self, *exc) -> None:

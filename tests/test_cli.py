@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config, write_image_folder
 from PIL import Image
 
 from mlpcli import __version__
@@ -18,8 +19,6 @@ from mlpcli.features import FeatureConfig
 from mlpcli.features.standardize import Standardizer
 from mlpcli.nn import build_mlp
 from mlpcli.predictor import Predictor
-
-from conftest import write_config, write_image_folder
 
 
 def run(*args):
@@ -285,7 +284,8 @@ def test_max_pixels_option_and_config_key_set_the_decompression_limit(constant_m
     for command in (["predict", two_by_two, "--model", constant_model],
                     ["evaluate", "--model", constant_model, "--data", two_by_two]):
         refused = run(*command, "--max-pixels", "100")
-        assert refused.exit_code == 1 and "big.png: image has 480 pixels, over the limit of 100 pixels" in refused.stderr
+        assert refused.exit_code == 1
+        assert "big.png: image has 480 pixels, over the limit of 100 pixels" in refused.stderr
         assert run(*command, "--max-pixels", "480").exit_code == 0
     assert "89,478,485" in run("predict", "--help").stdout
     config = write_config(tmp_path / "c.yaml", data={"format": "folder", "path": str(two_by_two), "image_size": 8,

@@ -6,10 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.cli import cli
-
-from conftest import write_config
 
 
 def run(*args):

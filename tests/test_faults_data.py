@@ -15,6 +15,7 @@ import zlib
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import Payload, write_config, write_image_folder
 from PIL import Image
 
 from mlpcli.artifacts import save_model
@@ -30,8 +31,6 @@ from mlpcli.features.standardize import Standardizer
 from mlpcli.kfold.folds import stratified_folds
 from mlpcli.nn import build_mlp
 from mlpcli.predictor import Predictor
-
-from conftest import Payload, write_config, write_image_folder
 
 RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -447,9 +446,9 @@ def test_train_names_data_on_error_not_an_option_it_lacks(tmp_path, image_folder
     """train has no --on-error: its message names the config key (issue 21 item 8; it said
     "--on-error skip" before, checked by reverting the hint)."""
     from click.testing import CliRunner
+    from conftest import write_config
 
     from mlpcli.cli import cli
-    from conftest import write_config
 
     (image_folder / "cat" / "bad.png").write_bytes(b"")
     (image_folder / "dog" / "bad.png").write_bytes(b"")

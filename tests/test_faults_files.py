@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config, write_image_folder
 
 from mlpcli.cli import cli
 from mlpcli.fileio import atomic_save_npy
-
-from conftest import write_config, write_image_folder
 
 
 def run(*args):
@@ -60,7 +59,8 @@ def refuse_writes(monkeypatch):
         return refusing
 
     monkeypatch.setattr(os, "mkdir", wrap(os.mkdir, lambda path, *a: not os.path.lexists(path)))
-    monkeypatch.setattr(os, "open", wrap(os.open, lambda path, flags, *a: flags & (os.O_CREAT | os.O_WRONLY | os.O_RDWR)))
+    writes = os.O_CREAT | os.O_WRONLY | os.O_RDWR
+    monkeypatch.setattr(os, "open", wrap(os.open, lambda path, flags, *a: flags & writes))
     monkeypatch.setattr(os, "replace", lambda src, dst, *a, **k: (check(dst), _real_replace(src, dst, *a, **k)))
     monkeypatch.setattr(os, "symlink", lambda src, dst, *a, **k: (check(dst), _real_symlink(src, dst, *a, **k)))
 

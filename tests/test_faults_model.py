@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import Payload
 from PIL import Image
 
 from mlpcli.artifacts import load_model, save_model
@@ -19,8 +20,6 @@ from mlpcli.features import FeatureConfig
 from mlpcli.features.standardize import Standardizer
 from mlpcli.nn import MAX_PARAMETERS, Sequential, build_extractor, build_mlp, mlp_layers, network_from_spec
 from mlpcli.predictor import FoldEnsemble, Predictor
-
-from conftest import Payload
 
 SIZE, CLASSES = (4, 4), ("a", "b", "c")
 

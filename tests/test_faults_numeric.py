@@ -7,16 +7,15 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.artifacts import load_model
 from mlpcli.cli import cli
+from mlpcli.commands import run_train
 from mlpcli.config import from_dict
 from mlpcli.data.npz import load_npz
 from mlpcli.errors import DataError, TrainingDiverged
 from mlpcli.features.standardize import MIN_STD, Standardizer, check_finite
-from mlpcli.commands import run_train
-
-from conftest import write_config
 
 MODEL_FILES = ("model.json", "weights.npz")
 

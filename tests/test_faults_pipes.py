@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import write_image_folder
+from processes import reaped
 
 from mlpcli.artifacts import load_model
 from mlpcli.cli import cli
-
-from conftest import write_image_folder
-from processes import reaped
 
 REPO = Path(__file__).resolve().parents[1]
 PIPE_PAGE = 4096
@@ -36,8 +35,9 @@ def mlpcli(*args) -> subprocess.Popen:
 def trained(tmp_path):
     images = write_image_folder(tmp_path / "images", n_per_class=25, size=(12, 12))  # 5 per class to validate
     config = tmp_path / "config.yaml"
-    config.write_text(f"seed: 1\ndata: {{format: folder, path: {images}, image_size: 12, cache_dir: {tmp_path}/cache}}\n"
-                      f"model: {{hidden: [8]}}\ntrain: {{epochs: 2, batch_size: 8}}\noutput: {{dir: {tmp_path}/runs}}\n")
+    config.write_text(f"seed: 1\ndata: {{format: folder, path: {images}, image_size: 12, "
+                      f"cache_dir: {tmp_path}/cache}}\nmodel: {{hidden: [8]}}\n"
+                      f"train: {{epochs: 2, batch_size: 8}}\noutput: {{dir: {tmp_path}/runs}}\n")
     result = CliRunner().invoke(cli, ["-q", "train", "--config", str(config), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.stderr
     return tmp_path / "run", images, config

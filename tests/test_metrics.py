@@ -5,8 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from mlpcli.metrics import (balanced_accuracy, classification_report, confusion_matrix, log_loss, macro_f1,
-                            quality_gate)
+from mlpcli.metrics import balanced_accuracy, classification_report, confusion_matrix, log_loss, macro_f1, quality_gate
 
 # Three classes seen, plus a fourth the model knows but the data never shows nor gets predicted.
 LABELS = np.array([0, 0, 0, 1, 1, 2])

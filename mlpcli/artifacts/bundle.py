@@ -15,15 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArtifactError
 from ..data.shape import Preprocess
+from ..errors import ArtifactError
 from ..features import FEATURES
 from ..features.standardize import Standardizer
 from ..fileio import atomic_save_npz, make_dir, write_json
 from ..predictor import FoldEnsemble, Predictor
 from .rundir import MODEL, WEIGHTS
-from .schema import (FORMAT, FORMAT_VERSION, Description, build_network, check_buffers, describe,
-                     feature_state_shapes, member_dir)
+from .schema import (
+    FORMAT,
+    FORMAT_VERSION,
+    Description,
+    build_network,
+    check_buffers,
+    describe,
+    feature_state_shapes,
+    member_dir,
+)
 
 #: model.json is a few kilobytes; a huge one is not a model description.
 MAX_META_BYTES = 1 << 24
@@ -115,6 +123,8 @@ def _read_meta(directory: Path):
 
 
 def _load_network(directory: Path, description: Description) -> Predictor:
+    if description.loss is None:  # only an ensemble has none, and an ensemble loads its members
+        raise ArtifactError(f"{directory / MODEL}: no loss recorded; the model is unusable")
     network = build_network(description, directory / MODEL)
     expected = {f"network/{key}": value.shape for key, value in network.state_dict().items()}
     expected["standardizer/mean"] = expected["standardizer/std"] = (description.n_features,)

@@ -19,7 +19,7 @@ from . import rundir
 try:
     import fcntl
 except ImportError:  # Windows: no flock; runs are not locked there
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module, or None on Windows (no fcntl there)
 
 
 @contextmanager

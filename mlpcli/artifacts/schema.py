@@ -26,7 +26,7 @@ Version 1 (``format: mlpcli-model``, ``format_version: 1``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
@@ -75,25 +75,23 @@ def describe(meta, path: Path) -> Description:
         n_features = sum(feature_widths(features, *image_size))
     except ConfigError as exc:
         raise ArtifactError(f"{path}: {exc}") from None
-    common = dict(kind=kind, class_names=class_names, image_size=image_size, features=features,
-                  n_features=n_features, preprocess=_preprocess(meta.get("preprocess"), path))
+    common = Description(kind=kind, class_names=class_names, image_size=image_size, features=features,
+                         n_features=n_features, preprocess=_preprocess(meta.get("preprocess"), path))
     if kind == "ensemble":
-        return Description(**common, members=_members(meta["members"], path))
+        return replace(common, members=_members(meta["members"], path))
     if not isinstance(meta["loss"], str) or meta["loss"] not in LOSSES:
         raise _bad(path, "loss", f"one of {', '.join(LOSSES)}", meta["loss"])
     if meta["dtype"] not in DTYPES:
         raise _bad(path, "dtype", f"one of {', '.join(DTYPES)}", meta["dtype"])
-    return Description(**common, loss=meta["loss"], dtype=meta["dtype"], architecture=meta["architecture"])
+    return replace(common, loss=meta["loss"], dtype=meta["dtype"], architecture=meta["architecture"])
 
 
 def feature_state_shapes(features) -> dict[str, tuple]:
     """{``features/<index>/<name>``: shape} of the fitted states ``features`` need in weights.npz."""
     shapes = {}
     for index, feature in enumerate(features):
-        kind = FEATURES[feature.name]
-        if kind.fitted:
-            for name, shape in kind.state_shapes(feature.params).items():
-                shapes[f"features/{index}/{name}"] = tuple(shape)
+        for name, shape in FEATURES[feature.name].state_shapes_of(feature.params).items():
+            shapes[f"features/{index}/{name}"] = tuple(shape)
     return shapes
 
 
@@ -120,6 +118,8 @@ def _kind(meta, path: Path) -> str:
 
 def build_network(description: Description, path: Path) -> Sequential:
     """The described network with zeroed weights, after checking that its layers chain."""
+    if description.architecture is None:
+        raise ArtifactError(f"{path}: an ensemble has no network of its own; load its members")
     try:
         network = network_from_spec(description.architecture)
     except ValueError as exc:

@@ -119,7 +119,7 @@ def run_summary(run_dir: str | Path) -> dict:
     config = read_config(run_dir, notes)
     kind = ("diverged" if diverged else "interrupted" if interrupted else "search" if search is not None else
             "kfold" if kfold is not None else "train")
-    summary = {"run_dir": str(run_dir), "kind": kind, "interrupted": interrupted, "diverged": diverged,
+    summary: dict = {"run_dir": str(run_dir), "kind": kind, "interrupted": interrupted, "diverged": diverged,
                "config": config_essentials(config) if config is not None else None, "search": None,
                "config_from": _config_from(run_dir)}
     summary.update(_scores_part(run_dir, kind, search, kfold, metrics, notes))

@@ -37,13 +37,15 @@ def _paired(comparison: dict) -> str:
     paired = comparison["paired"]
     interval = paired["accuracy_difference"]
     shown = "n/a" if interval["difference"] is None else \
-        f"{100 * interval['difference']:+.2f} points (95% interval {100 * interval['low']:+.2f} to {100 * interval['high']:+.2f})"
+        f"{100 * interval['difference']:+.2f} points " \
+        f"(95% interval {100 * interval['low']:+.2f} to {100 * interval['high']:+.2f})"
     return (f"Accuracy change: {shown}. Images only the baseline got right: {paired['worse']}; only the new "
             f"model: {paired['better']}; exact McNemar p = {paired['p_value']:.3g}.")
 
 
 def _per_class(comparison: dict) -> str:
-    rows = ["### Per class", "", "| class | images | baseline recall | new recall | change |", "|---|---:|---:|---:|---:|"]
+    rows = ["### Per class", "", "| class | images | baseline recall | new recall | change |",
+            "|---|---:|---:|---:|---:|"]
     rows += [f"| {row['class']} | {row['support']} | {row['old_recall']:.3f} | {row['new_recall']:.3f} | "
              f"{row['recall_change']:+.3f} |" for row in comparison["per_class"]]
     return "\n".join(rows)
@@ -53,7 +55,8 @@ def _confusion(comparison: dict) -> str:
     changes = [c for c in comparison["confusion_changes"] if c["true"] != c["predicted"]]
     if not changes:
         return "### Confusion changes\n\nnone: the models make the same kinds of mistakes"
-    rows = ["### Confusion changes", "", "| true | predicted as | baseline | new | change |", "|---|---|---:|---:|---:|"]
+    rows = ["### Confusion changes", "", "| true | predicted as | baseline | new | change |",
+            "|---|---|---:|---:|---:|"]
     rows += [f"| {c['true']} | {c['predicted']} | {c['old']} | {c['new']} | {c['change']:+d} |" for c in changes[:10]]
     return "\n".join(rows)
 

@@ -3,7 +3,8 @@
 Importing the command modules registers their commands on the ``cli`` group.
 """
 
-from . import cache_commands, export_commands, tool_commands, train_commands, use_commands  # noqa: F401  (registers the commands)
+# Imported for their side effect: each registers its commands on ``cli``.
+from . import cache_commands, export_commands, tool_commands, train_commands, use_commands
 from .app import _global_options_everywhere, cli, main
 
 _global_options_everywhere(cli)

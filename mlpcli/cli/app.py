@@ -159,7 +159,8 @@ def _global_options_everywhere(group: click.Group) -> None:
             _global_options_everywhere(command)
             continue
         command.params += [
-            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, help="Only warnings and errors on stderr.",
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False,
+                         help="Only warnings and errors on stderr.",
                          callback=lambda ctx, param, value: _set_quiet(value)),
             click.Option(["--threads"], type=click.IntRange(min=1), expose_value=False,
                          help="Most BLAS threads to use (as before the command).",

@@ -11,7 +11,8 @@ from .options import emit_json
 def baseline_options(command):
     """--baseline, --max-drop, --alpha and --report of ``evaluate``."""
     options = [
-        click.option("--baseline", type=click.Path(), help="Compare with this model (a run directory) on the same images."),
+        click.option("--baseline", type=click.Path(),
+                     help="Compare with this model (a run directory) on the same images."),
         click.option("--max-drop", type=click.FloatRange(min=0), default=0.5, show_default=True,
                      help="Points (of --metric, in %) --model may lose against --baseline before the gate looks."),
         click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-
 import click
 
 from ..choices import GATE_METRICS
 from ..errors import ArtifactError, GateFailed
 from .app import cli
-from .options import config_options, decode_options, emit_json, load_config_or_print, output_suffix
 from .baseline_gate import baseline_options, evaluate_against_baseline
+from .options import config_options, decode_options, emit_json, load_config_or_print, output_suffix
 from .text import print_report, print_show
 
 
@@ -109,7 +108,8 @@ def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, sav
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the pictures (default RUN/pictures).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Folder for the pictures (default RUN/pictures).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
 def show(run_dir, out_dir, as_json):
     """Summarize a run and draw what it learned: curves, confusion, templates, filters, bow words.
@@ -147,7 +147,8 @@ def features():
 @features.command("show")
 @click.argument("image", type=click.Path(dir_okay=False))
 @config_options
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="PNG to write (default ./<image>-features.png).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="PNG to write (default ./<image>-features.png).")
 def features_show(image, config_path, overrides, print_config, out_file):
     """Draw an image beside its HOG cells (oriented strokes) and its color histogram.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 GRADCHECK_TOLERANCE = 1e-6
 
 

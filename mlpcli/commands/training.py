@@ -114,18 +114,14 @@ def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), plac
     locked while this works in it.
     """
     from ..artifacts import check_new_run_dir, point_latest
-    from ..artifacts.model_card import refresh_model_card
-    from ..artifacts.records import read_kfold_plan, write_kfold_plan
+    from ..artifacts.records import write_kfold_plan
     from ..kfold.run import fold_dirs, plan_kfold
-    from ..kfold.select import load_folds, log_table, save_selection, select as select_best
     from ..train.fit import recorded_config
     from ..units.mapping import shard_mapper
 
     with ExitStack() as held:
         if resume:
-            config = _resumed_config(held, resume, "kfold")
-            options = read_kfold_plan(Path(resume))
-            k, select, grid = options["k"], options["select"], options["grid"]
+            config, k, select, grid = _resumed_kfold(held, resume)
         else:
             check_new_run_dir(config.output.dir, config_name, out)
         with shard_mapper(placement) as mapper:  # the folds' own cluster is opened when they start
@@ -138,13 +134,33 @@ def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), plac
             write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
         dirs = fold_dirs(run_dir, plan)
         _train_folds(plan, dirs, placement, run_dir)
-        trained = load_folds(dirs)
-        best, summary, oof = select_best(plan, trained)
-        log_table(summary)
-        save_selection(run_dir, plan, best, trained[best], dirs[best], oof, summary)
-        refresh_model_card(run_dir)
+        best, summary = _select_and_save(plan, dirs, run_dir)
     point_latest(plan.configs[best].output.dir, run_dir)
     return {"run_dir": str(run_dir), **summary}
+
+
+def _resumed_kfold(held: ExitStack, run_dir) -> tuple:
+    """(config, k, select, grid) of the k-fold run to resume, under its lock."""
+    from ..artifacts.records import read_kfold_plan
+
+    config = _resumed_config(held, run_dir, "kfold")
+    options = read_kfold_plan(Path(run_dir))
+    return config, options["k"], options["select"], options["grid"]
+
+
+def _select_and_save(plan, dirs, run_dir: Path) -> tuple[int, dict]:
+    """Score the trained folds, pick the best candidate, save the selection and the model card:
+    (best candidate's index, summary)."""
+    from ..artifacts.model_card import refresh_model_card
+    from ..kfold.select import load_folds, log_table, save_selection
+    from ..kfold.select import select as select_best
+
+    trained = load_folds(dirs)
+    best, summary, oof = select_best(plan, trained)
+    log_table(summary)
+    save_selection(run_dir, plan, best, trained[best], dirs[best], oof, summary)
+    refresh_model_card(run_dir)
+    return best, summary
 
 
 def _train_folds(plan, dirs, placement, run_dir: Path) -> None:

@@ -90,7 +90,8 @@ def run_show(run_dir, out_dir=None) -> dict:
     model = load_model(run_dir) if rundir.is_finished(run_dir) else None
     if model is None:
         summary["notes"].append(f"{rundir.MODEL} missing: no weights to draw")
-    drawn, refused = {"weights": None, "vocabularies": [], "pictures": []}, None
+    drawn: dict = {"weights": None, "vocabularies": [], "pictures": []}
+    refused: str | None = None
     target = Path(out_dir) if out_dir is not None else run_dir / rundir.PICTURES
     try:
         drawn = _draw_pictures(run_dir, summary, model, target)
@@ -108,7 +109,9 @@ def _draw_pictures(run_dir: Path, summary: dict, model, out_dir: Path) -> dict:
     from ..visualize import plots
     from ..visualize.run_pictures import draw_plots, draw_vocabularies, draw_weights
 
-    weights, pictures, vocabularies = None, [], []
+    weights: dict | None = None
+    pictures: list[Path] = []
+    vocabularies: list[dict] = []
     if model is not None:
         weights, pictures = draw_weights(model, out_dir, summary["notes"])
         vocabularies, drawn = draw_vocabularies(model, out_dir)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -18,7 +19,7 @@ from ..progress import log
 from .schema import Config, from_dict, to_dict
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
     """Read YAML at ``path`` (or start from defaults), apply ``--set key=value`` overrides, validate.
 
     An error names where the bad value came from: the ``--set`` argument that set the key at
@@ -202,7 +203,8 @@ def parse_grid(assignments: list[str]) -> list[tuple[str, list]]:
     The values are read as one YAML flow list, so commas inside brackets stay inside a value. A
     value given twice is trained once (with a warning); one key in two ``--grid`` is an error.
     """
-    grid, seen = [], {}
+    grid: list[tuple[str, list]] = []
+    seen: dict[str, str] = {}  # key -> the --grid argument that gave it
     for assignment in assignments:
         key, values = _grid_axis(assignment)
         if key in seen:
@@ -228,7 +230,8 @@ def _grid_axis(assignment: str) -> tuple[str, list]:
 
 def _unique(values: list, assignment: str) -> list:
     """``values`` without repeats, first occurrences in order (0.1 and 0.10 are one value)."""
-    kept, repeated = [], []
+    kept: list = []
+    repeated: list = []
     for value in values:
         same = any(type(other) is type(value) and other == value for other in kept)
         (repeated if same else kept).append(value)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..features import FEATURES, FeatureConfig
 from .load import dump_yaml
 from .schema import Config
-from ..features import FEATURES, FeatureConfig
 
 REGENERATE = "mlpcli config reference > docs/config.md"
 
@@ -44,8 +44,8 @@ def config_reference_markdown() -> str:
         elif "section" in f.metadata:
             parts.append(_optional_section(f))
         elif _is_section(f):
-            parts.append(_section(f"`{f.name}`", f.default_factory.__doc__,
-                                  _rows(dataclasses.fields(f.default_factory), f"{f.name}.")))
+            section = _section_class(f)
+            parts.append(_section(f"`{f.name}`", section.__doc__, _rows(dataclasses.fields(section), f"{f.name}.")))
     parts.append(f"## All defaults\n\nWhat `--print-config` shows for an empty config file (with `mode: "
                  f"end_to_end`, an `extractor` section takes the place of `features`):\n\n"
                  f"```yaml\n{dump_yaml(Config())}```\n")
@@ -56,7 +56,14 @@ def _is_section(f) -> bool:
     return "check" not in f.metadata
 
 
-def _section(title: str, doc: str, rows: list[str]) -> str:
+def _section_class(f: dataclasses.Field) -> type:
+    """The dataclass a section field holds (made by its ``default_factory``)."""
+    factory = f.default_factory
+    assert isinstance(factory, type) and dataclasses.is_dataclass(factory), f.name
+    return factory
+
+
+def _section(title: str, doc: str | None, rows: list[str]) -> str:
     return f"## {title}\n\n{_sentence(doc)}\n\n{_COLUMNS}\n" + "\n".join(rows) + "\n"
 
 
@@ -105,7 +112,7 @@ def _optional_section(f) -> str:
     return _section(f"`{f.name}`", f.metadata["doc"], rows)
 
 
-def _sentence(text: str) -> str:
+def _sentence(text: str | None) -> str:
     """A docstring or doc as one line of Markdown ending in a full stop."""
     text = " ".join((text or "").split()).replace("``", "`")
     return text if not text or text.endswith(".") else text + "."

@@ -236,7 +236,8 @@ class Config:
     output: OutputConfig = _node(OutputConfig)
     search: search_space.SearchConfig | None = field(
         default=None, metadata={"check": _SEARCH_CHECK, "section": search_space.SearchConfig,
-                                "doc": "`mlpcli search`: which keys each trial varies and how they are drawn; null: no search"})
+                                "doc": "`mlpcli search`: which keys each trial varies and how they are drawn; "
+                                       "null: no search"})
 
 
 def from_dict(raw: dict) -> Config:

@@ -165,7 +165,7 @@ def check_search(spec: SearchConfig, config, key: str = "search") -> None:
 
 def to_dict(spec: SearchConfig) -> dict:
     """Plain data that ``parse_search`` reads back to an equal spec (for the run's config.yaml)."""
-    data = {"strategy": spec.strategy}
+    data: dict[str, object] = {"strategy": spec.strategy}
     if spec.strategy != "grid":
         data["trials"] = spec.trials
     data["space"] = {name: {dist.kind: list(dist.values)} for name, dist in spec.space}

@@ -68,7 +68,9 @@ def load_cifar10(root: str | Path, split: str = "train") -> Dataset:
         raise DataError(f"{root}: not a CIFAR-10 python directory (expected batches.meta and data_batch_1..5; "
                         f"get it with `mlpcli data download cifar10 --dest data/`)")
     class_names = cifar10_classes(root)
-    images, labels, digest = [], [], hashlib.sha256(f"cifar10:{split}".encode())
+    images: list[np.ndarray] = []
+    batch_labels_seen: list[np.ndarray] = []
+    digest = hashlib.sha256(f"cifar10:{split}".encode())
     for name in TRAIN_BATCHES if split == "train" else TEST_BATCHES:
         path = root / name
         batch = read_batch(path)
@@ -78,10 +80,10 @@ def load_cifar10(root: str | Path, split: str = "train") -> Dataset:
             raise DataError(f"{path}: unexpected contents (want data (n, 3072) uint8 and n labels)")
         # Rows hold the red, green and blue 32x32 planes one after another.
         images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-        labels.append(np.asarray(batch_labels, dtype=np.int64))
+        batch_labels_seen.append(np.asarray(batch_labels, dtype=np.int64))
         stat = path.stat()
         digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    labels = np.concatenate(labels)
+    labels = np.concatenate(batch_labels_seen)
     if labels.min() < 0 or labels.max() >= len(class_names):
         raise DataError(f"{root}: labels outside 0..{len(class_names) - 1}")
     return Dataset(np.ascontiguousarray(np.concatenate(images)), labels, class_names, digest.hexdigest()[:24])

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..imagerows import ImageRows
+
 
 @dataclass
 class Dataset:
@@ -17,7 +19,7 @@ class Dataset:
     ``split`` column), None when ``data.val_fraction`` draws one.
     """
 
-    images: np.ndarray
+    images: ImageRows
     labels: np.ndarray
     class_names: tuple[str, ...]
     fingerprint: str | None = None
@@ -37,7 +39,7 @@ def resize_dataset(dataset: Dataset, target) -> Dataset:
     spec = as_preprocess(target)
     if dataset.images.shape[1:3] == tuple(spec.size) and spec.color == "rgb":
         return dataset
-    images = np.stack([fit_array(image, spec) for image in dataset.images])
+    images = np.stack([fit_array(dataset.images[i], spec) for i in range(len(dataset.images))])
     height, width = spec.size
     fingerprint = dataset.fingerprint and f"{dataset.fingerprint}-{height}x{width}"
     if fingerprint and spec.describe() != {"resize": "squash", "color": "rgb", "pad_fill": 0}:

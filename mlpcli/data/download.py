@@ -97,7 +97,10 @@ def extract_tar(archive: Path, dest: Path) -> None:
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(member) as source, open(target, "wb") as out:
+                source = tar.extractfile(member)
+                if source is None:  # not a regular file after all (the check above allows no other)
+                    raise DataError(f"{archive}: refusing unsafe archive entry {member.name!r}")
+                with source, open(target, "wb") as out:
                     shutil.copyfileobj(source, out)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise DataError(f"{archive}: cannot unpack ({exc})") from None

@@ -227,4 +227,8 @@ def load_labelled(path, target, on_error: str = "fail", max_pixels: int = DEFAUL
     image folder (files decoded with ``on_error`` and the ``max_pixels`` limit)."""
     from .shape import as_preprocess
 
-    return LOADERS[detect_format(path)].labelled(Path(path), as_preprocess(target), on_error, max_pixels)
+    name = detect_format(path)
+    labelled = LOADERS[name].labelled
+    if labelled is None:
+        raise DataError(f"{path}: data.format {name} cannot be evaluated; see data/README.md")
+    return labelled(Path(path), as_preprocess(target), on_error, max_pixels)

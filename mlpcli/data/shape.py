@@ -44,7 +44,10 @@ class Preprocess:
 
 def as_preprocess(target) -> Preprocess:
     """A Preprocess, or an image size (height, width) meaning the defaults at that size."""
-    return target if isinstance(target, Preprocess) else Preprocess(tuple(int(s) for s in target))
+    if isinstance(target, Preprocess):
+        return target
+    height, width = (int(s) for s in target)
+    return Preprocess((height, width))
 
 
 def preprocess_of(data_config) -> Preprocess:

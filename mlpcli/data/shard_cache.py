@@ -29,9 +29,12 @@ SHARD_VERSION = 1
 #: task: a shard of 128-px images is ~1,400 files, which one worker would decode alone.
 PIECE_BYTES = 8 << 20
 
+#: One decoded shard: (kept images (n_kept, height, width, 3) uint8, kept (n_files,) bool, failures).
+Shard = tuple[np.ndarray, np.ndarray, list[dict]]
+
 
 def decode_shards(paths: list[Path], names: list[str], spec, max_pixels: int,
-                  cache_dir: str | None, mapper=None) -> list[tuple[np.ndarray, np.ndarray, list[dict]]]:
+                  cache_dir: str | None, mapper=None) -> list[Shard]:
     """Per shard of ``paths`` (named ``names`` for the boundaries and keys; ``spec`` a
     ``shape.Preprocess``): (kept images (n_kept, height, width, 3) uint8, memory-mapped;
     kept (n_files,) bool; failures [{"path", "reason"}]). Nothing is reported here.
@@ -41,11 +44,13 @@ def decode_shards(paths: list[Path], names: list[str], spec, max_pixels: int,
     folder = Path(cache_dir) / "images" if cache_dir is not None else None
     bounds = shard_bounds(names, shard_length(spec.size))
     keys = [shard_key(paths[a:b], names[a:b], spec, max_pixels) for a, b in bounds]
-    results = [_load_shard(folder, key, b - a, spec.size) if folder else None for key, (a, b) in zip(keys, bounds)]
+    results: list[Shard | None] = [_load_shard(folder, key, b - a, spec.size) if folder else None
+                                   for key, (a, b) in zip(keys, bounds)]
     missing = [index for index, result in enumerate(results) if result is None]
     n_decode = sum(bounds[index][1] - bounds[index][0] for index in missing)
     if len(missing) < len(bounds):
-        log.info("data: %d of %d images decoded before, mapped from %s", len(paths) - n_decode, len(paths), folder)
+        log.info("data: %d of %d images decoded before, mapped from %s", len(paths) - n_decode,
+                 len(paths), folder)
     shards = [paths[slice(*bounds[index])] for index in missing]
     if mapper is None:
         decoded = _decode_here(shards, spec, max_pixels)
@@ -54,7 +59,9 @@ def decode_shards(paths: list[Path], names: list[str], spec, max_pixels: int,
     for position, (images, kept, failures) in decoded:
         index = missing[position]
         results[index] = (_store_shard(folder, keys[index], images, kept, failures), kept, failures)
-    return results
+    stored = [result for result in results if result is not None]
+    assert len(stored) == len(results)  # every missing shard was decoded just above
+    return stored
 
 
 def _decode_here(shards: list[list[Path]], spec, max_pixels: int):
@@ -116,7 +123,7 @@ def shard_key(paths: list[Path], names: list[str], spec, max_pixels: int) -> str
     return digest.hexdigest()[:24]
 
 
-def _load_shard(folder: Path, key: str, n_files: int, image_size):
+def _load_shard(folder: Path, key: str, n_files: int, image_size) -> Shard | None:
     """(images, kept, failures) of a cached shard, or None if it is missing or does not fit."""
     def read(file: Path):
         meta = json.loads(file.read_text())

@@ -83,6 +83,6 @@ def write_synthetic(out, n_per_class: int, size: int, seed: int) -> int:
     dataset = make_synthetic(n_per_class, (size, size), seed)
     for name in dataset.class_names:
         (out / name).mkdir(parents=True, exist_ok=True)
-    for index, (image, label) in enumerate(zip(dataset.images, dataset.labels)):
-        Image.fromarray(image).save(out / dataset.class_names[label] / f"{index:05d}.png")
+    for index, label in enumerate(dataset.labels):
+        Image.fromarray(dataset.images[index]).save(out / dataset.class_names[label] / f"{index:05d}.png")
     return len(dataset)

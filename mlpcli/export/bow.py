@@ -59,7 +59,8 @@ def _normalize(graph, values: str, size: int) -> str:
     centred = graph.op("Sub", values, mean)
     variance = graph.op("Div", graph.op("ReduceSumSquare", centred, axes=[-1], keepdims=1),
                         graph.const(float(size), "n_values"))
-    scale = graph.op("Reciprocal", graph.op("Sqrt", graph.op("Add", variance, graph.const(CONTRAST_EPS, "contrast_eps"))))
+    spread = graph.op("Sqrt", graph.op("Add", variance, graph.const(CONTRAST_EPS, "contrast_eps")))
+    scale = graph.op("Reciprocal", spread)
     return graph.op("Mul", centred, scale)
 
 
@@ -68,7 +69,8 @@ def _squared_distances(graph, whitened: str, vocabulary: np.ndarray) -> str:
     words = vocabulary.astype(np.float64)
     products = graph.op("MatMul", whitened, graph.const(-2 * words.T, "minus_2_words"))
     norms = graph.op("ReduceSumSquare", whitened, axes=[-1], keepdims=1)
-    return graph.op("Add", graph.op("Add", products, norms), graph.const(np.einsum("ij,ij->i", words, words), "word_norms"))
+    word_norms = graph.const(np.einsum("ij,ij->i", words, words), "word_norms")
+    return graph.op("Add", graph.op("Add", products, norms), word_norms)
 
 
 def _triangle(graph, squared: str) -> str:

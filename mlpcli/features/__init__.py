@@ -15,8 +15,8 @@ arrays, and the feature cache keys on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .. import checks
 from . import bow, color_hist, hog, raw
@@ -45,6 +45,10 @@ class FeatureKind:
     @property
     def fitted(self) -> bool:
         return self.fit is not None
+
+    def state_shapes_of(self, params: dict) -> dict:
+        """``state_shapes(params)``: {name: shape} of the fitted state; {} if nothing is fitted."""
+        return {} if self.state_shapes is None else self.state_shapes(params)
 
 
 def _bow_extract(images, *, dtype, state, **params):

@@ -17,6 +17,7 @@ import numpy as np
 from .. import cache
 from ..errors import ConfigError
 from ..fileio import atomic_save_npz
+from ..imagerows import ImageRows
 from ..nn import parallel
 from ..progress import bar, log
 from . import FEATURES
@@ -43,16 +44,16 @@ def feature_widths(features, height: int, width: int) -> list[int]:
 def fit_features(images: np.ndarray, features, rng: np.random.Generator) -> tuple:
     """Fit every fitted extractor on ``images`` (n_images, height, width, 3) uint8, the training
     rows only, in order from ``rng``: the states, None for the extractors that are not fitted."""
-    states = []
+    states: list = []  # one fitted state (any type the extractor makes), or None, per feature
     for index, feature in enumerate(features):
-        kind = FEATURES[feature.name]
-        if not kind.fitted:
+        fit = FEATURES[feature.name].fit
+        if fit is None:  # not a fitted extractor
             states.append(None)
             continue
         log.info("features: fitting %s on %d images", feature.name, len(images))
         started = time.perf_counter()
         try:
-            states.append(kind.fit(images, feature.params, rng))
+            states.append(fit(images, feature.params, rng))
         except ValueError as exc:
             raise ConfigError(f"features[{index}] ({feature.name}): {exc}") from None
         log.info("features: fitted %s in %.1f s", feature.name, time.perf_counter() - started)
@@ -77,7 +78,7 @@ def cached_fit(dataset, rows: np.ndarray, features, seed: int, cache_dir: str | 
     key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
     path = Path(cache_dir) / f"fitted-{key}.npz"
     expected = {f"{index}/{name}": tuple(shape) for index, f in enumerate(features)
-                if FEATURES[f.name].fitted for name, shape in FEATURES[f.name].state_shapes(f.params).items()}
+                for name, shape in FEATURES[f.name].state_shapes_of(f.params).items()}
 
     def read(file: Path) -> tuple | None:
         with np.load(file, allow_pickle=False) as stored:
@@ -112,7 +113,7 @@ def chunk_images(height: int, width: int, n_features: int, dtype) -> int:
     return max(1, CHUNK_BYTES // per_image)
 
 
-def extract_features(images: np.ndarray, features, dtype="float32", progress: bool = True,
+def extract_features(images: ImageRows, features, dtype="float32", progress: bool = True,
                      states=None, out: np.ndarray | None = None, mapper=None) -> np.ndarray:
     """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``, written into
     ``out`` if given (e.g. a memory-mapped file: then only the chunks being worked on are in

@@ -20,7 +20,7 @@ class Standardizer:
         self._inv_std = (1 / std).astype(std.dtype)
 
     @classmethod
-    def fit(cls, X: np.ndarray, rows: np.ndarray | None = None, chunk: int = 512) -> "Standardizer":
+    def fit(cls, X: np.ndarray, rows: np.ndarray | None = None, chunk: int = 512) -> Standardizer:
         """Statistics of ``X[rows]`` (X (n_samples, n_features)), accumulated in float64 by chunks
         so that no float64 copy of the data is made and float32 rounding does not bias the sums.
         A chunk's gathered rows and their float64 copy are its only temporaries: small chunks
@@ -46,7 +46,7 @@ class Standardizer:
         out *= self._inv_std
         return out
 
-    def transform_in_place(self, X: np.ndarray, rows_per_block: int = 64) -> "Identity":
+    def transform_in_place(self, X: np.ndarray, rows_per_block: int = 64) -> Identity:
         """Standardize every row of the writable ``X`` (n_samples, n_features) in place, with
         exactly the arithmetic of ``transform``, and return the standardizer of the result (the
         identity): training then skips the per-batch standardization and copies nothing.

@@ -18,11 +18,11 @@ import numpy as np
 from .. import seeding
 from ..artifacts import rundir
 from ..artifacts.records import save_run, write_config
-from ..config import dump_yaml, grid_configs
+from ..config import Config, dump_yaml, grid_configs
 from ..data.split import holdout_rows
 from ..errors import Interrupted, TrainingDiverged
 from ..train.fit import Prepared, prepare, resolve
-from ..units.executor import open_executor, unit_result
+from ..units.executor import Executor, open_executor, unit_result
 from ..units.inline import InlineExecutor
 from ..units.placement import Placement
 from ..units.training import UnitData, rebuild, train_unit
@@ -33,7 +33,7 @@ from .folds import stratified_folds
 class Plan:
     """Everything the folds share: the configs to try, the prepared data and the row splits."""
 
-    base_config: object  # the config with k, select and the seed resolved, before the grid
+    base_config: Config  # the config with k, select and the seed resolved, before the grid
     configs: list
     combos: list[dict]
     prepared: list[Prepared]  # per config
@@ -98,6 +98,7 @@ def train_folds(plan: Plan, dirs: list[list[Path]], placement: Placement = Place
              if not rundir.is_finished(dirs[ci][fi])]
     if not tasks:
         return
+    executor: Executor
     if placement.here or (placement.cluster is None and len(tasks) <= 1):
         executor = InlineExecutor()
     else:

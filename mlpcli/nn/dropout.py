@@ -51,7 +51,7 @@ class Dropout(Layer):
     def n_parameters(cls, **kwargs) -> int:
         return 0
 
-    def _draw_mask(self, shape, dtype) -> np.ndarray:
+    def _draw_mask(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """0 where dropped, 1 / (1 - p) where kept: uniforms in [0, 1) keep when >= p."""
         if self.rng is None:
             raise RuntimeError("Dropout needs a random generator to train: set "

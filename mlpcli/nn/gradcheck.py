@@ -17,8 +17,8 @@ pattern that always changes must not make a check pass by leaving everything out
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable
 
 import numpy as np
 

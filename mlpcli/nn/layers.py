@@ -19,7 +19,7 @@ from . import products
 DTYPES = ("float32", "float64")
 
 #: Layer classes by the ``type`` in their spec: the only list of layer types. ``register`` fills it.
-LAYERS: dict[str, type] = {}
+LAYERS: dict[str, type[Layer]] = {}
 
 
 def register(cls):

@@ -6,7 +6,7 @@ its state and the model bundle keys its arrays by these paths.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -37,7 +37,10 @@ class Sequential:
         for index in range(len(self.layers) - 1, stop - 1, -1):
             layer = self.layers[index]
             layer.needs_input_grad = index > stop
-            dscores = layer.backward(dscores)
+            dx = layer.backward(dscores)
+            if dx is None:  # the layer at ``stop``: no input gradient asked for
+                break
+            dscores = dx
 
     def _first_trainable(self) -> int:
         for index, layer in enumerate(self.layers):

@@ -26,7 +26,7 @@ import atexit
 import os
 import queue
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,7 +39,7 @@ MIN_ELEMENTS = 1 << 18
 MIN_CHUNK = 1 << 15
 
 _lock = threading.Lock()
-_pool: "_Pool | None" = None
+_pool: _Pool | None = None
 _threads: int | None = None  # set_threads' value; None: from the environment
 
 
@@ -118,7 +118,7 @@ def shutdown() -> None:
         pool.stop()
 
 
-def _get_pool() -> "_Pool":
+def _get_pool() -> _Pool:
     global _pool
     with _lock:
         if _pool is None or _pool.size != threads():

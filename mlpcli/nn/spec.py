@@ -9,7 +9,7 @@ import inspect
 import math
 
 # Importing the layer modules registers their classes in LAYERS.
-from . import activations, batchnorm, conv, dropout, extractor, pooling  # noqa: F401
+from . import activations, batchnorm, conv, dropout, extractor, pooling  # noqa: F401  (imported for its side effect: each module registers its layer types)
 from .layers import DTYPES, LAYERS
 from .network import Sequential
 

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from .. import seeding
+from ..config import Config
 from ..config.search import SearchConfig
 from ..errors import ConfigError
 from ..kfold.run import Plan, kfold_config, plan_configs
@@ -32,7 +33,7 @@ class Unit:
 @dataclass
 class SearchPlan:
     spec: SearchConfig
-    config: object  # the resolved config with its search section, as config.yaml records it
+    config: Config  # the resolved config with its search section, as config.yaml records it
     kfold: Plan  # combos: each trial's overrides; configs: each trial's config (no search section)
     rungs: list[Rung]
 

@@ -18,10 +18,10 @@ from ..artifacts.records import read_metrics, save_diverged, save_run, write_con
 from ..config import dump_yaml
 from ..errors import Interrupted
 from ..fileio import finite_or_none
+from ..units.executor import unit_result
 from ..units.training import UnitData, rebuild, train_unit
 from .halving import survivors
 from .plan import SearchPlan, Unit
-from ..units.executor import unit_result
 
 
 @dataclass
@@ -77,7 +77,8 @@ def run_units(search_plan: SearchPlan, run_dir: Path, executor) -> tuple[dict, d
     from .results import search_summary, total_units
     from .table import LiveTable
 
-    records, info = {}, {"executor": executor.name, "started_at": time.time()}
+    records: dict[Unit, UnitRecord] = {}
+    info = {"executor": executor.name, "started_at": time.time()}
     progress = Throttled(lambda: write_search_results(run_dir, search_summary(search_plan, records, **info)))
     started = time.perf_counter()
     table = LiveTable(search_plan.params, search_plan.k, total_units(search_plan))
@@ -185,10 +186,11 @@ def load_record(run_dir: Path, unit: Unit) -> UnitRecord | None:
         return None
     info = metrics.get("unit") or {}
     val = metrics.get("val") or {}
-    number = lambda value: math.nan if value is None else float(value)  # noqa: E731
+    number = lambda value: math.nan if value is None else float(value)  # noqa: E731  (a one-line helper, named where it is used)
     return UnitRecord(unit, number(val.get("accuracy")), number(val.get("loss")), float(info.get("seconds", 0.0)),
                       str(info.get("worker", "")), float(info.get("started", 0.0)), float(info.get("finished", 0.0)),
-                      float(info.get("received", 0.0)), trained=False, diverged=diverged and diverged["message"])
+                      float(info.get("received", 0.0)), trained=False,
+                      diverged=diverged["message"] if diverged else None)
 
 
 class Throttled:

@@ -35,7 +35,7 @@ def augment_images(images: np.ndarray, augment, rng: np.random.Generator) -> np.
     n, height, width, _ = images.shape
     images = np.array(images)
     if augment.flip:
-        images = flip(images, rng.random(n) < 0.5)
+        images = flip(images, rng.random((n,)) < 0.5)
     if augment.crop_padding:
         pad = augment.crop_padding
         offsets = rng.integers(0, 2 * pad + 1, size=n), rng.integers(0, 2 * pad + 1, size=n)
@@ -93,7 +93,8 @@ def erase_boxes(n: int, height: int, width: int, rng: np.random.Generator) -> np
     fraction uniform in ``ERASE_AREA`` and an aspect ratio log-uniform in ``ERASE_RATIO``, shrunk
     to fit the image, placed uniformly inside it."""
     area = rng.uniform(*ERASE_AREA, size=n) * height * width
-    ratio = np.exp(rng.uniform(*np.log(ERASE_RATIO), size=n))
+    low, high = np.log(ERASE_RATIO)
+    ratio = np.exp(rng.uniform(low, high, size=n))
     rows = np.clip(np.rint(np.sqrt(area * ratio)), 1, height).astype(np.int64)
     cols = np.clip(np.rint(np.sqrt(area / ratio)), 1, width).astype(np.int64)
     # floor(u * (k + 1)) is uniform over 0..k for each image's own k.

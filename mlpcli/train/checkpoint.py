@@ -34,6 +34,12 @@ class TrainState:
     stopped_early: bool = False
     rng_states: dict = field(default_factory=dict)
 
+    def epoch_order(self) -> np.ndarray:
+        """``order``, asked for only while an epoch runs (the trainer sets it as the epoch starts)."""
+        if self.order is None:
+            raise RuntimeError("TrainState.order: no epoch is in progress")
+        return self.order
+
 
 def save_checkpoint(path: Path, state: TrainState, network_state: dict, optimizer_state: dict) -> None:
     arrays = {f"network/{k}": v for k, v in network_state.items()}
@@ -56,7 +62,7 @@ def load_checkpoint(path: Path) -> tuple[TrainState, dict, dict]:
         meta = json.loads(str(arrays.pop("state")))
     except Exception as exc:  # zip, JSON and key errors all mean the same: unusable
         raise ArtifactError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
-    groups = {"network": {}, "optimizer": {}, "best": {}}
+    groups: dict[str, dict[str, np.ndarray]] = {"network": {}, "optimizer": {}, "best": {}}
     for key, value in arrays.items():
         group, _, name = key.partition("/")
         if group in groups:

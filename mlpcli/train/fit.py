@@ -21,7 +21,7 @@ from ..features import FEATURES, FeatureConfig
 from ..features.pipeline import cached_features, cached_fit
 from ..features.standardize import Standardizer, check_finite
 from ..metrics import confusion_matrix
-from ..nn import Sequential, build_extractor, mlp_layers
+from ..nn import Layer, Sequential, build_extractor, mlp_layers
 from ..predictor import Predictor
 from ..progress import log
 from .augment import active
@@ -56,7 +56,7 @@ class Prepared:
     dataset: Dataset
     X: np.ndarray
     features: tuple
-    states: tuple = None
+    states: tuple | None = None  # None: (None,) * len(features), filled in by __post_init__
 
     def __post_init__(self):
         if self.states is None:
@@ -64,7 +64,8 @@ class Prepared:
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return (*self.dataset.images.shape[1:3], 3)
+        height, width = self.dataset.images.shape[1:3]
+        return (height, width, 3)
 
 
 def resolve(config):
@@ -76,7 +77,8 @@ def resolve(config):
     for key in ("path", "val_path"):
         path = getattr(config.data, key)
         if path is not None and not Path(path).is_absolute():
-            config = dataclasses.replace(config, data=dataclasses.replace(config.data, **{key: str(Path(path).resolve())}))
+            data = dataclasses.replace(config.data, **{key: str(Path(path).resolve())})
+            config = dataclasses.replace(config, data=data)
     return config
 
 
@@ -132,7 +134,7 @@ def fitting_rows(config, labels: np.ndarray, split: str, fixed_val=None) -> np.n
 def build_network(config, n_features: int, n_classes: int, image_shape, rng) -> Sequential:
     """The configured MLP, behind the trainable extractor in end-to-end mode."""
     model = config.model
-    layers = []
+    layers: list[Layer] = []
     if config.mode == "end_to_end":
         extractor = config.extractor
         blocks = [dataclasses.asdict(b) for b in extractor.blocks]

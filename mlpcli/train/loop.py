@@ -28,7 +28,8 @@ from .recipe import batch_bounds, build_optimizer, seed_dropout, training_loss
 
 @dataclass
 class History:
-    """One dict per epoch (epoch, lr, train and val loss and accuracy, seconds); ``best_epoch`` is the epoch whose weights were kept."""
+    """One dict per epoch (epoch, lr, train and val loss and accuracy, seconds); ``best_epoch`` is
+    the epoch whose weights were kept."""
 
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
@@ -107,7 +108,7 @@ class Trainer:
 
     def _end_epoch(self, state: TrainState, X, y, val_rows, seconds: float) -> None:
         """Validate, record the epoch and update early stopping; the next epoch starts fresh."""
-        n = len(state.order)
+        n = len(state.epoch_order())
         # Each step checks its loss before updating, so only the weights show a bad last update.
         if not all(np.isfinite(w).all() for w in self.network.state_dict().values()):
             raise TrainingDiverged(f"{self.label}training diverged at epoch {state.epoch + 1} (weights "
@@ -134,7 +135,8 @@ class Trainer:
 
     def _epoch(self, X, y, state: TrainState, stop) -> bool:
         """Train on ``state.order`` from ``state.position`` on; False if stopped part-way."""
-        n = len(state.order)
+        order = state.epoch_order()
+        n = len(order)
         size = n if self.config.batch_size == "full" else min(self.config.batch_size, n)
         bounds = [b for b in batch_bounds(n, size, self.merge_single) if b[0] >= state.position]
         buffer = np.empty((size + self.merge_single, X.shape[1]), dtype=X.dtype)
@@ -143,7 +145,7 @@ class Trainer:
         with bar(n, f"{self.label}epoch {state.epoch + 1}/{self.config.epochs}", unit="sample") as progress:
             progress.update(state.position)
             for start, end in bounds:
-                rows = state.order[start:end]
+                rows = order[start:end]
                 loss, hits = self._step(X, y, rows, buffer[:len(rows)], lr)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(

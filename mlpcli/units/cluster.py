@@ -28,7 +28,7 @@ class DaskExecutor(Executor):
         self.client, self._cluster, self._retries, self.name = client, cluster, retries, name
 
     @classmethod
-    def connect(cls, address: str, timeout: float, retries: int = 0) -> "DaskExecutor":
+    def connect(cls, address: str, timeout: float, retries: int = 0) -> DaskExecutor:
         distributed = import_distributed()
         _probe(address, timeout)
         try:
@@ -42,7 +42,7 @@ class DaskExecutor(Executor):
         return cls(client, None, retries, f"dask {address}")
 
     @classmethod
-    def start_local(cls, n_workers: int, retries: int = 0, dashboard: bool = True) -> "DaskExecutor":
+    def start_local(cls, n_workers: int, retries: int = 0, dashboard: bool = True) -> DaskExecutor:
         distributed = import_distributed()
         # Workers are spawned in the constructor; Dask's nanny also pins their BLAS to one thread.
         # They ignore Ctrl-C, which reaches the whole process group: the client cancels and closes.

@@ -15,10 +15,10 @@ Either way::
 Workers receive shared arrays and all other ndarray arguments read-only, on every backend, so a
 unit that tries to modify its inputs fails the same way everywhere instead of corrupting the copy
 that later units on that worker see (``runtime.run_unit``). Every unit runs with
-``threads.UNIT_THREADS`` BLAS threads, so its bytes do not depend on the backend. Leaving the ``with`` block by an exception (Ctrl-C
-included) cancels every unit not finished yet. ``choose_executor`` adds the in-process backend
-that ``--jobs 1`` uses. Dask is optional (``pip install 'mlpcli[cluster]'``) and only
-imported when a cluster is asked for. ``inline`` is the in-process backend.
+``threads.UNIT_THREADS`` BLAS threads, so its bytes do not depend on the backend. Leaving the
+``with`` block by an exception (Ctrl-C included) cancels every unit not finished yet.
+``choose_executor`` adds the in-process backend that ``--jobs 1`` uses. Dask is optional
+(``pip install 'mlpcli[cluster]'``) and only imported when a cluster is asked for. ``inline`` is the in-process backend.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import ConfigError, MlpcliError
 from ..train.stop import sigterm_as_interrupt
 from .placement import DEFAULT_TIMEOUT, Placement
-from .runtime import UnitResult, run_unit
+from .runtime import UnitResult
 
 INSTALL_HINT = "pip install 'mlpcli[cluster]'"
 
@@ -46,7 +46,7 @@ class WorkerLost(MlpcliError):
     itself; a local pool cannot."""
 
 
-def unit_result(future) -> "UnitResult":
+def unit_result(future) -> UnitResult:
     """``future.result()``, with a dead local worker reported as ``WorkerLost`` (what to do next)."""
     try:
         return future.result()
@@ -55,7 +55,7 @@ def unit_result(future) -> "UnitResult":
                          f"saved: resume the run (--resume), with fewer --jobs if memory ran out") from None
 
 
-def choose_executor(placement: Placement = Placement()) -> "Executor":
+def choose_executor(placement: Placement = Placement()) -> Executor:
     """What ``--jobs``/``--cluster`` ask for: no cluster and at most one job runs the units here, in
     this process (no start-up cost, and Ctrl-C stops the unit at once); otherwise ``open_executor``."""
     from .inline import InlineExecutor
@@ -66,7 +66,7 @@ def choose_executor(placement: Placement = Placement()) -> "Executor":
 
 
 def open_executor(jobs: int | None = None, cluster: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                  retries: int = 0, dashboard: bool = True) -> "Executor":
+                  retries: int = 0, dashboard: bool = True) -> Executor:
     """``jobs`` local processes, or the Dask cluster at ``cluster`` (``tcp://HOST:PORT`` or ``local:N``).
 
     Connecting gives up after ``timeout`` seconds with a ``ClusterError`` naming the address and why.
@@ -98,7 +98,7 @@ class Executor:
 
     def __init__(self) -> None:
         # Weak: a held Dask future keeps its result in cluster memory, and this is only for cancelling.
-        self._submitted = weakref.WeakSet()
+        self._submitted: weakref.WeakSet = weakref.WeakSet()
 
     def share(self, array: np.ndarray):
         """A handle to pass to ``submit`` as a direct argument in place of ``array`` (not inside a

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from concurrent import futures as cf
 from contextlib import ExitStack, nullcontext
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class InlineExecutor(Executor):
 class _InlineFuture(cf.Future):
     def __init__(self, fn, args, kwargs) -> None:
         super().__init__()
-        self._call = (fn, args, kwargs)
+        self._call: tuple[Any, tuple, dict] | None = (fn, args, kwargs)  # None once taken to run
 
     def run(self) -> None:
         if self._call is None or not self.set_running_or_notify_cancel():

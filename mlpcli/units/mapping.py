@@ -48,9 +48,10 @@ class ClusterMap:
                 self.client.cancel(list(running))
 
     def _submit_next(self, fn, pending, running: dict, queue) -> None:
-        index, args = next(pending, (None, None))
-        if index is None:
+        item = next(pending, None)
+        if item is None:
             return
+        index, args = item
         args = [self.client.scatter(arg, hash=False) if isinstance(arg, np.ndarray) and arg.nbytes > SCATTER_BYTES
                 else arg for arg in args]
         future = self.client.submit(fn, *args, pure=False)

@@ -37,9 +37,9 @@ class UnitData:
     fingerprint: str | None = None  # the data's, recorded in each unit's metrics as in a train run
 
     @classmethod
-    def of(cls, prepared: Prepared) -> "UnitData":
+    def of(cls, prepared: Prepared) -> UnitData:
         return cls(tuple(prepared.dataset.class_names), prepared.image_shape, tuple(prepared.features),
-                   tuple(prepared.states), prepared.dataset.fingerprint)
+                   tuple(prepared.states or ()), prepared.dataset.fingerprint)
 
     def prepared(self, X: np.ndarray, labels: np.ndarray) -> Prepared:
         # No images: training needs only their shape, which an empty array keeps.
@@ -99,6 +99,8 @@ def _log_level(level: int | None):
 
 def rebuild(config, data: UnitData, output: UnitOutput) -> Trained:
     """The ``Trained`` model a unit returned, ready for ``records.save_run``."""
+    if output.mean is None or output.std is None or output.history is None:
+        raise ValueError(f"rebuild: the unit diverged ({output.diverged}); it has no network to rebuild")
     network = build_network(config, output.mean.size, len(data.class_names), data.image_shape,
                             np.random.default_rng(0))  # any initialization: the weights replace it
     network.load_state_dict(output.weights)

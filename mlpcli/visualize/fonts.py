@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from ..progress import log
@@ -46,13 +46,13 @@ def font_for(texts) -> str | None:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cjk_font(chosen: str | None) -> str | None:
     candidates = ([chosen] if chosen else []) + list(CJK_FONTS)
     return next((path for path in candidates if Path(path).is_file()), None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _warn_once() -> None:
     log.warning("pictures: class names with CJK characters are drawn as boxes: no font with them was "
                 "found; %s", INSTALL_HINT)

@@ -21,7 +21,7 @@ INSTALL_HINT = 'pip install "mlpcli[plot]"'
 def available() -> bool:
     """True when matplotlib can be imported."""
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  (only whether it imports)
     except ImportError:
         return False
     return True

@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
-from mlpcli.units.placement import Placement
 from click.testing import CliRunner
+from conftest import stopping_after, write_config
+from processes import Child
 
 from mlpcli.artifacts import rundir
 from mlpcli.artifacts.lock import locked_run
@@ -23,9 +23,7 @@ from mlpcli.cli import cli
 from mlpcli.commands import run_kfold, run_show, run_train
 from mlpcli.config import load_config
 from mlpcli.errors import ArtifactError, Interrupted, TrainingDiverged
-
-from conftest import stopping_after, write_config
-from processes import Child
+from mlpcli.units.placement import Placement
 
 HOLD_LOCK = """\
 import sys

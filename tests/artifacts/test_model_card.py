@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
+from conftest import write_config, write_image_folder
 
 from mlpcli.cli import cli
-
-from conftest import write_config, write_image_folder
 
 
 def run(*args):

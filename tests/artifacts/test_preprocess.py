@@ -5,13 +5,12 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config, write_image_folder
 
 from mlpcli.artifacts import load_model
 from mlpcli.cli import cli
 from mlpcli.data.images import load_image
 from mlpcli.data.shape import Preprocess
-
-from conftest import write_config, write_image_folder
 
 
 def run(*args):

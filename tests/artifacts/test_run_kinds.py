@@ -4,13 +4,12 @@
 
 import numpy as np
 import pytest
+from conftest import stopping_after, write_config
 
 from mlpcli.artifacts import rundir
 from mlpcli.commands import run_evaluate, run_kfold, run_predict, run_show, run_synth, run_train
 from mlpcli.config import load_config
 from mlpcli.errors import ArtifactError, Interrupted
-
-from conftest import stopping_after, write_config
 
 
 @pytest.fixture(scope="module")

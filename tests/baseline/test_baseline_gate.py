@@ -8,11 +8,10 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.artifacts import load_model, save_model
 from mlpcli.cli import cli
-
-from conftest import write_config
 
 
 def run(*args):
@@ -38,7 +37,8 @@ def models(tmp_path_factory):
 def shapes(root, name, n_per_class):
     folder = root / name
     if not folder.exists():
-        assert run("data", "synth", "--out", folder, "--n-per-class", n_per_class, "--size", 16, "--seed", 5).exit_code == 0
+        made = run("data", "synth", "--out", folder, "--n-per-class", n_per_class, "--size", 16, "--seed", 5)
+        assert made.exit_code == 0
     return folder
 
 
@@ -55,7 +55,8 @@ def test_noise_in_one_layer_fails_the_gate_with_exit_3(models):
     assert interval["low"] <= interval["difference"] <= interval["high"] < 0
     assert comparison["new"]["accuracy"] < comparison["old"]["accuracy"]
     text = report.read_text()
-    for part in ("FAILED", "| accuracy |", "McNemar", "### Per class", "### Confusion changes", "### Most confidently wrong"):
+    for part in ("FAILED", "| accuracy |", "McNemar", "### Per class", "### Confusion changes",
+                 "### Most confidently wrong"):
         assert part in text
     assert "error:" in result.stderr and "dropped" in result.stderr
 

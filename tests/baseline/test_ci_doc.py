@@ -43,7 +43,8 @@ def test_the_ci_doc_script_trains_then_gates_against_mains_model(tmp_path):
     config.write_text("seed: 0\ndata: {image_size: 16, val_fraction: 0.25}\nfeatures: [{name: hog, cell: 4}]\n"
                       "model: {hidden: [16]}\ntrain: {epochs: 3, batch_size: 16, lr: 0.01}\n")
     env = {"DATA": str(tmp_path / "data"), "CONFIG": str(config), "N_TRAIN": "12", "N_TEST": "10",
-           "TRAIN_SET": f"--set data.cache_dir={tmp_path / 'cache'}", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+           "TRAIN_SET": f"--set data.cache_dir={tmp_path / 'cache'}",
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
     main = run_script(tmp_path, **env)
     assert main.returncode == 0, main.stderr
     assert "no baseline model" in main.stdout

@@ -7,12 +7,11 @@ check still fails a wrong backward pass of the same network."""
 
 import numpy as np
 import pytest
+from conftest import write_config
 
 from mlpcli.commands import GRADCHECK_TOLERANCE, run_gradcheck
 from mlpcli.config.load import load_config
 from mlpcli.nn import BatchNorm
-
-from conftest import write_config
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from mlpcli.config import BlockConfig, Config, apply_override, dump_yaml, from_dict, parse_yaml, to_dict
 from mlpcli.data import LOADERS
-from mlpcli.config import ( BlockConfig, Config, apply_override, dump_yaml, from_dict,
-                           parse_yaml, to_dict)
 from mlpcli.errors import ConfigError
 from mlpcli.features import FEATURES
 from mlpcli.nn import ACTIVATIONS, INITS, LOSSES, SCHEDULES

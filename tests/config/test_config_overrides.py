@@ -84,7 +84,8 @@ def test_malformed_grids_are_config_errors(assignments, message):
 
 
 @pytest.mark.parametrize("assignments, message", [
-    (["train.epochs=2,3", "train.lr=0.1,fast"], "--grid train.lr=0.1,fast: train.lr: must be a number > 0.0; got 'fast'"),
+    (["train.epochs=2,3", "train.lr=0.1,fast"],
+     "--grid train.lr=0.1,fast: train.lr: must be a number > 0.0; got 'fast'"),
     (["train.lrr=0.1,0.2"], "--grid train.lrr=0.1,0.2: unknown key 'train.lrr'; did you mean 'train.lr'?"),
     (["model.hidden=[8],[0]", "train.lr=0.1"], "--grid model.hidden=[8],[0]: model.hidden[0]: must be an integer >= 1"),
 ])

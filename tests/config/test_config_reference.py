@@ -59,7 +59,8 @@ def test_every_key_is_listed_once_with_its_actual_default():
             default = getattr(default, part)
         if isinstance(default, (bool, int, float, str)):
             shown = {True: "true", False: "false"}.get(default, default) if isinstance(default, bool) else default
-            assert rows[key][0][1] == f"`{shown}`", f"{key}: the reference says {rows[key][0][1]}, the default is {default!r}"
+            assert rows[key][0][1] == f"`{shown}`", \
+                f"{key}: the reference says {rows[key][0][1]}, the default is {default!r}"
 
 
 def test_every_key_has_a_type_allowed_values_and_a_meaning():
@@ -86,7 +87,8 @@ def test_every_feature_parameter_and_section_has_a_meaning():
         assert set(kind.param_docs) == set(kind.defaults), name
     for f in dataclasses.fields(Config):
         if "check" not in f.metadata:
-            assert f.default_factory.__doc__ and not f.default_factory.__doc__.startswith(f.default_factory.__name__ + "(")
+            factory = f.default_factory
+            assert factory.__doc__ and not factory.__doc__.startswith(factory.__name__ + "(")
 
 
 def _readme_yaml_blocks() -> list[str]:

@@ -5,13 +5,12 @@ traceback): checked by removing ``_check_extractor_fits`` and watching these fai
 
 import pytest
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.cli import cli
 from mlpcli.config import from_dict
 from mlpcli.errors import ConfigError
 from mlpcli.nn.extractor import build_extractor, extractor_output_size
-
-from conftest import write_config
 
 _TOO_DEEP = {"blocks": [{"filters": 2, "kernel": 3, "pool": 4}] * 3}
 

@@ -12,12 +12,12 @@ from click.testing import CliRunner
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from mlpcli.artifacts import load_model, save_model  # noqa: E402
-from mlpcli.cli import cli  # noqa: E402
-from mlpcli.export import features as export_features  # noqa: E402
+from conftest import write_config
+from onnx_models import images, mlp_predictor, run_onnx
 
-from conftest import write_config  # noqa: E402
-from onnx_models import images, mlp_predictor, run_onnx  # noqa: E402
+from mlpcli.artifacts import load_model, save_model
+from mlpcli.cli import cli
+from mlpcli.export import features as export_features
 
 
 def run(*args):

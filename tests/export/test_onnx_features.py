@@ -8,12 +8,12 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from mlpcli.export.features import FEATURE_NODES  # noqa: E402
-from mlpcli.export.graph import Graph, make_model  # noqa: E402
-from mlpcli.features import FEATURES, validate_feature  # noqa: E402
+from onnx_models import images, mlp_predictor  # noqa: E402  (after the importorskip above)
+from test_onnx_networks import check_agreement  # noqa: E402  (after the importorskip above)
 
-from onnx_models import images, mlp_predictor  # noqa: E402
-from test_onnx_networks import check_agreement  # noqa: E402
+from mlpcli.export.features import FEATURE_NODES  # noqa: E402  (after the importorskip above)
+from mlpcli.export.graph import Graph, make_model  # noqa: E402  (after the importorskip above)
+from mlpcli.features import FEATURES, validate_feature  # noqa: E402  (after the importorskip above)
 
 
 def onnx_features(tmp_path, feature, data, state=None):

@@ -10,9 +10,9 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from mlpcli.export import export_onnx  # noqa: E402
+from onnx_models import CLASSES, conv_predictor, ensemble, images, mlp_predictor, run_onnx  # noqa: E402  (after the importorskip above)
 
-from onnx_models import CLASSES, conv_predictor, ensemble, images, mlp_predictor, run_onnx  # noqa: E402
+from mlpcli.export import export_onnx  # noqa: E402  (after the importorskip above)
 
 TOLERANCE = 1e-4
 

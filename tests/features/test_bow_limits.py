@@ -10,12 +10,11 @@ import tracemalloc
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.cli import cli
 from mlpcli.features import bow
 from mlpcli.features.bow import patches
-
-from conftest import write_config
 
 
 def images(n_images, size, seed=0):

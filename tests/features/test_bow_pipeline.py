@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import assert_same_up_to_batch_rounding, write_config
 from PIL import Image
 
 from mlpcli.artifacts import load_model, save_model
@@ -21,8 +22,6 @@ from mlpcli.features.pipeline import cache_key, extract_features, fit_features
 from mlpcli.kfold.run import plan_kfold
 from mlpcli.predictor import FoldEnsemble
 from mlpcli.train.fit import holdout_split, prepare, train_model
-
-from conftest import assert_same_up_to_batch_rounding, write_config
 
 TINY = {"name": "bow", "patch": 3, "stride": 2, "words": 6, "sample_patches": 400, "kmeans_iterations": 5}
 

@@ -4,15 +4,14 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.cli import cli
 from mlpcli.config import from_dict, grid_combinations, parse_grid
-from mlpcli.kfold.run import fold_dirs, plan_kfold, train_folds
-from mlpcli.kfold.select import load_folds
 from mlpcli.errors import ConfigError
 from mlpcli.kfold.folds import stratified_folds
-
-from conftest import write_config
+from mlpcli.kfold.run import fold_dirs, plan_kfold, train_folds
+from mlpcli.kfold.select import load_folds
 
 
 @pytest.mark.parametrize("counts, k", [([10, 10, 10], 5), ([13, 7, 5, 9], 5), ([3, 4], 3), ([100, 1 + 2], 3)])
@@ -79,7 +78,8 @@ def test_kfold_run_is_a_usable_model_and_ensemble_is_the_mean(tmp_path):
     result = run("kfold", "--config", config, "--k", "3", "--out", tmp_path / "run", "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert {"run_dir", "k", "select", "fold_accuracies", "mean_accuracy", "std_accuracy", "oof_accuracy"} <= set(summary)
+    keys = {"run_dir", "k", "select", "fold_accuracies", "mean_accuracy", "std_accuracy", "oof_accuracy"}
+    assert keys <= set(summary)
     assert summary["select"] == "ensemble" and len(summary["fold_accuracies"]) == 3
     assert np.isclose(summary["mean_accuracy"], np.mean(summary["fold_accuracies"]))
     assert summary["holdout"]["n"] == 24
@@ -169,7 +169,8 @@ def test_threads_1_gives_the_same_summary_and_weight_bytes_as_threads_2(tmp_path
                        check=True, env=env, capture_output=True, timeout=300)
     for name in ("kfold_summary.json", *(f"folds/fold_{i}/weights.npz" for i in (1, 2, 3))):
         assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes(), name
-    with np.load(tmp_path / "t1" / "oof_predictions.npz") as one, np.load(tmp_path / "t2" / "oof_predictions.npz") as two:
+    oof = "oof_predictions.npz"
+    with np.load(tmp_path / "t1" / oof) as one, np.load(tmp_path / "t2" / oof) as two:
         assert {key: one[key].tobytes() for key in one} == {key: two[key].tobytes() for key in two}
 
 

@@ -8,15 +8,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.cli import cli
 from mlpcli.config import from_dict
-from mlpcli.units import training as unit_training
 from mlpcli.kfold import select as kfold_select
 from mlpcli.kfold.run import fold_dirs, plan_kfold, train_folds
 from mlpcli.kfold.select import holdout_scores, load_folds
-
-from conftest import write_config
+from mlpcli.units import training as unit_training
 
 # Per fold 1, 2, 3: fold 2 is best on validation accuracy, fold 1 on training accuracy and fold 3
 # on validation loss, so a selection by any of the wrong numbers picks another fold.

@@ -7,8 +7,23 @@ import numpy as np
 import pytest
 from conftest import assert_same_up_to_batch_rounding
 
-from mlpcli.nn import (SGD, Adam, AdamW, BatchNorm, Conv2D, Dropout, Flatten, ImageReshape, Linear,
-                       MaxPool2D, ReLU, Sequential, network_from_spec, softmax, softmax_cross_entropy)
+from mlpcli.nn import (
+    SGD,
+    Adam,
+    AdamW,
+    BatchNorm,
+    Conv2D,
+    Dropout,
+    Flatten,
+    ImageReshape,
+    Linear,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+    network_from_spec,
+    softmax,
+    softmax_cross_entropy,
+)
 from mlpcli.nn.gradcheck import check_layer, check_network
 
 SHAPES = {"rows": (7, 4), "images": (2, 3, 5, 4)}

@@ -3,8 +3,20 @@
 import numpy as np
 import pytest
 
-from mlpcli.nn import (EXTRACTOR_INITS, SGD, Conv2D, Flatten, ImageReshape, MaxPool2D, ReLU, Sequential,
-                       build_extractor, mlp_layers, network_from_spec, softmax_cross_entropy)
+from mlpcli.nn import (
+    EXTRACTOR_INITS,
+    SGD,
+    Conv2D,
+    Flatten,
+    ImageReshape,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+    build_extractor,
+    mlp_layers,
+    network_from_spec,
+    softmax_cross_entropy,
+)
 from mlpcli.nn.extractor import N_ORIENTATIONS, gradient_filters
 from mlpcli.nn.gradcheck import check_network
 

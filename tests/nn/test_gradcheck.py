@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from mlpcli.nn import SGD, Linear, Optimizer, Sequential, build_mlp, softmax_cross_entropy
-from mlpcli.nn.gradcheck import (check_layer, check_network, network_pattern, numerical_gradient,
-                                  relative_error, smooth_numerical_gradient)
+from mlpcli.nn.gradcheck import (
+    check_layer,
+    check_network,
+    network_pattern,
+    numerical_gradient,
+    relative_error,
+    smooth_numerical_gradient,
+)
 
 
 def test_numerical_gradient_of_a_known_function_and_restores_x():

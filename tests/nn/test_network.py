@@ -5,8 +5,19 @@ import json
 import numpy as np
 import pytest
 
-from mlpcli.nn import (LAYERS, LOSSES, SGD, Linear, ReLU, Sequential, Sigmoid, build_mlp,
-                       network_from_spec, softmax_cross_entropy, squared_error)
+from mlpcli.nn import (
+    LAYERS,
+    LOSSES,
+    SGD,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    build_mlp,
+    network_from_spec,
+    softmax_cross_entropy,
+    squared_error,
+)
 from mlpcli.nn.gradcheck import check_network
 
 TOLERANCE = 1e-7

@@ -12,14 +12,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import Child
 
 from mlpcli import threads as thread_counts
 from mlpcli.features.standardize import Identity, Standardizer
-from mlpcli.nn import SGD, Adam, AdamW, Sequential, build_extractor, build_mlp, mlp_layers, parallel
-from mlpcli.nn import batchnorm, softmax_cross_entropy
+from mlpcli.nn import (
+    SGD,
+    Adam,
+    AdamW,
+    Sequential,
+    batchnorm,
+    build_extractor,
+    build_mlp,
+    mlp_layers,
+    parallel,
+    softmax_cross_entropy,
+)
 from mlpcli.nn.optim import base as optim_base
 from mlpcli.train.batches import gather
-from processes import Child
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,7 +148,7 @@ def test_the_command_lets_idle_blas_threads_sleep_unless_the_user_said_otherwise
     assert os.environ[name] == "12"
     monkeypatch.delenv(name)
     code = "import os, mlpcli.cli.app as app, sys; sys.argv[1:] = ['config', 'reference']\n" \
-           "try: app.cli()\nexcept SystemExit: print(os.environ.get('%s'))" % name
+           f"try: app.cli()\nexcept SystemExit: print(os.environ.get('{name}'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
                          env={k: v for k, v in os.environ.items() if k != name}).stdout
     assert out.strip().endswith(value)
@@ -232,8 +242,7 @@ def test_gather_and_in_place_standardization_match_the_plain_transform(small_chu
 
 def test_features_are_the_same_bytes_for_1_2_and_3_threads(small_chunks, monkeypatch):
     """Chunks of images are extracted side by side; each image's features depend on it alone."""
-    from mlpcli.features import FeatureConfig
-    from mlpcli.features import pipeline
+    from mlpcli.features import FeatureConfig, pipeline
 
     monkeypatch.setattr(pipeline, "chunk_images", lambda *shape: 5)
     images = np.random.default_rng(0).integers(0, 256, (23, 16, 16, 3), dtype=np.uint8)
@@ -259,8 +268,8 @@ def test_a_local_worker_pool_has_the_unit_threads_not_all_cores(monkeypatch):
     """k-fold and search workers (``--jobs N``) each run units with ``UNIT_THREADS`` BLAS threads,
     and their element-wise pool reads the same limit, so N workers never oversubscribe the cores
     (here a pretended 8 cores, so the answer differs from the default)."""
-    from mlpcli.units.executor import open_executor, unit_result
     from mlpcli.threads import UNIT_THREADS
+    from mlpcli.units.executor import open_executor, unit_result
 
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     for name in thread_counts.THREAD_VARIABLES:

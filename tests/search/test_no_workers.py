@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-
 from loopback import LoopbackCluster
-from mlpcli.cli import cli
 from test_search import search_config
+
+from mlpcli.cli import cli
 
 
 def test_a_scheduler_without_workers_is_refused_before_the_run_folder(tmp_path):

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from conftest import write_config
 from processes import Child, mlpcli_args
+
 from mlpcli.cli import cli
 from mlpcli.config import load_config
 
@@ -89,7 +89,7 @@ def test_the_same_seed_gives_the_same_trials_and_trials_extends_them(tmp_path):
     again = json.loads(run("search", "--config", config, "--k", 2, "--out", tmp_path / "b", "--json").stdout)
     more = json.loads(run("search", "--config", config, "--k", 2, "--trials", 4, "--out", tmp_path / "c",
                           "--json").stdout)
-    params = lambda s: {r["trial"]: r["params"] for r in s["trials"]}  # noqa: E731
+    params = lambda s: {r["trial"]: r["params"] for r in s["trials"]}  # noqa: E731  (a one-line helper, named where it is used)
     assert table(first) == table(again)
     assert len(more["trials"]) == 4 and {t: params(more)[t] for t in (1, 2, 3)} == params(first)
 
@@ -252,7 +252,8 @@ def test_ctrl_c_on_local_workers_exits_130_and_keeps_finished_units(tmp_path, wh
     config = search_config(tmp_path, trials=6, data={"n_per_class": 60}, train={"epochs": 6, "batch_size": 8})
     for attempt in range(5):
         run_dir = tmp_path / f"run{attempt}"
-        with Child(mlpcli_args("search", "--config", config, "--k", 2, *where, "--out", run_dir), cwd=tmp_path) as child:
+        args = mlpcli_args("search", "--config", config, "--k", 2, *where, "--out", run_dir)
+        with Child(args, cwd=tmp_path) as child:
             child.wait_for_line("unit 1/12")
             child.interrupt()
             code = child.finish()

@@ -15,11 +15,11 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from loopback import START_TIMEOUT, cluster  # noqa: E402,F401 (cluster: the fixture)
-from test_search import best_weights, run, search_config, table  # noqa: E402
+from test_search import best_weights, run, search_config, table  # noqa: E402  (after the importorskip above)
 
-from mlpcli.commands import run_search  # noqa: E402
-from mlpcli.config import load_config  # noqa: E402
-from mlpcli.units.placement import Placement  # noqa: E402
+from mlpcli.commands import run_search  # noqa: E402  (after the importorskip above)
+from mlpcli.config import load_config  # noqa: E402  (after the importorskip above)
+from mlpcli.units.placement import Placement  # noqa: E402  (after the importorskip above)
 
 
 def test_a_search_on_the_cluster_gives_the_same_table_and_weight_bytes_as_one_process(cluster, tmp_path):

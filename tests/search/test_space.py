@@ -7,11 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from mlpcli.config import Config, from_dict, with_overrides
+from mlpcli.config import Config, from_dict, grid_combinations, parse_grid, with_overrides
 from mlpcli.config import to_dict as config_dict
-from mlpcli.errors import ConfigError
-from mlpcli.config import grid_combinations, parse_grid
 from mlpcli.config.search import Distribution, check_search, parse_search, to_dict
+from mlpcli.errors import ConfigError
 from mlpcli.search.space import apply_trial, draw_trials
 
 SPACE = {
@@ -196,7 +195,8 @@ def test_the_search_section_is_part_of_the_config_and_round_trips():
     assert "search" not in config_dict(Config())  # no section, no key: plain runs' config.yaml is unchanged
     with pytest.raises(ConfigError, match=r"search.halving.min_epochs: must be <= train.epochs \(6\)"):
         from_dict({**raw, "search": {**raw["search"], "halving": {"min_epochs": 7}}})
-    with pytest.raises(ConfigError, match=r"search.space.model.hiden.choice\[0\]: unknown key 'model.hiden'; did you mean 'model.hidden'"):
+    with pytest.raises(ConfigError, match=r"search.space.model.hiden.choice\[0\]: unknown key 'model.hiden'; "
+                                          r"did you mean 'model.hidden'"):
         from_dict({"search": {"space": {"model.hiden": {"choice": [[8]]}}}})
 
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import assert_same_up_to_batch_rounding
 
 from mlpcli.config import from_dict
 from mlpcli.features.pipeline import extract_features
@@ -17,8 +18,6 @@ from mlpcli.train import loop
 from mlpcli.train.augment import ERASE_FILL, augment_images, crop, erase, erase_boxes, jitter
 from mlpcli.train.copies import BLOCK, AugmentedImages, pick_versions
 from mlpcli.train.fit import holdout_split, prepare, train_model
-
-from conftest import assert_same_up_to_batch_rounding
 
 HOG = [{"name": "hog", "cell": 4}]
 

@@ -5,8 +5,8 @@ import pytest
 
 from mlpcli.config import from_dict
 from mlpcli.errors import TrainingDiverged
-from mlpcli.train.fit import holdout_split, prepare, train_model
 from mlpcli.features.standardize import Standardizer
+from mlpcli.train.fit import holdout_split, prepare, train_model
 
 
 def make_config(tmp_path, **train):
@@ -48,7 +48,8 @@ def test_full_batch_takes_one_step_per_epoch(tmp_path, monkeypatch):
     steps = []
     original = train_module.Trainer._step
     monkeypatch.setattr(train_module.Trainer, "_step",
-                        lambda self, X, y, rows, batch, lr: steps.append(len(rows)) or original(self, X, y, rows, batch, lr))
+                        lambda self, X, y, rows, batch, lr: steps.append(len(rows))
+                        or original(self, X, y, rows, batch, lr))
     fit(make_config(tmp_path, batch_size="full", epochs=2))
     assert steps == [96, 96]  # 120 images, 20% held out
 

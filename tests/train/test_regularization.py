@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.artifacts import load_model, save_model
 from mlpcli.cli import cli
@@ -13,8 +14,6 @@ from mlpcli.errors import ArtifactError, ConfigError
 from mlpcli.nn import SCHEDULES, BatchNorm, Dropout, softmax_cross_entropy, with_warmup
 from mlpcli.train.fit import build_network, holdout_split, prepare, train_model
 from mlpcli.train.recipe import batch_bounds
-
-from conftest import write_config
 
 REGULARIZED = {"model": {"hidden": [12, 8], "dropout": 0.3, "batchnorm": True},
                "train": {"optimizer": "adam", "lr": 0.01, "epochs": 3, "batch_size": 16}}

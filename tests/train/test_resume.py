@@ -6,14 +6,13 @@ import time
 
 import numpy as np
 import pytest
+from conftest import StopAfter, stopping_after, write_config
+from processes import Child, mlpcli_args
 
 from mlpcli.artifacts import load_model
 from mlpcli.config import from_dict
 from mlpcli.errors import ArtifactError, Interrupted
 from mlpcli.train.fit import holdout_split, prepare, train_model
-
-from conftest import StopAfter, stopping_after, write_config
-from processes import Child, mlpcli_args
 
 
 def config(tmp_path, **train):
@@ -165,7 +164,7 @@ def test_sigkill_never_leaves_a_wrong_model(tmp_path):
         with mlpcli("train", "--config", cfg, "--out", run_dir) as process:
             # Kill only once the first checkpoint exists, at a random moment after it, so the resume
             # path is always exercised, whatever the machine's speed.
-            process.wait_for_file(lambda: (run_dir / "checkpoint.npz").exists())
+            process.wait_for_file(lambda run_dir=run_dir: (run_dir / "checkpoint.npz").exists())
             time.sleep(rng.uniform(0.0, 0.5))  # where the kill lands, not a wait for an event
         with pytest.raises(ArtifactError):
             load_model(run_dir)  # killed mid-run: no model, never a wrong one
@@ -225,7 +224,7 @@ def test_kfold_on_a_local_cluster_stops_on_ctrl_c_with_one_line_and_no_process_l
         run_dir = tmp_path / f"run{attempt}"
         with mlpcli("kfold", "--config", cfg, "--k", 5, "--cluster", "local:2", "--out", run_dir) as stopped:
             # A fold arrived (saved as it arrives): the cluster runs, and three folds are left.
-            stopped.wait_for_file(lambda: list(run_dir.glob("folds/*/model.json")))
+            stopped.wait_for_file(lambda run_dir=run_dir: list(run_dir.glob("folds/*/model.json")))
             stopped.interrupt()
             assert stopped.finish() == 130 and stopped.leftovers() == [], stopped.stderr
         last = stopped.stderr.splitlines()[-1]

@@ -17,12 +17,12 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-import search_units as units  # noqa: E402
-from test_executor import expected, toy_work  # noqa: E402
-
+import search_units as units  # noqa: E402  (after the importorskip above)
 from loopback import HOST, START_TIMEOUT, cluster  # noqa: E402,F401 (cluster: the fixture)
+from test_executor import expected, toy_work  # noqa: E402  (after the importorskip above)
 
-from mlpcli.units.executor import ClusterError, open_executor  # noqa: E402
+from mlpcli.units.executor import ClusterError, open_executor  # noqa: E402  (after the importorskip above)
+
 
 def listening_hosts(pids) -> set:
     """The addresses the processes ``pids`` accept connections on."""

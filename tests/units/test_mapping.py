@@ -5,10 +5,11 @@ the same bytes as this process, and an unreadable file is the same clean message
 Shards and chunks are made small (``shard_length``, ``PIECE_BYTES``, ``chunk_images``,
 ``SHARD_BYTES``) so that a few dozen images make several decoding shards, each decoded in pieces,
 and several extraction shards of two chunks each. Broken on purpose once each, and seen to fail:
-the client storing decoded shards in the wrong order; joining a shard's pieces in reverse order; the client writing an extraction shard's rows one row off; ``units.mapping`` opening the
-cluster for an empty list of shards (the fully cached run). (A worker extracting its shard in one
-piece instead of chunk by chunk gave the same bytes on these images, so no test can show that
-the chunk boundaries matter here; they are kept the same anyway, see ``features.spread``.)
+the client storing decoded shards in the wrong order; joining a shard's pieces in reverse order;
+the client writing an extraction shard's rows one row off; ``units.mapping`` opening the cluster
+for an empty list of shards (the fully cached run). (A worker extracting its shard in one piece
+instead of chunk by chunk gave the same bytes on these images, so no test can show that the chunk
+boundaries matter here; they are kept the same anyway, see ``features.spread``.)
 """
 
 from __future__ import annotations

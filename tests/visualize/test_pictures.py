@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mlpcli.commands import run_features_show
 from mlpcli.config import from_dict
 from mlpcli.errors import ConfigError
-from mlpcli.features import FeatureConfig
+from mlpcli.features import FeatureConfig, raw
 from mlpcli.features import hog as hog_module
-from mlpcli.features import raw
 from mlpcli.features.standardize import Standardizer
 from mlpcli.nn import build_mlp
 from mlpcli.predictor import Predictor
@@ -18,7 +18,6 @@ from mlpcli.visualize.features_picture import bar_colors, draw_bars
 from mlpcli.visualize.strokes import cell_histograms, draw_strokes, stroke_ends
 from mlpcli.visualize.tiles import LABEL_HEIGHT, PAD, grid_size, labelled_grid, save_png, to_uint8
 from mlpcli.visualize.weights import conv_filter_tiles, pixel_templates, weight_picture
-from mlpcli.commands import run_features_show
 
 HEIGHT, WIDTH = 6, 5  # non-square, so a row/col mix-up cannot pass
 

@@ -13,14 +13,13 @@ import pytest
 from PIL import Image
 
 from mlpcli.artifacts import load_model
+from mlpcli.artifacts.evaluations import save_evaluation
+from mlpcli.commands import run_evaluate, run_kfold, run_show, run_synth, run_train
 from mlpcli.config import from_dict
 from mlpcli.errors import ArtifactError
 from mlpcli.visualize import plots
-from mlpcli.visualize.tiles import grid_size, to_uint8, upscale, PAD
+from mlpcli.visualize.tiles import PAD, grid_size, to_uint8, upscale
 from mlpcli.visualize.weights import pixel_templates
-from mlpcli.commands import run_evaluate, run_kfold, run_synth, run_train
-from mlpcli.artifacts.evaluations import save_evaluation
-from mlpcli.commands import run_show
 
 SIZE = 16
 N_PER_CLASS = 20

@@ -5,10 +5,9 @@ best_config.yaml, verified)."""
 import json
 
 from click.testing import CliRunner
+from conftest import write_config
 
 from mlpcli.cli import cli
-
-from conftest import write_config
 
 
 def run(*args):

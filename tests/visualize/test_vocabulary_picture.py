@@ -8,7 +8,6 @@ from PIL import Image
 from mlpcli.artifacts import load_model
 from mlpcli.commands import run_kfold, run_show, run_train
 from mlpcli.config import from_dict
-from mlpcli.features import bow
 from mlpcli.features.bow import patches, whitening
 from mlpcli.visualize.tiles import PAD, to_uint8, upscale
 from mlpcli.visualize.vocabulary import WORD_SIDE, word_patches

@@ -83,7 +83,7 @@ def sample_count(images_shape: tuple, params: dict) -> int:
     held = patches.positions(images_shape, params["patch"], params["stride"])
     limits = {f"the {held} patches the {images_shape[0]} training images hold": held,
               f"{SAMPLE_BYTES >> 20} MB of patches": SAMPLE_BYTES // (4 * params["patch"] ** 2 * 3)}
-    reason = min(limits, key=limits.get)
+    reason = min(limits, key=lambda limit: limits[limit])
     count = min(params["sample_patches"], limits[reason])
     if params["words"] > count:
         raise ValueError(f"bow words {params['words']} is more than the {count} patches there are "

@@ -34,7 +34,7 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int
     squared_norms = np.einsum("ij,ij->i", points, points)
     columns = np.ascontiguousarray(points.T)  # one value of every point per row, for update
     previous = np.inf
-    for iteration in range(1, iterations + 1):
+    for iteration in range(1, iterations + 1):  # noqa: B007  (read after the loop: how many ran)
         labels, distances = assign(augmented, squared_norms, centers)
         inertia = float(distances.sum(dtype=np.float64))
         if previous - inertia <= tol * inertia:

@@ -14,7 +14,7 @@ single-threaded products whatever the thread count.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from threadpoolctl import threadpool_limits
 
