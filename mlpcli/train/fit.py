@@ -20,6 +20,7 @@ from ..data.split import balance_warnings, holdout_rows, require_two_classes
 from ..features import FEATURES, FeatureConfig
 from ..features.pipeline import cached_features, cached_fit
 from ..features.standardize import Standardizer, check_finite
+from ..memory import return_freed_memory
 from ..metrics import confusion_matrix
 from ..nn import Layer, Sequential, build_extractor, mlp_layers
 from ..predictor import Predictor
@@ -117,6 +118,7 @@ def prepare(config, use_cache: bool = True, split: str = "train", split_config=N
     check_finite(X, f"features of {config.data.path or config.data.format + ' data'}")
     if use_cache:
         enforce_limit(config.data.cache_dir, int(config.data.cache_max_gb * 1e9), cache.used_paths())
+    return_freed_memory()  # what decoding and extraction freed, kept by the heap, grows with the images
     return Prepared(dataset, X, features, states)
 
 
