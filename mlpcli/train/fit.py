@@ -24,6 +24,7 @@ from ..metrics import confusion_matrix
 from ..nn import Sequential, build_extractor, mlp_layers
 from ..predictor import Predictor
 from ..progress import log
+from .imbalance import check_class_weight, class_weights
 from .loop import History, Trainer, evaluate_rows
 
 RAW = (FeatureConfig("raw", {}),)
@@ -85,6 +86,7 @@ def prepare(config, use_cache: bool = True, split: str = "train", split_config=N
     a grid or search shares its holdout, so no candidate's vocabulary sees a holdout row."""
     dataset = load_dataset(config.data, config.seed, cache=use_cache)
     require_two_classes(dataset.labels, dataset.class_names, config.data.path or f"{config.data.format} data")
+    check_class_weight(config.train.class_weight, dataset.class_names)  # before any extraction or fold
     features = network_features(config)
     log.info("data: %d images, %d classes, %dx%d", len(dataset), len(dataset.class_names),
              *dataset.images.shape[1:3])
@@ -152,8 +154,9 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     network = build_network(config, X.shape[1], n_classes, prepared.image_shape,
                             seeding.rng(config.seed, "init", *stream))
     rngs = {name: seeding.rng(config.seed, name, *stream) for name in ("shuffle", "augment", "dropout")}
+    weights = class_weights(config.train.class_weight, y[train_rows], prepared.dataset.class_names)
     trainer = Trainer(network, standardizer, config.train, config.model, rngs,
-                      prepared.image_shape if config.mode == "end_to_end" else None, label)
+                      prepared.image_shape if config.mode == "end_to_end" else None, label, weights)
     history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,
                           prepared.dataset.images.shape[1:3], prepared.features, config.model.loss,
@@ -164,6 +167,8 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
                    stopped_early=history.stopped_early, seconds=time.perf_counter() - started,
                    warnings=data_warnings, class_names=list(prepared.dataset.class_names),
                    mlpcli_version=__version__, data_fingerprint=prepared.dataset.fingerprint)
+    if weights is not None:  # balanced's numbers depend on the training rows: record what was used
+        metrics["class_weights"] = dict(zip(prepared.dataset.class_names, weights.tolist()))
     return Trained(predictor, history, metrics)
 
 
