@@ -24,22 +24,26 @@ def _relative_errors(config, batch: int, max_entries: int) -> dict[str, float]:
     from ..features.pipeline import feature_widths
     from ..nn.gradcheck import check_network
     from ..train.fit import build_network, network_features
-    from ..train.recipe import build_optimizer, seed_dropout, training_loss
+    from ..train.imbalance import class_weights
+    from ..train.objective import Objective
+    from ..train.recipe import build_optimizer, seed_dropout
 
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, dtype="float64"))
     height, width = config.data.image_size
     n_features = sum(feature_widths(network_features(config), height, width))
-    n_classes = len(class_names(config.data))
+    names = class_names(config.data)
+    n_classes = len(names)
     rng = np.random.default_rng(config.seed or 0)
     network = build_network(config, n_features, n_classes, (height, width, 3), rng)
     seed_dropout(network, np.random.default_rng(rng.integers(2**31)))  # check_network fixes its masks
     x = rng.standard_normal((batch, n_features))
     labels = rng.integers(0, n_classes, size=batch)
     weight_decay = config.model.weight_decay or 1e-3  # exercise the decay's gradient too
-    # What training runs is what gets checked: its loss (label smoothing included) and the
-    # gradient its optimizer steps along (decay included).
+    # What training runs is what gets checked: its loss (label smoothing and class weights
+    # included; balanced weights from the batch's labels) and its optimizer's gradient (decay too).
     optimizer = build_optimizer(config.train, weight_decay)
-    return check_network(network, x, labels, training_loss(config.model), optimizer,
+    loss = Objective(config.model, class_weights(config.train.class_weight, labels, names))
+    return check_network(network, x, labels, loss, optimizer,
                          max_entries=max_entries, rng=rng)
 
 

@@ -186,6 +186,19 @@ class TrainConfig:
                                  "stop after this many epochs without a better validation accuracy and keep "
                                  "the best epoch's weights; null: train every epoch")
     augment: AugmentConfig = _node(AugmentConfig)
+    class_weight: Any = _leaf("none", c.described(lambda value, key: _class_weight(value, key),
+                                                  "none, balanced or mapping",
+                                                  "none, balanced, or a mapping {class name: number >= 0}"),
+                              "weight of each sample's loss and gradient by its class, normalized by the "
+                              "batch's summed weight (so train.lr keeps its meaning); balanced: n / (k * n_c) "
+                              "from the training rows; a mapping names classes (the others keep weight 1)")
+    sampler: str = _leaf("shuffle", c.one_of(("shuffle", "balanced")),
+                         "shuffle: each epoch a permutation of the training rows; balanced: each epoch as "
+                         "many rows drawn with replacement, every class equally likely (row probability "
+                         "proportional to 1/n_c)")
+    mixup: float = _leaf(0.0, c.number(0.0), "mixup's alpha: each minibatch is blended with a shuffled copy of "
+                                             "itself, lambda ~ Beta(alpha, alpha), targets blended alike "
+                                             "(soft targets; composes with label smoothing); 0: off")
 
 
 @dataclass(frozen=True)
@@ -286,6 +299,18 @@ def _check_training(config: Config) -> None:
     if model.batchnorm and train.batch_size == 1:
         raise ConfigError("train.batch_size: batch normalization needs at least 2 samples per batch; "
                           "set train.batch_size above 1 or model.batchnorm: false")
+
+
+def _class_weight(value, key):
+    """``none``, ``balanced`` or {class name: weight >= 0}; class names are checked against the
+    data when it is loaded (``train.imbalance.class_weights``)."""
+    expected = "none, balanced, or a mapping {class name: number >= 0}"
+    if value in ("none", "balanced"):
+        return value
+    if not isinstance(value, dict) or not value:
+        raise c.fail(key, expected, value)
+    weight = c.number(0.0)
+    return {str(name): weight(w, f"{key}.{name}") for name, w in value.items()}
 
 
 def _betas(value, key) -> tuple:

@@ -57,7 +57,8 @@ def balance_warnings(labels: np.ndarray, rows: np.ndarray, val_rows: np.ndarray,
     if counts[largest] > MAX_IMBALANCE * counts[smallest]:
         warnings.append(f"classes are imbalanced: {class_names[largest]!r} has {counts[largest]} images, "
                         f"{class_names[smallest]!r} {counts[smallest]} (over {MAX_IMBALANCE}x); accuracy "
-                        f"favours the large classes")
+                        f"favours the large classes; to train against it set train.class_weight: balanced "
+                        f"or train.sampler: balanced")
     if len(val_rows):
         val_counts = np.bincount(labels[val_rows], minlength=len(class_names))
         rare = [f"{class_names[i]} ({val_counts[i]})" for i in np.flatnonzero(val_counts < MIN_VAL_PER_CLASS)]

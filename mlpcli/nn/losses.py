@@ -70,4 +70,52 @@ def squared_error(scores: np.ndarray, labels: np.ndarray) -> tuple[float, np.nda
     return loss, diff
 
 
+def soft_cross_entropy(scores: np.ndarray, targets: np.ndarray,
+                       weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Weighted mean over samples of -sum_k q[k] log p[k], p = softmax(scores), for soft targets.
+
+    targets (n_samples, n_classes), each row summing to 1 (mixup's blends, smoothed one-hots);
+    weights (n_samples,) >= 0 or None (all 1). The reduction is sum_i w_i loss_i / sum_i w_i, so
+    a weighted batch keeps the learning rate's meaning; dscores = w_i (p_i - q_i) / sum_i w_i,
+    the fused softmax Jacobian again collapsing to p - q. A batch of summed weight 0 has loss 0
+    and no gradient.
+    """
+    shifted = scores - _per_row(np.max, scores)[:, None]
+    probabilities = np.exp(shifted)
+    sums = _per_row(np.sum, probabilities)
+    # log p = shifted - log sum exp(shifted), per row; targets sum to 1, hence the single log term.
+    row_losses = np.log(sums) - _per_row(np.sum, targets * shifted)
+    probabilities /= sums[:, None]
+    return _weighted_mean(row_losses, probabilities - targets, weights)
+
+
+def soft_squared_error(scores: np.ndarray, targets: np.ndarray,
+                       weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Weighted mean over samples of 0.5 * ||scores - targets||^2; targets, weights and the
+    reduction as in ``soft_cross_entropy``."""
+    diff = scores - targets
+    return _weighted_mean(0.5 * _per_row(np.sum, diff * diff), diff, weights)
+
+
+def _weighted_mean(row_losses: np.ndarray, drows: np.ndarray, weights) -> tuple[float, np.ndarray]:
+    """(sum_i w_i row_losses_i / W, w_i drows_i / W) with W = sum_i w_i; plain means for None."""
+    if weights is None:
+        weights = np.ones(len(row_losses), dtype=drows.dtype)
+    total = float(np.sum(weights, dtype=np.float64))
+    if total == 0:
+        return 0.0, np.zeros_like(drows)
+    scale = (weights / total).astype(drows.dtype, copy=False)
+    drows *= scale[:, None]
+    return float(np.dot(row_losses.astype(np.float64), scale.astype(np.float64))), drows
+
+
+def smoothed_targets(labels: np.ndarray, n_classes: int, smoothing: float, dtype) -> np.ndarray:
+    """labels (n_samples,) int -> targets (n_samples, n_classes): (1 - e) one-hot + e / n_classes."""
+    targets = np.full((len(labels), n_classes), smoothing / n_classes, dtype=dtype)
+    targets[np.arange(len(labels)), labels] += 1 - smoothing
+    return targets
+
+
 LOSSES = {"softmax": softmax_cross_entropy, "squared": squared_error}
+#: The same losses on soft targets (n_samples, n_classes) with per-sample weights.
+SOFT_LOSSES = {"softmax": soft_cross_entropy, "squared": soft_squared_error}

@@ -27,6 +27,7 @@ from ..predictor import Predictor
 from ..progress import log
 from .augment import active
 from .copies import augmented_features
+from .imbalance import check_class_weight, class_weights
 from .loop import History, Trainer, evaluate_rows
 
 RAW = (FeatureConfig("raw", {}),)
@@ -102,6 +103,7 @@ def prepare(config, use_cache: bool = True, split: str = "train", split_config=N
     cluster's workers, to the same bytes (see ``features.spread``); fitting stays here."""
     dataset = load_dataset(config.data, config.seed, cache=use_cache, mapper=mapper)
     require_two_classes(dataset.labels, dataset.class_names, config.data.path or f"{config.data.format} data")
+    check_class_weight(config.train.class_weight, dataset.class_names)  # before any extraction or fold
     features = network_features(config)
     log.info("data: %d images, %d classes, %dx%d", len(dataset), len(dataset.class_names),
              *dataset.images.shape[1:3])
@@ -173,13 +175,8 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     standardizer = Standardizer.fit(X, train_rows)
     network = build_network(config, X.shape[1], n_classes, prepared.image_shape,
                             seeding.rng(config.seed, "init", *stream))
-    rngs = {name: seeding.rng(config.seed, name, *stream) for name in ("shuffle", "augment", "dropout")}
-    how = augmentation(config)
-    if how == "copies" and len(X) == len(y):
-        raise ValueError("train.augment: X holds no augmented copies; prepare() it with this config")
-    trainer = Trainer(network, standardizer, config.train, config.model, rngs,
-                      prepared.image_shape if how == "pixels" else None, label,
-                      n_copies=len(X) // len(y) - 1 if how == "copies" else 0)
+    trainer = _trainer(config, prepared, network, standardizer, train_rows, stream, label)
+    weights = trainer.class_weights
     history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,
                           prepared.dataset.images.shape[1:3], prepared.features, config.model.loss,
@@ -190,7 +187,23 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
                    stopped_early=history.stopped_early, seconds=time.perf_counter() - started,
                    warnings=data_warnings, class_names=list(prepared.dataset.class_names),
                    mlpcli_version=__version__, data_fingerprint=prepared.dataset.fingerprint)
+    if weights is not None:  # balanced's numbers depend on the training rows: record what was used
+        metrics["class_weights"] = dict(zip(prepared.dataset.class_names, weights.tolist()))
     return Trained(predictor, history, metrics)
+
+
+def _trainer(config, prepared: Prepared, network, standardizer, train_rows, stream: tuple, label: str) -> Trainer:
+    """The Trainer of ``network`` under ``config.train``: its seeded generators (sub-streams
+    ``stream``), where augmentation applies, the class weights of the training rows."""
+    X, y = prepared.X, prepared.dataset.labels
+    rngs = {name: seeding.rng(config.seed, name, *stream) for name in ("shuffle", "augment", "dropout")}
+    how = augmentation(config)
+    if how == "copies" and len(X) == len(y):
+        raise ValueError("train.augment: X holds no augmented copies; prepare() it with this config")
+    weights = class_weights(config.train.class_weight, y[train_rows], prepared.dataset.class_names)
+    return Trainer(network, standardizer, config.train, config.model, rngs,
+                   prepared.image_shape if how == "pixels" else None, label,
+                   n_copies=len(X) // len(y) - 1 if how == "copies" else 0, class_weights=weights)
 
 
 def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str, n_classes: int) -> dict:

@@ -23,7 +23,9 @@ from .augment import augment_rows
 from .batches import gather, standardize
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
 from .copies import pick_versions
-from .recipe import batch_bounds, build_optimizer, seed_dropout, training_loss
+from .imbalance import epoch_order
+from .objective import Objective, draw_mixing
+from .recipe import batch_bounds, build_optimizer, seed_dropout
 
 
 @dataclass
@@ -55,16 +57,19 @@ class Trainer:
     reaches the rows one of two ways: ``image_shape`` (height, width, 3) says the rows are raw
     pixels, augmented in each minibatch before standardization; ``n_copies`` says X stacks that
     many augmented copies under the plain rows (``train.augment.copies``, see ``train.copies``),
-    one version drawn per row.
+    one version drawn per row. Mixup draws from ``augment``; ``class_weights`` (n_classes,) weighs
+    each row's loss by its class.
     """
 
     def __init__(self, network, standardizer, train_config, model_config, rngs: dict,
-                 image_shape: tuple[int, int, int] | None = None, label: str = "", n_copies: int = 0) -> None:
+                 image_shape: tuple[int, int, int] | None = None, label: str = "", n_copies: int = 0,
+                 class_weights: np.ndarray | None = None) -> None:
         self.network = network
         self.standardizer = standardizer
         self.config = train_config
         self.loss_name = model_config.loss
-        self.train_loss = training_loss(model_config)
+        self.class_weights = class_weights
+        self.train_loss = Objective(model_config, class_weights)
         self.rngs = rngs
         self.shuffle_rng, self.augment_rng = rngs["shuffle"], rngs["augment"]
         seed_dropout(network, rngs["dropout"])
@@ -89,7 +94,7 @@ class Trainer:
             if stop is not None and stop.is_set():
                 self._interrupt(state, checkpoint, len(train_rows), stop)
             if state.order is None:
-                state.order = train_rows[self.shuffle_rng.permutation(len(train_rows))]
+                state.order = epoch_order(self.config.sampler, train_rows, y, self.shuffle_rng)
             started = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported once, below
                 finished = self._epoch(X, y, state, stop)
@@ -187,13 +192,19 @@ class Trainer:
         """Forward, backward and update on one minibatch; returns (data loss, number correct).
 
         The L2 penalty is left out of the returned loss so it compares with the validation loss
-        (with ``model.label_smoothing`` it is the smoothed loss that training minimizes).
+        (with label smoothing, class weights or mixup it is the loss that training minimizes;
+        with mixup a hit is the class with the larger share of the blend).
         """
         batch = self._inputs(X, len(y), rows, batch)
         labels = y[rows]
+        # Mixup blends the rows as the network sees them: after augmentation and standardization.
+        mixing = draw_mixing(len(rows), self.config.mixup, self.augment_rng)
+        if mixing is not None:
+            batch = mixing.blend(batch)
         scores = self.network.forward(batch, training=True)
-        loss, dscores = self.train_loss(scores, labels)
-        hits = int(np.count_nonzero(scores.argmax(axis=1) == labels))
+        loss, dscores = self.train_loss(scores, labels, mixing)
+        counted = labels if mixing is None else mixing.majority(labels)
+        hits = int(np.count_nonzero(scores.argmax(axis=1) == counted))
         self.network.backward(dscores)
         self.optimizer.step(self.network, lr)
         return loss, hits
