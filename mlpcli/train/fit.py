@@ -25,6 +25,7 @@ from ..nn import Sequential, build_extractor, mlp_layers
 from ..predictor import Predictor
 from ..progress import log
 from .loop import History, Trainer, evaluate_rows
+from .tta import mirrored_features
 
 RAW = (FeatureConfig("raw", {}),)
 
@@ -154,12 +155,14 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     rngs = {name: seeding.rng(config.seed, name, *stream) for name in ("shuffle", "augment", "dropout")}
     trainer = Trainer(network, standardizer, config.train, config.model, rngs,
                       prepared.image_shape if config.mode == "end_to_end" else None, label)
+    if config.train.tta == "flip":
+        trainer.val_mirror = mirrored_features(prepared, val_rows, config.model.dtype, label)
     history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,
                           prepared.dataset.images.shape[1:3], prepared.features, config.model.loss,
-                          prepared.states, preprocess_of(config.data))
+                          prepared.states, preprocess_of(config.data), config.train.tta)
     metrics = split_metrics(network, standardizer, X, y, {"train": train_rows, "val": val_rows},
-                            config.model.loss, n_classes)
+                            config.model.loss, n_classes, {"val": trainer.val_mirror})
     metrics.update(epochs=len(history.epochs), best_epoch=history.best_epoch,
                    stopped_early=history.stopped_early, seconds=time.perf_counter() - started,
                    warnings=data_warnings, class_names=list(prepared.dataset.class_names),
@@ -167,13 +170,16 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     return Trained(predictor, history, metrics)
 
 
-def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str, n_classes: int) -> dict:
+def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str, n_classes: int,
+                  mirrored: dict | None = None) -> dict:
     """{split: {"accuracy", "loss", "n", "confusion"}} for each named set of rows; ``confusion``
     is (n_classes, n_classes) counts as nested lists, rows true classes (all zero for no rows),
-    so ``show`` can draw the validation confusion without a separate evaluation."""
+    so ``show`` can draw the validation confusion without a separate evaluation. ``mirrored``
+    {split: mirrored rows' features or None} scores that split with test-time flips."""
     result = {}
     for name, rows in splits.items():
-        loss, acc, predicted = evaluate_rows(network, X, y, rows, standardizer, loss_name)
+        loss, acc, predicted = evaluate_rows(network, X, y, rows, standardizer, loss_name,
+                                             (mirrored or {}).get(name))
         result[name] = {"accuracy": acc, "loss": loss, "n": int(len(rows)),
                         "confusion": confusion_matrix(y[rows], predicted, n_classes).tolist()}
     return result
