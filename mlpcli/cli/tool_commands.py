@@ -47,11 +47,11 @@ def gradcheck(config_path, overrides, print_config, as_json):
 @click.option("--out", type=click.Path(dir_okay=False), help="Draw loss against lr into this PNG (needs matplotlib).")
 @click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON document: lrs, losses, smoothed, suggested_lr, min_loss_lr, steepest_lr ...")
+              help="Print one JSON document: lrs, losses, smoothed, centred, suggested_lr, steepest_lr ...")
 def lr_find(config_path, overrides, print_config, start, stop, steps, out, no_cache, as_json):
     """Learning-rate range test: train a fresh network for a few hundred steps while the lr
-    grows exponentially, record the smoothed loss, and suggest an lr (the smoothed loss's
-    minimum / 10). Seeded: the same config gives the same curve.
+    grows exponentially, record the loss, and suggest an lr (the minimum of a centred mean of
+    the losses). Seeded: the same config gives the same curve.
 
     \b
     Example:
@@ -73,10 +73,10 @@ def lr_find(config_path, overrides, print_config, start, stop, steps, out, no_ca
 
 
 def print_lr_find(result: dict) -> None:
-    lrs, smoothed = result["lrs"], result["smoothed"]
+    lrs, centred = result["lrs"], result["centred"]
     stride = max(1, len(lrs) // 20)
-    click.echo("lr          smoothed loss")
-    for lr, loss in list(zip(lrs, smoothed))[::stride]:
+    click.echo("lr          loss (centred mean)")
+    for lr, loss in list(zip(lrs, centred))[::stride]:
         click.echo(f"{lr:<10.3g}  {'diverged' if loss is None else format(loss, '.4f')}")
     ended = "the loss diverged" if result["diverged"] else "the last step"
     click.echo(f"{result['steps']} steps, up to lr {lrs[-1]:.3g} ({ended})")

@@ -47,10 +47,11 @@ def _relative_errors(config, batch: int, max_entries: int) -> dict[str, float]:
 def run_lr_find(config, *, start: float = 1e-6, stop: float = 1.0, steps: int = 200, out=None,
                 use_cache: bool = True) -> dict:
     """The learning-rate range test (``train.lr_find``) on the config's training rows (its
-    validation rows stay out): ``lrs``, ``losses``, ``smoothed``, ``diverged``, ``suggested_lr``
-    (the smoothed loss's minimum / 10; None if no loss was finite), ``min_loss_lr``,
-    ``steepest_lr``, ``rule``, ``config_lr`` and ``plot`` (the PNG written to ``out``, or None;
-    ``hint`` says why when matplotlib is missing)."""
+    validation rows stay out): ``lrs``, ``losses``, ``smoothed`` (the moving average that stops
+    the test), ``centred`` (the lag-free mean the suggestion reads), ``diverged``,
+    ``suggested_lr`` (the centred curve's minimum; None if no loss was finite), ``steepest_lr``,
+    ``rule``, ``config_lr``, ``steps`` and ``plot`` (the PNG written to ``out``, or None; ``hint``
+    says why when matplotlib is missing)."""
     from ..errors import ConfigError
     from ..fileio import finite_or_none
     from ..train.fit import holdout_split, prepare, resolve
@@ -62,13 +63,14 @@ def run_lr_find(config, *, start: float = 1e-6, stop: float = 1.0, steps: int = 
     prepared = prepare(config, use_cache)
     train_rows = holdout_split(config, prepared.dataset.labels, prepared.dataset.fixed_val)[0]
     curve = range_test(config, prepared, train_rows, start, stop, steps)
-    result = {"lrs": curve.lrs, "losses": curve.losses, "smoothed": curve.smoothed, "diverged": curve.diverged,
-              **curve.suggestion(), "rule": "minimum of the smoothed loss / 10", "config_lr": config.train.lr,
+    result = {"lrs": curve.lrs, "losses": curve.losses, "smoothed": curve.smoothed,
+              "centred": curve.centred().tolist(), "diverged": curve.diverged, **curve.suggestion(),
+              "rule": "minimum of the centred mean of the losses", "config_lr": config.train.lr,
               "steps": len(curve.lrs), "plot": None, "hint": None}
     if out is not None:
         result.update(_lr_find_plot(result, out))
     # JSON has no NaN or infinity: the step that diverged reads null.
-    for key in ("losses", "smoothed"):
+    for key in ("losses", "smoothed", "centred"):
         result[key] = [finite_or_none(value) for value in result[key]]
     return result
 

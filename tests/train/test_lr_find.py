@@ -1,8 +1,8 @@
 """``mlpcli lr-find``: the learning-rate range test.
 
 Watched failing with the code broken on purpose: batches drawn from an unseeded generator (the
-same-curve test), the divergence check removed (the early-stop test), the suggestion not
-clamped to the first lr (the range test), the bias correction left out (the smoothing test).
+same-curve test), the divergence check removed (the early-stop test), the suggestion read
+from the lagging moving average (the lag test), the bias correction left out (the smoothing test).
 """
 
 import json
@@ -50,13 +50,27 @@ def test_smoothing_is_a_bias_corrected_moving_average():
     assert curve.smoothed[2] == pytest.approx(expected)
 
 
+def test_the_suggestion_is_where_the_loss_was_lowest_not_where_the_moving_average_is():
+    # A loss with its minimum at step 80 of 200: the moving average (beta 0.98) still falls for
+    # dozens of steps after it, the centred mean does not.
+    lrs = lr_schedule(1e-6, 1.0, 200)
+    curve = RangeTest([], [], [])
+    for step, lr in enumerate(lrs):
+        _record(curve, float(lr), 2.0 + ((step - 80) / 40.0) ** 2, beta=0.98)
+    assert int(np.argmin(curve.smoothed)) > 100
+    suggestion = curve.suggestion()
+    assert suggestion["suggested_lr"] == pytest.approx(lrs[80])
+    assert suggestion["steepest_lr"] < suggestion["suggested_lr"]
+
+
 def test_a_diverging_loss_ends_the_test_and_json_holds_no_nan(tmp_path):
     result = run_lr_find(small(tmp_path, optimizer="sgd", momentum=0.9), steps=200, start=1e-3, stop=1e6)
     assert result["diverged"] and result["steps"] < 200 == len(lr_schedule(1e-3, 1e6, 200))
     assert len(result["lrs"]) == len(result["losses"]) == len(result["smoothed"]) == result["steps"]
     json.dumps(result, allow_nan=False)
     assert all(value is None or math.isfinite(value) for value in result["losses"])
-    assert result["min_loss_lr"] < result["lrs"][-1]
+    assert result["suggested_lr"] < result["lrs"][-1]
+    assert len(result["centred"]) == result["steps"]
 
 
 @pytest.mark.parametrize("start, stop", [(1e-5, 1e-2), (1e-2, 10.0)])
@@ -67,9 +81,9 @@ def test_cli_json_is_one_document_with_a_suggestion_inside_the_tested_range(tmp_
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert start <= document["suggested_lr"] <= stop
-    assert start <= document["steepest_lr"] <= stop and start <= document["min_loss_lr"] <= stop
+    assert start <= document["steepest_lr"] <= document["suggested_lr"]
     assert document["lrs"][0] == pytest.approx(start) and document["config_lr"] == 0.05
-    assert document["rule"] == "minimum of the smoothed loss / 10"
+    assert document["rule"] == "minimum of the centred mean of the losses"
 
 
 def test_cli_draws_the_plot_or_says_why_not(tmp_path, monkeypatch):
