@@ -47,11 +47,12 @@ def gradcheck(config_path, overrides, print_config, as_json):
 @click.option("--out", type=click.Path(dir_okay=False), help="Draw loss against lr into this PNG (needs matplotlib).")
 @click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON document: lrs, losses, smoothed, centred, suggested_lr, steepest_lr ...")
+              help="Print one JSON document: lrs, losses, smoothed, centred, suggested_lr, min_lr, steepest_lr ...")
 def lr_find(config_path, overrides, print_config, start, stop, steps, out, no_cache, as_json):
     """Learning-rate range test: train a fresh network for a few hundred steps while the lr
-    grows exponentially, record the loss, and suggest an lr (the minimum of a centred mean of
-    the losses). Seeded: the same config gives the same curve.
+    grows exponentially, record the loss, and suggest an lr (the smallest within one standard
+    error of the minimum of a centred mean of the losses). Seeded: the same config gives the
+    same curve.
 
     \b
     Example:
@@ -83,8 +84,9 @@ def print_lr_find(result: dict) -> None:
     if result["suggested_lr"] is None:
         click.echo("no suggestion: no step's loss was finite; lower --start")
     else:
-        click.echo(f"suggested lr {result['suggested_lr']:.3g} ({result['rule']}); steepest descent at "
-                   f"{result['steepest_lr']:.3g}; the config's train.lr is {result['config_lr']:g}")
+        click.echo(f"suggested lr {result['suggested_lr']:.3g} ({result['rule']}); centred minimum at "
+                   f"{result['min_lr']:.3g}, steepest descent at {result['steepest_lr']:.3g}; the config's "
+                   f"train.lr is {result['config_lr']:g}")
     if result["plot"]:
         click.echo(f"plot: {result['plot']}")
 

@@ -49,8 +49,8 @@ def run_lr_find(config, *, start: float = 1e-6, stop: float = 1.0, steps: int = 
     """The learning-rate range test (``train.lr_find``) on the config's training rows (its
     validation rows stay out): ``lrs``, ``losses``, ``smoothed`` (the moving average that stops
     the test), ``centred`` (the lag-free mean the suggestion reads), ``diverged``,
-    ``suggested_lr`` (the centred curve's minimum; None if no loss was finite), ``steepest_lr``,
-    ``rule``, ``config_lr``, ``steps`` and ``plot`` (the PNG written to ``out``, or None; ``hint``
+    ``suggested_lr`` (the smallest lr within one standard error of the centred curve's minimum;
+    None if no loss was finite), ``min_lr`` (that minimum's), ``steepest_lr``, ``rule``, ``config_lr``, ``steps`` and ``plot`` (the PNG written to ``out``, or None; ``hint``
     says why when matplotlib is missing)."""
     from ..errors import ConfigError
     from ..fileio import finite_or_none
@@ -65,7 +65,7 @@ def run_lr_find(config, *, start: float = 1e-6, stop: float = 1.0, steps: int = 
     curve = range_test(config, prepared, train_rows, start, stop, steps)
     result = {"lrs": curve.lrs, "losses": curve.losses, "smoothed": curve.smoothed,
               "centred": curve.centred().tolist(), "diverged": curve.diverged, **curve.suggestion(),
-              "rule": "minimum of the centred mean of the losses", "config_lr": config.train.lr,
+              "rule": "smallest lr within one standard error of the centred minimum", "config_lr": config.train.lr,
               "steps": len(curve.lrs), "plot": None, "hint": None}
     if out is not None:
         result.update(_lr_find_plot(result, out))

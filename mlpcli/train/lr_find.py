@@ -11,10 +11,13 @@ config gives the same curve.
 The suggestion is read from a centred mean of the losses (each step's loss averaged with the
 ``CENTRED`` fraction of the steps on either side), not from the moving average: that one lags
 by beta / (1 - beta) steps (49 at 0.98, a factor of 30 in lr at the default range), so its
-minimum sits far to the right of where the loss really was lowest. The suggested lr is the
-centred curve's minimum, the largest lr that still brought the loss down fastest over the test:
-the peak lr that Smith (2018) recommends for a warmup-and-decay schedule such as the shipped
-configs' cosine. The steepest descent of the centred curve is reported beside it.
+minimum sits far to the right of where the loss really was lowest. On a plateau (batch-norm
+networks under Adam stay flat over decades of lr) the centred minimum falls anywhere by noise,
+so the suggested lr is the smallest lr whose centred loss is within one standard error of the
+minimum (the "one-standard-error rule" of CART and glmnet: the most cautious choice the data
+cannot tell from the best). The standard error is that of a centred mean: the per-step scatter
+around the curve over the square root of the window. The centred minimum (``min_lr``) and the
+steepest descent before it (``steepest_lr``) are reported beside it.
 """
 
 from __future__ import annotations
@@ -61,18 +64,29 @@ class RangeTest:
             return np.where(count > 0, total / count, np.nan)
 
     def suggestion(self) -> dict:
-        """{"suggested_lr": the lr at the centred curve's minimum, "steepest_lr": where it falls
-        fastest per unit of log(lr) before that}; Nones without a finite loss."""
+        """{"suggested_lr": the smallest lr within one standard error of the centred minimum,
+        "min_lr": the centred minimum's, "steepest_lr": where the centred loss falls fastest per
+        unit of log(lr) before it}; Nones without a finite loss."""
         centred = self.centred()
         finite = np.flatnonzero(np.isfinite(centred))
         if finite.size == 0:
-            return {"suggested_lr": None, "steepest_lr": None}
+            return {"suggested_lr": None, "min_lr": None, "steepest_lr": None}
         lowest = int(finite[np.argmin(centred[finite])])
         steepest = lowest
         if lowest >= 2:
             slopes = np.gradient(centred[:lowest + 1], np.log(self.lrs[:lowest + 1]))
             steepest = int(np.argmin(slopes))
-        return {"suggested_lr": self.lrs[lowest], "steepest_lr": self.lrs[steepest]}
+        within = centred[:lowest + 1] <= centred[lowest] + self._standard_error(centred, lowest)
+        return {"suggested_lr": self.lrs[int(np.argmax(within))], "min_lr": self.lrs[lowest],
+                "steepest_lr": self.lrs[steepest]}
+
+    def _standard_error(self, centred: np.ndarray, lowest: int) -> float:
+        """The standard error of one centred mean: the losses' scatter around ``centred`` up to
+        the window past the minimum (not the diverging tail) over sqrt(window length)."""
+        half = max(1, round(CENTRED * len(self.losses)))
+        scatter = (np.asarray(self.losses, dtype=np.float64) - centred)[:lowest + half + 1]
+        scatter = scatter[np.isfinite(scatter)]
+        return float(scatter.std() / math.sqrt(2 * half + 1)) if scatter.size else 0.0
 
 
 def lr_schedule(start: float, stop: float, steps: int) -> np.ndarray:

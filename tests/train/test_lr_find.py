@@ -2,7 +2,8 @@
 
 Watched failing with the code broken on purpose: batches drawn from an unseeded generator (the
 same-curve test), the divergence check removed (the early-stop test), the suggestion read
-from the lagging moving average (the lag test), the bias correction left out (the smoothing test).
+from the lagging moving average (the lag test) or at the noisy minimum of a plateau (the
+one-standard-error test), the bias correction left out (the smoothing test).
 """
 
 import json
@@ -59,8 +60,22 @@ def test_the_suggestion_is_where_the_loss_was_lowest_not_where_the_moving_averag
         _record(curve, float(lr), 2.0 + ((step - 80) / 40.0) ** 2, beta=0.98)
     assert int(np.argmin(curve.smoothed)) > 100
     suggestion = curve.suggestion()
-    assert suggestion["suggested_lr"] == pytest.approx(lrs[80])
+    assert suggestion["min_lr"] == pytest.approx(lrs[80])
+    assert lrs[70] <= suggestion["suggested_lr"] <= lrs[80]
     assert suggestion["steepest_lr"] < suggestion["suggested_lr"]
+
+
+def test_on_a_noisy_plateau_the_suggestion_is_its_start_not_its_lowest_point():
+    # The loss falls until step 60, then stays flat up to noise: where the plateau's centred
+    # mean happens to be lowest is chance (here step 153); the one-standard-error rule stays
+    # in the plateau's first part (here step 100, where the mean first comes within 1 SE).
+    lrs = lr_schedule(1e-6, 1.0, 200)
+    noise = np.random.default_rng(0).normal(0, 0.1, 200)
+    losses = np.where(np.arange(200) < 60, 3.0 - np.arange(200) / 60, 2.0) + noise
+    curve = RangeTest(list(lrs), list(losses), [])
+    suggestion = curve.suggestion()
+    assert suggestion["min_lr"] > lrs[140]
+    assert lrs[55] <= suggestion["suggested_lr"] <= lrs[110]
 
 
 def test_a_diverging_loss_ends_the_test_and_json_holds_no_nan(tmp_path):
@@ -83,7 +98,8 @@ def test_cli_json_is_one_document_with_a_suggestion_inside_the_tested_range(tmp_
     assert start <= document["suggested_lr"] <= stop
     assert start <= document["steepest_lr"] <= document["suggested_lr"]
     assert document["lrs"][0] == pytest.approx(start) and document["config_lr"] == 0.05
-    assert document["rule"] == "minimum of the centred mean of the losses"
+    assert document["rule"] == "smallest lr within one standard error of the centred minimum"
+    assert document["suggested_lr"] <= document["min_lr"] <= stop
 
 
 def test_cli_draws_the_plot_or_says_why_not(tmp_path, monkeypatch):
