@@ -9,3 +9,7 @@ DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
 
 #: The metrics ``evaluate --fail-under`` can gate on (``--metric``).
 GATE_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+
+#: Test-time augmentation (``train.tta``, ``predict/evaluate --tta``): none, or flip (the mean of
+#: the probabilities of each image and its left-right mirror).
+TTA_MODES = ("none", "flip")

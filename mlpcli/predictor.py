@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .choices import TTA_MODES
 from .data.shape import Preprocess
 from .features.pipeline import extract_features, state_digest
 from .imagerows import ImageRows
@@ -35,17 +36,52 @@ def network_scores(network, X: np.ndarray, rows: np.ndarray | None, standardizer
     return np.concatenate(parts)
 
 
+class Mirrored:
+    """The left-right mirror of images (n_images, height, width, 3), read slice by slice.
+
+    Only the column axis is reversed (row r, column c comes from column width-1-c), lazily, so
+    any array-like ``images`` (a memory map, ``ShardedImages``) is mirrored without a copy of
+    the whole set. Each slice is made contiguous: extractors then see the same memory layout as
+    for any decoded image, so their sums run in the same order.
+    """
+
+    def __init__(self, images) -> None:
+        self.images = images
+        self.shape = tuple(images.shape)
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        return np.ascontiguousarray(np.asarray(self.images[index])[..., ::-1, :])
+
+
+def flip_average(predict, images) -> np.ndarray:
+    """Test-time flips: the mean of ``predict(images)`` and ``predict`` of their mirror, both
+    (n_images, n_classes) probabilities; a flipped object looks like the original to a person,
+    so the two passes' errors partly cancel."""
+    return (predict(images) + predict(Mirrored(images))) / 2
+
+
+def check_tta(tta: str) -> str:
+    if tta not in TTA_MODES:
+        raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}; got {tta!r}")
+    return tta
+
+
 class Predictor:
     """A trained network with the preprocessing it was trained with.
 
     ``features`` is the list of FeatureConfig the network's input was made with (``raw`` in
     end-to-end mode); ``states`` their fitted states (None for an unfitted extractor; see
     ``features.pipeline``); ``standardizer`` holds the training rows' statistics; ``preprocess``
-    (a ``data.shape.Preprocess``) how a file becomes its input image (default: squash to RGB).
+    (a ``data.shape.Preprocess``) how a file becomes its input image (default: squash to RGB);
+    ``tta`` the test-time augmentation ``predict_proba`` applies (``choices.TTA_MODES``).
     """
 
     def __init__(self, network, standardizer, class_names, image_size, features, loss: str = "softmax",
-                 states=None, preprocess=None):
+                 states=None, preprocess=None, tta: str = "none"):
         self.network = network
         self.standardizer = standardizer
         self.class_names = tuple(class_names)
@@ -58,6 +94,7 @@ class Predictor:
         if len(self.states) != len(self.features):
             raise ValueError(f"{len(self.states)} feature states for {len(self.features)} features")
         self.loss = loss
+        self.tta = check_tta(tta)
 
     @property
     def dtype(self):
@@ -78,7 +115,16 @@ class Predictor:
         return softmax(network_scores(self.network, X, rows, self.standardizer))
 
     def predict_proba(self, images: ImageRows) -> np.ndarray:
-        return self.predict_proba_features(self.extract(images))
+        """Images (n_images, height, width, 3) uint8 -> probabilities (n_images, n_classes),
+        averaged with the mirrored images' when ``tta`` is flip."""
+        return _predict_images(self, images)
+
+
+def _predict_images(model, images) -> np.ndarray:
+    def plain(batch) -> np.ndarray:
+        return model.predict_proba_features(model.extract(batch))
+
+    return flip_average(plain, images) if model.tta == "flip" else plain(images)
 
 
 def state_digests(states) -> tuple:
@@ -95,7 +141,7 @@ class FoldEnsemble:
     def __init__(self, members: list[Predictor]) -> None:
         first = members[0]
         for index, member in enumerate(members[1:], start=2):
-            for attribute in ("class_names", "image_size", "preprocess", "features", "dtype"):
+            for attribute in ("class_names", "image_size", "preprocess", "features", "dtype", "tta"):
                 if getattr(member, attribute) != getattr(first, attribute):
                     raise ValueError(f"ensemble member {index} has different {attribute} than member 1: "
                                      f"{getattr(member, attribute)} vs {getattr(first, attribute)}")
@@ -108,6 +154,7 @@ class FoldEnsemble:
         self.preprocess = first.preprocess
         self.features = first.features
         self.states = first.states
+        self.tta = first.tta
 
     def extract(self, images: ImageRows) -> np.ndarray:
         return self.members[0].extract(images)
@@ -119,4 +166,4 @@ class FoldEnsemble:
         return total / len(self.members)
 
     def predict_proba(self, images: ImageRows) -> np.ndarray:
-        return self.predict_proba_features(self.extract(images))
+        return _predict_images(self, images)

@@ -48,7 +48,7 @@ def save_model(directory: str | Path, predictor: Predictor | FoldEnsemble, membe
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
             "class_names": list(predictor.class_names), "image_size": list(predictor.image_size),
             "features": [{"name": f.name, **f.params} for f in predictor.features],
-            "preprocess": predictor.preprocess.describe()}
+            "preprocess": predictor.preprocess.describe(), "tta": predictor.tta}
     if isinstance(predictor, FoldEnsemble):
         meta.update(kind="ensemble", members=[str(m) for m in member_dirs])
     else:
@@ -100,7 +100,7 @@ def _load_ensemble(directory: Path, description: Description) -> FoldEnsemble:
     if ensemble.preprocess.describe() != description.preprocess:
         raise ArtifactError(f"{path}: the ensemble's preprocess differs from its members' "
                             f"({description.preprocess} vs {ensemble.preprocess.describe()})")
-    for attribute in ("class_names", "image_size", "features"):
+    for attribute in ("class_names", "image_size", "features", "tta"):
         if getattr(ensemble, attribute) != getattr(description, attribute):
             raise ArtifactError(f"{path}: the ensemble's {attribute} differ from its members' "
                                 f"({getattr(description, attribute)} vs {getattr(ensemble, attribute)})")
@@ -143,7 +143,7 @@ def _load_network(directory: Path, description: Description) -> Predictor:
     standardizer = Standardizer(arrays["standardizer/mean"], arrays["standardizer/std"])
     return Predictor(network, standardizer, description.class_names, description.image_size,
                      description.features, description.loss, _states(description.features, arrays),
-                     Preprocess(description.image_size, **description.preprocess))
+                     Preprocess(description.image_size, **description.preprocess), description.tta)
 
 
 def _states(features, arrays: dict) -> tuple:

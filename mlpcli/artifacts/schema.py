@@ -22,6 +22,8 @@ Version 1 (``format: mlpcli-model``, ``format_version: 1``):
   version 1: a bundle without fitted features has no such arrays, as before, and an older mlpcli
   refuses a ``bow`` feature by its name.
 - ensemble: ``members``, relative paths of network bundles inside the ensemble's folder
+- ``tta`` (optional, added within version 1): the test-time augmentation ``predict`` and
+  ``evaluate`` apply by default, one of ``choices.TTA_MODES``; a bundle without it uses none
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 
 from ..checks import is_int, shown
+from ..choices import TTA_MODES
 from ..data.shape import COLORS, RESIZES, Preprocess
 from ..errors import ArtifactError, ConfigError
 from ..features import FEATURES, FeatureConfig, validate_feature
@@ -63,6 +66,7 @@ class Description:
     architecture: list | None = None
     members: tuple[str, ...] = ()
     preprocess: dict = field(default_factory=lambda: dict(DEFAULT_PREPROCESS))
+    tta: str = "none"
 
 
 def describe(meta, path: Path) -> Description:
@@ -76,7 +80,8 @@ def describe(meta, path: Path) -> Description:
     except ConfigError as exc:
         raise ArtifactError(f"{path}: {exc}") from None
     common = Description(kind=kind, class_names=class_names, image_size=image_size, features=features,
-                         n_features=n_features, preprocess=_preprocess(meta.get("preprocess"), path))
+                         n_features=n_features, preprocess=_preprocess(meta.get("preprocess"), path),
+                         tta=_tta(meta.get("tta", "none"), path))
     if kind == "ensemble":
         return replace(common, members=_members(meta["members"], path))
     if not isinstance(meta["loss"], str) or meta["loss"] not in LOSSES:
@@ -191,6 +196,12 @@ def _preprocess(value, path) -> dict:
             or value["color"] not in COLORS or not is_int(value["pad_fill"]) or not 0 <= value["pad_fill"] <= 255:
         raise _bad(path, "preprocess", expected, value)
     return dict(value)
+
+
+def _tta(value, path) -> str:
+    if not isinstance(value, str) or value not in TTA_MODES:
+        raise _bad(path, "tta", f"one of {', '.join(TTA_MODES)}", value)
+    return value
 
 
 def _features(value, path) -> tuple[FeatureConfig, ...]:

@@ -125,6 +125,15 @@ def decode_options(command):
                              "reported on stderr and under 'skipped' in --json).")(command)
 
 
+def tta_option(command):
+    """--tta, shared by predict and evaluate: the model's recorded train.tta unless given."""
+    from ..choices import TTA_MODES
+
+    return click.option("--tta", type=click.Choice(TTA_MODES), default=None,
+                        help="Test-time augmentation: flip averages each image's probabilities with its "
+                             "left-right mirror's [default: the model's train.tta].")(command)
+
+
 def output_suffix(ctx, param, value):
     from ..tables import FORMATS
 

@@ -34,7 +34,8 @@ def print_kfold(result) -> None:
 
 
 def print_report(report) -> None:
-    click.echo(f"accuracy           {report['accuracy']:.4f}  on {report['n']} images")
+    flips = " (with test-time flips)" if report.get("tta") == "flip" else ""
+    click.echo(f"accuracy           {report['accuracy']:.4f}  on {report['n']} images{flips}")
     click.echo(f"balanced accuracy  {report['balanced_accuracy']:.4f}")
     click.echo(f"macro F1           {report['macro_f1']:.4f}")
     click.echo(f"log-loss           {report['log_loss']:.4f}\n")

@@ -36,6 +36,61 @@ def gradcheck(config_path, overrides, print_config, as_json):
         sys.exit(1)
 
 
+@cli.command("lr-find")
+@config_options
+@click.option("--start", default=1e-6, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate of the first step.")
+@click.option("--stop", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate of the last step (the test stops earlier if the loss diverges).")
+@click.option("--steps", default=200, show_default=True, type=click.IntRange(min=10),
+              help="Minibatch steps, the lr growing exponentially from --start to --stop.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Draw loss against lr into this PNG (needs matplotlib).")
+@click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document: lrs, losses, smoothed, centred, suggested_lr, min_lr, steepest_lr ...")
+def lr_find(config_path, overrides, print_config, start, stop, steps, out, no_cache, as_json):
+    """Learning-rate range test: train a fresh network for a few hundred steps while the lr
+    grows exponentially, record the loss, and suggest an lr (the smallest within one standard
+    error of the minimum of a centred mean of the losses). Seeded: the same config gives the
+    same curve.
+
+    \b
+    Example:
+      mlpcli lr-find --config configs/cifar10-hog.yaml --out lr.png
+      mlpcli lr-find --config configs/quickstart.yaml --start 1e-5 --stop 10 --steps 300 --json
+    """
+    from ..commands import run_lr_find
+
+    if start >= stop:
+        raise click.BadParameter(f"--start ({start:g}) must be below --stop ({stop:g})", param_hint="--start")
+    result = run_lr_find(load_config_or_print(config_path, overrides, print_config), start=start, stop=stop,
+                         steps=steps, out=out, use_cache=not no_cache)
+    if as_json:
+        emit_json(result)
+    else:
+        print_lr_find(result)
+    if result["hint"]:
+        click.echo(f"hint: {result['hint']}", err=True)
+
+
+def print_lr_find(result: dict) -> None:
+    lrs, centred = result["lrs"], result["centred"]
+    stride = max(1, len(lrs) // 20)
+    click.echo("lr          loss (centred mean)")
+    for lr, loss in list(zip(lrs, centred))[::stride]:
+        click.echo(f"{lr:<10.3g}  {'diverged' if loss is None else format(loss, '.4f')}")
+    ended = "the loss diverged" if result["diverged"] else "the last step"
+    click.echo(f"{result['steps']} steps, up to lr {lrs[-1]:.3g} ({ended})")
+    if result["suggested_lr"] is None:
+        click.echo("no suggestion: no step's loss was finite; lower --start")
+    else:
+        click.echo(f"suggested lr {result['suggested_lr']:.3g} ({result['rule']}); centred minimum at "
+                   f"{result['min_lr']:.3g}, steepest descent at {result['steepest_lr']:.3g}; the config's "
+                   f"train.lr is {result['config_lr']:g}")
+    if result["plot"]:
+        click.echo(f"plot: {result['plot']}")
+
+
 @cli.group()
 def data():
     """Make or fetch data sets.

@@ -9,7 +9,7 @@ from ..choices import GATE_METRICS
 from ..errors import ArtifactError, GateFailed
 from .app import cli
 from .baseline_gate import baseline_options, evaluate_against_baseline
-from .options import config_options, decode_options, emit_json, load_config_or_print, output_suffix
+from .options import config_options, decode_options, emit_json, load_config_or_print, output_suffix, tta_option
 from .text import print_report, print_show
 
 
@@ -22,9 +22,10 @@ from .text import print_report, print_show
 @click.option("--output", type=click.Path(dir_okay=False), callback=output_suffix,
               help="Write the table to this file instead of stdout: .tsv, .csv or .jsonl (by suffix).")
 @decode_options
+@tta_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document: {predictions: [...], skipped: [...]}.")
-def predict(paths, model_dir, top_k, output, on_error, max_pixels, as_json):
+def predict(paths, model_dir, top_k, output, on_error, max_pixels, tta, as_json):
     """Label image files (or every image in the given folders).
 
     Prints a tab-separated table with a header: path, label, probability, then
@@ -34,11 +35,12 @@ def predict(paths, model_dir, top_k, output, on_error, max_pixels, as_json):
     Example:
       mlpcli predict cat.png photos/ --model runs/latest --top-k 3
       mlpcli predict photos/ --output labels.csv --on-error skip
+      mlpcli predict photos/ --tta flip
     """
     from .. import tables
     from ..commands import run_predict
 
-    result = run_predict(paths, model_dir, top_k=top_k, on_error=on_error, max_pixels=max_pixels)
+    result = run_predict(paths, model_dir, top_k=top_k, on_error=on_error, max_pixels=max_pixels, tta=tta)
     if output is not None:
         path = tables.write(output, result["predictions"])
         click.echo(f"wrote {len(result['predictions'])} predictions to {path}", err=True)
@@ -59,11 +61,12 @@ def predict(paths, model_dir, top_k, output, on_error, max_pixels, as_json):
 @click.option("--metric", type=click.Choice(GATE_METRICS), default="accuracy", show_default=True,
               help="What --fail-under and --baseline gate on.")
 @decode_options
+@tta_option
 @click.option("--save", is_flag=True,
               help="Keep the report, with the misclassified files, in the run's evaluations/ (for mlpcli show).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
 @baseline_options
-def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, save, as_json, baseline, max_drop,
+def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, tta, save, as_json, baseline, max_drop,
              alpha, report_path):
     """Accuracy, balanced accuracy, macro-F1, log-loss, per-class precision/recall/F1 and the
     confusion matrix on labelled data.
@@ -81,6 +84,7 @@ def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, sav
     Example:
       mlpcli evaluate --model runs/latest --data data/test --fail-under 0.8 --metric macro_f1
       mlpcli evaluate --model runs/new --baseline runs/main --data data/test --report report.md
+      mlpcli evaluate --model runs/latest --data data/test --tta flip
     """
     if baseline is not None:
         return evaluate_against_baseline(model_dir, baseline, data_path, on_error, max_pixels, metric, max_drop,
@@ -88,7 +92,7 @@ def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, sav
     from ..commands import run_evaluate
 
     report = run_evaluate(model_dir, data_path, on_error=on_error, max_pixels=max_pixels, fail_under=fail_under,
-                          metric=metric)
+                          metric=metric, tta=tta)
     shown = {key: value for key, value in report.items() if key != "misclassified"}
     if as_json:
         emit_json(shown)

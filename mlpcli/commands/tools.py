@@ -1,4 +1,4 @@
-"""The tools: ``gradcheck`` and ``data synth``."""
+"""The tools: ``gradcheck``, ``lr-find`` and ``data synth``."""
 
 from __future__ import annotations
 
@@ -45,6 +45,48 @@ def _relative_errors(config, batch: int, max_entries: int) -> dict[str, float]:
     loss = Objective(config.model, class_weights(config.train.class_weight, labels, names))
     return check_network(network, x, labels, loss, optimizer,
                          max_entries=max_entries, rng=rng)
+
+
+def run_lr_find(config, *, start: float = 1e-6, stop: float = 1.0, steps: int = 200, out=None,
+                use_cache: bool = True) -> dict:
+    """The learning-rate range test (``train.lr_find``) on the config's training rows (its
+    validation rows stay out): ``lrs``, ``losses``, ``smoothed`` (the moving average that stops
+    the test), ``centred`` (the lag-free mean the suggestion reads), ``diverged``,
+    ``suggested_lr`` (the smallest lr within one standard error of the centred curve's minimum;
+    None if no loss was finite), ``min_lr`` (that minimum's), ``steepest_lr``, ``rule``,
+    ``config_lr``, ``steps`` and ``plot`` (the PNG written to ``out``, or None; ``hint`` says why
+    when matplotlib is missing)."""
+    from ..errors import ConfigError
+    from ..fileio import finite_or_none
+    from ..train.fit import holdout_split, prepare, resolve
+    from ..train.lr_find import range_test
+
+    if not 0 < start < stop:
+        raise ConfigError(f"lr-find: --start must be > 0 and below --stop; got {start:g} and {stop:g}")
+    config = resolve(config)
+    prepared = prepare(config, use_cache)
+    train_rows = holdout_split(config, prepared.dataset.labels, prepared.dataset.fixed_val)[0]
+    curve = range_test(config, prepared, train_rows, start, stop, steps)
+    result = {"lrs": curve.lrs, "losses": curve.losses, "smoothed": curve.smoothed,
+              "centred": curve.centred().tolist(), "diverged": curve.diverged, **curve.suggestion(),
+              "rule": "smallest lr within one standard error of the centred minimum", "config_lr": config.train.lr,
+              "steps": len(curve.lrs), "plot": None, "hint": None}
+    if out is not None:
+        result.update(_lr_find_plot(result, out))
+    # JSON has no NaN or infinity: the step that diverged reads null.
+    for key in ("losses", "smoothed", "centred"):
+        result[key] = [finite_or_none(value) for value in result[key]]
+    return result
+
+
+def _lr_find_plot(result: dict, out) -> dict:
+    from ..visualize import plots
+
+    if not plots.available():
+        return {"hint": f"matplotlib is not installed, so {out} was not drawn; {plots.INSTALL_HINT} to get it"}
+    from ..visualize.lr_plot import lr_find_plot
+
+    return {"plot": str(lr_find_plot(result, out))}
 
 
 def run_synth(out, n_per_class: int, size: int, seed: int) -> int:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_predict(paths, model_dir, *, top_k: int = 1, on_error: str = "fail", max_pixels: int | None = None) -> dict:
+def run_predict(paths, model_dir, *, top_k: int = 1, on_error: str = "fail", max_pixels: int | None = None,
+                tta: str | None = None) -> dict:
     """Label each image file (folders are expanded to the images inside, sorted).
 
     Returns ``{"predictions": [{"path", "label", "probability", "top_k"}], "skipped": [{"path",
     "reason"}]}``. Unreadable files raise one DataError naming each, or with ``on_error="skip"``
     are left out and listed in ``skipped``. ``max_pixels`` is the decompression-bomb limit
-    (default ``data.DEFAULT_MAX_IMAGE_PIXELS``).
+    (default ``data.DEFAULT_MAX_IMAGE_PIXELS``). ``tta`` (none or flip) overrides the model's
+    recorded ``train.tta``.
     """
     import numpy as np
 
@@ -21,7 +23,7 @@ def run_predict(paths, model_dir, *, top_k: int = 1, on_error: str = "fail", max
     from ..data.images import expand_image_paths
     from ..errors import DataError
 
-    model = load_model(model_dir)
+    model = _with_tta(load_model(model_dir), tta)
     files = expand_image_paths(paths)
     images, kept, skipped = decode_all(files, model.preprocess, on_error == "skip",
                                        max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
@@ -39,18 +41,19 @@ def run_predict(paths, model_dir, *, top_k: int = 1, on_error: str = "fail", max
 
 
 def run_evaluate(model_dir, data_path, *, on_error: str = "fail", max_pixels: int | None = None,
-                 fail_under: float | None = None, metric: str = "accuracy") -> dict:
+                 fail_under: float | None = None, metric: str = "accuracy", tta: str | None = None) -> dict:
     """Accuracy, balanced accuracy, macro-F1, log-loss, per-class report and confusion matrix of a
     model on labelled data, plus ``skipped`` (unreadable files left out with ``on_error="skip"``),
     ``misclassified`` ([{"path", "true_label", "predicted_label", "probability"}]), ``gate``
-    (``metrics.quality_gate`` of ``metric`` against ``fail_under``, or None without one). The
+    (``metrics.quality_gate`` of ``metric`` against ``fail_under``, or None without one) and ``tta``
+    (the test-time augmentation used: ``tta`` if given, else the model's ``train.tta``). The
     caller saves it (``artifacts.evaluations.save_evaluation``) after showing it, so a run folder
     that refuses the file still shows the report."""
     from ..artifacts import load_model
     from ..data import DEFAULT_MAX_IMAGE_PIXELS, load_labelled, relabel
     from ..metrics import classification_report, quality_gate
 
-    model = load_model(model_dir)
+    model = _with_tta(load_model(model_dir), tta)
     dataset = load_labelled(data_path, model.preprocess, on_error, max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
     labels = relabel(dataset, model.class_names, data_path)
     probabilities = model.predict_proba(dataset.images)
@@ -58,9 +61,17 @@ def run_evaluate(model_dir, data_path, *, on_error: str = "fail", max_pixels: in
     report = classification_report(labels, predicted, model.class_names, probabilities)
     report["gate"] = None if fail_under is None else quality_gate(report, metric, fail_under)
     report["skipped"] = dataset.skipped
+    report["tta"] = model.tta
     report["misclassified"] = _misclassified(dataset, data_path, labels, predicted, probabilities,
                                              model.class_names)
     return report
+
+
+def _with_tta(model, tta: str | None):
+    """``model`` predicting with ``tta`` (a ``choices.TTA_MODES`` value), or as recorded if None."""
+    if tta is not None:
+        model.tta = tta
+    return model
 
 
 def _misclassified(dataset, data_path, labels, predicted, probabilities, class_names) -> list[dict]:

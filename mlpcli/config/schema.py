@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import checks as c
+from ..choices import TTA_MODES
 from ..data import DEFAULT_MAX_IMAGE_PIXELS, LOADERS
 from ..data.shape import COLORS, RESIZES
 from ..errors import ConfigError
@@ -185,6 +186,14 @@ class TrainConfig:
     patience: int | None = _leaf(None, c.optional(c.integer(1)),
                                  "stop after this many epochs without a better validation accuracy and keep "
                                  "the best epoch's weights; null: train every epoch")
+    tta: str = _leaf("none", c.one_of(TTA_MODES), "test-time flips: flip scores each validation image as the "
+                                                  "mean of its and its left-right mirror's probabilities, and "
+                                                  "is recorded in the model so predict and evaluate do the same "
+                                                  "(--tta none overrides)")
+    ema: float | None = _leaf(None, c.optional(c.number(0.0, 1.0, exclusive_max=True)),
+                              "decay of an exponential moving average of the weights (and batch-norm "
+                              "statistics), updated after each step and validated and saved instead of "
+                              "the raw weights, e.g. 0.999; 0 or null: off")
     augment: AugmentConfig = _node(AugmentConfig)
     class_weight: Any = _leaf("none", c.described(lambda value, key: _class_weight(value, key),
                                                   "none, balanced or mapping",

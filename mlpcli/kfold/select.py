@@ -17,6 +17,7 @@ from ..config import dump_yaml
 from ..metrics import accuracy, confusion_matrix
 from ..predictor import FoldEnsemble
 from ..progress import log
+from ..train.tta import mirrored_features
 from ..units.runtime import unit_threads
 from .folds import summarize
 
@@ -48,15 +49,23 @@ def evaluate_folds(prepared, folds: list[np.ndarray], fold_models: list) -> dict
 
 
 def holdout_scores(plan, prepared, fold_models: list, best_fold: int) -> dict | None:
-    """Accuracy on the held-out rows (which no fold saw) of the ensemble and of the best fold."""
+    """Accuracy on the held-out rows (which no fold saw) of the ensemble and of the best fold,
+    with test-time flips when the folds were trained with ``train.tta: flip``."""
     if plan.holdout.size == 0:
         return None
     X, rows, y = prepared.X, plan.holdout, prepared.dataset.labels[plan.holdout]
+    mirrored = mirrored_features(prepared, rows, X.dtype) if fold_models[0][0].tta == "flip" else None
     with unit_threads():
-        ensemble = FoldEnsemble([predictor for predictor, _ in fold_models]).predict_proba_features(X, rows)
-        single = fold_models[best_fold - 1][0].predict_proba_features(X, rows)
+        ensemble = _holdout_proba(FoldEnsemble([predictor for predictor, _ in fold_models]), X, rows, mirrored)
+        single = _holdout_proba(fold_models[best_fold - 1][0], X, rows, mirrored)
     return {"n": int(len(y)), "ensemble_accuracy": accuracy(y, ensemble.argmax(axis=1)),
             "best_fold_accuracy": accuracy(y, single.argmax(axis=1))}
+
+
+def _holdout_proba(model, X, rows, mirrored) -> np.ndarray:
+    """Probabilities (len(rows), n_classes) of ``X[rows]``, averaged with the mirrored rows' if given."""
+    probabilities = model.predict_proba_features(X, rows)
+    return probabilities if mirrored is None else (probabilities + model.predict_proba_features(mirrored)) / 2
 
 
 def select(plan, trained: list[list]) -> tuple[int, dict, np.ndarray]:

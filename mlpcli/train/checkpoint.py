@@ -2,8 +2,9 @@
 
 One checkpoint file per training run (per fold in k-fold), replaced atomically after every
 epoch and when a stop is requested. It holds the weights, the optimizer's velocities, the
-best-so-far weights for early stopping, the current epoch's sample order and position, the
-random generators' states (shuffle, augment, dropout) and the history, as arrays plus one JSON string (no pickle).
+weights' moving average (``train.ema``), the best-so-far weights for early stopping, the current
+epoch's sample order and position, the random generators' states (shuffle, augment, dropout) and
+the history, as arrays plus one JSON string (no pickle).
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ class TrainState:
         return self.order
 
 
-def save_checkpoint(path: Path, state: TrainState, network_state: dict, optimizer_state: dict) -> None:
+def save_checkpoint(path: Path, state: TrainState, network_state: dict, optimizer_state: dict,
+                    average_state: dict | None = None) -> None:
     arrays = {f"network/{k}": v for k, v in network_state.items()}
+    arrays.update({f"ema/{k}": v for k, v in (average_state or {}).items()})
     arrays.update({f"optimizer/{k}": v for k, v in optimizer_state.items()})
     arrays.update({f"best/{k}": v for k, v in (state.best_state or {}).items()})
     if state.order is not None:
@@ -54,15 +57,16 @@ def save_checkpoint(path: Path, state: TrainState, network_state: dict, optimize
     atomic_save_npz(path, arrays)
 
 
-def load_checkpoint(path: Path) -> tuple[TrainState, dict, dict]:
-    """(state, network arrays, optimizer arrays); ArtifactError if the file is damaged."""
+def load_checkpoint(path: Path) -> tuple[TrainState, dict, dict, dict]:
+    """(state, network arrays, optimizer arrays, moving-average arrays (empty without
+    ``train.ema``)); ArtifactError if the file is damaged."""
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {key: stored[key] for key in stored.files}
         meta = json.loads(str(arrays.pop("state")))
     except Exception as exc:  # zip, JSON and key errors all mean the same: unusable
         raise ArtifactError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
-    groups: dict[str, dict[str, np.ndarray]] = {"network": {}, "optimizer": {}, "best": {}}
+    groups: dict[str, dict[str, np.ndarray]] = {"network": {}, "optimizer": {}, "best": {}, "ema": {}}
     for key, value in arrays.items():
         group, _, name = key.partition("/")
         if group in groups:
@@ -72,10 +76,10 @@ def load_checkpoint(path: Path) -> tuple[TrainState, dict, dict]:
                        best_accuracy=meta["best_accuracy"], best_epoch=meta["best_epoch"],
                        best_state=groups["best"] or None, waited=meta["waited"],
                        stopped_early=meta["stopped_early"], rng_states=meta["rng_states"])
-    return state, groups["network"], groups["optimizer"]
+    return state, groups["network"], groups["optimizer"], groups["ema"]
 
 
 def checkpoint_progress(path: Path) -> tuple[int, int]:
     """(epochs completed, samples of the next epoch done) recorded in a checkpoint."""
-    state, _, _ = load_checkpoint(path)
+    state = load_checkpoint(path)[0]
     return state.epoch, state.position

@@ -29,6 +29,7 @@ from .augment import active
 from .copies import augmented_features
 from .imbalance import check_class_weight, class_weights
 from .loop import History, Trainer, evaluate_rows
+from .tta import mirrored_features
 
 RAW = (FeatureConfig("raw", {}),)
 
@@ -175,14 +176,16 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     standardizer = Standardizer.fit(X, train_rows)
     network = build_network(config, X.shape[1], n_classes, prepared.image_shape,
                             seeding.rng(config.seed, "init", *stream))
-    trainer = _trainer(config, prepared, network, standardizer, train_rows, stream, label)
+    trainer = build_trainer(config, prepared, network, standardizer, train_rows, stream, label)
     weights = trainer.class_weights
+    if config.train.tta == "flip":
+        trainer.val_mirror = mirrored_features(prepared, val_rows, config.model.dtype, label)
     history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
     predictor = Predictor(network, standardizer, prepared.dataset.class_names,
                           prepared.dataset.images.shape[1:3], prepared.features, config.model.loss,
-                          prepared.states, preprocess_of(config.data))
+                          prepared.states, preprocess_of(config.data), config.train.tta)
     metrics = split_metrics(network, standardizer, X, y, {"train": train_rows, "val": val_rows},
-                            config.model.loss, n_classes)
+                            config.model.loss, n_classes, {"val": trainer.val_mirror})
     metrics.update(epochs=len(history.epochs), best_epoch=history.best_epoch,
                    stopped_early=history.stopped_early, seconds=time.perf_counter() - started,
                    warnings=data_warnings, class_names=list(prepared.dataset.class_names),
@@ -192,7 +195,7 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     return Trained(predictor, history, metrics)
 
 
-def _trainer(config, prepared: Prepared, network, standardizer, train_rows, stream: tuple, label: str) -> Trainer:
+def build_trainer(config, prepared: Prepared, network, standardizer, train_rows, stream: tuple, label: str) -> Trainer:
     """The Trainer of ``network`` under ``config.train``: its seeded generators (sub-streams
     ``stream``), where augmentation applies, the class weights of the training rows."""
     X, y = prepared.X, prepared.dataset.labels
@@ -206,13 +209,16 @@ def _trainer(config, prepared: Prepared, network, standardizer, train_rows, stre
                    n_copies=len(X) // len(y) - 1 if how == "copies" else 0, class_weights=weights)
 
 
-def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str, n_classes: int) -> dict:
+def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str, n_classes: int,
+                  mirrored: dict | None = None) -> dict:
     """{split: {"accuracy", "loss", "n", "confusion"}} for each named set of rows; ``confusion``
     is (n_classes, n_classes) counts as nested lists, rows true classes (all zero for no rows),
-    so ``show`` can draw the validation confusion without a separate evaluation."""
+    so ``show`` can draw the validation confusion without a separate evaluation. ``mirrored``
+    {split: mirrored rows' features or None} scores that split with test-time flips."""
     result = {}
     for name, rows in splits.items():
-        loss, acc, predicted = evaluate_rows(network, X, y, rows, standardizer, loss_name)
+        loss, acc, predicted = evaluate_rows(network, X, y, rows, standardizer, loss_name,
+                                             (mirrored or {}).get(name))
         result[name] = {"accuracy": acc, "loss": loss, "n": int(len(rows)),
                         "confusion": confusion_matrix(y[rows], predicted, n_classes).tolist()}
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +24,11 @@ from .augment import augment_rows
 from .batches import gather, standardize
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
 from .copies import pick_versions
+from .ema import WeightAverage
 from .imbalance import epoch_order
 from .objective import Objective, draw_mixing
 from .recipe import batch_bounds, build_optimizer, seed_dropout
+from .tta import flip_scores
 
 
 @dataclass
@@ -38,12 +41,16 @@ class History:
     stopped_early: bool = False
 
 
-def evaluate_rows(network, X, y, rows, standardizer, loss_name: str) -> tuple[float, float, np.ndarray]:
+def evaluate_rows(network, X, y, rows, standardizer, loss_name: str,
+                  mirrored: np.ndarray | None = None) -> tuple[float, float, np.ndarray]:
     """(mean loss, accuracy, predicted classes (n_rows,) int64) of the network on ``X[rows]``;
-    NaNs and no predictions when ``rows`` is empty."""
+    NaNs and no predictions when ``rows`` is empty. ``mirrored`` (len(rows), n_features), the
+    mirrored images' features, scores each row as the mean of the two passes (``train.tta``)."""
     if len(rows) == 0:
         return float("nan"), float("nan"), np.empty(0, np.int64)
     scores = network_scores(network, X, rows, standardizer)
+    if mirrored is not None:
+        scores = flip_scores(scores, network_scores(network, mirrored, None, standardizer), loss_name)
     loss, _ = LOSSES[loss_name](scores, y[rows])
     predicted = scores.argmax(axis=1)
     return loss, accuracy(y[rows], predicted), predicted
@@ -59,6 +66,9 @@ class Trainer:
     many augmented copies under the plain rows (``train.augment.copies``, see ``train.copies``),
     one version drawn per row. Mixup draws from ``augment``; ``class_weights`` (n_classes,) weighs
     each row's loss by its class.
+    With ``train.ema`` the weights' moving average (``ema``) is what validation, early stopping
+    and the end of ``fit`` see; ``val_mirror``, if set, holds the mirrored validation rows'
+    features (``train.tta``).
     """
 
     def __init__(self, network, standardizer, train_config, model_config, rngs: dict,
@@ -79,6 +89,8 @@ class Trainer:
         self.schedule = with_warmup(SCHEDULES[train_config.schedule], train_config.warmup_epochs)
         # The optimizer adds weight_decay * W while it updates: one pass over the weights, not two.
         self.optimizer = build_optimizer(train_config, model_config.weight_decay)
+        self.average = WeightAverage(network, train_config.ema) if train_config.ema else None
+        self.val_mirror: np.ndarray | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
             checkpoint: Path | None = None, stop=None) -> History:
@@ -103,8 +115,9 @@ class Trainer:
             self._end_epoch(state, X, y, val_rows, time.perf_counter() - started)
             if checkpoint is not None:
                 self._save(checkpoint, state)
-        if state.best_state is not None:
-            self.network.load_state_dict(state.best_state)
+        final = state.best_state or (self.average.average if self.average is not None else None)
+        if final is not None:
+            self.network.load_state_dict(final)
         return History(state.history, state.best_epoch or len(state.history), state.stopped_early)
 
     def _lr(self, epoch: int) -> float:
@@ -118,7 +131,9 @@ class Trainer:
         if not all(np.isfinite(w).all() for w in self.network.state_dict().values()):
             raise TrainingDiverged(f"{self.label}training diverged at epoch {state.epoch + 1} (weights "
                                    f"became non-finite); lower train.lr (now {self.config.lr:g})", state.epoch + 1)
-        val_loss, val_accuracy, _ = evaluate_rows(self.network, X, y, val_rows, self.standardizer, self.loss_name)
+        with self._averaged() as network:
+            val_loss, val_accuracy, _ = evaluate_rows(network, X, y, val_rows, self.standardizer, self.loss_name,
+                                                      self.val_mirror)
         record = {"epoch": state.epoch + 1, "lr": self._lr(state.epoch), "train_loss": state.partial[0] / n,
                   "train_accuracy": state.partial[1] / n, "val_loss": val_loss, "val_accuracy": val_accuracy,
                   "seconds": seconds}
@@ -130,7 +145,8 @@ class Trainer:
             return
         if val_accuracy > state.best_accuracy:
             state.best_accuracy, state.best_epoch, state.waited = val_accuracy, state.epoch, 0
-            state.best_state = {k: v.copy() for k, v in self.network.state_dict().items()}
+            kept = self.average.average if self.average is not None else self.network.state_dict()
+            state.best_state = {k: v.copy() for k, v in kept.items()}
         else:
             state.waited += 1
             if state.waited >= self.config.patience:
@@ -164,6 +180,10 @@ class Trainer:
                     return False
         return True
 
+    def _averaged(self):
+        """The network with the weights to judge: their moving average with ``train.ema``."""
+        return self.average.applied(self.network) if self.average is not None else nullcontext(self.network)
+
     def _interrupt(self, state: TrainState, checkpoint: Path | None, n: int, stop) -> None:
         where = f"epoch {state.epoch + 1}, sample {state.position}/{n}"
         if checkpoint is None:
@@ -173,13 +193,16 @@ class Trainer:
 
     def _save(self, path: Path, state: TrainState) -> None:
         state.rng_states = {name: rng.bit_generator.state for name, rng in self.rngs.items()}
-        save_checkpoint(path, state, self.network.state_dict(), self.optimizer.state_dict())
+        save_checkpoint(path, state, self.network.state_dict(), self.optimizer.state_dict(),
+                        self.average.state_dict() if self.average is not None else None)
 
     def _resume(self, path: Path) -> TrainState:
-        state, weights, velocities = load_checkpoint(path)
+        state, weights, velocities, averaged = load_checkpoint(path)
         try:
             self.network.load_state_dict(weights)
             self.optimizer.load_state_dict(velocities)
+            if self.average is not None:
+                self.average.load_state_dict(averaged)
         except ValueError as exc:
             raise ArtifactError(f"{path}: checkpoint does not match this network and optimizer ({exc})") from None
         for name, rng_state in state.rng_states.items():
@@ -207,6 +230,8 @@ class Trainer:
         hits = int(np.count_nonzero(scores.argmax(axis=1) == counted))
         self.network.backward(dscores)
         self.optimizer.step(self.network, lr)
+        if self.average is not None:
+            self.average.update(self.network)
         return loss, hits
 
     def _inputs(self, X, n_samples: int, rows, batch) -> np.ndarray:

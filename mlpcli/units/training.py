@@ -106,5 +106,5 @@ def rebuild(config, data: UnitData, output: UnitOutput) -> Trained:
     network.load_state_dict(output.weights)
     predictor = Predictor(network, Standardizer(output.mean, output.std), data.class_names,
                           data.image_shape[:2], data.features, config.model.loss, data.states or None,
-                          preprocess_of(config.data))
+                          preprocess_of(config.data), config.train.tta)
     return Trained(predictor, output.history, output.metrics)

@@ -87,7 +87,7 @@ class FixedPredictions:
     def __init__(self, predicted, n_classes=2):
         self.probabilities = np.eye(n_classes)[predicted]
         self.class_names, self.image_size, self.features, self.dtype, self.states = ("a", "b"), (4, 4), (), "f4", ()
-        self.preprocess = None
+        self.preprocess, self.tta = None, "none"
 
     def predict_proba_features(self, X, rows=None):
         return self.probabilities.copy()
