@@ -32,8 +32,11 @@ from mlpcli.seeding import rng
 from mlpcli.train.copies import AugmentedImages, augmented_features
 from mlpcli.train.fit import Prepared, train_model
 
-CONFIGS = {"raw": "configs/cifar10-raw.yaml", "hog_color": "configs/cifar10-hog.yaml",
-           "bow": "configs/cifar10-bow.yaml"}
+CONFIGS = {
+    "raw": "configs/cifar10-raw.yaml",
+    "hog_color": "configs/cifar10-hog.yaml",
+    "bow": "configs/cifar10-bow.yaml",
+}
 AUGMENT = {"flip": True, "crop_padding": 2, "brightness": 0.2, "contrast": 0.2, "erase": 0.25, "copies": 1}
 SCALE_TO = 45_000
 
@@ -58,8 +61,9 @@ def seconds(fn) -> float:
 def one_epoch(config, prepared: Prepared, augment: dict | None) -> float:
     """Seconds of one epoch of the config's network on every row (no validation rows)."""
     section = dataclasses.replace(config.train.augment, **(augment or {"flip": False, "crop_padding": 0}))
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=1, augment=section,
-                                                                   patience=None))
+    config = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, epochs=1, augment=section, patience=None)
+    )
     rows = np.arange(len(prepared.dataset))
     return seconds(lambda: train_model(config, prepared, rows, rows[:0]))
 
@@ -79,19 +83,22 @@ def measure(name: str, dataset: Dataset, bow_set: dict) -> dict:
     def extract():
         nonlocal X
         X = extract_features(dataset.images, features, config.model.dtype, progress=False, states=states)
+
     extract_s = seconds(extract)
     stacked = augmented_features(dataset, features, config.model.dtype, None, states, section, 0)
     plain_epoch = one_epoch(config, Prepared(dataset, X, features, states), None)
-    result = {"n_features": int(X.shape[1]), "augment_images_s": augment_s * scale,
-              "extract_s": extract_s * scale, "reextract_per_epoch_s": (augment_s + extract_s) * scale,
-              "epoch_plain_s": plain_epoch * scale,
-              "copy_disk_gb": SCALE_TO * X.shape[1] * X.dtype.itemsize / 1e9}
+    result = {
+        "n_features": int(X.shape[1]),
+        "augment_images_s": augment_s * scale,
+        "extract_s": extract_s * scale,
+        "reextract_per_epoch_s": (augment_s + extract_s) * scale,
+        "epoch_plain_s": plain_epoch * scale,
+        "copy_disk_gb": SCALE_TO * X.shape[1] * X.dtype.itemsize / 1e9,
+    }
     if name == "raw":
-        result["epoch_pixels_augmented_s"] = one_epoch(config, Prepared(dataset, X, features, states),
-                                                       AUGMENT) * scale
+        result["epoch_pixels_augmented_s"] = one_epoch(config, Prepared(dataset, X, features, states), AUGMENT) * scale
     else:
-        result["epoch_from_copies_s"] = one_epoch(config, Prepared(dataset, stacked, features, states),
-                                                  AUGMENT) * scale
+        result["epoch_from_copies_s"] = one_epoch(config, Prepared(dataset, stacked, features, states), AUGMENT) * scale
     return result
 
 
@@ -104,10 +111,16 @@ def main() -> None:
     args = parser.parse_args()
     bow_set = {k: int(v) for k, v in (item.split("=", 1) for item in args.bow_set)}
     dataset = load_images(Path(args.folder), args.per_class)
-    report = {"load_before": machine.load(), "images": len(dataset), "scaled_to_images": SCALE_TO,
-              "augment": AUGMENT, "bow_set": bow_set,
-              "features": {name: measure(name, dataset, bow_set) for name in (args.only or CONFIGS)},
-              "load_after": machine.load(), "machine": machine.machine()}
+    report = {
+        "load_before": machine.load(),
+        "images": len(dataset),
+        "scaled_to_images": SCALE_TO,
+        "augment": AUGMENT,
+        "bow_set": bow_set,
+        "features": {name: measure(name, dataset, bow_set) for name in (args.only or CONFIGS)},
+        "load_after": machine.load(),
+        "machine": machine.machine(),
+    }
     print(json.dumps(report, indent=2))
 
 

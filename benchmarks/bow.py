@@ -77,6 +77,7 @@ def load_images(args) -> np.ndarray:
     if not Path(args.data).is_dir():
         sys.exit(f"no image folder {args.data}; pass --data <folder> or --npz <file with images>")
     from mlpcli.data.folder import load_folder
+
     say(f"loading {args.data} (decoded-image cache .mlpcli-cache)")
     return load_folder(args.data, (32, 32), cache_dir=".mlpcli-cache").images
 
@@ -87,7 +88,7 @@ def inertia(points: np.ndarray, centers: np.ndarray, chunk: int = 8192) -> float
     center_norms = np.einsum("ij,ij->i", centers, centers)
     total = 0.0
     for start in range(0, len(points), chunk):
-        block = points[start:start + chunk].astype(np.float64)
+        block = points[start : start + chunk].astype(np.float64)
         squared = center_norms[None, :] - 2 * block @ centers.T
         total += float((squared.min(axis=1) + np.einsum("ij,ij->i", block, block)).clip(0).sum())
     return total
@@ -105,9 +106,11 @@ def vocabularies(points: np.ndarray, params: dict, seed: int, references: str) -
     if references == "none":
         return results, centers
     from sklearn.cluster import KMeans, MiniBatchKMeans
+
     contenders = {
         "sklearn_minibatch": MiniBatchKMeans(k, init="k-means++", n_init=1, batch_size=4096, random_state=seed),
-        "sklearn_kmeans": KMeans(k, init="k-means++", n_init=1, max_iter=budget, random_state=seed)}
+        "sklearn_kmeans": KMeans(k, init="k-means++", n_init=1, max_iter=budget, random_state=seed),
+    }
     for name, model in contenders.items():
         if references not in ("both", name.removeprefix("sklearn_")):
             continue
@@ -115,9 +118,12 @@ def vocabularies(points: np.ndarray, params: dict, seed: int, references: str) -
         with Timed() as timed:
             model.fit(points)
         theirs = inertia(points, model.cluster_centers_)
-        results[name] = timed.report(iterations=int(model.n_iter_), inertia=theirs,
-                                     mlpcli_inertia_ratio=round(ours / theirs, 5),
-                                     mlpcli_speedup=round(timed.seconds / results["mlpcli"]["seconds"], 2))
+        results[name] = timed.report(
+            iterations=int(model.n_iter_),
+            inertia=theirs,
+            mlpcli_inertia_ratio=round(ours / theirs, 5),
+            mlpcli_speedup=round(timed.seconds / results["mlpcli"]["seconds"], 2),
+        )
         say(f"{name}: {timed.seconds:.1f} s, inertia {theirs:.6g} (mlpcli/theirs {ours / theirs:.4f})")
     return results, centers
 
@@ -137,9 +143,14 @@ def sklearn_encode(images: np.ndarray, state: dict, params: dict) -> np.ndarray:
         x = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + 10)
         distances = euclidean_distances((x - mean) @ matrix, vocabulary)
         codes = np.maximum(0, distances.mean(axis=1, keepdims=True) - distances).reshape(rows, cols, words)
-        features[index] = np.concatenate([
-            codes[:half_rows, :half_cols].sum(axis=(0, 1)), codes[:half_rows, half_cols:].sum(axis=(0, 1)),
-            codes[half_rows:, :half_cols].sum(axis=(0, 1)), codes[half_rows:, half_cols:].sum(axis=(0, 1))])
+        features[index] = np.concatenate(
+            [
+                codes[:half_rows, :half_cols].sum(axis=(0, 1)),
+                codes[:half_rows, half_cols:].sum(axis=(0, 1)),
+                codes[half_rows:, :half_cols].sum(axis=(0, 1)),
+                codes[half_rows:, half_cols:].sum(axis=(0, 1)),
+            ]
+        )
     return features
 
 
@@ -147,8 +158,13 @@ def encodings(images: np.ndarray, state: dict, params: dict, n_sklearn: int) -> 
     with Timed() as timed:
         features = bow.encode(images, state, params)
     n = len(images)
-    results = {"mlpcli": timed.report(n_images=n, us_per_image=round(timed.seconds / n * 1e6, 1),
-                                      seconds_per_50k=round(timed.seconds / n * 50_000, 1))}
+    results = {
+        "mlpcli": timed.report(
+            n_images=n,
+            us_per_image=round(timed.seconds / n * 1e6, 1),
+            seconds_per_50k=round(timed.seconds / n * 50_000, 1),
+        )
+    }
     say(f"mlpcli encoding: {timed.seconds:.1f} s for {n} images")
     comparable = params["stride"] == 1 and params["encoding"] == "triangle" and params["pooling"] == "quadrants"
     if n_sklearn > 0 and comparable:
@@ -157,10 +173,12 @@ def encodings(images: np.ndarray, state: dict, params: dict, n_sklearn: int) -> 
             reference = sklearn_encode(subset, state, params)
         ours = features[:n_sklearn]
         results["sklearn"] = theirs.report(
-            n_images=len(subset), us_per_image=round(theirs.seconds / len(subset) * 1e6, 1),
+            n_images=len(subset),
+            us_per_image=round(theirs.seconds / len(subset) * 1e6, 1),
             mlpcli_speedup=round(theirs.seconds / len(subset) / (timed.seconds / n), 2),
             max_abs_diff=float(np.abs(ours - reference).max()),
-            max_rel_diff=float((np.abs(ours - reference) / np.maximum(np.abs(reference), 1)).max()))
+            max_rel_diff=float((np.abs(ours - reference) / np.maximum(np.abs(reference), 1)).max()),
+        )
         say(f"scikit-learn encoding: {theirs.seconds:.1f} s for {len(subset)} images")
     return results
 
@@ -184,8 +202,12 @@ def main() -> int:
     parser.add_argument("--fit-images", type=int, default=50_000)
     parser.add_argument("--encode-images", type=int, default=50_000)
     parser.add_argument("--sklearn-images", type=int, default=1000)
-    parser.add_argument("--sklearn-kmeans", choices=("both", "minibatch", "kmeans", "none"), default="both",
-                        help="scikit-learn references for the vocabulary (KMeans takes ~30 min at the defaults)")
+    parser.add_argument(
+        "--sklearn-kmeans",
+        choices=("both", "minibatch", "kmeans", "none"),
+        default="both",
+        help="scikit-learn references for the vocabulary (KMeans takes ~30 min at the defaults)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
@@ -194,7 +216,7 @@ def main() -> int:
 
     images = load_images(args)
     order = np.random.default_rng(args.seed).permutation(len(images))
-    fit_images = images[np.sort(order[:args.fit_images])]
+    fit_images = images[np.sort(order[: args.fit_images])]
     say(f"{len(images)} images; fitting on {len(fit_images)}")
     with Timed() as timed:
         points, mean, matrix = bow.training_patches(fit_images, params, np.random.default_rng(args.seed))
@@ -202,10 +224,13 @@ def main() -> int:
     report["kmeans"], vocabulary = vocabularies(points, params, args.seed, args.sklearn_kmeans)
     del points
     # What bow.fit returns for the same generator: training_patches, then kmeans.
-    state = {"whiten_mean": mean.astype(np.float32), "whiten_matrix": matrix.astype(np.float32),
-             "vocabulary": vocabulary}
+    state = {
+        "whiten_mean": mean.astype(np.float32),
+        "whiten_matrix": matrix.astype(np.float32),
+        "vocabulary": vocabulary,
+    }
     report["fit_seconds"] = round(report["training_patches"]["seconds"] + report["kmeans"]["mlpcli"]["seconds"], 3)
-    report["encoding"] = encodings(images[:args.encode_images], state, params, args.sklearn_images)
+    report["encoding"] = encodings(images[: args.encode_images], state, params, args.sklearn_images)
     per_50k = report["encoding"]["mlpcli"]["seconds_per_50k"]
     report["fit_plus_encode_50k_seconds"] = round(report["fit_seconds"] + per_50k, 1)
     report["targets"] = {"fit_plus_encode_50k_under_240s": report["fit_plus_encode_50k_seconds"] < TARGET_SECONDS}

@@ -45,6 +45,7 @@ def load_labelled(args) -> tuple[np.ndarray, np.ndarray]:
         with np.load(args.npz, allow_pickle=False) as stored:
             return stored["images"], stored["labels"].astype(np.int64)
     from mlpcli.data.folder import load_folder
+
     images = load_images(args)
     return images, load_folder(args.data, (32, 32), cache_dir=".mlpcli-cache").labels.astype(np.int64)
 
@@ -56,9 +57,11 @@ def features(args, params: dict, report: dict) -> tuple[np.ndarray, np.ndarray, 
         with np.load(args.cache, allow_pickle=False) as stored:
             made = json.loads(str(stored["report"]))
             if made["params"] != params or made["seed"] != args.seed or made["holdout"] != args.holdout:
-                sys.exit(f"{args.cache} holds features of other parameters, seed or holdout "
-                         f"({made['params']}, seed {made['seed']}, holdout {made['holdout']}); "
-                         "remove it or pass another --cache")
+                sys.exit(
+                    f"{args.cache} holds features of other parameters, seed or holdout "
+                    f"({made['params']}, seed {made['seed']}, holdout {made['holdout']}); "
+                    "remove it or pass another --cache"
+                )
             report.update(made)
             return stored["X"], stored["labels"], stored["train"], stored["holdout"]
     images, labels = load_labelled(args)
@@ -66,8 +69,7 @@ def features(args, params: dict, report: dict) -> tuple[np.ndarray, np.ndarray, 
     say(f"fitting the vocabulary on {len(train)} training images")
     with Timed() as timed:
         state = bow.fit(images[train], params, np.random.default_rng(args.seed))
-    made = {"params": params, "seed": args.seed, "holdout": args.holdout,
-            "fit": timed.report(n_images=len(train))}
+    made = {"params": params, "seed": args.seed, "holdout": args.holdout, "fit": timed.report(n_images=len(train))}
     say(f"fit: {timed.seconds:.1f} s; encoding {len(images)} images")
     with Timed() as timed:
         X = bow.encode(images, state, params)
@@ -79,22 +81,34 @@ def features(args, params: dict, report: dict) -> tuple[np.ndarray, np.ndarray, 
     return X, labels, train, holdout
 
 
-def train_classifier(X, y, train, holdout, hidden: list[int], epochs: int, lr: float,
-                     weight_decay: float, seed: int) -> dict:
+def train_classifier(
+    X, y, train, holdout, hidden: list[int], epochs: int, lr: float, weight_decay: float, seed: int
+) -> dict:
     init_rng, shuffle_rng, augment_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     network = build_mlp(X.shape[1], N_CLASSES, hidden, "relu", rng=init_rng, dtype="float32")
-    config = TrainConfig(epochs=epochs, batch_size=128, lr=lr, momentum=0.9, schedule="step",
-                         step_size=max(1, epochs * 2 // 3), gamma=0.1)
-    trainer = Trainer(network, Standardizer.fit(X, train), config, "softmax", weight_decay,
-                      shuffle_rng, augment_rng)
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=128,
+        lr=lr,
+        momentum=0.9,
+        schedule="step",
+        step_size=max(1, epochs * 2 // 3),
+        gamma=0.1,
+    )
+    trainer = Trainer(network, Standardizer.fit(X, train), config, "softmax", weight_decay, shuffle_rng, augment_rng)
     with Timed() as timed:
         history = trainer.fit(X, y, train, holdout)
     accuracies = [epoch["val_accuracy"] for epoch in history.epochs]
-    result = timed.report(hidden=hidden, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                          train_accuracy_last=round(history.epochs[-1]["train_accuracy"], 4),
-                          holdout_accuracy_last=round(accuracies[-1], 4),
-                          holdout_accuracy_best=round(max(accuracies), 4),
-                          best_epoch=int(np.argmax(accuracies)) + 1)
+    result = timed.report(
+        hidden=hidden,
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        train_accuracy_last=round(history.epochs[-1]["train_accuracy"], 4),
+        holdout_accuracy_last=round(accuracies[-1], 4),
+        holdout_accuracy_best=round(max(accuracies), 4),
+        best_epoch=int(np.argmax(accuracies)) + 1,
+    )
     say(f"hidden {hidden}: held-out accuracy {accuracies[-1]:.4f} after {epochs} epochs ({timed.seconds:.0f} s)")
     return result
 
@@ -122,11 +136,12 @@ def main() -> int:
     report["classifiers"] = {}
     if args.linear_epochs > 0:
         report["classifiers"]["linear_softmax"] = train_classifier(
-            X, y, train, holdout, [], args.linear_epochs, args.linear_lr, args.linear_weight_decay, args.seed)
+            X, y, train, holdout, [], args.linear_epochs, args.linear_lr, args.linear_weight_decay, args.seed
+        )
     if args.mlp_epochs > 0:
         report["classifiers"][f"mlp_{args.mlp_hidden}"] = train_classifier(
-            X, y, train, holdout, [args.mlp_hidden], args.mlp_epochs, args.mlp_lr, args.mlp_weight_decay,
-            args.seed)
+            X, y, train, holdout, [args.mlp_hidden], args.mlp_epochs, args.mlp_lr, args.mlp_weight_decay, args.seed
+        )
     report["load_at_end"] = load()
     print(json.dumps(report, indent=2))
     return 0

@@ -57,8 +57,7 @@ def wall_times(command: list[str], repeat: int, warmup: int = 1) -> list[float]:
 
 def slowest_imports(args: list[str], top: int = 8) -> list[dict]:
     """The ``top`` imports with the largest cumulative time (ms) for ``python -m mlpcli ARGS``."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mlpcli", *args],
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mlpcli", *args], capture_output=True, text=True)
     rows = []
     for line in done.stderr.splitlines():
         if line.startswith("import time:") and "|" in line and "cumulative" not in line:
@@ -83,8 +82,20 @@ def bench_help(base: list[str], repeat: int) -> dict:
 
 def bench_predict(base: list[str], scratch: Path, repeat: int) -> dict:
     run_dir = scratch / "quickstart"
-    run(base + ["-q", "train", "--config", "configs/quickstart.yaml", "--set", "train.epochs=2",
-                "--out", str(run_dir), "--json"])
+    run(
+        base
+        + [
+            "-q",
+            "train",
+            "--config",
+            "configs/quickstart.yaml",
+            "--set",
+            "train.epochs=2",
+            "--out",
+            str(run_dir),
+            "--json",
+        ]
+    )
     image = scratch / "one.png"
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(image)
@@ -96,7 +107,7 @@ def link_subset(source: Path, target: Path, skip: int, per_class: int) -> int:
     """Symlink files [skip, skip + per_class) of each class folder (sorted) under ``target``."""
     count = 0
     for class_dir in sorted(p for p in source.iterdir() if p.is_dir()):
-        files = sorted(class_dir.iterdir())[skip:skip + per_class]
+        files = sorted(class_dir.iterdir())[skip : skip + per_class]
         (target / class_dir.name).mkdir(parents=True)
         for file in files:
             (target / class_dir.name / file.name).symlink_to(file.resolve())
@@ -109,17 +120,38 @@ def bench_evaluate(base: list[str], data: Path, scratch: Path) -> dict:
     link_subset(data, train_dir, 0, TRAIN_PER_CLASS)
     n_images = link_subset(data, eval_dir, TRAIN_PER_CLASS, EVAL_PER_CLASS)
     run_dir = scratch / "cifar-run"
-    run(base + ["-q", "train", "--config", "configs/cifar10-raw.yaml", "--set", f"data.path={train_dir}",
-                "--set", "train.epochs=1", "--set", f"data.cache_dir={scratch / 'cache'}",
-                "--out", str(run_dir), "--json"])
+    run(
+        base
+        + [
+            "-q",
+            "train",
+            "--config",
+            "configs/cifar10-raw.yaml",
+            "--set",
+            f"data.path={train_dir}",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            f"data.cache_dir={scratch / 'cache'}",
+            "--out",
+            str(run_dir),
+            "--json",
+        ]
+    )
     args = ["evaluate", "--model", str(run_dir), "--data", str(eval_dir), "--json"]
     times = wall_times(base + args, 3)
     accuracy = json.loads(run(base + args).stdout)["accuracy"]
     median = statistics.median(times)
-    return {"n_images": n_images, "median_seconds": median, "all_seconds": times,
-            "images_per_second": n_images / median, "target_images_per_second": 5000,
-            "target_met": n_images / median >= 5000, "accuracy_one_epoch_model": accuracy,
-            "slowest_imports": slowest_imports(args)}
+    return {
+        "n_images": n_images,
+        "median_seconds": median,
+        "all_seconds": times,
+        "images_per_second": n_images / median,
+        "target_images_per_second": 5000,
+        "target_met": n_images / median >= 5000,
+        "accuracy_one_epoch_model": accuracy,
+        "slowest_imports": slowest_imports(args),
+    }
 
 
 def main() -> None:
@@ -139,8 +171,9 @@ def main() -> None:
         else:
             report["evaluate_10000"] = {"skipped": f"{data} not found (see data/README.md)"}
     report["load_after"] = load()
-    report["targets_met"] = {name: report[name].get("target_met")
-                             for name in ("help", "predict_one_png", "evaluate_10000")}
+    report["targets_met"] = {
+        name: report[name].get("target_met") for name in ("help", "predict_one_png", "evaluate_10000")
+    }
     print(json.dumps(report, indent=2))
 
 

@@ -45,8 +45,10 @@ from mlpcli.features.pipeline import extract_features
 from mlpcli.nn import parallel
 
 SIZE = 128
-FEATURES = (FeatureConfig("hog", {"orientations": 9, "cell": 8, "block": 2, "block_norm": "L2-Hys"}),
-            FeatureConfig("color_hist", {"space": "hsv", "bins": 10}))
+FEATURES = (
+    FeatureConfig("hog", {"orientations": 9, "cell": 8, "block": 2, "block_norm": "L2-Hys"}),
+    FeatureConfig("color_hist", {"space": "hsv", "bins": 10}),
+)
 
 
 def make_folder(root: Path, count: int) -> Path:
@@ -60,7 +62,7 @@ def make_folder(root: Path, count: int) -> Path:
 def build(files, mapper=None) -> tuple[dict, np.ndarray]:
     """Seconds to decode and to extract, and the feature matrix."""
     started = time.perf_counter()
-    dataset = load_files(files, Preprocess((SIZE, SIZE)), "fail", None, 10 ** 8, mapper)
+    dataset = load_files(files, Preprocess((SIZE, SIZE)), "fail", None, 10**8, mapper)
     decoded = time.perf_counter()
     X = extract_features(dataset.images, FEATURES, progress=False, mapper=mapper)
     done = time.perf_counter()
@@ -76,7 +78,7 @@ def cpu_per_image(files) -> dict:
     parallel.set_threads(1)
     started = time.process_time()
     with bar(0, "") as silent:
-        images = decode_files(files.paths, Preprocess((SIZE, SIZE)), 10 ** 8, None, silent)[0]
+        images = decode_files(files.paths, Preprocess((SIZE, SIZE)), 10**8, None, silent)[0]
     decoded = time.process_time()
     extract_features(images, FEATURES, progress=False)
     done = time.process_time()
@@ -117,7 +119,7 @@ def main() -> None:
     loadavg_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as scratch:
         files = folder_files(make_folder(Path(scratch) / "photos", args.count))
-        megabytes = sum(p.stat().st_size for p in files.paths) / 2 ** 20
+        megabytes = sum(p.stat().st_size for p in files.paths) / 2**20
         started = time.perf_counter()
         executor = open_executor(cluster=f"local:{args.workers}", dashboard=False)
         startup = time.perf_counter() - started
@@ -143,8 +145,10 @@ def run(files, mapper, repeats: int):
         seconds, Y = build(files, mapper)
         there.append(seconds)
         same = same and X.tobytes() == Y.tobytes()
-        print(f"repeat {repeat + 1}: in-process {here[-1]['total']:.2f} s, cluster {there[-1]['total']:.2f} s",
-              file=sys.stderr)
+        print(
+            f"repeat {repeat + 1}: in-process {here[-1]['total']:.2f} s, cluster {there[-1]['total']:.2f} s",
+            file=sys.stderr,
+        )
     return here, there, same
 
 
@@ -153,17 +157,35 @@ def report(args, megabytes, startup, here, there, same, loadavg_before, neighbou
         return {stage: round(statistics.median(r[stage] for r in runs), 3) for stage in runs[0]}
 
     here_s, there_s = medians(here), medians(there)
-    print(json.dumps({
-        "count": args.count, "image_size": SIZE, "features": "hog + color_hist", "workers": args.workers,
-        "in_process_decode_processes": threads.threads(),
-        "repeats": args.repeats, "mean_file_kb": round(1024 * megabytes / args.count, 1),
-        "in_process_s": here_s, "cluster_s": there_s, "cluster_startup_s": round(startup, 2),
-        "ms_per_image": {"in_process": round(1000 * here_s["total"] / args.count, 3),
-                         "cluster": round(1000 * there_s["total"] / args.count, 3)},
-        "cpu_ms_per_image_one_thread": cpu,
-        "cluster_over_in_process": round(there_s["total"] / here_s["total"], 2), "same_bytes": same,
-        "loadavg_before": loadavg_before, "loadavg_after": os.getloadavg(),
-        "neighbour_cpu_percent": neighbours, "load": load(), "machine": machine()}, indent=2))
+    print(
+        json.dumps(
+            {
+                "count": args.count,
+                "image_size": SIZE,
+                "features": "hog + color_hist",
+                "workers": args.workers,
+                "in_process_decode_processes": threads.threads(),
+                "repeats": args.repeats,
+                "mean_file_kb": round(1024 * megabytes / args.count, 1),
+                "in_process_s": here_s,
+                "cluster_s": there_s,
+                "cluster_startup_s": round(startup, 2),
+                "ms_per_image": {
+                    "in_process": round(1000 * here_s["total"] / args.count, 3),
+                    "cluster": round(1000 * there_s["total"] / args.count, 3),
+                },
+                "cpu_ms_per_image_one_thread": cpu,
+                "cluster_over_in_process": round(there_s["total"] / here_s["total"], 2),
+                "same_bytes": same,
+                "loadavg_before": loadavg_before,
+                "loadavg_after": os.getloadavg(),
+                "neighbour_cpu_percent": neighbours,
+                "load": load(),
+                "machine": machine(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

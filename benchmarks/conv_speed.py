@@ -50,7 +50,7 @@ def matmul_gflops(size: int = 2048, repeats: int = 7) -> float:
     a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
     b = a.T.copy()
     a @ b
-    return 2 * size ** 3 / min(_timed(lambda: a @ b) for _ in range(repeats)) / 1e9
+    return 2 * size**3 / min(_timed(lambda: a @ b) for _ in range(repeats)) / 1e9
 
 
 def _timed(fn) -> float:
@@ -80,6 +80,7 @@ class MlpcliSteps:
             result = method(*args, **kwargs)
             self.conv_seconds += time.perf_counter() - start
             return result
+
         return timed
 
     def step(self) -> None:
@@ -93,7 +94,7 @@ class MlpcliSteps:
         for layer in self.network.layers:
             out = layer.forward(out, training=False)
             if isinstance(layer, Conv2D):
-                rows, inner = out.shape[0] * out.shape[1] * out.shape[2], layer.kernel ** 2 * layer.in_channels
+                rows, inner = out.shape[0] * out.shape[1] * out.shape[2], layer.kernel**2 * layer.in_channels
                 flops += (3 if layer.needs_input_grad else 2) * 2.0 * rows * inner * layer.filters
         return flops
 
@@ -107,9 +108,11 @@ def conv_products(steps: MlpcliSteps, repeats: int = 7) -> list[dict]:
         if not isinstance(layer, Conv2D):
             continue
         number += 1
-        n, rows, cols = out.shape[0], out.shape[1] * out.shape[2], layer.kernel ** 2 * layer.in_channels + layer.bias
-        shapes = {"forward cols @ W": (n * rows, cols, layer.filters),
-                  "dW cols.T @ dout": (cols, n * rows, layer.filters)}
+        n, rows, cols = out.shape[0], out.shape[1] * out.shape[2], layer.kernel**2 * layer.in_channels + layer.bias
+        shapes = {
+            "forward cols @ W": (n * rows, cols, layer.filters),
+            "dW cols.T @ dout": (cols, n * rows, layer.filters),
+        }
         if layer.needs_input_grad:  # stride 1: the transposed convolution along cols
             k, channels = layer.kernel, layer.in_channels
             shapes["dx windows @ flipped W"] = (n * out.shape[1] * x_shape[2], k * layer.filters, k * channels)
@@ -118,8 +121,15 @@ def conv_products(steps: MlpcliSteps, repeats: int = 7) -> list[dict]:
             b = np.ones((inner, width), np.float32)
             a @ b
             seconds = min(_timed(lambda a=a, b=b: a @ b) for _ in range(repeats))
-            products.append({"layer": f"conv {number}", "product": name, "m_k_n": [m, inner, width],
-                             "seconds": seconds, "gflops": 2.0 * m * inner * width / seconds / 1e9})
+            products.append(
+                {
+                    "layer": f"conv {number}",
+                    "product": name,
+                    "m_k_n": [m, inner, width],
+                    "seconds": seconds,
+                    "gflops": 2.0 * m * inner * width / seconds / 1e9,
+                }
+            )
     return products
 
 
@@ -130,15 +140,18 @@ class TorchSteps:
         channels = [IMAGE_SHAPE[2]] + [block["filters"] for block in BLOCKS]
         layers = []
         for c_in, block in zip(channels[:-1], BLOCKS):
-            conv = nn.Conv2d(c_in, block["filters"], block["kernel"], padding=block["kernel"] // 2,
-                             bias=not batchnorm)
+            conv = nn.Conv2d(c_in, block["filters"], block["kernel"], padding=block["kernel"] // 2, bias=not batchnorm)
             if batchnorm:  # mlpcli's order: normalize, pool, then ReLU (monotone, so it commutes with the max)
                 layers += [conv, nn.BatchNorm2d(block["filters"]), nn.MaxPool2d(block["pool"]), nn.ReLU(inplace=True)]
             else:
                 layers += [conv, nn.ReLU(inplace=True), nn.MaxPool2d(block["pool"])]
         side = IMAGE_SHAPE[0] // 2 ** len(BLOCKS)
-        layers += [nn.Flatten(), nn.Linear(channels[-1] * side * side, HIDDEN[0]), nn.ReLU(inplace=True),
-                   nn.Linear(HIDDEN[0], N_CLASSES)]
+        layers += [
+            nn.Flatten(),
+            nn.Linear(channels[-1] * side * side, HIDDEN[0]),
+            nn.ReLU(inplace=True),
+            nn.Linear(HIDDEN[0], N_CLASSES),
+        ]
         self.network = nn.Sequential(*layers)
         self.x = torch.randn(BATCH, IMAGE_SHAPE[2], *IMAGE_SHAPE[:2])
         if channels_last:
@@ -216,16 +229,21 @@ def linear_products(steps: MlpcliSteps, repeats: int = 7) -> float:
 
 def summary(per_batch: list[float]) -> dict:
     best = min(per_batch)
-    return {"seconds_per_batch": best, "median_seconds_per_batch": statistics.median(per_batch),
-            "images_per_second": BATCH / best, "seconds_per_epoch": best * EPOCH_IMAGES / BATCH}
+    return {
+        "seconds_per_batch": best,
+        "median_seconds_per_batch": statistics.median(per_batch),
+        "images_per_second": BATCH / best,
+        "seconds_per_epoch": best * EPOCH_IMAGES / BATCH,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS, mlpcli pool and PyTorch threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="BLAS, mlpcli pool and PyTorch threads (default: all cores)"
+    )
     args = parser.parse_args()
     try:
         import torch
@@ -252,41 +270,66 @@ def main() -> None:
     conv_flops, conv_seconds = ours.conv_flops(), min(seconds["mlpcli_conv_layers"])
     report = {
         "machine": machine.machine(torch),
-        "network": {"image_shape": IMAGE_SHAPE, "blocks": BLOCKS, "hidden": HIDDEN, "n_classes": N_CLASSES,
-                    "batch": BATCH, "dtype": "float32", "loss": "softmax cross-entropy",
-                    "optimizer": f"SGD momentum {MOMENTUM}", "epoch_images": EPOCH_IMAGES,
-                    "batchnorm_block": "Conv2D (no bias) -> BatchNorm -> MaxPool2D -> ReLU"},
+        "network": {
+            "image_shape": IMAGE_SHAPE,
+            "blocks": BLOCKS,
+            "hidden": HIDDEN,
+            "n_classes": N_CLASSES,
+            "batch": BATCH,
+            "dtype": "float32",
+            "loss": "softmax cross-entropy",
+            "optimizer": f"SGD momentum {MOMENTUM}",
+            "epoch_images": EPOCH_IMAGES,
+            "batchnorm_block": "Conv2D (no bias) -> BatchNorm -> MaxPool2D -> ReLU",
+        },
         "matmul_float32_gflops": matmul,
-        "mlpcli": {**summary(seconds["mlpcli"]), "conv_seconds_per_batch": conv_seconds,
-                   "conv_gflop_per_batch": conv_flops / 1e9, "conv_gflops": conv_flops / conv_seconds / 1e9,
-                   "conv_share_of_step": conv_seconds / min(seconds["mlpcli"])},
+        "mlpcli": {
+            **summary(seconds["mlpcli"]),
+            "conv_seconds_per_batch": conv_seconds,
+            "conv_gflop_per_batch": conv_flops / 1e9,
+            "conv_gflops": conv_flops / conv_seconds / 1e9,
+            "conv_share_of_step": conv_seconds / min(seconds["mlpcli"]),
+        },
         "mlpcli_batchnorm": summary(seconds["mlpcli_batchnorm"]),
         "ratio_mlpcli_batchnorm_over_mlpcli": min(seconds["mlpcli_batchnorm"]) / min(seconds["mlpcli"]),
-        "conv_products_alone": {"products": products, "seconds_per_batch": product_seconds,
-                                "gflops": conv_flops / product_seconds / 1e9,
-                                "fraction_of_matmul": conv_flops / product_seconds / 1e9 / matmul},
+        "conv_products_alone": {
+            "products": products,
+            "seconds_per_batch": product_seconds,
+            "gflops": conv_flops / product_seconds / 1e9,
+            "fraction_of_matmul": conv_flops / product_seconds / 1e9 / matmul,
+        },
     }
     report["conv_fraction_of_matmul"] = report["mlpcli"]["conv_gflops"] / matmul
     report["mlpcli_stage_breakdown_per_batch"] = stage_breakdown(ours, product_seconds, args.batches)
-    report["threads"] = {"mlpcli_pool": parallel.threads(), "torch": torch.get_num_threads() if torch else None,
-                         "requested": args.threads}
+    report["threads"] = {
+        "mlpcli_pool": parallel.threads(),
+        "torch": torch.get_num_threads() if torch else None,
+        "requested": args.threads,
+    }
     if torch is not None:
-        report["torch"] = {"nchw": summary(seconds["torch_nchw"]),
-                           "channels_last": summary(seconds["torch_channels_last"])}
+        report["torch"] = {
+            "nchw": summary(seconds["torch_nchw"]),
+            "channels_last": summary(seconds["torch_channels_last"]),
+        }
         ours_best = min(seconds["mlpcli"])
         report["ratio_mlpcli_over_torch_nchw"] = ours_best / min(seconds["torch_nchw"])
         report["ratio_mlpcli_over_torch_channels_last"] = ours_best / min(seconds["torch_channels_last"])
-        report["ratio_mlpcli_over_torch"] = max(report["ratio_mlpcli_over_torch_nchw"],
-                                                report["ratio_mlpcli_over_torch_channels_last"])
+        report["ratio_mlpcli_over_torch"] = max(
+            report["ratio_mlpcli_over_torch_nchw"], report["ratio_mlpcli_over_torch_channels_last"]
+        )
         report["torch"]["batchnorm_channels_last"] = summary(seconds["torch_batchnorm_channels_last"])
-        report["ratio_mlpcli_batchnorm_over_torch_batchnorm_channels_last"] = (
-            min(seconds["mlpcli_batchnorm"]) / min(seconds["torch_batchnorm_channels_last"]))
+        report["ratio_mlpcli_batchnorm_over_torch_batchnorm_channels_last"] = min(seconds["mlpcli_batchnorm"]) / min(
+            seconds["torch_batchnorm_channels_last"]
+        )
     report["targets_met"] = {
         "conv_fraction_of_matmul >= 0.6": report["conv_fraction_of_matmul"] >= 0.6,
-        "ratio_mlpcli_over_torch_channels_last <= 1.2":
-            bool(report.get("ratio_mlpcli_over_torch_channels_last", np.inf) <= 1.2),
+        "ratio_mlpcli_over_torch_channels_last <= 1.2": bool(
+            report.get("ratio_mlpcli_over_torch_channels_last", np.inf) <= 1.2
+        ),
         "batchnorm: ratio_mlpcli_over_torch_channels_last <= 1.5": bool(
-            report.get("ratio_mlpcli_batchnorm_over_torch_batchnorm_channels_last", np.inf) <= 1.5)}
+            report.get("ratio_mlpcli_batchnorm_over_torch_batchnorm_channels_last", np.inf) <= 1.5
+        ),
+    }
     print(json.dumps(report, indent=2))
 
 

@@ -38,17 +38,26 @@ def main() -> None:
     decoded = time.perf_counter()
     X = extract_features(dataset.images, config.features, config.model.dtype, progress=False)
     done = time.perf_counter()
-    print(json.dumps({
-        "config": args.config, "n_images": len(dataset), "n_features": X.shape[1],
-        "features": [{"name": f.name, **f.params} for f in config.features],
-        "decode_seconds": round(decoded - started, 3), "features_seconds": round(done - decoded, 3),
-        "total_seconds": round(done - started, 3),
-        "features_us_per_image": round((done - decoded) / len(dataset) * 1e6, 2),
-        "peak_rss_mb_main": round(peak_rss_mb(resource.RUSAGE_SELF), 1),
-        "peak_rss_mb_decode_worker": round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
-        "images_mb": round(dataset.images.nbytes / 2**20, 1), "features_mb": round(X.nbytes / 2**20, 1),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "numpy": np.__version__},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "config": args.config,
+                "n_images": len(dataset),
+                "n_features": X.shape[1],
+                "features": [{"name": f.name, **f.params} for f in config.features],
+                "decode_seconds": round(decoded - started, 3),
+                "features_seconds": round(done - decoded, 3),
+                "total_seconds": round(done - started, 3),
+                "features_us_per_image": round((done - decoded) / len(dataset) * 1e6, 2),
+                "peak_rss_mb_main": round(peak_rss_mb(resource.RUSAGE_SELF), 1),
+                "peak_rss_mb_decode_worker": round(peak_rss_mb(resource.RUSAGE_CHILDREN), 1),
+                "images_mb": round(dataset.images.nbytes / 2**20, 1),
+                "features_mb": round(X.nbytes / 2**20, 1),
+                "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "numpy": np.__version__},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

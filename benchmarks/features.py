@@ -60,19 +60,32 @@ def skimage_loop(gray64: np.ndarray) -> np.ndarray:
     from skimage.feature import hog as skimage_hog
 
     cell, block = HOG_PARAMS["cell"], HOG_PARAMS["block"]
-    return np.stack([
-        skimage_hog(image, orientations=HOG_PARAMS["orientations"], pixels_per_cell=(cell, cell),
-                    cells_per_block=(block, block), block_norm=HOG_PARAMS["block_norm"],
-                    feature_vector=True)
-        for image in gray64])
+    return np.stack(
+        [
+            skimage_hog(
+                image,
+                orientations=HOG_PARAMS["orientations"],
+                pixels_per_cell=(cell, cell),
+                cells_per_block=(block, block),
+                block_norm=HOG_PARAMS["block_norm"],
+                feature_vector=True,
+            )
+            for image in gray64
+        ]
+    )
 
 
 def machine_info() -> dict:
     import skimage
 
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "skimage": skimage.__version__}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "skimage": skimage.__version__,
+    }
 
 
 def main() -> int:
@@ -100,15 +113,20 @@ def main() -> int:
     max_diff = float(np.abs(ours.astype(np.float64) - theirs).max())
     max_diff64 = float(np.abs(ours64 - theirs64).max())
     report = {
-        "n_images": n, "image_shape": list(images.shape[1:]), "hog_params": HOG_PARAMS,
-        "n_features": ours.shape[1], "repeat": args.repeat,
+        "n_images": n,
+        "image_shape": list(images.shape[1:]),
+        "hog_params": HOG_PARAMS,
+        "n_features": ours.shape[1],
+        "repeat": args.repeat,
         "mlpcli_hog_float32_us_per_image": round(ours_s / n * 1e6, 3),
         "mlpcli_hog_float64_us_per_image": round(ours64_s / n * 1e6, 3),
         "skimage_hog_loop_us_per_image": round(theirs_s / n * 1e6, 3),
         "speedup_float32": round(theirs_s / ours_s, 2),
         "speedup_float64": round(theirs_s / ours64_s, 2),
-        "max_abs_diff_float32": max_diff, "max_abs_diff_float64": max_diff64,
-        "tolerance": TOLERANCE, "identical_within_tolerance": max(max_diff, max_diff64) <= TOLERANCE,
+        "max_abs_diff_float32": max_diff,
+        "max_abs_diff_float64": max_diff64,
+        "tolerance": TOLERANCE,
+        "identical_within_tolerance": max(max_diff, max_diff64) <= TOLERANCE,
         "mlpcli_color_hist_hsv_us_per_image": round(hist_s / n * 1e6, 3),
         "machine": machine_info(),
     }

@@ -35,8 +35,11 @@ from mlpcli.config import load_config
 from mlpcli.metrics import balanced_accuracy
 from mlpcli.train.fit import holdout_split, prepare, train_model
 
-VARIANTS = {"plain": [], "class_weight_balanced": ["train.class_weight=balanced"],
-            "sampler_balanced": ["train.sampler=balanced"]}
+VARIANTS = {
+    "plain": [],
+    "class_weight_balanced": ["train.class_weight=balanced"],
+    "sampler_balanced": ["train.sampler=balanced"],
+}
 CUT = ("airplane", "bird", "deer", "frog", "ship")  # every second class in name order
 
 
@@ -46,7 +49,7 @@ def imbalanced_folder(source: Path, target: Path, cut: tuple, fraction: float) -
     for folder in sorted(p for p in source.iterdir() if p.is_dir()):
         files = sorted(f for f in folder.iterdir() if f.is_file())
         if folder.name in cut:
-            files = files[:max(1, round(fraction * len(files)))]
+            files = files[: max(1, round(fraction * len(files)))]
         (target / folder.name).mkdir(parents=True, exist_ok=True)
         for file in files:
             link = target / folder.name / file.name
@@ -60,11 +63,13 @@ def score(confusion: np.ndarray, class_names, cut: tuple) -> dict:
     """Accuracies of a validation confusion matrix (rows: true classes)."""
     recall = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
     is_cut = np.array([name in cut for name in class_names])
-    return {"accuracy": float(np.trace(confusion) / confusion.sum()),
-            "balanced_accuracy": balanced_accuracy(confusion),
-            "recall_cut_classes": float(recall[is_cut].mean()),
-            "recall_kept_classes": float(recall[~is_cut].mean()),
-            "recall": dict(zip(class_names, np.round(recall, 4).tolist()))}
+    return {
+        "accuracy": float(np.trace(confusion) / confusion.sum()),
+        "balanced_accuracy": balanced_accuracy(confusion),
+        "recall_cut_classes": float(recall[is_cut].mean()),
+        "recall_kept_classes": float(recall[~is_cut].mean()),
+        "recall": dict(zip(class_names, np.round(recall, 4).tolist())),
+    }
 
 
 def run_variant(config_path: str, overrides: list[str], cut: tuple) -> dict:
@@ -76,9 +81,15 @@ def run_variant(config_path: str, overrides: list[str], cut: tuple) -> dict:
     trained = train_model(config, prepared, *rows)
     seconds = time.perf_counter() - started
     confusion = np.array(trained.metrics["val"]["confusion"])
-    return {**score(confusion, prepared.dataset.class_names, cut), "seconds": round(seconds, 1),
-            "epochs": trained.metrics["epochs"], "n_train": len(rows[0]), "n_val": len(rows[1]),
-            "loadavg_before": list(load_before), "loadavg_after": list(os.getloadavg())}
+    return {
+        **score(confusion, prepared.dataset.class_names, cut),
+        "seconds": round(seconds, 1),
+        "epochs": trained.metrics["epochs"],
+        "n_train": len(rows[0]),
+        "n_val": len(rows[1]),
+        "loadavg_before": list(load_before),
+        "loadavg_after": list(os.getloadavg()),
+    }
 
 
 def main() -> None:
@@ -96,16 +107,27 @@ def main() -> None:
     kept = imbalanced_folder(Path(args.data), folder, CUT, args.fraction)
     print(f"imbalanced folder {folder}: {kept}", file=sys.stderr)
     base = [f"data.path={folder}", f"data.cache_dir={work / 'cache'}", *args.overrides]
-    report = {"command": " ".join(sys.argv), "config": args.config, "overrides": args.overrides,
-              "cut_classes": list(CUT), "fraction": args.fraction, "images_per_class": kept,
-              "machine": machine(), "load_at_start": load(), "variants": {}}
+    report = {
+        "command": " ".join(sys.argv),
+        "config": args.config,
+        "overrides": args.overrides,
+        "cut_classes": list(CUT),
+        "fraction": args.fraction,
+        "images_per_class": kept,
+        "machine": machine(),
+        "load_at_start": load(),
+        "variants": {},
+    }
     for name in args.variants.split(","):
         print(f"variant {name}", file=sys.stderr)
         report["variants"][name] = run_variant(args.config, base + VARIANTS[name], CUT)
     plain = report["variants"].get("plain", {}).get("balanced_accuracy")
     if plain is not None:
-        report["gain_over_plain_points"] = {name: round(100 * (v["balanced_accuracy"] - plain), 2)
-                                            for name, v in report["variants"].items() if name != "plain"}
+        report["gain_over_plain_points"] = {
+            name: round(100 * (v["balanced_accuracy"] - plain), 2)
+            for name, v in report["variants"].items()
+            if name != "plain"
+        }
     json.dump(report, sys.stdout, indent=2)
     print()
 

@@ -36,6 +36,7 @@ def counting_extractions(counts: list[int]):
     def extract(images, *args, **kwargs):
         counts.append(len(images))
         return original(images, *args, **kwargs)
+
     pipeline.extract_features = extract
 
 
@@ -57,17 +58,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mlpcli-bench-") as scratch:
         train_s, train, train_counts = timed(commands.run_train, config, out=f"{scratch}/train", use_cache=False)
         pipeline.extract_features = original
-        kfold_s, kfold, kfold_counts = timed(commands.run_kfold, config, k=args.k, out=f"{scratch}/kfold",
-                                             use_cache=False)
-    print(json.dumps({
-        "config": args.config, "k": args.k, "rows_trained_per_model": "equal (val_fraction = 1/k)",
-        "train_seconds": round(train_s, 2), "kfold_seconds": round(kfold_s, 2),
-        "ratio_kfold_over_k_trains": round(kfold_s / (args.k * train_s), 3), "target_ratio": 1.1,
-        "extractions": {"train": train_counts, "kfold": kfold_counts},
-        "kfold_extracts_once": len(kfold_counts) == 1,
-        "train_val_accuracy": train["val_accuracy"], "kfold_mean_accuracy": kfold["mean_accuracy"],
-        "kfold_std_accuracy": kfold["std_accuracy"], "machine": machine(),
-    }, indent=2))
+        kfold_s, kfold, kfold_counts = timed(
+            commands.run_kfold, config, k=args.k, out=f"{scratch}/kfold", use_cache=False
+        )
+    print(
+        json.dumps(
+            {
+                "config": args.config,
+                "k": args.k,
+                "rows_trained_per_model": "equal (val_fraction = 1/k)",
+                "train_seconds": round(train_s, 2),
+                "kfold_seconds": round(kfold_s, 2),
+                "ratio_kfold_over_k_trains": round(kfold_s / (args.k * train_s), 3),
+                "target_ratio": 1.1,
+                "extractions": {"train": train_counts, "kfold": kfold_counts},
+                "kfold_extracts_once": len(kfold_counts) == 1,
+                "train_val_accuracy": train["val_accuracy"],
+                "kfold_mean_accuracy": kfold["mean_accuracy"],
+                "kfold_std_accuracy": kfold["std_accuracy"],
+                "machine": machine(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -34,10 +34,17 @@ def measure(path: Path, data: str, cache_dir: str) -> dict:
     started = time.perf_counter()
     result = run_lr_find(load_config(path, overrides))
     ratio = result["suggested_lr"] / result["config_lr"] if result["suggested_lr"] else None
-    return {"config_lr": result["config_lr"], "suggested_lr": result["suggested_lr"], "min_lr": result["min_lr"],
-            "steepest_lr": result["steepest_lr"], "ratio": ratio,
-            "within_3x": ratio is not None and 1 / 3 <= ratio <= 3, "steps": result["steps"],
-            "diverged": result["diverged"], "seconds": time.perf_counter() - started}
+    return {
+        "config_lr": result["config_lr"],
+        "suggested_lr": result["suggested_lr"],
+        "min_lr": result["min_lr"],
+        "steepest_lr": result["steepest_lr"],
+        "ratio": ratio,
+        "within_3x": ratio is not None and 1 / 3 <= ratio <= 3,
+        "steps": result["steps"],
+        "diverged": result["diverged"],
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def main() -> None:
@@ -48,8 +55,16 @@ def main() -> None:
     args = parser.parse_args()
     paths = sorted(p for p in CONFIGS.glob("*.yaml") if not args.only or p.stem in args.only)
     results = {path.stem: measure(path, args.data, args.cache_dir) for path in paths}
-    print(json.dumps({"machine": machine(), "rule": "smallest lr within one standard error of the centred minimum",
-                      "configs": results}, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine": machine(),
+                "rule": "smallest lr within one standard error of the centred minimum",
+                "configs": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,10 @@ def blas_info() -> list[dict]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    return [{key: pool.get(key) for key in ("internal_api", "version", "num_threads", "threading_layer")}
-            for pool in threadpool_info()]
+    return [
+        {key: pool.get(key) for key in ("internal_api", "version", "num_threads", "threading_layer")}
+        for pool in threadpool_info()
+    ]
 
 
 def busy_processes(seconds: float = 1.0, min_percent: float = 10.0) -> list[dict]:
@@ -105,18 +107,26 @@ def load(seconds: float = 1.0) -> dict:
     processes = busy_processes(seconds)
     busy1, total1 = _cpu_times()
     own = (sum(os.times()[:2]) - own0) / seconds
-    return {"loadavg_1_5_15": list(os.getloadavg()),
-            "machine_cpu_busy_percent": round(100.0 * (busy1 - busy0) / max(total1 - total0, 1)),
-            "this_process_cpu_percent": round(100.0 * own / (os.cpu_count() or 1)),
-            "other_busy_processes": processes}
+    return {
+        "loadavg_1_5_15": list(os.getloadavg()),
+        "machine_cpu_busy_percent": round(100.0 * (busy1 - busy0) / max(total1 - total0, 1)),
+        "this_process_cpu_percent": round(100.0 * own / (os.cpu_count() or 1)),
+        "other_busy_processes": processes,
+    }
 
 
 def machine(torch=None) -> dict:
-    info = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "numpy": np.__version__, "blas": blas_info(),
-            "thread_env": {name: os.environ.get(name) for name in THREAD_VARIABLES}}
+    info = {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas_info(),
+        "thread_env": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+    }
     if os.path.exists("/proc/meminfo"):
-        info["memory_gb"] = round(int(open("/proc/meminfo").readline().split()[1]) / 2 ** 20, 1)
+        info["memory_gb"] = round(int(open("/proc/meminfo").readline().split()[1]) / 2**20, 1)
     try:
         from mlpcli.nn import parallel
 
@@ -124,8 +134,11 @@ def machine(torch=None) -> dict:
     except ImportError:
         pass
     if torch is not None:
-        info.update(torch=torch.__version__, torch_threads=torch.get_num_threads(),
-                    torch_interop_threads=torch.get_num_interop_threads())
+        info.update(
+            torch=torch.__version__,
+            torch_threads=torch.get_num_threads(),
+            torch_interop_threads=torch.get_num_interop_threads(),
+        )
     return info
 
 

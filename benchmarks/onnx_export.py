@@ -43,7 +43,7 @@ def session_of(path: Path):
 
 
 def in_batches(fn, images: np.ndarray, batch: int) -> np.ndarray:
-    return np.concatenate([fn(images[start:start + batch]) for start in range(0, len(images), batch)])
+    return np.concatenate([fn(images[start : start + batch]) for start in range(0, len(images), batch)])
 
 
 def bench_model(run_dir: Path, data: Path, repeat: int, batch: int, scratch: Path) -> dict:
@@ -59,21 +59,28 @@ def bench_model(run_dir: Path, data: Path, repeat: int, batch: int, scratch: Pat
     path = scratch / f"{run_dir.name}.onnx"
     export_onnx(model, path)
     session = session_of(path)
-    onnx_probabilities = in_batches(lambda part: session.run(["probabilities"], {"images": part})[0],
-                                    dataset.images, batch)
+    onnx_probabilities = in_batches(
+        lambda part: session.run(["probabilities"], {"images": part})[0], dataset.images, batch
+    )
     mlpcli_probabilities = in_batches(model.predict_proba, dataset.images, batch)
     n = len(labels)
-    onnx_seconds = timed(lambda: in_batches(lambda p: session.run(["probabilities"], {"images": p})[0],
-                                            dataset.images, batch), repeat)
+    onnx_seconds = timed(
+        lambda: in_batches(lambda p: session.run(["probabilities"], {"images": p})[0], dataset.images, batch), repeat
+    )
     mlpcli_seconds = timed(lambda: in_batches(model.predict_proba, dataset.images, batch), repeat)
     onnx_accuracy = float(np.mean(onnx_probabilities.argmax(axis=1) == labels))
-    return {"run": str(run_dir), "n_images": n, "mlpcli_evaluate_accuracy": evaluated["accuracy"],
-            "onnxruntime_accuracy": onnx_accuracy,
-            "difference_points": 100 * (onnx_accuracy - evaluated["accuracy"]),
-            "max_probability_difference": float(np.abs(onnx_probabilities - mlpcli_probabilities).max()),
-            "predicted_class_differs": int(np.sum(onnx_probabilities.argmax(1) != mlpcli_probabilities.argmax(1))),
-            "onnxruntime_images_per_second": n / onnx_seconds, "mlpcli_images_per_second": n / mlpcli_seconds,
-            "onnx_bytes": path.stat().st_size}
+    return {
+        "run": str(run_dir),
+        "n_images": n,
+        "mlpcli_evaluate_accuracy": evaluated["accuracy"],
+        "onnxruntime_accuracy": onnx_accuracy,
+        "difference_points": 100 * (onnx_accuracy - evaluated["accuracy"]),
+        "max_probability_difference": float(np.abs(onnx_probabilities - mlpcli_probabilities).max()),
+        "predicted_class_differs": int(np.sum(onnx_probabilities.argmax(1) != mlpcli_probabilities.argmax(1))),
+        "onnxruntime_images_per_second": n / onnx_seconds,
+        "mlpcli_images_per_second": n / mlpcli_seconds,
+        "onnx_bytes": path.stat().st_size,
+    }
 
 
 def main() -> None:
@@ -85,8 +92,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         results = [bench_model(run, args.data, args.repeat, args.batch, Path(scratch)) for run in args.model]
-    print(json.dumps({"machine": machine(), "load": load(), "models": results,
-                      "within_0_1_point": all(abs(r["difference_points"]) <= 0.1 for r in results)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine": machine(),
+                "load": load(),
+                "models": results,
+                "within_0_1_point": all(abs(r["difference_points"]) <= 0.1 for r in results),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
+
     threadpool_limits(args.threads)
     rng = np.random.default_rng(0)
     runs = {name: (network_with_gradients(rng), make()) for name, make in CONTENDERS.items()}
@@ -80,15 +81,21 @@ def main() -> None:
         elapsed = timed(forward_backward)
         if round_:
             seconds["forward_backward"].append(elapsed)
-    report = {"network": list(SIZES), "dtype": "float32", "batch": BATCH, "rounds": args.rounds,
-              "threads": args.threads}
+    report = {
+        "network": list(SIZES),
+        "dtype": "float32",
+        "batch": BATCH,
+        "rounds": args.rounds,
+        "threads": args.threads,
+    }
     for statistic in (min, statistics.median):
         value = {name: statistic(values) for name, values in seconds.items()}
         sgd, fb = value["sgd momentum 0.9"], value["forward_backward"]
         report[statistic.__name__] = {
             "ms": {name: round(seconds * 1e3, 3) for name, seconds in value.items()},
             "update_ratio_vs_sgd": {name: round(value[name] / sgd, 2) for name in CONTENDERS},
-            "epoch_ratio_vs_sgd": {name: round((fb + value[name]) / (fb + sgd), 3) for name in CONTENDERS}}
+            "epoch_ratio_vs_sgd": {name: round((fb + value[name]) / (fb + sgd), 3) for name in CONTENDERS},
+        }
     report["machine"] = machine()
     print(json.dumps(report, indent=2))
 

@@ -42,9 +42,10 @@ def make_photo(path: Path, size: tuple[int, int], seed: int) -> None:
     """A photo-like JPEG of ``size`` (width, height): drawn small, enlarged smoothly, plus noise."""
     rng = np.random.default_rng(seed)
     small = (size[0] // 8, size[1] // 8)
-    rows, cols = np.mgrid[0:small[1], 0:small[0]].astype(np.float32)
-    base = np.stack([120 + 90 * np.sin(cols / small[0] * rng.uniform(2, 6) + c) * np.cos(rows / small[1] * 3)
-                     for c in range(3)], -1)
+    rows, cols = np.mgrid[0 : small[1], 0 : small[0]].astype(np.float32)
+    base = np.stack(
+        [120 + 90 * np.sin(cols / small[0] * rng.uniform(2, 6) + c) * np.cos(rows / small[1] * 3) for c in range(3)], -1
+    )
     image = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
     for _ in range(10):
@@ -98,8 +99,9 @@ def time_torchvision(root: Path, size: int):
         from torchvision import datasets, transforms
     except ImportError:
         return None
-    dataset = datasets.ImageFolder(str(root), transforms.Compose([transforms.Resize((size, size)),
-                                                                  transforms.PILToTensor()]))
+    dataset = datasets.ImageFolder(
+        str(root), transforms.Compose([transforms.Resize((size, size)), transforms.PILToTensor()])
+    )
     started = time.perf_counter()
     for _ in DataLoader(dataset, batch_size=8, num_workers=2):
         pass
@@ -123,11 +125,23 @@ def main() -> None:
         meter.start()
         results = {size: measure(paths, root, size, args.workers) for size in args.sizes}
         neighbours = meter.stop()
-        megabytes = sum(p.stat().st_size for p in paths) / 2 ** 20
-    print(json.dumps({"count": len(paths), "mean_file_mb": round(megabytes / len(paths), 2),
-                      "workers": args.workers, "images_per_second": results,
-                      "loadavg_before": loadavg_before, "loadavg_after": os.getloadavg(),
-                      "neighbour_cpu_percent": neighbours, "load": load(), "machine": machine()}, indent=2))
+        megabytes = sum(p.stat().st_size for p in paths) / 2**20
+    print(
+        json.dumps(
+            {
+                "count": len(paths),
+                "mean_file_mb": round(megabytes / len(paths), 2),
+                "workers": args.workers,
+                "images_per_second": results,
+                "loadavg_before": loadavg_before,
+                "loadavg_after": os.getloadavg(),
+                "neighbour_cpu_percent": neighbours,
+                "load": load(),
+                "machine": machine(),
+            },
+            indent=2,
+        )
+    )
 
 
 def measure(paths, root: Path, size: int, workers: int) -> dict:
@@ -135,9 +149,12 @@ def measure(paths, root: Path, size: int, workers: int) -> dict:
     mlpcli_s, plain_s = time_mlpcli(paths, size, workers), time_plain(paths, size, workers)
     torch_s = time_torchvision(root, size)
     print(f"{size} px: mlpcli {n / mlpcli_s:.1f}/s, plain Pillow {n / plain_s:.1f}/s", file=sys.stderr)
-    return {"mlpcli": round(n / mlpcli_s, 2), "plain_pillow": round(n / plain_s, 2),
-            "torchvision": None if torch_s is None else round(n / torch_s, 2),
-            "mlpcli_over_plain": round(plain_s / mlpcli_s, 2)}
+    return {
+        "mlpcli": round(n / mlpcli_s, 2),
+        "plain_pillow": round(n / plain_s, 2),
+        "torchvision": None if torch_s is None else round(n / torch_s, 2),
+        "mlpcli_over_plain": round(plain_s / mlpcli_s, 2),
+    }
 
 
 if __name__ == "__main__":

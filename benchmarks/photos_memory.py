@@ -100,13 +100,35 @@ def tree(root: int) -> list[int]:
 
 def measured_train(folder: Path, work: Path) -> dict:
     config = work / f"{folder.name}.yaml"
-    config.write_text(json.dumps({
-        "seed": 0, "data": {"format": "folder", "path": str(folder), "image_size": 128, "val_fraction": 0.1,
-                            "cache_dir": str(work / f"cache-{folder.name}")},
-        "features": [{"name": "hog"}, {"name": "color_hist"}],
-        "model": {"hidden": [256]}, "train": {"epochs": 1, "batch_size": 128, "lr": 0.01}}))
-    command = [sys.executable, "-m", "mlpcli", "-q", "train", "--config", str(config), "--json",
-               "--out", str(work / f"run-{folder.name}-{time.time_ns()}")]
+    config.write_text(
+        json.dumps(
+            {
+                "seed": 0,
+                "data": {
+                    "format": "folder",
+                    "path": str(folder),
+                    "image_size": 128,
+                    "val_fraction": 0.1,
+                    "cache_dir": str(work / f"cache-{folder.name}"),
+                },
+                "features": [{"name": "hog"}, {"name": "color_hist"}],
+                "model": {"hidden": [256]},
+                "train": {"epochs": 1, "batch_size": 128, "lr": 0.01},
+            }
+        )
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "mlpcli",
+        "-q",
+        "train",
+        "--config",
+        str(config),
+        "--json",
+        "--out",
+        str(work / f"run-{folder.name}-{time.time_ns()}"),
+    ]
     peaks = {"process": 0.0, "tree": 0.0}
     with open(work / "stderr.txt", "w") as err:
         started = time.perf_counter()
@@ -127,8 +149,12 @@ def measured_train(folder: Path, work: Path) -> dict:
     if process.returncode != 0:
         sys.exit(f"{' '.join(command)} failed ({process.returncode}); see {work / 'stderr.txt'}")
     result = json.loads(out)
-    return {"seconds": time.perf_counter() - started, "peak_rss_anon_mb": peaks["process"],
-            "tree_peak_rss_anon_mb": peaks["tree"], "val_accuracy": result.get("val_accuracy")}
+    return {
+        "seconds": time.perf_counter() - started,
+        "peak_rss_anon_mb": peaks["process"],
+        "tree_peak_rss_anon_mb": peaks["tree"],
+        "val_accuracy": result.get("val_accuracy"),
+    }
 
 
 def main() -> None:
@@ -137,8 +163,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="folder for the photos, caches and runs (kept)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="mlpcli-photos-"))
-    report = {"machine": machine(), "load_before": load(), "image_size": 128, "features": "hog + color_hist",
-              "target_mb": TARGET_MB, "work": str(work)}
+    report = {
+        "machine": machine(),
+        "load_before": load(),
+        "image_size": 128,
+        "features": "hog + color_hist",
+        "target_mb": TARGET_MB,
+        "work": str(work),
+    }
     started = time.perf_counter()
     folders = make_folders(work, args.counts)
     report["seconds_to_draw_photos"] = time.perf_counter() - started
@@ -146,8 +178,10 @@ def main() -> None:
     report["load_after"] = load()
     peaks = [run["peak_rss_anon_mb"] for run in report["runs"].values()]
     report["largest_over_smallest"] = peaks[-1] / peaks[0]
-    report["targets_met"] = {"largest peak < 1.5 GB": peaks[-1] < TARGET_MB,
-                             "largest within 10% of smallest": peaks[-1] <= 1.1 * peaks[0]}
+    report["targets_met"] = {
+        "largest peak < 1.5 GB": peaks[-1] < TARGET_MB,
+        "largest within 10% of smallest": peaks[-1] <= 1.1 * peaks[0],
+    }
     print(json.dumps(report, indent=2))
 
 

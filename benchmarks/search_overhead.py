@@ -38,14 +38,26 @@ from mlpcli.units.placement import Placement
 
 
 def search_yaml(folder: Path, args) -> Path:
-    config = {"seed": 0,
-              "data": {"format": "synthetic", "n_per_class": args.n_per_class, "image_size": 32,
-                       "cache_dir": str(folder / "cache")},
-              "model": {"hidden": [128]}, "train": {"epochs": args.epochs, "batch_size": 64, "lr": 0.01},
-              "output": {"dir": str(folder / "runs")},
-              "search": {"strategy": "random", "trials": args.trials,
-                         "space": {"train.lr": {"loguniform": [1.0e-3, 1.0e-1]},
-                                   "model.hidden": {"choice": [[64], [128], [128, 64]]}}}}
+    config = {
+        "seed": 0,
+        "data": {
+            "format": "synthetic",
+            "n_per_class": args.n_per_class,
+            "image_size": 32,
+            "cache_dir": str(folder / "cache"),
+        },
+        "model": {"hidden": [128]},
+        "train": {"epochs": args.epochs, "batch_size": 64, "lr": 0.01},
+        "output": {"dir": str(folder / "runs")},
+        "search": {
+            "strategy": "random",
+            "trials": args.trials,
+            "space": {
+                "train.lr": {"loguniform": [1.0e-3, 1.0e-1]},
+                "model.hidden": {"choice": [[64], [128], [128, 64]]},
+            },
+        },
+    }
     path = folder / "search.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -66,10 +78,15 @@ def unit_times(summary: dict, search_started: float) -> dict:
                 dispatch.append(unit["started"] - previous)
             previous = unit["finished"]
     mean = lambda values: statistics.fmean(values) if values else None  # noqa: E731
-    return {"units": len(train), "train_mean": mean(train), "dispatch_mean": mean(dispatch),
-            "return_mean": mean(returned), "first_unit_start_mean": mean(first),
-            "overhead_per_unit": (mean(dispatch) or 0) + (mean(returned) or 0),
-            "overhead_fraction": ((mean(dispatch) or 0) + (mean(returned) or 0)) / mean(train)}
+    return {
+        "units": len(train),
+        "train_mean": mean(train),
+        "dispatch_mean": mean(dispatch),
+        "return_mean": mean(returned),
+        "first_unit_start_mean": mean(first),
+        "overhead_per_unit": (mean(dispatch) or 0) + (mean(returned) or 0),
+        "overhead_fraction": ((mean(dispatch) or 0) + (mean(returned) or 0)) / mean(train),
+    }
 
 
 def one_search(config_path: Path, out: Path, k: int, **where) -> dict:
@@ -77,11 +94,16 @@ def one_search(config_path: Path, out: Path, k: int, **where) -> dict:
     summary = run_search(load_config(config_path), out=out, k=k, placement=Placement(**where))
     total = time.time() - opened
     search_started = summary["started_at"]
-    return {"executor": summary["executor"], "wall_seconds": summary["wall_seconds"], "total_seconds": total,
-            "startup_and_features_seconds": total - summary["wall_seconds"],
-            "share_seconds": summary["share_seconds"], **unit_times(summary, search_started),
-            "best_mean_accuracy": summary["trials"][0]["mean_accuracy"], "table": [
-                (r["trial"], r["mean_accuracy"]) for r in summary["trials"]]}
+    return {
+        "executor": summary["executor"],
+        "wall_seconds": summary["wall_seconds"],
+        "total_seconds": total,
+        "startup_and_features_seconds": total - summary["wall_seconds"],
+        "share_seconds": summary["share_seconds"],
+        **unit_times(summary, search_started),
+        "best_mean_accuracy": summary["trials"][0]["mean_accuracy"],
+        "table": [(r["trial"], r["mean_accuracy"]) for r in summary["trials"]],
+    }
 
 
 def main() -> None:
@@ -102,19 +124,40 @@ def main() -> None:
             runs["local_jobs_2"].append(one_search(config, folder / f"local{repeat}", k=args.k, jobs=2))
             runs["dask_local_2"].append(one_search(config, folder / f"dask{repeat}", k=args.k, cluster="local:2"))
     median = lambda name, key: statistics.median(r[key] for r in runs[name])  # noqa: E731
-    keys = ("wall_seconds", "train_mean", "dispatch_mean", "return_mean", "overhead_per_unit", "share_seconds",
-            "startup_and_features_seconds")
-    print(json.dumps({"machine": machine(), "load_before": before, "load_after": load(),
-                      "search": {"trials": args.trials, "k": args.k, "n_per_class": args.n_per_class,
-                                 "epochs": args.epochs, "repeat": args.repeat},
-                      "median": {name: {key: median(name, key) for key in keys} for name in runs},
-                      "cluster_over_local_wall": median("dask_local_2", "wall_seconds") / median("local_jobs_2",
-                                                                                                 "wall_seconds"),
-                      "cluster_over_local_overhead_per_unit": median("dask_local_2", "overhead_per_unit") /
-                      median("local_jobs_2", "overhead_per_unit"),
-                      "same_table": all(r["table"] == runs["local_jobs_2"][0]["table"]
-                                        for rs in runs.values() for r in rs),
-                      "target": "cluster_over_local_wall <= 1.15", "runs": runs}, indent=2))
+    keys = (
+        "wall_seconds",
+        "train_mean",
+        "dispatch_mean",
+        "return_mean",
+        "overhead_per_unit",
+        "share_seconds",
+        "startup_and_features_seconds",
+    )
+    print(
+        json.dumps(
+            {
+                "machine": machine(),
+                "load_before": before,
+                "load_after": load(),
+                "search": {
+                    "trials": args.trials,
+                    "k": args.k,
+                    "n_per_class": args.n_per_class,
+                    "epochs": args.epochs,
+                    "repeat": args.repeat,
+                },
+                "median": {name: {key: median(name, key) for key in keys} for name in runs},
+                "cluster_over_local_wall": median("dask_local_2", "wall_seconds")
+                / median("local_jobs_2", "wall_seconds"),
+                "cluster_over_local_overhead_per_unit": median("dask_local_2", "overhead_per_unit")
+                / median("local_jobs_2", "overhead_per_unit"),
+                "same_table": all(r["table"] == runs["local_jobs_2"][0]["table"] for rs in runs.values() for r in rs),
+                "target": "cluster_over_local_wall <= 1.15",
+                "runs": runs,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ class StageClock:
                 return fn(*args, **kwargs)
             finally:
                 seconds[name] += time.perf_counter() - start
+
         return timed
 
     def wrap_network(self, network) -> None:
@@ -66,14 +67,20 @@ class StageClock:
         self.seconds.clear()
 
 
-def breakdown(seconds: dict[str, float], total: float, products_alone: float,
-              gather_keys=("gather",)) -> dict:
+def breakdown(seconds: dict[str, float], total: float, products_alone: float, gather_keys=("gather",)) -> dict:
     """The four stages (seconds) of ``total`` wall seconds, from a StageClock's sums and the
     products' seconds alone over the same steps; with the raw sums for reference."""
     gather = sum(seconds.get(key, 0.0) for key in gather_keys)
     inside = sum(value for key, value in seconds.items() if key not in gather_keys)
-    stages = {"products": products_alone, "element_wise": inside - products_alone, "gather": gather,
-              "python": total - inside - gather}
-    return {"seconds": stages, "fractions": {key: value / total for key, value in stages.items()},
-            "timed_calls_seconds": dict(sorted(seconds.items(), key=lambda item: -item[1])),
-            "total_seconds": total}
+    stages = {
+        "products": products_alone,
+        "element_wise": inside - products_alone,
+        "gather": gather,
+        "python": total - inside - gather,
+    }
+    return {
+        "seconds": stages,
+        "fractions": {key: value / total for key, value in stages.items()},
+        "timed_calls_seconds": dict(sorted(seconds.items(), key=lambda item: -item[1])),
+        "total_seconds": total,
+    }

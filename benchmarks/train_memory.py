@@ -73,8 +73,12 @@ def measured_run(command: list[str], scratch: Path) -> dict:
             err.seek(0)
             sys.exit(f"{' '.join(command)} failed ({process.returncode}):\n{err.read()[-2000:]}")
     peak = usage.ru_maxrss / 1024  # Linux reports KiB
-    return {"seconds": seconds, "peak_rss_mb": peak, "tree_peak_rss_mb_sampled": peak_tree[0],
-            "target_met": peak < TARGET_MB}
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak,
+        "tree_peak_rss_mb_sampled": peak_tree[0],
+        "target_met": peak < TARGET_MB,
+    }
 
 
 def main() -> None:
@@ -84,18 +88,34 @@ def main() -> None:
     args = parser.parse_args()
     script = Path(sys.executable).with_name("mlpcli")
     base = [str(script)] if script.exists() else [sys.executable, "-m", "mlpcli"]
-    report = {"machine": machine(), "load_before": load(), "config": args.config, "epochs": args.epochs,
-              "target_mb": TARGET_MB}
+    report = {
+        "machine": machine(),
+        "load_before": load(),
+        "config": args.config,
+        "epochs": args.epochs,
+        "target_mb": TARGET_MB,
+    }
     with tempfile.TemporaryDirectory(prefix="mlpcli-bench-") as scratch:
-        train = base + ["-q", "train", "--config", args.config, "--set", f"train.epochs={args.epochs}",
-                        "--set", f"data.cache_dir={Path(scratch) / 'cache'}", "--json"]
+        train = base + [
+            "-q",
+            "train",
+            "--config",
+            args.config,
+            "--set",
+            f"train.epochs={args.epochs}",
+            "--set",
+            f"data.cache_dir={Path(scratch) / 'cache'}",
+            "--json",
+        ]
         scratch = Path(scratch)
         report["cold_no_cache"] = measured_run(train + ["--no-cache", "--out", f"{scratch}/cold"], scratch)
         measured_run(train + ["--out", f"{scratch}/fill"], scratch)  # fills the cache
         report["warm_cache"] = measured_run(train + ["--out", f"{scratch}/warm"], scratch)
     report["load_after"] = load()
-    report["targets_met"] = {"cold peak RSS < 1.0 GB": report["cold_no_cache"]["target_met"],
-                             "warm peak RSS < 1.0 GB": report["warm_cache"]["target_met"]}
+    report["targets_met"] = {
+        "cold peak RSS < 1.0 GB": report["cold_no_cache"]["target_met"],
+        "warm peak RSS < 1.0 GB": report["warm_cache"]["target_met"],
+    }
     print(json.dumps(report, indent=2))
 
 

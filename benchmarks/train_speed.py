@@ -90,13 +90,20 @@ def matmul_rate(m: int, k: int, n: int, repeats: int = 20, transpose_a: bool = F
     """Best float32 GFLOP/s of an (m, k) @ (k, n) product; ``transpose_a`` multiplies a transposed
     view, as ``x.T @ dout`` does for dW."""
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((k, m), dtype=np.float32).T if transpose_a else \
-        rng.standard_normal((m, k), dtype=np.float32)
+    a = (
+        rng.standard_normal((k, m), dtype=np.float32).T
+        if transpose_a
+        else rng.standard_normal((m, k), dtype=np.float32)
+    )
     b = rng.standard_normal((k, n), dtype=np.float32)
     out = np.empty((m, n), np.float32)
     seconds = best_seconds(lambda: np.matmul(a, b, out=out), repeats)
-    return {"m_k_n": [m, k, n], "transposed_a": transpose_a, "seconds": seconds,
-            "gflops": 2.0 * m * k * n / seconds / 1e9}
+    return {
+        "m_k_n": [m, k, n],
+        "transposed_a": transpose_a,
+        "seconds": seconds,
+        "gflops": 2.0 * m * k * n / seconds / 1e9,
+    }
 
 
 def step_flops(n_features: int) -> float:
@@ -110,10 +117,13 @@ def step_flops(n_features: int) -> float:
 def product_bound(n_features: int, n_train: int, repeats: int = 20) -> dict:
     """Each product of a step alone at its exact shape: the seconds per epoch of the matmuls alone."""
     d, h, c = n_features, HIDDEN, N_CLASSES
-    products = {"forward 1": matmul_rate(BATCH, d, h, repeats), "forward 2": matmul_rate(BATCH, h, c, repeats),
-                "dW 1": matmul_rate(d, BATCH, h, repeats, transpose_a=True),
-                "dW 2": matmul_rate(h, BATCH, c, repeats, transpose_a=True),
-                "dx 2": matmul_rate(BATCH, c, h, repeats)}
+    products = {
+        "forward 1": matmul_rate(BATCH, d, h, repeats),
+        "forward 2": matmul_rate(BATCH, h, c, repeats),
+        "dW 1": matmul_rate(d, BATCH, h, repeats, transpose_a=True),
+        "dW 2": matmul_rate(h, BATCH, c, repeats, transpose_a=True),
+        "dx 2": matmul_rate(BATCH, c, h, repeats),
+    }
     per_step = sum(p["seconds"] for p in products.values())
     return {"products": products, "seconds_per_epoch": per_step * n_train / BATCH}
 
@@ -126,13 +136,20 @@ class MlpcliEpochs:
         """``standardizer``: Identity for rows standardized up front, None to fit one on X (the
         minibatches are then standardized as they are gathered)."""
         shuffle_rng, augment_rng, init_rng, dropout_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(0).spawn(4))
+            np.random.default_rng(s) for s in np.random.SeedSequence(0).spawn(4)
+        )
         self.rngs = {"shuffle": shuffle_rng, "augment": augment_rng, "dropout": dropout_rng}
         self.X, self.y, self.rows = X, y, train_rows
         self.network = build_mlp(X.shape[1], N_CLASSES, [HIDDEN], "relu", rng=init_rng, dtype="float32")
         self.standardizer = Standardizer.fit(X, train_rows) if standardizer is None else standardizer
-        self.config = TrainConfig(epochs=1, batch_size=BATCH, lr=ADAM_LR if optimizer != "sgd" else LR,
-                                  momentum=MOMENTUM, schedule="constant", optimizer=optimizer)
+        self.config = TrainConfig(
+            epochs=1,
+            batch_size=BATCH,
+            lr=ADAM_LR if optimizer != "sgd" else LR,
+            momentum=MOMENTUM,
+            schedule="constant",
+            optimizer=optimizer,
+        )
         self.model_config = ModelConfig(weight_decay=weight_decay)
         self.optimizer, self.losses = None, []
 
@@ -167,7 +184,7 @@ class TorchEpochs:
         order = self.torch.randperm(len(self.X))
         total = 0.0
         for start in range(0, len(order), BATCH):
-            rows = order[start:start + BATCH]
+            rows = order[start : start + BATCH]
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.loss(self.network(self.X[rows]), self.y[rows])
             loss.backward()
@@ -179,10 +196,20 @@ class TorchEpochs:
 class SklearnEpochs:
     def __init__(self, X, y) -> None:
         from sklearn.neural_network import MLPClassifier
+
         self.X, self.y = X, y
-        self.model = MLPClassifier(solver="sgd", hidden_layer_sizes=(HIDDEN,), batch_size=BATCH, momentum=MOMENTUM,
-                                   nesterovs_momentum=False, learning_rate_init=LR, max_iter=1, alpha=0.0,
-                                   shuffle=True, random_state=0)
+        self.model = MLPClassifier(
+            solver="sgd",
+            hidden_layer_sizes=(HIDDEN,),
+            batch_size=BATCH,
+            momentum=MOMENTUM,
+            nesterovs_momentum=False,
+            learning_rate_init=LR,
+            max_iter=1,
+            alpha=0.0,
+            shuffle=True,
+            random_state=0,
+        )
         self.losses = []
 
     def run(self) -> None:
@@ -197,18 +224,23 @@ def load_data(path: str, quick: bool) -> tuple[str, dict[str, np.ndarray], np.nd
     hog_width = sum(feature_widths(hog_features, 32, 32))
     if Path(path).is_dir():
         from mlpcli.data.folder import load_folder
+
         say(f"loading {path} (decoded-image cache .mlpcli-cache)")
         dataset = load_folder(path, (32, 32), cache_dir=".mlpcli-cache")
         pick = np.random.default_rng(0).permutation(len(dataset.images))[:n]
         images, y = dataset.images[np.sort(pick)], dataset.labels[np.sort(pick)]
         say("extracting raw and HOG features")
-        features = {"raw": extract_features(images, (FeatureConfig("raw", {}),), "float32", progress=False),
-                    "hog": extract_features(images, hog_features, "float32", progress=False)}
+        features = {
+            "raw": extract_features(images, (FeatureConfig("raw", {}),), "float32", progress=False),
+            "hog": extract_features(images, hog_features, "float32", progress=False),
+        }
         return "cifar10", features, y.astype(np.int64)
     say(f"{path} not found: random data of the same shape")
     rng = np.random.default_rng(0)
-    features = {"raw": rng.standard_normal((n, 3072), dtype=np.float32),
-                "hog": rng.standard_normal((n, hog_width), dtype=np.float32)}
+    features = {
+        "raw": rng.standard_normal((n, 3072), dtype=np.float32),
+        "hog": rng.standard_normal((n, hog_width), dtype=np.float32),
+    }
     return "random", features, rng.integers(0, N_CLASSES, n)
 
 
@@ -217,11 +249,13 @@ def bench_width(torch, X, y, train_rows, rounds: int) -> tuple[dict, MlpcliEpoch
     Also returns the mlpcli contender, for the stage breakdown."""
     standardized = Standardizer.fit(X, train_rows).transform(X[train_rows])
     y_train, all_rows = y[train_rows], np.arange(len(train_rows))
-    contenders = {"mlpcli": MlpcliEpochs(standardized, y_train, all_rows, 0.0, Identity()),
-                  "mlpcli_weight_decay": MlpcliEpochs(standardized, y_train, all_rows, WEIGHT_DECAY, Identity()),
-                  "mlpcli_adam": MlpcliEpochs(standardized, y_train, all_rows, 0.0, Identity(), "adam"),
-                  "mlpcli_per_batch_standardize": MlpcliEpochs(X, y, train_rows, 0.0),
-                  "sklearn": SklearnEpochs(standardized, y_train)}
+    contenders = {
+        "mlpcli": MlpcliEpochs(standardized, y_train, all_rows, 0.0, Identity()),
+        "mlpcli_weight_decay": MlpcliEpochs(standardized, y_train, all_rows, WEIGHT_DECAY, Identity()),
+        "mlpcli_adam": MlpcliEpochs(standardized, y_train, all_rows, 0.0, Identity(), "adam"),
+        "mlpcli_per_batch_standardize": MlpcliEpochs(X, y, train_rows, 0.0),
+        "sklearn": SklearnEpochs(standardized, y_train),
+    }
     if torch is not None:
         contenders["torch"] = TorchEpochs(torch, standardized, y_train)
         contenders["torch_adam"] = TorchEpochs(torch, standardized, y_train, "adam")
@@ -240,13 +274,20 @@ def bench_width(torch, X, y, train_rows, rounds: int) -> tuple[dict, MlpcliEpoch
                 seconds[name].append(elapsed)
                 cpu[name].append(elapsed_cpu)
                 neighbours[name].append(others)
-            say(f"  width {X.shape[1]} round {round_} {name}: {elapsed:.3f} s, CPU {elapsed_cpu:.3f} s "
-                f"(others' CPU {others}%)")
-    result = {name: {"seconds_per_epoch": statistics.median(times), "all_epochs": times,
-                     "cpu_seconds_per_epoch": statistics.median(cpu[name]),
-                     "others_cpu_percent_per_epoch": neighbours[name],
-                     "train_loss_per_epoch": contenders[name].losses}
-              for name, times in seconds.items()}
+            say(
+                f"  width {X.shape[1]} round {round_} {name}: {elapsed:.3f} s, CPU {elapsed_cpu:.3f} s "
+                f"(others' CPU {others}%)"
+            )
+    result = {
+        name: {
+            "seconds_per_epoch": statistics.median(times),
+            "all_epochs": times,
+            "cpu_seconds_per_epoch": statistics.median(cpu[name]),
+            "others_cpu_percent_per_epoch": neighbours[name],
+            "train_loss_per_epoch": contenders[name].losses,
+        }
+        for name, times in seconds.items()
+    }
     result["sklearn"]["weights_dtype"] = contenders["sklearn"].model.coefs_[0].dtype.name
     return result, contenders["mlpcli"]
 
@@ -285,21 +326,27 @@ def summarize(width_name: str, n_features: int, n_train: int, timings: dict, bou
     ours = timings["mlpcli"]["seconds_per_epoch"]
     flops = step_flops(n_features) * n_train / BATCH
     gflops = flops / ours / 1e9
-    summary = {"network": f"{n_features}-{HIDDEN}-{N_CLASSES}", "features": width_name,
-               "seconds_per_epoch": {name: t["seconds_per_epoch"] for name, t in timings.items()},
-               "ratio_mlpcli_over_sklearn": ours / timings["sklearn"]["seconds_per_epoch"],
-               "speedup_over_sklearn": timings["sklearn"]["seconds_per_epoch"] / ours,
-               "gflop_per_epoch": flops / 1e9, "mlpcli_gflops": gflops,
-               "roofline_fraction": gflops / matmul["forward_200x3072x512"]["gflops"],
-               "fraction_of_2048_matmul": gflops / matmul["square_2048"]["gflops"],
-               "products_alone_seconds_per_epoch": bound["seconds_per_epoch"],
-               "products_alone_over_mlpcli": bound["seconds_per_epoch"] / ours,
-               "products_alone": bound["products"], "epochs": timings,
-               "ratio_mlpcli_adam_over_mlpcli_sgd": timings["mlpcli_adam"]["seconds_per_epoch"] / ours}
+    summary = {
+        "network": f"{n_features}-{HIDDEN}-{N_CLASSES}",
+        "features": width_name,
+        "seconds_per_epoch": {name: t["seconds_per_epoch"] for name, t in timings.items()},
+        "ratio_mlpcli_over_sklearn": ours / timings["sklearn"]["seconds_per_epoch"],
+        "speedup_over_sklearn": timings["sklearn"]["seconds_per_epoch"] / ours,
+        "gflop_per_epoch": flops / 1e9,
+        "mlpcli_gflops": gflops,
+        "roofline_fraction": gflops / matmul["forward_200x3072x512"]["gflops"],
+        "fraction_of_2048_matmul": gflops / matmul["square_2048"]["gflops"],
+        "products_alone_seconds_per_epoch": bound["seconds_per_epoch"],
+        "products_alone_over_mlpcli": bound["seconds_per_epoch"] / ours,
+        "products_alone": bound["products"],
+        "epochs": timings,
+        "ratio_mlpcli_adam_over_mlpcli_sgd": timings["mlpcli_adam"]["seconds_per_epoch"] / ours,
+    }
     if "torch" in timings:
         summary["ratio_mlpcli_over_torch"] = ours / timings["torch"]["seconds_per_epoch"]
-        summary["ratio_mlpcli_adam_over_torch_adam"] = (timings["mlpcli_adam"]["seconds_per_epoch"]
-                                                        / timings["torch_adam"]["seconds_per_epoch"])
+        summary["ratio_mlpcli_adam_over_torch_adam"] = (
+            timings["mlpcli_adam"]["seconds_per_epoch"] / timings["torch_adam"]["seconds_per_epoch"]
+        )
     return summary
 
 
@@ -333,8 +380,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SAMPLES:,} samples and 2 rounds")
     parser.add_argument("--rounds", type=int, default=None, help="timed epochs per contender (default 3)")
     parser.add_argument("--data", default="data/cifar10-jpg/train")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS, mlpcli pool and PyTorch threads for every contender (default: all cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS, mlpcli pool and PyTorch threads for every contender (default: all cores)",
+    )
     parser.add_argument("--only", choices=("raw", "hog"), default=None, help="one width only")
     args = parser.parse_args()
     rounds = args.rounds or (2 if args.quick else 3)
@@ -345,6 +396,7 @@ def main() -> None:
         say("torch not installed (pip install -e '.[bench]'): PyTorch is left out")
     if args.threads is not None:
         from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
         threadpool_limits(args.threads)
         parallel.set_threads(args.threads)
         if torch is not None:
@@ -357,25 +409,39 @@ def main() -> None:
     load_before = load()
     results, matmul = measure(torch, features, y, rounds)
     report = {
-        "machine": machine(torch), "load_before": load_before, "load_after": load(),
-        "setup": {"data": source, "n_train": int(len(y) * TRAIN_FRACTION), "batch": BATCH, "hidden": HIDDEN,
-                  "dtype": "float32", "optimizer": f"SGD lr {LR} momentum {MOMENTUM}; Adam lr {ADAM_LR}",
-                  "rounds": rounds,
-                  "quick": args.quick, "threads": args.threads or "default (all cores)",
-                  "mlpcli_pool_threads": parallel.threads(),
-                  "torch_threads": torch.get_num_threads() if torch else None,
-                  "torch": torch.__version__ if torch else None},
-        "numpy_matmul_float32": matmul, "results": results,
+        "machine": machine(torch),
+        "load_before": load_before,
+        "load_after": load(),
+        "setup": {
+            "data": source,
+            "n_train": int(len(y) * TRAIN_FRACTION),
+            "batch": BATCH,
+            "hidden": HIDDEN,
+            "dtype": "float32",
+            "optimizer": f"SGD lr {LR} momentum {MOMENTUM}; Adam lr {ADAM_LR}",
+            "rounds": rounds,
+            "quick": args.quick,
+            "threads": args.threads or "default (all cores)",
+            "mlpcli_pool_threads": parallel.threads(),
+            "torch_threads": torch.get_num_threads() if torch else None,
+            "torch": torch.__version__ if torch else None,
+        },
+        "numpy_matmul_float32": matmul,
+        "results": results,
     }
     report["targets_met"] = {
-        "mlpcli/torch <= 0.8 (both widths)":
-            bool(all(r.get("ratio_mlpcli_over_torch", np.inf) <= 0.8 for r in results.values())),
+        "mlpcli/torch <= 0.8 (both widths)": bool(
+            all(r.get("ratio_mlpcli_over_torch", np.inf) <= 0.8 for r in results.values())
+        ),
         "sklearn/mlpcli >= 1.5 (both widths)": bool(all(r["speedup_over_sklearn"] >= 1.5 for r in results.values())),
         "roofline >= 0.75 (3072-512-10)": bool("raw" in results and results["raw"]["roofline_fraction"] >= 0.75),
-        "mlpcli adam/sgd <= 1.1 (both widths)":
-            bool(all(r["ratio_mlpcli_adam_over_mlpcli_sgd"] <= 1.1 for r in results.values())),
-        "mlpcli adam/torch adam <= 1.0 (both widths)":
-            bool(all(r.get("ratio_mlpcli_adam_over_torch_adam", np.inf) <= 1.0 for r in results.values()))}
+        "mlpcli adam/sgd <= 1.1 (both widths)": bool(
+            all(r["ratio_mlpcli_adam_over_mlpcli_sgd"] <= 1.1 for r in results.values())
+        ),
+        "mlpcli adam/torch adam <= 1.0 (both widths)": bool(
+            all(r.get("ratio_mlpcli_adam_over_torch_adam", np.inf) <= 1.0 for r in results.values())
+        ),
+    }
     print(json.dumps(report, indent=2))
 
 

@@ -47,8 +47,9 @@ def _use(path: Path) -> None:
 
 
 def _refuses(folder: str) -> bool:
-    return any(folder == seen or folder.startswith(seen + os.sep) or seen.startswith(folder + os.sep)
-               for seen in _unwritable)
+    return any(
+        folder == seen or folder.startswith(seen + os.sep) or seen.startswith(folder + os.sep) for seen in _unwritable
+    )
 
 
 def load(path: Path, read: Callable[[Path], T | None], what: str) -> T | None:
@@ -85,21 +86,25 @@ def store(path: Path, write: Callable[[Path], None], what: str) -> None:
 
 def _refused(folder: str, exc: ArtifactError, what: str) -> None:
     _unwritable.add(folder)
-    log.warning("%s: going on without the cache: %s (set data.cache_dir to a writable folder, "
-                "or pass --no-cache)", what, exc)
+    log.warning(
+        "%s: going on without the cache: %s (set data.cache_dir to a writable folder, or pass --no-cache)", what, exc
+    )
 
 
 def load_mapped(path: Path, shape: tuple[int, ...], dtype, what: str) -> np.ndarray | None:
     """The cached ``.npy`` at ``path`` memory-mapped read-only, or None when there is none or it
     is damaged or not of ``shape`` and ``dtype`` (warned about, as ``load``)."""
+
     def read(file: Path) -> np.ndarray | None:
         array = np.load(file, mmap_mode="r", allow_pickle=False)
         return array if array.shape == tuple(shape) and array.dtype == np.dtype(dtype) else None
+
     return load(path, read, what)
 
 
-def mapped_array(path: Path | None, shape: tuple[int, ...], dtype, fill: Callable[[np.ndarray], object],
-                 what: str) -> np.ndarray:
+def mapped_array(
+    path: Path | None, shape: tuple[int, ...], dtype, fill: Callable[[np.ndarray], object], what: str
+) -> np.ndarray:
     """A new ``.npy`` of ``shape`` and ``dtype`` at ``path``, filled in place by ``fill(out)``,
     returned memory-mapped read-only. ``path`` None, or a cache folder that refuses the write
     (warned about once), puts it in a scratch file instead (see ``scratch``)."""

@@ -80,8 +80,13 @@ def enforce_limit(folder: str | Path, max_bytes: int, keep: frozenset[Path] | se
     _remove(removed)
     freed = sum(entry.size for entry in removed)
     if removed:
-        log.info("cache: removed %d least recently used entries (%.2f GB) to keep %s under %.2f GB",
-                 len(removed), freed / 1e9, folder, max_bytes / 1e9)
+        log.info(
+            "cache: removed %d least recently used entries (%.2f GB) to keep %s under %.2f GB",
+            len(removed),
+            freed / 1e9,
+            folder,
+            max_bytes / 1e9,
+        )
     return freed
 
 

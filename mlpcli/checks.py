@@ -73,6 +73,7 @@ def one_of(choices: Iterable[str]) -> Check:
         if not isinstance(value, str) or value not in allowed:
             raise fail(key, expected, value)
         return value
+
     return described(check, "string", expected)
 
 
@@ -83,11 +84,13 @@ def integer(minimum: int | None = None) -> Check:
         if not is_int(value) or (minimum is not None and value < minimum):
             raise fail(key, expected, value)
         return value
+
     return described(check, "integer", expected)
 
 
-def number(minimum: float | None = None, maximum: float | None = None, exclusive_min: bool = False,
-           exclusive_max: bool = False) -> Check:
+def number(
+    minimum: float | None = None, maximum: float | None = None, exclusive_min: bool = False, exclusive_max: bool = False
+) -> Check:
     low = "" if minimum is None else f"{'>' if exclusive_min else '>='} {minimum}"
     high = "" if maximum is None else f"{'<' if exclusive_max else '<='} {maximum}"
     expected = ("a number " + " and ".join(b for b in (low, high) if b)).strip()
@@ -100,6 +103,7 @@ def number(minimum: float | None = None, maximum: float | None = None, exclusive
         if too_low or too_high:
             raise fail(key, expected, value)
         return float(value)
+
     return described(check, "number", expected)
 
 
@@ -137,6 +141,7 @@ path = described(_path, "path", "a file or folder name (~ is your home folder)")
 def optional(inner: Check) -> Check:
     def check(value, key):
         return None if value is None else inner(value, key)
+
     return described(check, f"{inner.kind} or null", f"{inner.expected}, or null")
 
 
@@ -148,6 +153,7 @@ def int_list(minimum: int) -> Check:
         if not isinstance(value, (list, tuple)):
             raise fail(key, expected, value)
         return tuple(item(v, f"{key}[{i}]") for i, v in enumerate(value))
+
     return described(check, "list of integers", expected)
 
 

@@ -43,8 +43,9 @@ def refusal(exc: OSError) -> str:
     a folder was needed where a file is."""
     reason = exc.strerror or str(exc)
     if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
-        blocker = next((p for p in (Path(exc.filename), *Path(exc.filename).parents)
-                        if p.exists() and not p.is_dir()), None)
+        blocker = next(
+            (p for p in (Path(exc.filename), *Path(exc.filename).parents) if p.exists() and not p.is_dir()), None
+        )
         if blocker is not None:
             reason += f" ({blocker} is a file, not a folder)"
     return reason

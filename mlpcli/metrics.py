@@ -15,8 +15,7 @@ def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
     """(n_classes, n_classes) int64 counts; rows are true classes, columns predicted ones."""
-    return np.bincount(labels * n_classes + predicted, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes)
+    return np.bincount(labels * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
 def _ratios(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -33,8 +32,10 @@ def _ratios(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def per_class_report(confusion: np.ndarray, class_names) -> list[dict]:
     """Precision, recall, F1 and support per class; 0 where a ratio is undefined (as scikit-learn)."""
     precision, recall, f1 = _ratios(confusion)
-    return [{"class": name, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-            for name, p, r, f, s in zip(class_names, precision, recall, f1, confusion.sum(axis=1))]
+    return [
+        {"class": name, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for name, p, r, f, s in zip(class_names, precision, recall, f1, confusion.sum(axis=1))
+    ]
 
 
 def balanced_accuracy(confusion: np.ndarray) -> float:
@@ -59,21 +60,31 @@ def log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
     return float(-np.log(np.clip(true_class, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)).mean())
 
 
-def classification_report(labels: np.ndarray, predicted: np.ndarray, class_names,
-                          probabilities: np.ndarray | None = None) -> dict:
+def classification_report(
+    labels: np.ndarray, predicted: np.ndarray, class_names, probabilities: np.ndarray | None = None
+) -> dict:
     """Accuracy, balanced accuracy, macro-F1, log-loss (None without ``probabilities``), size,
     per-class precision/recall/F1 and the confusion matrix, as plain data."""
     confusion = confusion_matrix(labels, predicted, len(class_names))
-    return {"accuracy": accuracy(labels, predicted), "balanced_accuracy": balanced_accuracy(confusion),
-            "macro_f1": macro_f1(confusion),
-            "log_loss": None if probabilities is None else log_loss(labels, probabilities),
-            "n": int(len(labels)), "class_names": list(class_names),
-            "per_class": per_class_report(confusion, class_names), "confusion": confusion.tolist()}
+    return {
+        "accuracy": accuracy(labels, predicted),
+        "balanced_accuracy": balanced_accuracy(confusion),
+        "macro_f1": macro_f1(confusion),
+        "log_loss": None if probabilities is None else log_loss(labels, probabilities),
+        "n": int(len(labels)),
+        "class_names": list(class_names),
+        "per_class": per_class_report(confusion, class_names),
+        "confusion": confusion.tolist(),
+    }
 
 
 def quality_gate(report: dict, metric: str, threshold: float) -> dict:
     """{"metric", "threshold", "value", "passed"}: passed when the report's ``metric`` is at least
     ``threshold`` (an undefined value never passes)."""
     value = report[metric]
-    return {"metric": metric, "threshold": threshold, "value": value,
-            "passed": bool(value == value and value >= threshold)}
+    return {
+        "metric": metric,
+        "threshold": threshold,
+        "value": value,
+        "passed": bool(value == value and value >= threshold),
+    }

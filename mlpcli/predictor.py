@@ -29,7 +29,7 @@ def network_scores(network, X: np.ndarray, rows: np.ndarray | None, standardizer
     parts = []
     for start in range(0, n, chunk):
         # All rows: a slice is a view, so standardizing makes the chunk's only copy.
-        part = X[start:start + chunk] if rows is None else X[rows[start:start + chunk]]
+        part = X[start : start + chunk] if rows is None else X[rows[start : start + chunk]]
         parts.append(network.forward(standardizer.transform(part), training=False))
     if not parts:
         return np.empty((0, 0), dtype=X.dtype)
@@ -80,8 +80,18 @@ class Predictor:
     ``tta`` the test-time augmentation ``predict_proba`` applies (``choices.TTA_MODES``).
     """
 
-    def __init__(self, network, standardizer, class_names, image_size, features, loss: str = "softmax",
-                 states=None, preprocess=None, tta: str = "none"):
+    def __init__(
+        self,
+        network,
+        standardizer,
+        class_names,
+        image_size,
+        features,
+        loss: str = "softmax",
+        states=None,
+        preprocess=None,
+        tta: str = "none",
+    ):
         self.network = network
         self.standardizer = standardizer
         self.class_names = tuple(class_names)
@@ -102,8 +112,7 @@ class Predictor:
 
     def extract(self, images: ImageRows) -> np.ndarray:
         """(n_images, height, width, 3) uint8 -> unstandardized features (n_images, n_features)."""
-        return extract_features(images, self.features, self.dtype, progress=len(images) > 10000,
-                                states=self.states)
+        return extract_features(images, self.features, self.dtype, progress=len(images) > 10000, states=self.states)
 
     def predict_proba_features(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Features (n_samples, n_features) -> probabilities (n_samples, n_classes) of ``X[rows]``
@@ -143,11 +152,15 @@ class FoldEnsemble:
         for index, member in enumerate(members[1:], start=2):
             for attribute in ("class_names", "image_size", "preprocess", "features", "dtype", "tta"):
                 if getattr(member, attribute) != getattr(first, attribute):
-                    raise ValueError(f"ensemble member {index} has different {attribute} than member 1: "
-                                     f"{getattr(member, attribute)} vs {getattr(first, attribute)}")
+                    raise ValueError(
+                        f"ensemble member {index} has different {attribute} than member 1: "
+                        f"{getattr(member, attribute)} vs {getattr(first, attribute)}"
+                    )
             if state_digests(member.states) != state_digests(first.states):
-                raise ValueError(f"ensemble member {index} has different fitted feature states than "
-                                 "member 1 (the folds of one run share one)")
+                raise ValueError(
+                    f"ensemble member {index} has different fitted feature states than "
+                    "member 1 (the folds of one run share one)"
+                )
         self.members = list(members)
         self.class_names = first.class_names
         self.image_size = first.image_size

@@ -29,6 +29,7 @@ def bar(total: int, desc: str, unit: str = "it", leave: bool = False):
     ``desc: done/total unit (percent)`` every ``LINE_SECONDS`` while the work lasts."""
     if bars_enabled():
         from tqdm import tqdm
+
         return tqdm(total=total, desc=desc, unit=unit, leave=leave, file=sys.stderr, dynamic_ncols=True)
     return _LineBar(total, desc, unit)
 

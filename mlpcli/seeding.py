@@ -8,8 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-STREAMS = {"data": 0, "split": 1, "folds": 2, "init": 3, "shuffle": 4, "augment": 5, "search": 6, "dropout": 7,
-           "features": 8, "copies": 9}
+STREAMS = {
+    "data": 0,
+    "split": 1,
+    "folds": 2,
+    "init": 3,
+    "shuffle": 4,
+    "augment": 5,
+    "search": 6,
+    "dropout": 7,
+    "features": 8,
+    "copies": 9,
+}
 
 
 def rng(seed: int, stream: str, *sub: int) -> np.random.Generator:

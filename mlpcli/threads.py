@@ -34,8 +34,11 @@ def cores() -> int:
 
 def blas_limit() -> int | None:
     """The BLAS thread limit set in the environment (the smallest of ``THREAD_VARIABLES``), or None."""
-    limits = [int(value) for value in (os.environ.get(name, "").strip() for name in THREAD_VARIABLES)
-              if value.isdigit() and int(value) > 0]
+    limits = [
+        int(value)
+        for value in (os.environ.get(name, "").strip() for name in THREAD_VARIABLES)
+        if value.isdigit() and int(value) > 0
+    ]
     return min(limits) if limits else None
 
 

@@ -11,8 +11,9 @@ import yaml
 from PIL import Image
 
 
-def write_image_folder(root: Path, n_per_class: int = 6, classes=("cat", "dog", "frog"), size=(20, 24),
-                       seed: int = 0) -> Path:
+def write_image_folder(
+    root: Path, n_per_class: int = 6, classes=("cat", "dog", "frog"), size=(20, 24), seed: int = 0
+) -> Path:
     """root/<class>/<i>.png with a class-dependent mean color, so a model can learn them."""
     rng = np.random.default_rng(seed)
     for label, name in enumerate(classes):
@@ -61,8 +62,13 @@ def write_config(path: Path, **sections) -> Path:
     """A small fast config: synthetic data, raw pixels at 16x16, overridden by ``sections``."""
     config = {
         "seed": 3,
-        "data": {"format": "synthetic", "n_per_class": 30, "image_size": 16, "val_fraction": 0.25,
-                 "cache_dir": str(path.parent / "cache")},
+        "data": {
+            "format": "synthetic",
+            "n_per_class": 30,
+            "image_size": 16,
+            "val_fraction": 0.25,
+            "cache_dir": str(path.parent / "cache"),
+        },
         "model": {"hidden": [16]},
         "train": {"epochs": 3, "batch_size": 16, "lr": 0.05},
         "output": {"dir": str(path.parent / "runs")},
@@ -104,7 +110,9 @@ class StopAfter:
 def stopping_after(calls):
     """A stand-in for ``train.stop.graceful_stop`` whose flag asks to stop after ``calls`` checks
     (monkeypatch it over the real one to interrupt a run at a chosen minibatch)."""
+
     @contextmanager
     def graceful_stop(event=None):
         yield StopAfter(calls)
+
     return graceful_stop

@@ -27,21 +27,42 @@ class LoopbackCluster:
         # Workers import mlpcli (this worktree's) and the toy units by name; like Dask's nanny,
         # give each one BLAS thread so results match the local processes bit for bit.
         path = [str(ROOT), str(Path(__file__).parent / "units"), os.environ.get("PYTHONPATH", "")]
-        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p),
-                    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in path if p),
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.directory / f"{name}.log", "wb")
-        process = subprocess.Popen([sys.executable, "-m", "dask", *args], env=self.env, stdout=log,
-                                   stderr=subprocess.STDOUT, cwd=self.directory)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dask", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.directory,
+        )
         log.close()
         self.processes.append(process)
         return process
 
     def start_scheduler(self) -> None:
         scheduler_file = self.directory / "scheduler.json"
-        self._spawn("scheduler", "scheduler", "--host", HOST, "--port", "0", "--no-dashboard",
-                    "--dashboard-address", f"{HOST}:0", "--scheduler-file", str(scheduler_file))
+        self._spawn(
+            "scheduler",
+            "scheduler",
+            "--host",
+            HOST,
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--dashboard-address",
+            f"{HOST}:0",
+            "--scheduler-file",
+            str(scheduler_file),
+        )
         self.address = json.loads(self._wait_for(scheduler_file))["address"]
         assert self.address.startswith(f"tcp://{HOST}:")
         import distributed
@@ -52,10 +73,25 @@ class LoopbackCluster:
         """Start ``n`` workers (no nanny: the pid is the process that runs units) and wait for them."""
         alive = len(self.client.scheduler_info(n_workers=-1)["workers"])
         for _ in range(n):
-            self._spawn(f"worker{len(self.processes)}", "worker", self.address, "--nthreads", "1",
-                        "--host", HOST, "--no-nanny", "--no-dashboard", "--dashboard-address", f"{HOST}:0",
-                        "--memory-limit", "0",
-                        "--death-timeout", "30", "--local-directory", str(self.directory))
+            self._spawn(
+                f"worker{len(self.processes)}",
+                "worker",
+                self.address,
+                "--nthreads",
+                "1",
+                "--host",
+                HOST,
+                "--no-nanny",
+                "--no-dashboard",
+                "--dashboard-address",
+                f"{HOST}:0",
+                "--memory-limit",
+                "0",
+                "--death-timeout",
+                "30",
+                "--local-directory",
+                str(self.directory),
+            )
         self.client.wait_for_workers(alive + n, timeout=START_TIMEOUT)
 
     def worker_pids(self) -> dict:

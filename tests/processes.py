@@ -33,8 +33,14 @@ def mlpcli_args(*args) -> list[str]:
 def child_env(**extra: str) -> dict:
     """This worktree's mlpcli, no progress bars, one BLAS thread per process."""
     path = [str(ROOT), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p), "CI": "1",
-            "OPENBLAS_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1", **extra}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in path if p),
+        "CI": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "PYTHONFAULTHANDLER": "1",
+        **extra,
+    }
 
 
 class Child:
@@ -42,13 +48,22 @@ class Child:
     a line has a deadline (a plain ``readline`` blocks for as long as the child is silent)."""
 
     def __init__(self, args, env=None, cwd=None, stdin=subprocess.DEVNULL) -> None:
-        self.process = subprocess.Popen(args, env=child_env() if env is None else env, cwd=cwd, text=True,
-                                        stdin=stdin, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, start_new_session=True)
+        self.process = subprocess.Popen(
+            args,
+            env=child_env() if env is None else env,
+            cwd=cwd,
+            text=True,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         self.sid = self.process.pid  # session and process group id of everything it starts
         self._out, self._err, self._lock = [], [], threading.Lock()
-        self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
-                         for stream, lines in ((self.process.stdout, self._out), (self.process.stderr, self._err))]
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+            for stream, lines in ((self.process.stdout, self._out), (self.process.stderr, self._err))
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -161,7 +176,7 @@ def session_members(sid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:  # gone meanwhile
             continue
-        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
+        fields = stat[stat.rindex(")") + 2 :].split()  # state ppid pgrp session ...
         if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
             members.append(int(entry.name))
     return members

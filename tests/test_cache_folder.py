@@ -54,5 +54,6 @@ def test_cache_info_and_clear(tmp_path):
     assert foreign.exists() and not list(tmp_path.glob("features-*")) and not list(tmp_path.glob("images/*"))
     missing = runner.invoke(cli, ["cache", "info", "--dir", str(tmp_path / "nowhere")])
     assert missing.exit_code == 0 and "does not exist yet" in missing.stdout
-    assert np.isclose(json.loads(runner.invoke(cli, ["cache", "info", "--dir", str(tmp_path), "--json"]).stdout)
-                      ["bytes"], 0)
+    assert np.isclose(
+        json.loads(runner.invoke(cli, ["cache", "info", "--dir", str(tmp_path), "--json"]).stdout)["bytes"], 0
+    )

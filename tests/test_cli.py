@@ -146,6 +146,7 @@ def test_threads_option_and_env_bound_blas(monkeypatch, small_config):
         monkeypatch.delenv(name, raising=False)
     assert CliRunner().invoke(cli, ["--threads", "3", "gradcheck", "--config", str(small_config)]).exit_code == 0
     import os
+
     assert os.environ["OPENBLAS_NUM_THREADS"] == "3"
     monkeypatch.setenv("MLPCLI_THREADS", "2")
     assert CliRunner().invoke(cli, ["gradcheck", "--config", str(small_config)]).exit_code == 0
@@ -171,6 +172,7 @@ def test_global_options_work_before_or_after_the_command(tmp_path, small_config,
     assert result.exit_code == 0, result.stderr
     assert "epoch" not in result.stderr  # quiet: no per-epoch log lines
     import os
+
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
     louder = run("train", "--config", small_config, "--out", tmp_path / "run2")
     assert "epoch 3/3" in louder.stderr  # -q of one invocation does not leak into the next
@@ -191,14 +193,16 @@ def test_one_class_is_refused_and_rare_classes_are_warned_about(tmp_path):
 
 # --- predict and evaluate with a model whose answers are known ----------------------------------
 
+
 @pytest.fixture
 def constant_model(tmp_path) -> Path:
     """Classes a, b, c on 4x4 raw pixels; every image gets probabilities (0.75, 0.25, 0), i.e. 'a'."""
     network = build_mlp(48, 3, [], rng=np.random.default_rng(0), dtype="float64")
     network.layers[0].params["W"][:] = 0
     network.layers[0].params["b"][:] = [math.log(3), 0, -1000]
-    predictor = Predictor(network, Standardizer(np.zeros(48), np.ones(48)), ("a", "b", "c"), (4, 4),
-                          [FeatureConfig("raw", {})])
+    predictor = Predictor(
+        network, Standardizer(np.zeros(48), np.ones(48)), ("a", "b", "c"), (4, 4), [FeatureConfig("raw", {})]
+    )
     save_model(tmp_path / "model", predictor)
     return tmp_path / "model"
 
@@ -281,15 +285,18 @@ def test_evaluate_on_error_fail_names_every_bad_file_and_skip_lists_them(constan
 
 def test_max_pixels_option_and_config_key_set_the_decompression_limit(constant_model, two_by_two, tmp_path):
     Image.new("RGB", (24, 20)).save(two_by_two / "a" / "big.png")  # 480 pixels; the others have 16
-    for command in (["predict", two_by_two, "--model", constant_model],
-                    ["evaluate", "--model", constant_model, "--data", two_by_two]):
+    for command in (
+        ["predict", two_by_two, "--model", constant_model],
+        ["evaluate", "--model", constant_model, "--data", two_by_two],
+    ):
         refused = run(*command, "--max-pixels", "100")
         assert refused.exit_code == 1
         assert "big.png: image has 480 pixels, over the limit of 100 pixels" in refused.stderr
         assert run(*command, "--max-pixels", "480").exit_code == 0
     assert "89,478,485" in run("predict", "--help").stdout
-    config = write_config(tmp_path / "c.yaml", data={"format": "folder", "path": str(two_by_two), "image_size": 8,
-                                                      "val_fraction": 0.0})
+    config = write_config(
+        tmp_path / "c.yaml", data={"format": "folder", "path": str(two_by_two), "image_size": 8, "val_fraction": 0.0}
+    )
     trained = run("train", "--config", config, "--set", "data.max_image_pixels=100", "--out", tmp_path / "r")
     assert trained.exit_code == 1 and "over the limit of 100 pixels" in trained.stderr
 
@@ -308,12 +315,29 @@ def test_evaluate_reports_balanced_accuracy_macro_f1_and_log_loss(constant_model
     assert f"log-loss           {data['log_loss']:.4f}" in text
 
 
-@pytest.mark.parametrize("metric, threshold, exit_code", [
-    ("accuracy", "0.5", 0), ("accuracy", "0.51", 3), ("balanced_accuracy", "0.5", 0), ("macro_f1", "0.34", 3),
-    ("macro_f1", "0.33", 0)])
+@pytest.mark.parametrize(
+    "metric, threshold, exit_code",
+    [
+        ("accuracy", "0.5", 0),
+        ("accuracy", "0.51", 3),
+        ("balanced_accuracy", "0.5", 0),
+        ("macro_f1", "0.34", 3),
+        ("macro_f1", "0.33", 0),
+    ],
+)
 def test_quality_gate_has_its_own_exit_code_and_verdict(constant_model, two_by_two, metric, threshold, exit_code):
-    result = run("evaluate", "--model", constant_model, "--data", two_by_two, "--fail-under", threshold,
-                 "--metric", metric, "--json")
+    result = run(
+        "evaluate",
+        "--model",
+        constant_model,
+        "--data",
+        two_by_two,
+        "--fail-under",
+        threshold,
+        "--metric",
+        metric,
+        "--json",
+    )
     assert result.exit_code == exit_code, result.stderr
     gate = json.loads(result.stdout)["gate"]
     assert gate["metric"] == metric and gate["threshold"] == float(threshold)
@@ -342,8 +366,10 @@ def test_saved_evaluation_lists_the_misclassified_files(constant_model, two_by_t
     assert result.exit_code == 0, result.stderr
     (saved,) = (run_dir / "evaluations").glob("*.json")
     report = json.loads(saved.read_text())
-    expected = [{"path": str(path), "true_label": "b", "predicted_label": "a", "probability": pytest.approx(0.75)}
-                for path in sorted((two_by_two / "b").glob("*.png"))]
+    expected = [
+        {"path": str(path), "true_label": "b", "predicted_label": "a", "probability": pytest.approx(0.75)}
+        for path in sorted((two_by_two / "b").glob("*.png"))
+    ]
     assert report["misclassified"] == expected
 
 

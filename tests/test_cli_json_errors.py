@@ -15,11 +15,14 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
-@pytest.mark.parametrize("args, code, words", [
-    (["train", "--config", "missing.yaml", "--json"], 2, "config file not found"),  # config error
-    (["train", "--json", "--bogus"], 2, "No such option"),                         # usage error
-    (["predict", "x.png", "--model", "no-such-run", "--json"], 1, "no such run directory"),  # artifact
-])
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["train", "--config", "missing.yaml", "--json"], 2, "config file not found"),  # config error
+        (["train", "--json", "--bogus"], 2, "No such option"),  # usage error
+        (["predict", "x.png", "--model", "no-such-run", "--json"], 1, "no such run directory"),  # artifact
+    ],
+)
 def test_a_failing_json_command_prints_its_error_as_json(tmp_path, monkeypatch, args, code, words):
     monkeypatch.chdir(tmp_path)
     result = run(*args)
@@ -38,8 +41,9 @@ def test_a_failed_gate_keeps_its_one_document(tmp_path):
     config = write_config(tmp_path / "c.yaml")
     assert run("train", "--config", config, "--out", tmp_path / "run").exit_code == 0
     data = tmp_path / "eval.npz"
-    result = run("evaluate", "--model", tmp_path / "run", "--data", _synthetic_npz(data),
-                 "--fail-under", "1.0", "--json")
+    result = run(
+        "evaluate", "--model", tmp_path / "run", "--data", _synthetic_npz(data), "--fail-under", "1.0", "--json"
+    )
     assert result.exit_code == 3, result.stderr  # 3 epochs on 16 px: below 100% on new images
     document = json.loads(result.stdout)  # one document: the report, not a second error one
     assert document["accuracy"] < 1.0
@@ -61,6 +65,7 @@ def test_an_interrupted_json_command_keeps_stdout_empty(monkeypatch, small_confi
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(mlpcli.commands, "run_train", interrupted)
     result = run("train", "--config", small_config, "--json")
     assert result.exit_code == 130 and result.stdout == ""

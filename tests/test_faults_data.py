@@ -38,11 +38,12 @@ RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 def png_bytes(width, height, bit_depth, color_type, pixels: bytes = b"") -> bytes:
     """A PNG written by hand: header, one zlib stream of filter-0 rows, end. Lets a test declare
     any size or bit depth, including ones no encoder would write for it."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(pixels))
-            + chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(pixels)) + chunk(b"IEND", b"")
 
 
 def noise(size=(24, 24), seed=0):
@@ -59,6 +60,7 @@ def refused(path, *fragments, image_size=(8, 8)):
 
 # --- one image file -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fmt, suffix", [("PNG", ".png"), ("JPEG", ".jpg")])
 @pytest.mark.parametrize("fraction", [0.05, 0.3, 0.6, 0.95])
 def test_a_truncated_image_is_a_data_error(tmp_path, fmt, suffix, fraction):
@@ -66,7 +68,7 @@ def test_a_truncated_image_is_a_data_error(tmp_path, fmt, suffix, fraction):
     Image.fromarray(noise()).save(whole, format=fmt)
     cut = tmp_path / f"cut{suffix}"
     data = whole.read_bytes()
-    cut.write_bytes(data[:int(len(data) * fraction)])
+    cut.write_bytes(data[: int(len(data) * fraction)])
     refused(cut, "cannot read as an image")
 
 
@@ -74,7 +76,7 @@ def test_corrupt_bytes_in_a_png_are_a_data_error(tmp_path):
     path = tmp_path / "x.png"
     Image.fromarray(noise()).save(path)
     data = bytearray(path.read_bytes())
-    data[len(data) // 2:len(data) // 2 + 16] = bytes(16)
+    data[len(data) // 2 : len(data) // 2 + 16] = bytes(16)
     path.write_bytes(bytes(data))
     refused(path, "cannot read as an image")
 
@@ -84,7 +86,7 @@ def test_a_jpeg_with_a_corrupt_header_is_a_data_error(tmp_path):
     Image.fromarray(noise((64, 64))).save(path, quality=90)
     data = bytearray(path.read_bytes())
     frame = data.find(b"\xff\xc0")  # start of frame: its height bytes become 0
-    data[frame + 5:frame + 7] = b"\0\0"
+    data[frame + 5 : frame + 7] = b"\0\0"
     path.write_bytes(bytes(data))
     refused(path, "cannot read as an image")
 
@@ -98,7 +100,7 @@ def test_corrupt_jpeg_pixel_data_decodes_or_is_a_data_error(tmp_path, fraction):
     Image.fromarray(noise((64, 64))).save(path, quality=90)
     data = bytearray(path.read_bytes())
     at = int(len(data) * fraction)
-    data[at:at + 16] = bytes(16)
+    data[at : at + 16] = bytes(16)
     path.write_bytes(bytes(data))
     try:
         image = load_image(path, (8, 8))
@@ -126,8 +128,13 @@ def test_a_decompression_bomb_is_refused_from_its_header(tmp_path, side):
     path.write_bytes(png_bytes(side, side, 8, 2, b"\0" * 4))
     assert path.stat().st_size < 200
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    refused(path, f"image has {side * side:,} pixels, over the limit of 89,478,485 pixels",
-            "possible decompression bomb", "--max-pixels", "data.max_image_pixels")
+    refused(
+        path,
+        f"image has {side * side:,} pixels, over the limit of 89,478,485 pixels",
+        "possible decompression bomb",
+        "--max-pixels",
+        "data.max_image_pixels",
+    )
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kb < 100_000  # nothing like the 300 MB to 30 GB the header asks for
 
@@ -172,6 +179,7 @@ def test_a_permission_error_from_the_decoder_is_a_data_error(tmp_path, monkeypat
 
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))
+
     monkeypatch.setattr(Image, "open", denied)
     refused(path, "Permission denied")
 
@@ -182,11 +190,13 @@ def test_an_odd_decoder_exception_is_a_data_error(tmp_path, monkeypatch):
 
     def broken(*args, **kwargs):
         raise struct.error("unpack requires a buffer of 4 bytes")
+
     monkeypatch.setattr(Image, "open", broken)
     refused(path, "cannot read as an image (error: unpack requires")
 
 
 # --- image folders ------------------------------------------------------------------------------
+
 
 def test_a_symlink_loop_in_a_class_folder_is_not_followed(image_folder):
     (image_folder / "cat" / "up").symlink_to("..", target_is_directory=True)
@@ -215,10 +225,13 @@ def test_a_symlink_to_an_image_is_followed(image_folder, tmp_path):
     np.testing.assert_array_equal(dataset.images[index], noise(seed=5))
 
 
-@pytest.mark.parametrize("make_link", [
-    lambda link: link.symlink_to(link.parent / "missing.png"),  # dangling
-    lambda link: link.symlink_to(link),                         # a loop onto itself
-])
+@pytest.mark.parametrize(
+    "make_link",
+    [
+        lambda link: link.symlink_to(link.parent / "missing.png"),  # dangling
+        lambda link: link.symlink_to(link),  # a loop onto itself
+    ],
+)
 def test_an_image_link_that_leads_nowhere_is_an_unreadable_image(image_folder, make_link):
     link = image_folder / "frog" / "broken.png"
     make_link(link)
@@ -311,12 +324,15 @@ def test_skipping_every_image_is_a_data_error(image_folder, tmp_path):
             load_folder(image_folder, (8, 8), on_error="skip", cache_dir=cache_dir)
 
 
-@pytest.mark.parametrize("damage", [
-    lambda shard: shard.write_bytes(shard.read_bytes()[:100]),                          # truncated
-    lambda shard: np.save(shard, np.zeros((2, 8, 8, 3), np.uint8)),                     # wrong shape
-    lambda shard: shard.with_suffix(".json").write_text("{not json"),                   # garbage description
-    lambda shard: shard.with_suffix(".json").write_text('{"kept": [true]}'),            # wrong description
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda shard: shard.write_bytes(shard.read_bytes()[:100]),  # truncated
+        lambda shard: np.save(shard, np.zeros((2, 8, 8, 3), np.uint8)),  # wrong shape
+        lambda shard: shard.with_suffix(".json").write_text("{not json"),  # garbage description
+        lambda shard: shard.with_suffix(".json").write_text('{"kept": [true]}'),  # wrong description
+    ],
+)
 def test_a_damaged_decode_cache_is_ignored_and_rebuilt(image_folder, tmp_path, caplog, damage):
     # A copy: the loaded images are mapped from the very file the damage writes over.
     first = np.array(load_folder(image_folder, (8, 8), cache_dir=str(tmp_path / "cache")).images)
@@ -349,14 +365,14 @@ def test_a_class_folder_without_permission_is_a_data_error(image_folder):
 
 # --- the command line ---------------------------------------------------------------------------
 
+
 def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def test_train_on_a_folder_with_a_bad_image_exits_1_naming_it(image_folder, tmp_path):
     (image_folder / "frog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    config = write_config(tmp_path / "c.yaml", data={"format": "folder", "path": str(image_folder),
-                                                      "image_size": 8})
+    config = write_config(tmp_path / "c.yaml", data={"format": "folder", "path": str(image_folder), "image_size": 8})
     result = run("train", "--config", config, "--out", tmp_path / "run")
     assert result.exit_code == 1
     assert "\nerror: " in "\n" + result.stderr and "frog/broken.png" in result.stderr
@@ -386,6 +402,7 @@ def test_predict_with_a_bad_image_among_good_ones_exits_1_naming_it(tmp_path):
 
 # --- CIFAR-10 pickles ---------------------------------------------------------------------------
 
+
 def write_cifar10(root, n_per_batch=2):
     """A miniature CIFAR-10 python directory (as in tests/data/test_cifar10_npz.py)."""
     rng = np.random.default_rng(0)
@@ -393,8 +410,10 @@ def write_cifar10(root, n_per_batch=2):
     with open(root / "batches.meta", "wb") as handle:
         pickle.dump({b"label_names": [f"c{i}".encode() for i in range(10)]}, handle, protocol=2)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"labels": rng.integers(0, 10, n_per_batch).tolist(),
-                 b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8)}
+        batch = {
+            b"labels": rng.integers(0, 10, n_per_batch).tolist(),
+            b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+        }
         with open(root / name, "wb") as handle:
             pickle.dump(batch, handle, protocol=2)
     return root
@@ -402,8 +421,6 @@ def write_cifar10(root, n_per_batch=2):
 
 def test_the_miniature_cifar10_loads(tmp_path):
     assert len(load_cifar10(write_cifar10(tmp_path / "cifar"))) == 10
-
-
 
 
 def test_a_malicious_cifar10_meta_file_is_refused_without_running(tmp_path):

@@ -56,6 +56,7 @@ def refuse_writes(monkeypatch):
             if creates(path, *args):
                 check(path)
             return real(path, *args, **kwargs)
+
         return refusing
 
     monkeypatch.setattr(os, "mkdir", wrap(os.mkdir, lambda path, *a: not os.path.lexists(path)))
@@ -66,6 +67,7 @@ def refuse_writes(monkeypatch):
 
     def refuse(folder, code: int = errno.EACCES) -> None:
         refused[os.path.abspath(folder)] = code
+
     return refuse
 
 
@@ -76,9 +78,11 @@ _real_replace, _real_symlink = os.replace, os.symlink
 def folder_config(tmp_path):
     """A config on a small image folder, so both caches (decoded images, features) are used."""
     images = write_image_folder(tmp_path / "images", n_per_class=6, size=(12, 12))
-    return write_config(tmp_path / "config.yaml",
-                        data={"format": "folder", "path": str(images), "image_size": 12, "val_fraction": 0.3},
-                        train={"epochs": 2, "batch_size": 8, "lr": 0.05})
+    return write_config(
+        tmp_path / "config.yaml",
+        data={"format": "folder", "path": str(images), "image_size": 12, "val_fraction": 0.3},
+        train={"epochs": 2, "batch_size": 8, "lr": 0.05},
+    )
 
 
 # 12.2: unwritable places are exit 1 with the path and the reason
@@ -88,8 +92,9 @@ def test_an_output_dir_that_is_a_file_names_it(tmp_path, small_config):
     blocker = tmp_path / "afile"
     blocker.write_text("not a folder")
     result = run("train", "--config", small_config, "--set", f"output.dir={blocker}")
-    assert_clean_error(result, f"cannot create run directory {blocker}/", "Not a directory",
-                       f"{blocker} is a file", "output.dir")
+    assert_clean_error(
+        result, f"cannot create run directory {blocker}/", "Not a directory", f"{blocker} is a file", "output.dir"
+    )
 
 
 @pytest.mark.parametrize("code", [errno.EACCES, errno.EROFS])
@@ -103,14 +108,16 @@ def test_an_output_dir_without_write_permission_names_it(tmp_path, small_config,
 
 @pytest.mark.parametrize("command", [["train"], ["kfold", "--k", "2"]])
 @pytest.mark.parametrize("out", [False, True])
-def test_an_unwritable_output_is_found_before_any_image_is_decoded(tmp_path, folder_config, refuse_writes,
-                                                                   monkeypatch, command, out):
+def test_an_unwritable_output_is_found_before_any_image_is_decoded(
+    tmp_path, folder_config, refuse_writes, monkeypatch, command, out
+):
     """Issue 21 item 8: the refusal came only after decoding and extraction. Failed without
     ``check_new_run_dir`` (verified): the stand-in decoder below was reached."""
     from mlpcli.data import folder
 
     def decode_all(*args, **kwargs):
         raise AssertionError("images decoded before the output folder was checked")
+
     monkeypatch.setattr(folder, "decode_all", decode_all)
     (tmp_path / "runs").mkdir()
     refuse_writes(tmp_path / "runs", errno.EROFS)
@@ -124,8 +131,7 @@ def test_an_unwritable_output_is_found_before_any_image_is_decoded(tmp_path, fol
 def test_out_in_proc_names_the_path_and_reason(small_config):
     """Real: the kernel refuses to create anything in /proc."""
     result = run("train", "--config", small_config, "--out", "/proc/mlpcli-run")
-    assert_clean_error(result, "cannot create run directory /proc/mlpcli-run", "No such file or directory",
-                       "--out")
+    assert_clean_error(result, "cannot create run directory /proc/mlpcli-run", "No such file or directory", "--out")
 
 
 def test_a_run_folder_that_turns_read_only_during_training(tmp_path, small_config, refuse_writes, monkeypatch):
@@ -138,6 +144,7 @@ def test_a_run_folder_that_turns_read_only_during_training(tmp_path, small_confi
     def then_read_only(run_dir, *args, **kwargs):
         write_config_first(run_dir, *args, **kwargs)
         refuse_writes(run_dir, errno.EROFS)
+
     monkeypatch.setattr(records, "write_config", then_read_only)
     result = run("train", "--config", small_config, "--out", tmp_path / "run")
     assert_clean_error(result, f"cannot write {tmp_path / 'run' / 'checkpoint.npz'}", "Read-only file system")
@@ -151,8 +158,7 @@ def test_evaluate_save_on_a_read_only_run_names_the_folder(tmp_path, folder_conf
     assert_clean_error(result, f"{tmp_path / 'run' / 'evaluations'}", "Permission denied")
 
 
-def test_show_and_evaluate_save_on_a_read_only_run_still_print_the_summary(tmp_path, folder_config,
-                                                                          refuse_writes):
+def test_show_and_evaluate_save_on_a_read_only_run_still_print_the_summary(tmp_path, folder_config, refuse_writes):
     """Issue 21 item 8: both printed nothing at all. Now the summary (report) is on stdout, the
     refusal names the folder and, for show, where the pictures could go with --out. Failed before
     (stdout empty), verified."""
@@ -174,21 +180,24 @@ def test_a_refusal_no_module_words_still_names_path_and_reason(monkeypatch, tmp_
 
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", "/somewhere/pictures/x.png")
+
     monkeypatch.setattr(mlpcli.commands, "run_show", refuse)
     assert_clean_error(run("show", tmp_path), "/somewhere/pictures/x.png: Permission denied")
 
 
 @pytest.mark.parametrize("command", [("train",), ("kfold", "--k", "2")])
-def test_a_read_only_working_directory_only_costs_the_cache(tmp_path, folder_config, refuse_writes, monkeypatch,
-                                                            command):
+def test_a_read_only_working_directory_only_costs_the_cache(
+    tmp_path, folder_config, refuse_writes, monkeypatch, command
+):
     """Simulated: the working directory (where the default ``.mlpcli-cache`` goes) refuses writes
     (EROFS); the run itself goes to a writable --out. Both caches are tried; one warning."""
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
     refuse_writes(work, errno.EROFS)
-    result = run(*command, "--config", folder_config, "--set", "data.cache_dir=.mlpcli-cache",
-                 "--out", tmp_path / "run")
+    result = run(
+        *command, "--config", folder_config, "--set", "data.cache_dir=.mlpcli-cache", "--out", tmp_path / "run"
+    )
     assert result.exit_code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "going on without the cache" in line]
     assert len(warnings) == 1, warnings
@@ -200,8 +209,7 @@ def test_a_cache_dir_that_is_a_file_is_warned_about_and_skipped(tmp_path, folder
     """Real: ``data.cache_dir`` names an existing file. The cache is optional, so the run goes on."""
     blocker = tmp_path / "cachefile"
     blocker.write_text("not a folder")
-    result = run("train", "--config", folder_config, "--set", f"data.cache_dir={blocker}",
-                 "--out", tmp_path / "run")
+    result = run("train", "--config", folder_config, "--set", f"data.cache_dir={blocker}", "--out", tmp_path / "run")
     assert result.exit_code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "going on without the cache" in line]
     assert len(warnings) == 1 and f"{blocker} is a file" in warnings[0], warnings

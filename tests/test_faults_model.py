@@ -86,17 +86,20 @@ def refused(directory, *fragments):
 
 # --- sound bundles load ------------------------------------------------------------------------
 
+
 def test_an_end_to_end_bundle_passes_the_architecture_checks(tmp_path):
     rng = np.random.default_rng(0)
     blocks = [{"filters": 4, "kernel": 3, "pool": 2}, {"filters": 6, "kernel": 3, "pool": 2}]
     layers, n_features = build_extractor(blocks, (8, 12, 3), "gradient", True, rng, "float64")
     network = Sequential(layers + mlp_layers(n_features, 3, [7], rng=rng, dtype="float64"))
-    predictor = Predictor(network, Standardizer(np.zeros(288), np.ones(288)), CLASSES, (8, 12),
-                          [FeatureConfig("raw", {})])
+    predictor = Predictor(
+        network, Standardizer(np.zeros(288), np.ones(288)), CLASSES, (8, 12), [FeatureConfig("raw", {})]
+    )
     save_model(tmp_path, predictor)
     loaded = load_model(tmp_path)
-    np.testing.assert_array_equal(loaded.predict_proba(images(size=(8, 12))),
-                                  predictor.predict_proba(images(size=(8, 12))))
+    np.testing.assert_array_equal(
+        loaded.predict_proba(images(size=(8, 12))), predictor.predict_proba(images(size=(8, 12)))
+    )
 
 
 def test_the_first_layer_must_take_the_features_width(tmp_path):
@@ -118,40 +121,44 @@ def test_feature_parameters_missing_from_model_json_get_their_defaults(tmp_path)
 
 # --- model.json: every field's type and range --------------------------------------------------
 
-@pytest.mark.parametrize("changes, fragment", [
-    ({"format": "other"}, "not an mlpcli model description"),
-    ({"format_version": "1"}, "format_version must be an integer >= 1"),
-    ({"format_version": True}, "format_version must be an integer >= 1"),
-    ({"format_version": 0}, "format_version must be an integer >= 1"),
-    ({"format_version": 1.0}, "format_version must be an integer >= 1"),
-    ({"kind": "evil"}, "kind must be one of network, ensemble"),
-    ({"class_names": DELETE}, "missing class_names"),
-    ({"architecture": DELETE}, "missing architecture"),
-    ({"class_names": "abc"}, "class_names must be a non-empty list of distinct strings"),
-    ({"class_names": []}, "class_names must be"),
-    ({"class_names": [1, 2, 3]}, "class_names must be"),
-    ({"class_names": ["a", "a", "b"]}, "class_names must be"),
-    ({"image_size": "4x4"}, "image_size must be [height, width]"),
-    ({"image_size": [4]}, "image_size must be"),
-    ({"image_size": [4, 4.0]}, "image_size must be"),
-    ({"image_size": [0, 4]}, "image_size must be"),
-    ({"image_size": [True, 4]}, "image_size must be"),
-    ({"image_size": [100000, 100000]}, "image_size must be"),
-    ({"features": "raw"}, "features must be a non-empty list"),
-    ({"features": []}, "features must be a non-empty list"),
-    ({"features": ["raw"]}, "features[0] must be a mapping with a name among raw"),
-    ({"features": [{"name": "evil"}]}, "features[0].name: must be one of raw"),
-    ({"features": [{"name": ["raw"]}]}, "features[0].name: must be one of raw"),
-    ({"features": [{"name": "raw", "x": 1}]}, "unknown key 'features[0].x'"),
-    ({"features": [{"name": "hog", "cell": "8"}]}, "features[0].cell: must be an integer >= 1"),
-    ({"features": [{"name": "color_hist", "bins": 0}]}, "features[0].bins: must be an integer >= 1"),
-    ({"features": [{"name": "color_hist", "space": "lab"}]}, "features[0].space: must be one of hsv, rgb"),
-    ({"features": [{"name": "hog", "cell": 64}]}, "features[0] (hog)"),
-    ({"loss": "evil"}, "loss must be one of"),
-    ({"loss": ["softmax"]}, "loss must be one of"),
-    ({"dtype": "float16"}, "dtype must be one of float32, float64"),
-    ({"dtype": "object"}, "dtype must be one of float32, float64"),
-])
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"format": "other"}, "not an mlpcli model description"),
+        ({"format_version": "1"}, "format_version must be an integer >= 1"),
+        ({"format_version": True}, "format_version must be an integer >= 1"),
+        ({"format_version": 0}, "format_version must be an integer >= 1"),
+        ({"format_version": 1.0}, "format_version must be an integer >= 1"),
+        ({"kind": "evil"}, "kind must be one of network, ensemble"),
+        ({"class_names": DELETE}, "missing class_names"),
+        ({"architecture": DELETE}, "missing architecture"),
+        ({"class_names": "abc"}, "class_names must be a non-empty list of distinct strings"),
+        ({"class_names": []}, "class_names must be"),
+        ({"class_names": [1, 2, 3]}, "class_names must be"),
+        ({"class_names": ["a", "a", "b"]}, "class_names must be"),
+        ({"image_size": "4x4"}, "image_size must be [height, width]"),
+        ({"image_size": [4]}, "image_size must be"),
+        ({"image_size": [4, 4.0]}, "image_size must be"),
+        ({"image_size": [0, 4]}, "image_size must be"),
+        ({"image_size": [True, 4]}, "image_size must be"),
+        ({"image_size": [100000, 100000]}, "image_size must be"),
+        ({"features": "raw"}, "features must be a non-empty list"),
+        ({"features": []}, "features must be a non-empty list"),
+        ({"features": ["raw"]}, "features[0] must be a mapping with a name among raw"),
+        ({"features": [{"name": "evil"}]}, "features[0].name: must be one of raw"),
+        ({"features": [{"name": ["raw"]}]}, "features[0].name: must be one of raw"),
+        ({"features": [{"name": "raw", "x": 1}]}, "unknown key 'features[0].x'"),
+        ({"features": [{"name": "hog", "cell": "8"}]}, "features[0].cell: must be an integer >= 1"),
+        ({"features": [{"name": "color_hist", "bins": 0}]}, "features[0].bins: must be an integer >= 1"),
+        ({"features": [{"name": "color_hist", "space": "lab"}]}, "features[0].space: must be one of hsv, rgb"),
+        ({"features": [{"name": "hog", "cell": 64}]}, "features[0] (hog)"),
+        ({"loss": "evil"}, "loss must be one of"),
+        ({"loss": ["softmax"]}, "loss must be one of"),
+        ({"dtype": "float16"}, "dtype must be one of float32, float64"),
+        ({"dtype": "object"}, "dtype must be one of float32, float64"),
+    ],
+)
 def test_model_json_fields_of_the_wrong_type_or_range_are_refused(bundle, changes, fragment):
     edit_meta(bundle, **changes)
     refused(bundle, "model.json", fragment)
@@ -162,13 +169,16 @@ def test_a_newer_format_version_asks_for_an_upgrade(bundle):
     refused(bundle, "model.json", "newer than this mlpcli understands (1); upgrade mlpcli")
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("{not json", "unreadable model description"),
-    ("[" * 100000 + "]" * 100000, "unreadable model description"),
-    ('{"format_version": ' + "9" * 5000 + "}", "unreadable model description"),
-    ("[1, 2]", "not an mlpcli model description"),
-    ("null", "not an mlpcli model description"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("{not json", "unreadable model description"),
+        ("[" * 100000 + "]" * 100000, "unreadable model description"),
+        ('{"format_version": ' + "9" * 5000 + "}", "unreadable model description"),
+        ("[1, 2]", "not an mlpcli model description"),
+        ("null", "not an mlpcli model description"),
+    ],
+)
 def test_model_json_that_is_not_a_description_is_refused(bundle, text, fragment):
     (bundle / "model.json").write_text(text)
     refused(bundle, "model.json", fragment)
@@ -191,56 +201,85 @@ OUT = {"type": "Linear", "n_in": 5, "n_out": 3, "bias": True, "dtype": "float32"
 RELU = {"type": "ReLU", "inplace": True}
 
 
-@pytest.mark.parametrize("architecture, fragment", [
-    ({}, "architecture must be a non-empty list"),
-    ([], "architecture must be a non-empty list"),
-    ("Linear", "architecture must be a non-empty list"),
-    ([5, RELU, OUT], "layer 0: must be a mapping with a 'type' name"),
-    ([{"n_in": 48}, RELU, OUT], "layer 0: must be a mapping with a 'type' name"),
-    ([{"type": "Evil"}, RELU, OUT], "unknown layer type 'Evil'"),
-    ([{"type": "__class__"}, RELU, OUT], "unknown layer type '__class__'"),
-    ([{**LINEAR, "n_in": "48"}, RELU, OUT], "layer 0 (Linear): n_in must be an integer >= 1, got '48'"),
-    ([{**LINEAR, "n_in": 48.0}, RELU, OUT], "n_in must be an integer >= 1, got 48.0"),
-    ([{**LINEAR, "n_in": -48}, RELU, OUT], "n_in must be an integer >= 1"),
-    ([{**LINEAR, "n_out": True}, RELU, OUT], "n_out must be an integer >= 1, got True"),
-    ([{**LINEAR, "bias": "yes"}, RELU, OUT], "bias must be true or false"),
-    ([{**LINEAR, "dtype": "float16"}, RELU, OUT], "dtype must be one of float32, float64"),
-    ([{**LINEAR, "dtype": "float64"}, RELU, {**OUT, "dtype": "float64"}], "the model's dtype is float32"),
-    ([{**LINEAR, "evil": 1}, RELU, OUT], "unknown argument 'evil'"),
-    ([{"type": "Linear", "n_out": 5}, RELU, OUT], "missing 1 required positional argument: 'n_in'"),
-    ([LINEAR, {"type": "MaxPool2D", "pool": 0}, OUT], "pool must be an integer >= 1"),
-    ([LINEAR, RELU, {**OUT, "n_in": 6}], "layer 2 (Linear) takes rows of 6 values but receives (5,)"),
-    ([{**LINEAR, "n_in": 47}, RELU, OUT], "layer 0 (Linear) takes rows of 47 values but receives (48,)"),
-    ([LINEAR, RELU, {**OUT, "n_out": 4}], "the last layer outputs (4,) per sample, but the model has 3 classes"),
-    ([LINEAR, RELU], "the last layer outputs (5,) per sample"),
-    ([{"type": "ImageReshape", "height": 2, "width": 8, "channels": 3}, {"type": "Flatten"}, LINEAR, RELU, OUT],
-     "layer 0 (ImageReshape) reshapes to (2, 8, 3) but the model's images are (4, 4)"),
-    ([{"type": "ImageReshape", "height": 4, "width": 4, "channels": 1}, {"type": "Flatten"}, LINEAR, RELU, OUT],
-     "layer 0 (ImageReshape) reshapes to (4, 4, 1) but receives (48,)"),
-    ([{"type": "ImageReshape", "height": 4, "width": 4, "channels": 3},
-      {"type": "Conv2D", "in_channels": 3, "filters": 2, "kernel": 1, "padding": 10 ** 6}, {"type": "Flatten"}],
-     "padding 1000000 must be smaller than the kernel 1"),
-    ([{"type": "ImageReshape", "height": 4, "width": 4, "channels": 3}, {"type": "MaxPool2D", "pool": 8}],
-     "layer 1 (MaxPool2D) does not fit the 4x4 image it receives"),
-    ([{"type": "ImageReshape", "height": 4, "width": 4, "channels": 3},
-      {"type": "Conv2D", "in_channels": 1, "filters": 2, "kernel": 1}], "takes 1 channels but receives (4, 4, 3)"),
-    ([LINEAR, {"type": "Conv2D", "in_channels": 5, "filters": 2, "kernel": 1}],
-     "layer 1 (Conv2D) takes images (height, width, channels) but receives (5,)"),
-    ([{"type": "ImageReshape", "height": 4, "width": 4, "channels": 3},
-      {"type": "Conv2D", "in_channels": 3, "filters": 10 ** 7, "kernel": 1}, {"type": "Flatten"}],
-     "outputs (4, 4, 10000000) per sample, more than 100000000 values"),
-])
+@pytest.mark.parametrize(
+    "architecture, fragment",
+    [
+        ({}, "architecture must be a non-empty list"),
+        ([], "architecture must be a non-empty list"),
+        ("Linear", "architecture must be a non-empty list"),
+        ([5, RELU, OUT], "layer 0: must be a mapping with a 'type' name"),
+        ([{"n_in": 48}, RELU, OUT], "layer 0: must be a mapping with a 'type' name"),
+        ([{"type": "Evil"}, RELU, OUT], "unknown layer type 'Evil'"),
+        ([{"type": "__class__"}, RELU, OUT], "unknown layer type '__class__'"),
+        ([{**LINEAR, "n_in": "48"}, RELU, OUT], "layer 0 (Linear): n_in must be an integer >= 1, got '48'"),
+        ([{**LINEAR, "n_in": 48.0}, RELU, OUT], "n_in must be an integer >= 1, got 48.0"),
+        ([{**LINEAR, "n_in": -48}, RELU, OUT], "n_in must be an integer >= 1"),
+        ([{**LINEAR, "n_out": True}, RELU, OUT], "n_out must be an integer >= 1, got True"),
+        ([{**LINEAR, "bias": "yes"}, RELU, OUT], "bias must be true or false"),
+        ([{**LINEAR, "dtype": "float16"}, RELU, OUT], "dtype must be one of float32, float64"),
+        ([{**LINEAR, "dtype": "float64"}, RELU, {**OUT, "dtype": "float64"}], "the model's dtype is float32"),
+        ([{**LINEAR, "evil": 1}, RELU, OUT], "unknown argument 'evil'"),
+        ([{"type": "Linear", "n_out": 5}, RELU, OUT], "missing 1 required positional argument: 'n_in'"),
+        ([LINEAR, {"type": "MaxPool2D", "pool": 0}, OUT], "pool must be an integer >= 1"),
+        ([LINEAR, RELU, {**OUT, "n_in": 6}], "layer 2 (Linear) takes rows of 6 values but receives (5,)"),
+        ([{**LINEAR, "n_in": 47}, RELU, OUT], "layer 0 (Linear) takes rows of 47 values but receives (48,)"),
+        ([LINEAR, RELU, {**OUT, "n_out": 4}], "the last layer outputs (4,) per sample, but the model has 3 classes"),
+        ([LINEAR, RELU], "the last layer outputs (5,) per sample"),
+        (
+            [{"type": "ImageReshape", "height": 2, "width": 8, "channels": 3}, {"type": "Flatten"}, LINEAR, RELU, OUT],
+            "layer 0 (ImageReshape) reshapes to (2, 8, 3) but the model's images are (4, 4)",
+        ),
+        (
+            [{"type": "ImageReshape", "height": 4, "width": 4, "channels": 1}, {"type": "Flatten"}, LINEAR, RELU, OUT],
+            "layer 0 (ImageReshape) reshapes to (4, 4, 1) but receives (48,)",
+        ),
+        (
+            [
+                {"type": "ImageReshape", "height": 4, "width": 4, "channels": 3},
+                {"type": "Conv2D", "in_channels": 3, "filters": 2, "kernel": 1, "padding": 10**6},
+                {"type": "Flatten"},
+            ],
+            "padding 1000000 must be smaller than the kernel 1",
+        ),
+        (
+            [{"type": "ImageReshape", "height": 4, "width": 4, "channels": 3}, {"type": "MaxPool2D", "pool": 8}],
+            "layer 1 (MaxPool2D) does not fit the 4x4 image it receives",
+        ),
+        (
+            [
+                {"type": "ImageReshape", "height": 4, "width": 4, "channels": 3},
+                {"type": "Conv2D", "in_channels": 1, "filters": 2, "kernel": 1},
+            ],
+            "takes 1 channels but receives (4, 4, 3)",
+        ),
+        (
+            [LINEAR, {"type": "Conv2D", "in_channels": 5, "filters": 2, "kernel": 1}],
+            "layer 1 (Conv2D) takes images (height, width, channels) but receives (5,)",
+        ),
+        (
+            [
+                {"type": "ImageReshape", "height": 4, "width": 4, "channels": 3},
+                {"type": "Conv2D", "in_channels": 3, "filters": 10**7, "kernel": 1},
+                {"type": "Flatten"},
+            ],
+            "outputs (4, 4, 10000000) per sample, more than 100000000 values",
+        ),
+    ],
+)
 def test_architectures_that_are_malformed_or_do_not_chain_are_refused(bundle, architecture, fragment):
     edit_meta(bundle, architecture=architecture)
     refused(bundle, "model.json", fragment)
 
 
-@pytest.mark.parametrize("architecture", [
-    [{**LINEAR, "n_in": 10 ** 6, "n_out": 10 ** 6}],
-    [{**LINEAR, "n_out": 10 ** 50}],
-    [{"type": "Conv2D", "in_channels": 3, "filters": 10 ** 4, "kernel": 10 ** 3}],
-    [{**LINEAR, "n_out": 10 ** 4}] * 300,  # each layer small, together too many
-])
+@pytest.mark.parametrize(
+    "architecture",
+    [
+        [{**LINEAR, "n_in": 10**6, "n_out": 10**6}],
+        [{**LINEAR, "n_out": 10**50}],
+        [{"type": "Conv2D", "in_channels": 3, "filters": 10**4, "kernel": 10**3}],
+        [{**LINEAR, "n_out": 10**4}] * 300,  # each layer small, together too many
+    ],
+)
 def test_absurd_sizes_are_refused_before_anything_is_allocated(bundle, architecture):
     edit_meta(bundle, architecture=architecture)
     # Refused by counting the arguments: the message proves no layer was built.
@@ -255,29 +294,38 @@ def test_network_from_spec_checks_before_building():
 
 # --- weights.npz --------------------------------------------------------------------------------
 
+
 def _rewrite(directory, change):
     arrays = stored_arrays(directory)
     change(arrays)
     np.savez(directory / "weights.npz", **arrays)
 
 
-@pytest.mark.parametrize("change, fragment", [
-    (lambda a: a.pop("network/2.b"), "missing ['network/2.b']"),
-    (lambda a: a.pop("standardizer/std"), "missing ['standardizer/std']"),
-    (lambda a: a.update(extra=np.zeros(3, np.float32)), "unexpected ['extra']"),
-    (lambda a: a.update({"network/4.W": np.zeros(3, np.float32)}), "unexpected ['network/4.W']"),
-    (lambda a: a.update({"network/0.W": np.zeros((48, 6), np.float32)}), "network/0.W.npy is (48, 6) float32, "
-                                                                        "expected (48, 5) float32"),
-    (lambda a: a.update({"network/0.W": a["network/0.W"].T.copy()}), "is (5, 48) float32, expected (48, 5)"),
-    (lambda a: a.update({"standardizer/mean": np.zeros(47, np.float32)}), "standardizer/mean.npy is (47,)"),
-    (lambda a: a.update({"network/0.b": a["network/0.b"].astype(np.float64)}), "(5,) float64, expected (5,) float32"),
-    (lambda a: a.update({"network/0.b": np.zeros(5, np.int32)}), "(5,) int32, expected (5,) float32"),
-    (lambda a: a.update({"network/0.b": np.array(["x"] * 5)}), "(5,) <U1, expected (5,) float32"),
-    (lambda a: a["network/0.W"].__setitem__((3, 2), np.nan), "contains non-finite values"),
-    (lambda a: a["network/2.b"].__setitem__(0, np.inf), "contains non-finite values"),
-    (lambda a: a["standardizer/std"].__setitem__(0, 0), "standardizer/std has values <= 0"),
-    (lambda a: a["standardizer/std"].__setitem__(5, -1), "standardizer/std has values <= 0"),
-])
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda a: a.pop("network/2.b"), "missing ['network/2.b']"),
+        (lambda a: a.pop("standardizer/std"), "missing ['standardizer/std']"),
+        (lambda a: a.update(extra=np.zeros(3, np.float32)), "unexpected ['extra']"),
+        (lambda a: a.update({"network/4.W": np.zeros(3, np.float32)}), "unexpected ['network/4.W']"),
+        (
+            lambda a: a.update({"network/0.W": np.zeros((48, 6), np.float32)}),
+            "network/0.W.npy is (48, 6) float32, expected (48, 5) float32",
+        ),
+        (lambda a: a.update({"network/0.W": a["network/0.W"].T.copy()}), "is (5, 48) float32, expected (48, 5)"),
+        (lambda a: a.update({"standardizer/mean": np.zeros(47, np.float32)}), "standardizer/mean.npy is (47,)"),
+        (
+            lambda a: a.update({"network/0.b": a["network/0.b"].astype(np.float64)}),
+            "(5,) float64, expected (5,) float32",
+        ),
+        (lambda a: a.update({"network/0.b": np.zeros(5, np.int32)}), "(5,) int32, expected (5,) float32"),
+        (lambda a: a.update({"network/0.b": np.array(["x"] * 5)}), "(5,) <U1, expected (5,) float32"),
+        (lambda a: a["network/0.W"].__setitem__((3, 2), np.nan), "contains non-finite values"),
+        (lambda a: a["network/2.b"].__setitem__(0, np.inf), "contains non-finite values"),
+        (lambda a: a["standardizer/std"].__setitem__(0, 0), "standardizer/std has values <= 0"),
+        (lambda a: a["standardizer/std"].__setitem__(5, -1), "standardizer/std has values <= 0"),
+    ],
+)
 def test_weights_that_do_not_match_the_architecture_are_refused(bundle, change, fragment):
     _rewrite(bundle, change)
     refused(bundle, "weights.npz", fragment)
@@ -286,22 +334,22 @@ def test_weights_that_do_not_match_the_architecture_are_refused(bundle, change, 
 def test_compressed_weights_that_match_are_accepted(bundle):
     arrays = stored_arrays(bundle)
     np.savez_compressed(bundle / "weights.npz", **arrays)
-    np.testing.assert_array_equal(load_model(bundle).predict_proba(images()),
-                                  make_predictor().predict_proba(images()))
+    np.testing.assert_array_equal(load_model(bundle).predict_proba(images()), make_predictor().predict_proba(images()))
 
 
 def test_fortran_ordered_arrays_keep_their_values(bundle):
     arrays = stored_arrays(bundle)
     arrays["network/0.W"] = np.asfortranarray(arrays["network/0.W"])
     np.savez(bundle / "weights.npz", **arrays)
-    np.testing.assert_array_equal(load_model(bundle).network.layers[0].params["W"],
-                                  make_predictor().network.layers[0].params["W"])
+    np.testing.assert_array_equal(
+        load_model(bundle).network.layers[0].params["W"], make_predictor().network.layers[0].params["W"]
+    )
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.01, 0.25, 0.5, 0.75, 0.99])
 def test_truncated_weights_are_refused(bundle, fraction):
     data = (bundle / "weights.npz").read_bytes()
-    (bundle / "weights.npz").write_bytes(data[:int(len(data) * fraction)])
+    (bundle / "weights.npz").write_bytes(data[: int(len(data) * fraction)])
     refused(bundle, "weights.npz")
 
 
@@ -360,8 +408,6 @@ def test_a_zip_with_duplicate_members_is_refused(bundle):
     refused(bundle, "weights.npz", "weights do not match model.json")
 
 
-
-
 def pickled_weights(directory, marker):
     """weights.npz with network/0.W replaced by an object array holding a Payload."""
     arrays = stored_arrays(directory)
@@ -397,6 +443,7 @@ def test_a_pickled_object_array_under_an_unexpected_name_never_runs(bundle, tmp_
 
 # --- ensembles ----------------------------------------------------------------------------------
 
+
 def ensemble_dir(tmp_path, members):
     """An ensemble bundle at tmp_path/ens over predictors saved to the named sub-folders."""
     root = tmp_path / "ens"
@@ -409,8 +456,9 @@ def ensemble_dir(tmp_path, members):
 
 def test_an_ensemble_whose_members_disagree_on_features_is_refused(tmp_path):
     hist = FeatureConfig("color_hist", {"space": "hsv", "bins": 48})
-    root = ensemble_dir(tmp_path, {"folds/fold_1": make_predictor(0),
-                                   "folds/fold_2": make_predictor(1, features=[hist])})
+    root = ensemble_dir(
+        tmp_path, {"folds/fold_1": make_predictor(0), "folds/fold_2": make_predictor(1, features=[hist])}
+    )
     refused(root, "member 2 has different features than member 1")
 
 
@@ -425,10 +473,22 @@ def test_an_ensemble_whose_own_classes_differ_from_its_members_is_refused(tmp_pa
     refused(root, "the ensemble's class_names differ from its members'")
 
 
-@pytest.mark.parametrize("members", [
-    ["../outside"], ["f1", "/etc"], ["f1/../../outside"], ["..\\outside"], ["C:\\outside"], ["."], [""],
-    [], "f1", [["f1"]], [None],
-])
+@pytest.mark.parametrize(
+    "members",
+    [
+        ["../outside"],
+        ["f1", "/etc"],
+        ["f1/../../outside"],
+        ["..\\outside"],
+        ["C:\\outside"],
+        ["."],
+        [""],
+        [],
+        "f1",
+        [["f1"]],
+        [None],
+    ],
+)
 def test_ensemble_member_paths_must_stay_inside_the_bundle(tmp_path, members):
     root = ensemble_dir(tmp_path, {"f1": make_predictor(0)})
     save_model(tmp_path / "outside", make_predictor(0))
@@ -461,13 +521,14 @@ def test_a_tampered_member_is_named(tmp_path):
 
 # --- the command line: exit 1, "error:", no traceback, nothing executed ------------------------
 
+
 def _newer(directory, tmp_path):
     edit_meta(directory, format_version=99)
 
 
 def _truncated(directory, tmp_path):
     data = (directory / "weights.npz").read_bytes()
-    (directory / "weights.npz").write_bytes(data[:len(data) // 2])
+    (directory / "weights.npz").write_bytes(data[: len(data) // 2])
 
 
 def _escaping(directory, tmp_path):
@@ -482,11 +543,16 @@ def _wrong_type(directory, tmp_path):
     edit_meta(directory, image_size="big")
 
 
-@pytest.mark.parametrize("tamper, fragment", [
-    (_newer, "newer than this mlpcli"), (_truncated, "unreadable weights"),
-    (_escaping, "members must be"), (_wrong_type, "image_size must be"),
-    (lambda d, t: pickled_weights(d, t / "pwned"), "object"),
-])
+@pytest.mark.parametrize(
+    "tamper, fragment",
+    [
+        (_newer, "newer than this mlpcli"),
+        (_truncated, "unreadable weights"),
+        (_escaping, "members must be"),
+        (_wrong_type, "image_size must be"),
+        (lambda d, t: pickled_weights(d, t / "pwned"), "object"),
+    ],
+)
 def test_predict_with_a_tampered_model_exits_1_with_a_message(bundle, tmp_path, tamper, fragment):
     Image.fromarray(images(1)[0]).save(tmp_path / "x.png")
     tamper(bundle, tmp_path)

@@ -21,10 +21,19 @@ MODEL_FILES = ("model.json", "weights.npz")
 
 
 def small_config(tmp_path, **sections):
-    raw = {"seed": 1, "data": {"format": "synthetic", "n_per_class": 8, "image_size": 8, "val_fraction": 0.25,
-                               "cache_dir": str(tmp_path / "cache")},
-           "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 8, "lr": 0.05},
-           "output": {"dir": str(tmp_path / "runs")}}
+    raw = {
+        "seed": 1,
+        "data": {
+            "format": "synthetic",
+            "n_per_class": 8,
+            "image_size": 8,
+            "val_fraction": 0.25,
+            "cache_dir": str(tmp_path / "cache"),
+        },
+        "model": {"hidden": [8]},
+        "train": {"epochs": 2, "batch_size": 8, "lr": 0.05},
+        "output": {"dir": str(tmp_path / "runs")},
+    }
     for section, values in sections.items():
         raw[section] = {**raw.get(section, {}), **values}
     return from_dict(raw)
@@ -32,13 +41,17 @@ def small_config(tmp_path, **sections):
 
 # --- non-finite inputs --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_float_images_in_an_npz_are_refused_with_a_remedy(tmp_path, dtype):
     images = np.full((4, 8, 8, 3), 0.5, dtype)
     images[0, 0, 0, 0] = np.nan
     np.savez(tmp_path / "d.npz", images=images, labels=np.array([0, 1, 0, 1]))
-    with pytest.raises(DataError, match=rf"d.npz: 'images' must be \(n, height, width, 3\) uint8, got "
-                                        rf"\(4, 8, 8, 3\) {np.dtype(dtype).name} \(pixels are stored as 0..255"):
+    with pytest.raises(
+        DataError,
+        match=rf"d.npz: 'images' must be \(n, height, width, 3\) uint8, got "
+        rf"\(4, 8, 8, 3\) {np.dtype(dtype).name} \(pixels are stored as 0..255",
+    ):
         load_npz(tmp_path / "d.npz")
 
 
@@ -49,8 +62,12 @@ def test_an_empty_npz_is_refused(tmp_path):
 
 
 def test_npz_class_names_must_be_strings(tmp_path):
-    np.savez(tmp_path / "d.npz", images=np.zeros((2, 8, 8, 3), np.uint8), labels=np.array([0, 1]),
-             class_names=np.array([[1, 2]]))
+    np.savez(
+        tmp_path / "d.npz",
+        images=np.zeros((2, 8, 8, 3), np.uint8),
+        labels=np.array([0, 1]),
+        class_names=np.array([[1, 2]]),
+    )
     with pytest.raises(DataError, match="'class_names' must be a 1-D array of strings"):
         load_npz(tmp_path / "d.npz")
 
@@ -74,6 +91,7 @@ def test_check_finite_names_the_source_the_count_and_the_first_sample(bad):
 
 
 # --- zero variance ------------------------------------------------------------------------------
+
 
 def test_a_constant_feature_is_centred_not_divided_by_zero():
     rng = np.random.default_rng(0)
@@ -103,6 +121,7 @@ def test_a_data_set_of_identical_images_trains_without_nan(tmp_path):
 
 # --- an exploding learning rate -----------------------------------------------------------------
 
+
 def test_an_exploding_learning_rate_raises_training_diverged_and_saves_no_model(tmp_path):
     config = small_config(tmp_path, train={"lr": 1e6, "epochs": 5})
     with pytest.raises(TrainingDiverged, match=r"training diverged at epoch \d+ \(loss=(nan|inf)\); lower train.lr"):
@@ -122,8 +141,9 @@ def test_an_exploding_learning_rate_exits_1_via_the_cli(tmp_path):
 def test_weights_made_non_finite_by_the_last_update_are_never_saved(tmp_path):
     """The loss is checked before each update, so only the weights show that the very last update
     blew up: one full-batch step whose loss is finite but whose update is not."""
-    config = small_config(tmp_path, data={"val_fraction": 0.0},
-                          train={"lr": 1e300, "epochs": 1, "batch_size": "full", "momentum": 0.0})
+    config = small_config(
+        tmp_path, data={"val_fraction": 0.0}, train={"lr": 1e300, "epochs": 1, "batch_size": "full", "momentum": 0.0}
+    )
     with pytest.raises(TrainingDiverged, match="lower train.lr"):
         run_train(config, "last-step", out=tmp_path / "run", use_cache=False)
     assert not any((tmp_path / "run" / name).exists() for name in MODEL_FILES)

@@ -25,19 +25,26 @@ F_SETPIPE_SZ = 1031  # Linux's fcntl command to resize a pipe (fcntl.F_SETPIPE_S
 
 
 def mlpcli(*args) -> subprocess.Popen:
-    env = {**os.environ, "CI": "1", "OPENBLAS_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, "-m", "mlpcli", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "CI": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlpcli", *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 @pytest.fixture
 def trained(tmp_path):
     images = write_image_folder(tmp_path / "images", n_per_class=25, size=(12, 12))  # 5 per class to validate
     config = tmp_path / "config.yaml"
-    config.write_text(f"seed: 1\ndata: {{format: folder, path: {images}, image_size: 12, "
-                      f"cache_dir: {tmp_path}/cache}}\nmodel: {{hidden: [8]}}\n"
-                      f"train: {{epochs: 2, batch_size: 8}}\noutput: {{dir: {tmp_path}/runs}}\n")
+    config.write_text(
+        f"seed: 1\ndata: {{format: folder, path: {images}, image_size: 12, "
+        f"cache_dir: {tmp_path}/cache}}\nmodel: {{hidden: [8]}}\n"
+        f"train: {{epochs: 2, batch_size: 8}}\noutput: {{dir: {tmp_path}/runs}}\n"
+    )
     result = CliRunner().invoke(cli, ["-q", "train", "--config", str(config), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.stderr
     return tmp_path / "run", images, config

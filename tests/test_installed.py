@@ -31,15 +31,17 @@ def test_the_installed_console_script_trains_and_predicts(tmp_path):
     env.update(CI="1", OPENBLAS_NUM_THREADS="1")
 
     def run(*args):
-        result = subprocess.run([str(script), *map(str, args)], cwd=tmp_path, env=env, capture_output=True,
-                                text=True, timeout=300)
+        result = subprocess.run(
+            [str(script), *map(str, args)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
     assert run("--version").strip().endswith(importlib.metadata.version("mlpcli"))
     config = tmp_path / "c.yaml"
-    config.write_text("data: {format: synthetic, n_per_class: 20, image_size: 12}\n"
-                      "model: {hidden: [8]}\ntrain: {epochs: 1}\n")
+    config.write_text(
+        "data: {format: synthetic, n_per_class: 20, image_size: 12}\nmodel: {hidden: [8]}\ntrain: {epochs: 1}\n"
+    )
     trained = json.loads(run("train", "--config", config, "--json", "-q"))
     run("data", "synth", "--out", tmp_path / "shapes", "--n-per-class", "1", "--size", "12")
     predictions = json.loads(run("predict", tmp_path / "shapes", "--model", trained["run_dir"], "--json"))
@@ -51,6 +53,7 @@ def test_the_plain_install_brings_what_the_byte_promise_needs():
     """Same bytes across --jobs and --cluster needs threadpoolctl (``units.runtime.unit_threads``): a
     dependency of ``pip install .`` itself, not of an extra. Fails if it moves back to an extra."""
     installed_script()
-    plain = [requirement for requirement in importlib.metadata.requires("mlpcli") or []
-             if "extra ==" not in requirement]
+    plain = [
+        requirement for requirement in importlib.metadata.requires("mlpcli") or [] if "extra ==" not in requirement
+    ]
     assert any(requirement.startswith("threadpoolctl") for requirement in plain), plain

@@ -24,8 +24,9 @@ def test_prepare_returns_the_freed_memory_after_the_features_are_built(tmp_path,
 
     monkeypatch.setattr(fit, "cached_features", cached)
     monkeypatch.setattr(fit, "return_freed_memory", lambda: calls.append("trim"))
-    config = from_dict({"data": {"format": "synthetic", "n_per_class": 4, "image_size": 8,
-                                 "cache_dir": str(tmp_path / "cache")}})
+    config = from_dict(
+        {"data": {"format": "synthetic", "n_per_class": 4, "image_size": 8, "cache_dir": str(tmp_path / "cache")}}
+    )
     fit.prepare(config)
     assert calls == ["features", "trim"]
 

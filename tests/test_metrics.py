@@ -12,13 +12,13 @@ LABELS = np.array([0, 0, 0, 1, 1, 2])
 PREDICTED = np.array([0, 0, 1, 1, 0, 0])
 CLASSES = ("a", "b", "c", "d")
 # Rows sum to 1; the true class gets 0.5, 0.8, 0.25, 0.5, 0 and 0.125.
-PROBABILITIES = np.array([[0.5, 0.5, 0, 0], [0.8, 0.2, 0, 0], [0.25, 0.75, 0, 0],
-                          [0.5, 0.5, 0, 0], [1.0, 0.0, 0, 0], [0.875, 0, 0.125, 0]])
+PROBABILITIES = np.array(
+    [[0.5, 0.5, 0, 0], [0.8, 0.2, 0, 0], [0.25, 0.75, 0, 0], [0.5, 0.5, 0, 0], [1.0, 0.0, 0, 0], [0.875, 0, 0.125, 0]]
+)
 
 
 def test_confusion_by_hand():
-    assert confusion_matrix(LABELS, PREDICTED, 4).tolist() == [[2, 1, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0],
-                                                               [0, 0, 0, 0]]
+    assert confusion_matrix(LABELS, PREDICTED, 4).tolist() == [[2, 1, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
 
 
 def test_balanced_accuracy_by_hand():
@@ -74,7 +74,8 @@ def test_against_scikit_learn():
     assert balanced_accuracy(confusion) == pytest.approx(sklearn_metrics.balanced_accuracy_score(labels, predicted))
     assert macro_f1(confusion) == pytest.approx(sklearn_metrics.f1_score(labels, predicted, average="macro"))
     assert log_loss(labels, probabilities) == pytest.approx(
-        sklearn_metrics.log_loss(labels, probabilities, labels=range(5)))
+        sklearn_metrics.log_loss(labels, probabilities, labels=range(5))
+    )
 
 
 def test_per_class_precision_and_recall_by_hand():
@@ -99,7 +100,8 @@ def test_per_class_report_against_scikit_learn():
     predicted[:15] = 3  # over-predict one class so precision and recall differ
     report = classification_report(labels, predicted, tuple("abcdef"))["per_class"]
     precision, recall, f1, support = sklearn_metrics.precision_recall_fscore_support(
-        labels, predicted, labels=range(6), zero_division=0)
+        labels, predicted, labels=range(6), zero_division=0
+    )
     assert [row["precision"] for row in report] == pytest.approx(precision.tolist())
     assert [row["recall"] for row in report] == pytest.approx(recall.tolist())
     assert [row["f1"] for row in report] == pytest.approx(f1.tolist())

@@ -29,10 +29,13 @@ MODES = {
 
 
 def config(tmp_path, tta="none", **sections):
-    raw = {"seed": 2, "data": {"format": "synthetic", "n_per_class": 12, "image_size": 16,
-                               "cache_dir": str(tmp_path / "cache")},
-           "model": {"hidden": [8]}, "train": {"epochs": 1, "batch_size": 8, "lr": 0.05, "tta": tta},
-           "output": {"dir": str(tmp_path / "runs")}}
+    raw = {
+        "seed": 2,
+        "data": {"format": "synthetic", "n_per_class": 12, "image_size": 16, "cache_dir": str(tmp_path / "cache")},
+        "model": {"hidden": [8]},
+        "train": {"epochs": 1, "batch_size": 8, "lr": 0.05, "tta": tta},
+        "output": {"dir": str(tmp_path / "runs")},
+    }
     raw.update(sections)
     return from_dict(raw)
 
@@ -76,8 +79,9 @@ def test_flipped_predictions_do_not_change_when_the_input_is_mirrored_left_right
     # up-down "mirror" would break this for every mode.
     predictor = trained(tmp_path, tta="flip", **MODES[mode])[0].predictor
     images = noise()
-    np.testing.assert_array_equal(predictor.predict_proba(images),
-                                  predictor.predict_proba(np.ascontiguousarray(images[:, :, ::-1])))
+    np.testing.assert_array_equal(
+        predictor.predict_proba(images), predictor.predict_proba(np.ascontiguousarray(images[:, :, ::-1]))
+    )
 
 
 def test_train_tta_is_recorded_in_the_bundle_and_reaches_predict_and_evaluate(tmp_path):
@@ -92,11 +96,13 @@ def test_train_tta_is_recorded_in_the_bundle_and_reaches_predict_and_evaluate(tm
     by_default = run_predict(paths, tmp_path / "model", top_k=4)["predictions"]
     overridden = run_predict(paths, tmp_path / "model", top_k=4, tta="none")["predictions"]
     from mlpcli.data.images import load_image
+
     images = np.stack([load_image(p, plain.preprocess) for p in paths])
     expected = (plain.predict_proba(images) + plain.predict_proba(np.ascontiguousarray(images[:, :, ::-1]))) / 2
     for row, prediction in zip(expected, by_default):
-        assert {k["label"]: k["probability"] for k in prediction["top_k"]} == \
-            {name: float(p) for name, p in zip(plain.class_names, row)}
+        assert {k["label"]: k["probability"] for k in prediction["top_k"]} == {
+            name: float(p) for name, p in zip(plain.class_names, row)
+        }
     for row, prediction in zip(plain.predict_proba(images), overridden):
         assert prediction["probability"] == float(row.max())
     assert run_evaluate(tmp_path / "model", folder)["tta"] == "flip"
@@ -107,8 +113,9 @@ def test_cli_tta_option_overrides_the_model(tmp_path):
     save_model(tmp_path / "model", trained(tmp_path, tta="flip")[0].predictor)
     folder = write_image_folder(tmp_path / "images", n_per_class=2, classes=("circle", "square"), size=(16, 16))
     runner = CliRunner()
-    result = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "model"), "--data", str(folder),
-                                 "--tta", "none", "--json"])
+    result = runner.invoke(
+        cli, ["evaluate", "--model", str(tmp_path / "model"), "--data", str(folder), "--tta", "none", "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["tta"] == "none"
     result = runner.invoke(cli, ["predict", str(folder), "--model", str(tmp_path / "model"), "--tta", "sideways"])

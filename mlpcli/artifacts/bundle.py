@@ -45,15 +45,21 @@ def save_model(directory: str | Path, predictor: Predictor | FoldEnsemble, membe
     """
     directory = Path(directory)
     make_dir(directory)
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
-            "class_names": list(predictor.class_names), "image_size": list(predictor.image_size),
-            "features": [{"name": f.name, **f.params} for f in predictor.features],
-            "preprocess": predictor.preprocess.describe(), "tta": predictor.tta}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "class_names": list(predictor.class_names),
+        "image_size": list(predictor.image_size),
+        "features": [{"name": f.name, **f.params} for f in predictor.features],
+        "preprocess": predictor.preprocess.describe(),
+        "tta": predictor.tta,
+    }
     if isinstance(predictor, FoldEnsemble):
         meta.update(kind="ensemble", members=[str(m) for m in member_dirs])
     else:
-        meta.update(kind="network", loss=predictor.loss, dtype=predictor.dtype.name,
-                    architecture=predictor.network.spec())
+        meta.update(
+            kind="network", loss=predictor.loss, dtype=predictor.dtype.name, architecture=predictor.network.spec()
+        )
         arrays = {f"network/{path}": value for path, value in predictor.network.state_dict().items()}
         arrays["standardizer/mean"] = predictor.standardizer.mean
         arrays["standardizer/std"] = predictor.standardizer.std
@@ -75,8 +81,10 @@ def load_model(directory: str | Path) -> Predictor | FoldEnsemble:
     if directory.name == MODEL and directory.is_file():
         directory = directory.parent
     elif not directory.exists():
-        raise ArtifactError(f"{directory}: no such run directory (train one with `mlpcli train`, or "
-                            f"pass a run directory or its {MODEL})")
+        raise ArtifactError(
+            f"{directory}: no such run directory (train one with `mlpcli train`, or "
+            f"pass a run directory or its {MODEL})"
+        )
     description = describe(_read_meta(directory), directory / MODEL)
     if description.kind == "network":
         return _load_network(directory, description)
@@ -98,12 +106,16 @@ def _load_ensemble(directory: Path, description: Description) -> FoldEnsemble:
     except ValueError as exc:
         raise ArtifactError(f"{path}: {exc}") from None
     if ensemble.preprocess.describe() != description.preprocess:
-        raise ArtifactError(f"{path}: the ensemble's preprocess differs from its members' "
-                            f"({description.preprocess} vs {ensemble.preprocess.describe()})")
+        raise ArtifactError(
+            f"{path}: the ensemble's preprocess differs from its members' "
+            f"({description.preprocess} vs {ensemble.preprocess.describe()})"
+        )
     for attribute in ("class_names", "image_size", "features", "tta"):
         if getattr(ensemble, attribute) != getattr(description, attribute):
-            raise ArtifactError(f"{path}: the ensemble's {attribute} differ from its members' "
-                                f"({getattr(description, attribute)} vs {getattr(ensemble, attribute)})")
+            raise ArtifactError(
+                f"{path}: the ensemble's {attribute} differ from its members' "
+                f"({getattr(description, attribute)} vs {getattr(ensemble, attribute)})"
+            )
     return ensemble
 
 
@@ -111,8 +123,10 @@ def _read_meta(directory: Path):
     """The parsed ``model.json`` of ``directory`` (any JSON value; ``describe`` checks it)."""
     path = directory / MODEL
     if not path.is_file():
-        raise ArtifactError(f"{directory}: not a model directory, {path.name} is missing "
-                            f"(an unfinished run has none; `mlpcli show {directory}` says more)")
+        raise ArtifactError(
+            f"{directory}: not a model directory, {path.name} is missing "
+            f"(an unfinished run has none; `mlpcli show {directory}` says more)"
+        )
     try:
         if path.stat().st_size > MAX_META_BYTES:
             raise ArtifactError(f"{path}: {path.stat().st_size} bytes, too large for a model description")
@@ -137,13 +151,22 @@ def _load_network(directory: Path, description: Description) -> Predictor:
         raise ArtifactError(f"{path}: contains non-finite values; the model is unusable")
     if not (arrays["standardizer/std"] > 0).all():
         raise ArtifactError(f"{path}: standardizer/std has values <= 0; the model is unusable")
-    network.load_state_dict({key.removeprefix("network/"): value for key, value in arrays.items()
-                             if key.startswith("network/")})
+    network.load_state_dict(
+        {key.removeprefix("network/"): value for key, value in arrays.items() if key.startswith("network/")}
+    )
     check_buffers(network, path)
     standardizer = Standardizer(arrays["standardizer/mean"], arrays["standardizer/std"])
-    return Predictor(network, standardizer, description.class_names, description.image_size,
-                     description.features, description.loss, _states(description.features, arrays),
-                     Preprocess(description.image_size, **description.preprocess), description.tta)
+    return Predictor(
+        network,
+        standardizer,
+        description.class_names,
+        description.image_size,
+        description.features,
+        description.loss,
+        _states(description.features, arrays),
+        Preprocess(description.image_size, **description.preprocess),
+        description.tta,
+    )
 
 
 def _states(features, arrays: dict) -> tuple:
@@ -170,8 +193,10 @@ def _read_weights(path: Path, expected: dict[str, tuple], dtypes: dict[str, np.d
             names = archive.namelist()
             stored = {name.removesuffix(".npy") for name in names}
             if len(stored) != len(names) or stored != set(expected):
-                raise ArtifactError(f"{path}: weights do not match model.json (missing "
-                                    f"{sorted(set(expected) - stored)}, unexpected {sorted(stored - set(expected))})")
+                raise ArtifactError(
+                    f"{path}: weights do not match model.json (missing "
+                    f"{sorted(set(expected) - stored)}, unexpected {sorted(stored - set(expected))})"
+                )
             return {key: _read_member(archive, f"{key}.npy", expected[key], dtypes[key], path) for key in expected}
     except ArtifactError:
         raise
@@ -184,17 +209,20 @@ def _read_member(archive: zipfile.ZipFile, name: str, shape: tuple, dtype: np.dt
         version = np.lib.format.read_magic(handle)
         if version not in ((1, 0), (2, 0)):
             raise ArtifactError(f"{path}: {name}: unsupported npy format version {version}")
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-            np.lib.format.read_array_header_2_0
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         stored_shape, fortran_order, stored_dtype = read_header(handle)
         if stored_shape != shape or stored_dtype != dtype:
-            raise ArtifactError(f"{path}: weights do not match model.json ({name} is {stored_shape} "
-                                f"{stored_dtype}, expected {shape} {dtype})")
+            raise ArtifactError(
+                f"{path}: weights do not match model.json ({name} is {stored_shape} "
+                f"{stored_dtype}, expected {shape} {dtype})"
+            )
         size = math.prod(shape) * dtype.itemsize
         data = handle.read(size)
         # Reading on to the end makes zipfile check the CRC, so flipped bytes are caught too.
         if len(data) != size or handle.read(1):
-            raise ArtifactError(f"{path}: {name} holds {'less' if len(data) != size else 'more'} data "
-                                f"than its header declares (truncated or tampered)")
+            raise ArtifactError(
+                f"{path}: {name} holds {'less' if len(data) != size else 'more'} data "
+                f"than its header declares (truncated or tampered)"
+            )
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
     return array.copy()

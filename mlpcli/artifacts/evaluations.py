@@ -29,7 +29,11 @@ def save_evaluation(run_dir, report: dict, data=None) -> Path:
     path = next((p for p in free_name_candidates(folder, stem, ".json") if not p.exists()), None)
     if path is None:
         raise ArtifactError(f"{folder}: cannot find a free name for {stem}.json; remove old evaluations")
-    write_json(path, json_clean({**report, "data": None if data is None else str(data),
-                                 "saved_at": now.isoformat(timespec="seconds")}))
+    write_json(
+        path,
+        json_clean(
+            {**report, "data": None if data is None else str(data), "saved_at": now.isoformat(timespec="seconds")}
+        ),
+    )
     refresh_model_card(run_dir)
     return path

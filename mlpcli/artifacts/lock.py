@@ -51,8 +51,10 @@ def _acquire(path: Path) -> int:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise ArtifactError(f"{path.parent}: another mlpcli process (pid {holder}) is working in this run "
-                                f"directory; wait for it to finish, or stop it first") from None
+            raise ArtifactError(
+                f"{path.parent}: another mlpcli process (pid {holder}) is working in this run "
+                f"directory; wait for it to finish, or stop it first"
+            ) from None
         if _still_there(fd, path):
             break
         os.close(fd)  # the last holder removed the file between our open and our lock: start over

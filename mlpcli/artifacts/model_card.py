@@ -16,42 +16,56 @@ from .summary import run_summary
 
 #: What each way of seeing an image cannot see: the known limits a card lists.
 BLIND_SPOTS = {
-    "raw": "raw pixels: no invariance to shifts, scale or lighting; an object moved by a few pixels "
-           "is a new input",
+    "raw": "raw pixels: no invariance to shifts, scale or lighting; an object moved by a few pixels is a new input",
     "color_hist": "color histograms ignore where pixels are (shape and texture are invisible); the hsv "
-                  "space keeps hue only, so brightness and saturation are ignored",
+    "space keeps hue only, so brightness and saturation are ignored",
     "hog": "HOG ignores color (it sees the grayscale image) and reads gradients on a fixed cell grid: "
-           "objects at other scales or positions than in training look different",
+    "objects at other scales or positions than in training look different",
     "bow": "the bag of visual words ignores where patches are inside each pooling region; its "
-           "vocabulary was learned from the training images only",
+    "vocabulary was learned from the training images only",
     "end_to_end": "the learned convolution filters respond to what the training images held; nothing "
-                  "constrains them on other kinds of images",
+    "constrains them on other kinds of images",
 }
 #: How ``predict`` resizes an image before the model sees it.
-RESIZE = ("Pillow bilinear resize to exactly the input size (aspect ratio not kept, no crop), after "
-          "turning the image upright by its EXIF orientation and converting it to RGB")
+RESIZE = (
+    "Pillow bilinear resize to exactly the input size (aspect ratio not kept, no crop), after "
+    "turning the image upright by its EXIF orientation and converting it to RGB"
+)
 
 
 def write_model_card(run_dir: str | Path) -> Path:
     """(Re)write ``<run_dir>/model_card.md`` from the run's records; returns its path."""
     run_dir = Path(run_dir)
     summary = run_summary(run_dir)
-    sections = [_title(run_dir, summary), _data(run_dir, summary), _config(summary),
-                _scores(summary), _evaluation(summary), _input(summary), _use_and_limits(summary)]
+    sections = [
+        _title(run_dir, summary),
+        _data(run_dir, summary),
+        _config(summary),
+        _scores(summary),
+        _evaluation(summary),
+        _input(summary),
+        _use_and_limits(summary),
+    ]
     path = run_dir / rundir.MODEL_CARD
     write_text(path, "\n\n".join(section.strip() for section in sections) + "\n")
     return path
 
 
 def _title(run_dir: Path, summary: dict) -> str:
-    return (f"# Model card: {run_dir.name}\n\nA {summary['kind']} run of mlpcli "
-            f"(`mlpcli show {run_dir}` has the details; `mlpcli predict IMAGES --model {run_dir}` uses it).")
+    return (
+        f"# Model card: {run_dir.name}\n\nA {summary['kind']} run of mlpcli "
+        f"(`mlpcli show {run_dir}` has the details; `mlpcli predict IMAGES --model {run_dir}` uses it)."
+    )
 
 
 def _records(run_dir: Path) -> dict:
     """The record holding the data fingerprint and class names: k-fold, search's best trial, or train."""
-    for record in (read_kfold_summary(run_dir), read_kfold_summary(run_dir / rundir.BEST_TRIAL),
-                   read_search_summary(run_dir), read_metrics(run_dir)):
+    for record in (
+        read_kfold_summary(run_dir),
+        read_kfold_summary(run_dir / rundir.BEST_TRIAL),
+        read_search_summary(run_dir),
+        read_metrics(run_dir),
+    ):
         if isinstance(record, dict) and "class_names" in record:
             return record
     return {}
@@ -59,8 +73,9 @@ def _records(run_dir: Path) -> dict:
 
 def _class_counts(summary: dict, record: dict) -> list[int] | None:
     """Images per class the run saw (the rows of its confusion matrices, train + validation)."""
-    confusions = [record.get(split, {}).get("confusion") for split in ("train", "val")
-                  if isinstance(record.get(split), dict)] or [record.get("oof_confusion")]
+    confusions = [
+        record.get(split, {}).get("confusion") for split in ("train", "val") if isinstance(record.get(split), dict)
+    ] or [record.get("oof_confusion")]
     confusions = [c for c in confusions if isinstance(c, list)]
     if not confusions:
         return None
@@ -70,9 +85,13 @@ def _class_counts(summary: dict, record: dict) -> list[int] | None:
 def _data(run_dir: Path, summary: dict) -> str:
     data = (summary.get("config") or {}).get("data", {})
     record = _records(run_dir)
-    lines = ["## Data", "", f"- source: {data.get('format', 'unknown')} "
-             f"{'' if data.get('path') is None else '`' + str(data['path']) + '`'}".rstrip(),
-             f"- fingerprint: `{record.get('data_fingerprint', 'unknown')}`"]
+    lines = [
+        "## Data",
+        "",
+        f"- source: {data.get('format', 'unknown')} "
+        f"{'' if data.get('path') is None else '`' + str(data['path']) + '`'}".rstrip(),
+        f"- fingerprint: `{record.get('data_fingerprint', 'unknown')}`",
+    ]
     classes, counts = record.get("class_names"), _class_counts(summary, record)
     if classes and counts:
         lines.append("- images per class: " + ", ".join(f"{name} {count}" for name, count in zip(classes, counts)))
@@ -86,9 +105,16 @@ def _config(summary: dict) -> str:
     if config is None:
         return "## Configuration\n\nunknown (config.yaml missing or invalid)"
     inputs = config.get("extractor") if config["mode"] == "end_to_end" else config.get("features")
-    return "\n".join(["## Configuration", "", f"- seed {config['seed']}, mode {config['mode']}",
-                      f"- {'extractor' if config['mode'] == 'end_to_end' else 'features'}: {json.dumps(inputs)}",
-                      f"- model: {json.dumps(config['model'])}", f"- training: {json.dumps(config['train'])}"])
+    return "\n".join(
+        [
+            "## Configuration",
+            "",
+            f"- seed {config['seed']}, mode {config['mode']}",
+            f"- {'extractor' if config['mode'] == 'end_to_end' else 'features'}: {json.dumps(inputs)}",
+            f"- model: {json.dumps(config['model'])}",
+            f"- training: {json.dumps(config['train'])}",
+        ]
+    )
 
 
 def _number(value) -> str:
@@ -99,17 +125,21 @@ def _scores(summary: dict) -> str:
     lines = ["## Validation", ""]
     kfold = summary.get("kfold")
     if kfold:
-        lines.append(f"- {kfold.get('k')}-fold accuracy: {_number(kfold.get('mean_accuracy'))} "
-                     f"+- {_number(kfold.get('std_accuracy'))} (mean +- std over folds); "
-                     f"out-of-fold {_number(kfold.get('oof_accuracy'))}; model: {kfold.get('select')}")
+        lines.append(
+            f"- {kfold.get('k')}-fold accuracy: {_number(kfold.get('mean_accuracy'))} "
+            f"+- {_number(kfold.get('std_accuracy'))} (mean +- std over folds); "
+            f"out-of-fold {_number(kfold.get('oof_accuracy'))}; model: {kfold.get('select')}"
+        )
         holdout = kfold.get("holdout")
         if isinstance(holdout, dict) and holdout:
             lines.append(f"- holdout: {json.dumps(holdout)}")
     elif summary.get("metrics"):
         for split in ("train", "val"):
             scores = summary["metrics"][split]
-            lines.append(f"- {split}: accuracy {_number(scores['accuracy'])}, loss {_number(scores['loss'])} "
-                         f"({summary['n'][split]} images)")
+            lines.append(
+                f"- {split}: accuracy {_number(scores['accuracy'])}, loss {_number(scores['loss'])} "
+                f"({summary['n'][split]} images)"
+            )
     if summary.get("search"):
         lines.append(f"- search: {summary['search'].get('n_trials')} trials ({summary['search'].get('strategy')})")
     return "\n".join(lines if len(lines) > 2 else [*lines, "no scores recorded"])
@@ -118,10 +148,11 @@ def _scores(summary: dict) -> str:
 def _evaluation(summary: dict) -> str:
     evaluation = summary.get("evaluation")
     if not evaluation or "saved_at" not in evaluation:
-        return ("## Last saved evaluation\n\nnone yet: `mlpcli evaluate --model RUN --data DATA --save` "
-                "records one here")
-    return (f"## Last saved evaluation\n\n- data: `{evaluation.get('data')}`, saved {evaluation['saved_at']}\n"
-            f"- accuracy {_number(evaluation.get('accuracy'))} on {evaluation.get('n')} images")
+        return "## Last saved evaluation\n\nnone yet: `mlpcli evaluate --model RUN --data DATA --save` records one here"
+    return (
+        f"## Last saved evaluation\n\n- data: `{evaluation.get('data')}`, saved {evaluation['saved_at']}\n"
+        f"- accuracy {_number(evaluation.get('accuracy'))} on {evaluation.get('n')} images"
+    )
 
 
 def _input(summary: dict) -> str:
@@ -132,13 +163,23 @@ def _input(summary: dict) -> str:
 
 def _use_and_limits(summary: dict) -> str:
     config = summary.get("config") or {}
-    names = ["end_to_end"] if config.get("mode") == "end_to_end" else \
-        [f.get("name") for f in config.get("features") or [] if isinstance(f, dict)]
+    names = (
+        ["end_to_end"]
+        if config.get("mode") == "end_to_end"
+        else [f.get("name") for f in config.get("features") or [] if isinstance(f, dict)]
+    )
     spots = [f"- {BLIND_SPOTS[name]}" for name in dict.fromkeys(names) if name in BLIND_SPOTS]
-    return "\n".join(["## Intended use and known limits", "",
-                      "Classifies images like the training images into the classes above; every image gets "
-                      "one of these classes, however unlike them it is (there is no 'none of these').",
-                      "Accuracy holds only for images drawn like the validation data.", "", *spots])
+    return "\n".join(
+        [
+            "## Intended use and known limits",
+            "",
+            "Classifies images like the training images into the classes above; every image gets "
+            "one of these classes, however unlike them it is (there is no 'none of these').",
+            "Accuracy holds only for images drawn like the validation data.",
+            "",
+            *spots,
+        ]
+    )
 
 
 def refresh_model_card(run_dir: Path) -> None:

@@ -41,8 +41,10 @@ def save_diverged(run_dir: Path, message: str, epoch: int | None, extra_metrics:
     """Mark a run (or a search unit) whose training diverged: no model, and ``metrics.json`` says
     so with the epoch and the message; ``show`` reports it, ``--resume`` refuses it instead of
     diverging again, and a search ranks it last."""
-    write_json(run_dir / rundir.METRICS, {"status": rundir.DIVERGED, "epoch": epoch, "message": message,
-                                          **(extra_metrics or {})})
+    write_json(
+        run_dir / rundir.METRICS,
+        {"status": rundir.DIVERGED, "epoch": epoch, "message": message, **(extra_metrics or {})},
+    )
 
 
 def _csv_number(value) -> str:
@@ -70,8 +72,10 @@ def read_history(directory: Path) -> list[dict]:
         return []
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            return [{key: int(value) if key == "epoch" else float(value) for key, value in row.items()}
-                    for row in csv.DictReader(handle)]
+            return [
+                {key: int(value) if key == "epoch" else float(value) for key, value in row.items()}
+                for row in csv.DictReader(handle)
+            ]
     except (OSError, ValueError, TypeError) as exc:
         raise ArtifactError(f"{path}: unreadable history ({exc})") from None
 
@@ -91,18 +95,23 @@ def read_kfold_summary(run_dir: Path) -> dict | None:
     return rundir.read_json(run_dir / rundir.KFOLD_SUMMARY)
 
 
-def save_kfold_results(run_dir: Path, folds: list[np.ndarray], holdout: np.ndarray, labels: np.ndarray,
-                       oof: np.ndarray, summary: dict) -> None:
+def save_kfold_results(
+    run_dir: Path, folds: list[np.ndarray], holdout: np.ndarray, labels: np.ndarray, oof: np.ndarray, summary: dict
+) -> None:
     """The fold split, the out-of-fold probabilities (n_samples, n_classes) of the rows some fold
     validated, and the summary."""
-    write_json(run_dir / rundir.SPLIT_INDICES,
-               {"k": len(folds), "folds": [f.tolist() for f in folds], "holdout": holdout.tolist()})
+    write_json(
+        run_dir / rundir.SPLIT_INDICES,
+        {"k": len(folds), "folds": [f.tolist() for f in folds], "holdout": holdout.tolist()},
+    )
     fold_of = np.zeros(len(labels), dtype=np.int64)
     for number, rows in enumerate(folds, start=1):
         fold_of[rows] = number
     rows = np.flatnonzero(fold_of)
-    atomic_save_npz(run_dir / rundir.OOF_PREDICTIONS, {"rows": rows, "fold": fold_of[rows],
-                                                       "labels": labels[rows], "probabilities": oof[rows]})
+    atomic_save_npz(
+        run_dir / rundir.OOF_PREDICTIONS,
+        {"rows": rows, "fold": fold_of[rows], "labels": labels[rows], "probabilities": oof[rows]},
+    )
     write_json(run_dir / rundir.KFOLD_SUMMARY, summary)
 
 
@@ -119,8 +128,7 @@ def read_search_plan(run_dir: Path) -> dict:
 
 
 #: The columns of ``trials.csv`` before the searched keys (one column each), best trial first.
-TRIAL_COLUMNS = ("rank", "trial", "epochs", "folds_done", "mean_accuracy", "std_accuracy", "oof_accuracy",
-                 "seconds")
+TRIAL_COLUMNS = ("rank", "trial", "epochs", "folds_done", "mean_accuracy", "std_accuracy", "oof_accuracy", "seconds")
 
 
 def write_search_results(run_dir: Path, summary: dict) -> None:
@@ -128,8 +136,10 @@ def write_search_results(run_dir: Path, summary: dict) -> None:
     the csv module) and ``search_summary.json`` (everything), from a search summary with
     ``trials`` and ``space``."""
     keys = list(summary["space"])
-    rows = [[_cell(row[column]) for column in TRIAL_COLUMNS] + [_cell(row["params"][key]) for key in keys]
-            for row in summary["trials"]]
+    rows = [
+        [_cell(row[column]) for column in TRIAL_COLUMNS] + [_cell(row["params"][key]) for key in keys]
+        for row in summary["trials"]
+    ]
     _write_csv(run_dir / rundir.TRIALS, (*TRIAL_COLUMNS, *keys), rows)
     write_json(run_dir / rundir.SEARCH_SUMMARY, summary)
 

@@ -147,8 +147,10 @@ def point_latest(output_dir: str | Path, run_dir: Path) -> None:
 
 def fold_dirs(run_dir: Path, k: int, n_combos: int = 1) -> list[list[Path]]:
     """Where each (combination, fold) model is saved: ``[combo][fold] -> folder``."""
+
     def base(combo: int) -> Path:
         return run_dir / "folds" if n_combos == 1 else run_dir / "grid" / f"combo_{combo + 1}"
+
     return [[base(combo) / f"fold_{fold + 1}" for fold in range(k)] for combo in range(n_combos)]
 
 
@@ -221,17 +223,20 @@ def resume_config_path(run_dir: str | Path, command: str) -> Path:
     if not run_dir.is_dir():
         raise ArtifactError(f"--resume {run_dir}: no such run directory")
     if is_finished(run_dir):
-        raise ArtifactError(f"--resume {run_dir}: this run already finished (its {MODEL} is there); "
-                            f"nothing to resume")
+        raise ArtifactError(f"--resume {run_dir}: this run already finished (its {MODEL} is there); nothing to resume")
     if not (run_dir / CONFIG).is_file():
         raise ArtifactError(f"--resume {run_dir}: {CONFIG} is missing, so this is not a resumable run")
     diverged = divergence(run_dir)
     if diverged is not None:
-        raise ArtifactError(f"--resume {run_dir}: this run diverged ({diverged['message']}), and resuming "
-                            f"would diverge again; start a new run with a lower train.lr")
+        raise ArtifactError(
+            f"--resume {run_dir}: this run diverged ({diverged['message']}), and resuming "
+            f"would diverge again; start a new run with a lower train.lr"
+        )
     if command == "train" and not (run_dir / CHECKPOINT).is_file():
-        raise ArtifactError(f"--resume {run_dir}: no {CHECKPOINT} (the run stopped before its first "
-                            f"checkpoint); start it again with: mlpcli train --config {run_dir / CONFIG}")
+        raise ArtifactError(
+            f"--resume {run_dir}: no {CHECKPOINT} (the run stopped before its first "
+            f"checkpoint); start it again with: mlpcli train --config {run_dir / CONFIG}"
+        )
     if command == "kfold" and not (run_dir / KFOLD_PLAN).is_file():
         raise ArtifactError(f"--resume {run_dir}: {KFOLD_PLAN} is missing, so this is not a k-fold run")
     if command == "search" and not (run_dir / SEARCH_PLAN).is_file():
@@ -247,4 +252,3 @@ def read_json(path: Path):
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ArtifactError(f"{path}: unreadable ({exc})") from None
-

@@ -49,7 +49,7 @@ DEFAULT_PREPROCESS = Preprocess((1, 1)).describe()
 #: Larger images are refused: predicting would resize every input to this size.
 MAX_IMAGE_PIXELS = 1 << 24
 #: Values one sample may occupy at any point of the network (layer outputs, im2col rows).
-MAX_VALUES_PER_SAMPLE = 10 ** 8
+MAX_VALUES_PER_SAMPLE = 10**8
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,15 @@ def describe(meta, path: Path) -> Description:
         n_features = sum(feature_widths(features, *image_size))
     except ConfigError as exc:
         raise ArtifactError(f"{path}: {exc}") from None
-    common = Description(kind=kind, class_names=class_names, image_size=image_size, features=features,
-                         n_features=n_features, preprocess=_preprocess(meta.get("preprocess"), path),
-                         tta=_tta(meta.get("tta", "none"), path))
+    common = Description(
+        kind=kind,
+        class_names=class_names,
+        image_size=image_size,
+        features=features,
+        n_features=n_features,
+        preprocess=_preprocess(meta.get("preprocess"), path),
+        tta=_tta(meta.get("tta", "none"), path),
+    )
     if kind == "ensemble":
         return replace(common, members=_members(meta["members"], path))
     if not isinstance(meta["loss"], str) or meta["loss"] not in LOSSES:
@@ -103,18 +109,21 @@ def feature_state_shapes(features) -> dict[str, tuple]:
 def _kind(meta, path: Path) -> str:
     """The bundle's kind, after checking the format, its version and that the kind's fields exist."""
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ArtifactError(f"{path}: not an mlpcli model description (no \"format\": \"{FORMAT}\")")
+        raise ArtifactError(f'{path}: not an mlpcli model description (no "format": "{FORMAT}")')
     version = meta.get("format_version")
     if not is_int(version) or version < 1:
         raise _bad(path, "format_version", "an integer >= 1", version)
     if version > FORMAT_VERSION:
-        raise ArtifactError(f"{path}: model format version {version} is newer than this mlpcli "
-                            f"understands ({FORMAT_VERSION}); upgrade mlpcli")
+        raise ArtifactError(
+            f"{path}: model format version {version} is newer than this mlpcli "
+            f"understands ({FORMAT_VERSION}); upgrade mlpcli"
+        )
     kind = meta.get("kind")
     if kind not in KINDS:
         raise _bad(path, "kind", f"one of {', '.join(KINDS)}", kind)
     required = ("class_names", "image_size", "features") + (
-        ("members",) if kind == "ensemble" else ("loss", "dtype", "architecture"))
+        ("members",) if kind == "ensemble" else ("loss", "dtype", "architecture")
+    )
     missing = [key for key in required if key not in meta]
     if missing:
         raise ArtifactError(f"{path}: malformed model description (missing {', '.join(missing)})")
@@ -133,8 +142,10 @@ def build_network(description: Description, path: Path) -> Sequential:
         # Buffers too (BatchNorm's running statistics): weights.npz is read in the model's dtype.
         for name, value in (*layer.params.items(), *layer.buffers.items()):
             if value.dtype != np.dtype(description.dtype):
-                raise ArtifactError(f"{path}: invalid architecture: layer {index} stores {name} as "
-                                    f"{value.dtype}, but the model's dtype is {description.dtype}")
+                raise ArtifactError(
+                    f"{path}: invalid architecture: layer {index} stores {name} as "
+                    f"{value.dtype}, but the model's dtype is {description.dtype}"
+                )
     try:
         check_chain(network, description.n_features, description.image_size, len(description.class_names))
     except ValueError as exc:
@@ -148,8 +159,7 @@ def check_buffers(network: Sequential, path: Path) -> None:
     for index, layer in enumerate(network.layers):
         variance = layer.buffers.get("running_var") if isinstance(layer, BatchNorm) else None
         if variance is not None and (variance < 0).any():
-            raise ArtifactError(f"{path}: layer {index} (BatchNorm) has a negative running_var; "
-                                f"the model is unusable")
+            raise ArtifactError(f"{path}: layer {index} (BatchNorm) has a negative running_var; the model is unusable")
 
 
 def check_chain(network: Sequential, n_features: int, image_size, n_classes: int) -> None:
@@ -161,27 +171,38 @@ def check_chain(network: Sequential, n_features: int, image_size, n_classes: int
     first = network.layers[0]
     image_shape = getattr(first, "image_shape", None)
     if image_shape is not None and tuple(image_shape[:2]) != tuple(image_size):
-        raise ValueError(f"layer 0 ({type(first).__name__}) reshapes to {image_shape} but the model's "
-                         f"images are {tuple(image_size)}")
+        raise ValueError(
+            f"layer 0 ({type(first).__name__}) reshapes to {image_shape} but the model's images are {tuple(image_size)}"
+        )
     for index, values in enumerate(network.values_per_layer((n_features,))):
         if values > MAX_VALUES_PER_SAMPLE:
             layer = network.layers[index]
-            raise ValueError(f"layer {index} ({type(layer).__name__}) outputs {shapes[index]} per sample, "
-                             f"more than {MAX_VALUES_PER_SAMPLE} values with its working memory")
+            raise ValueError(
+                f"layer {index} ({type(layer).__name__}) outputs {shapes[index]} per sample, "
+                f"more than {MAX_VALUES_PER_SAMPLE} values with its working memory"
+            )
     if shapes[-1] != (n_classes,):
         raise ValueError(f"the last layer outputs {shapes[-1]} per sample, but the model has {n_classes} classes")
 
 
 def _class_names(value, path) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(name, str) for name in value) \
-            or len(set(value)) != len(value):
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(name, str) for name in value)
+        or len(set(value)) != len(value)
+    ):
         raise _bad(path, "class_names", "a non-empty list of distinct strings", value)
     return tuple(value)
 
 
 def _image_size(value, path) -> tuple[int, int]:
-    if not isinstance(value, list) or len(value) != 2 or not all(is_int(side) and side >= 1 for side in value) \
-            or value[0] * value[1] > MAX_IMAGE_PIXELS:
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(is_int(side) and side >= 1 for side in value)
+        or value[0] * value[1] > MAX_IMAGE_PIXELS
+    ):
         raise _bad(path, "image_size", f"[height, width], integers >= 1, at most {MAX_IMAGE_PIXELS} pixels", value)
     return tuple(value)
 
@@ -190,10 +211,15 @@ def _preprocess(value, path) -> dict:
     """The checked ``preprocess`` field; the old behaviour (squash, rgb) when absent."""
     if value is None:
         return dict(DEFAULT_PREPROCESS)
-    expected = (f"{{resize: one of {', '.join(RESIZES)}, color: one of {', '.join(COLORS)}, "
-                f"pad_fill: 0..255}}")
-    if not isinstance(value, dict) or set(value) != set(DEFAULT_PREPROCESS) or value["resize"] not in RESIZES \
-            or value["color"] not in COLORS or not is_int(value["pad_fill"]) or not 0 <= value["pad_fill"] <= 255:
+    expected = f"{{resize: one of {', '.join(RESIZES)}, color: one of {', '.join(COLORS)}, pad_fill: 0..255}}"
+    if (
+        not isinstance(value, dict)
+        or set(value) != set(DEFAULT_PREPROCESS)
+        or value["resize"] not in RESIZES
+        or value["color"] not in COLORS
+        or not is_int(value["pad_fill"])
+        or not 0 <= value["pad_fill"] <= 255
+    ):
         raise _bad(path, "preprocess", expected, value)
     return dict(value)
 
@@ -221,8 +247,9 @@ def _feature(item, key: str, path) -> FeatureConfig:
 
 def _members(value, path) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(m, str) and _is_inside(m) for m in value):
-        raise _bad(path, "members", "a non-empty list of relative paths inside the model folder "
-                                    "(no '..', not absolute)", value)
+        raise _bad(
+            path, "members", "a non-empty list of relative paths inside the model folder (no '..', not absolute)", value
+        )
     return tuple(value)
 
 

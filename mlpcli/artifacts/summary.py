@@ -14,8 +14,7 @@ from . import rundir
 from .records import read_history, read_kfold_summary, read_metrics, read_search_summary
 from .rundir import EVALUATIONS, read_json
 
-NO_EVALUATION = ("no evaluation saved; run `mlpcli evaluate --model {run} --data DATA --save` "
-                 "to get a confusion matrix")
+NO_EVALUATION = "no evaluation saved; run `mlpcli evaluate --model {run} --data DATA --save` to get a confusion matrix"
 
 
 def config_essentials(config) -> dict:
@@ -23,8 +22,11 @@ def config_essentials(config) -> dict:
     from ..config import to_dict
 
     data = to_dict(config)
-    essentials = {"seed": data["seed"], "mode": data["mode"],
-                  "data": {key: data["data"][key] for key in ("format", "path", "image_size", "val_fraction")}}
+    essentials = {
+        "seed": data["seed"],
+        "mode": data["mode"],
+        "data": {key: data["data"][key] for key in ("format", "path", "image_size", "val_fraction")},
+    }
     if config.data.format == "synthetic":
         essentials["data"]["n_per_class"] = data["data"]["n_per_class"]
     if config.mode == "end_to_end":
@@ -70,11 +72,14 @@ def latest_evaluation(run_dir: Path) -> dict | None:
 def _split_part(metrics: dict) -> dict:
     """Sizes, scores, epochs and time from one ``metrics.json``."""
     splits = ("train", "val")
-    return {"n": {split: metrics.get(split, {}).get("n") for split in splits},
-            "metrics": {split: {key: metrics.get(split, {}).get(key) for key in ("accuracy", "loss")}
-                        for split in splits},
-            "epochs": metrics.get("epochs"), "best_epoch": metrics.get("best_epoch"),
-            "stopped_early": metrics.get("stopped_early"), "seconds": metrics.get("seconds")}
+    return {
+        "n": {split: metrics.get(split, {}).get("n") for split in splits},
+        "metrics": {split: {key: metrics.get(split, {}).get(key) for key in ("accuracy", "loss")} for split in splits},
+        "epochs": metrics.get("epochs"),
+        "best_epoch": metrics.get("best_epoch"),
+        "stopped_early": metrics.get("stopped_early"),
+        "seconds": metrics.get("seconds"),
+    }
 
 
 def _kfold_part(run_dir: Path, kfold: dict) -> dict:
@@ -83,21 +88,62 @@ def _kfold_part(run_dir: Path, kfold: dict) -> dict:
     for number, folder in enumerate(rundir.selected_fold_dirs(run_dir), start=1):
         metrics = read_metrics(folder) or {}
         folds.append({"fold": number, **_split_part(metrics)})
-    keep = ("k", "select", "fold_accuracies", "fold_losses", "mean_accuracy", "std_accuracy",
-            "best_fold", "oof_accuracy", "holdout", "best_params", "grid")
+    keep = (
+        "k",
+        "select",
+        "fold_accuracies",
+        "fold_losses",
+        "mean_accuracy",
+        "std_accuracy",
+        "best_fold",
+        "oof_accuracy",
+        "holdout",
+        "best_params",
+        "grid",
+    )
     first = folds[0] if folds else {"n": {"train": None, "val": None}}
     seconds = [fold["seconds"] for fold in folds if isinstance(fold.get("seconds"), (int, float))]
-    return {"kfold": {**{key: kfold[key] for key in keep if key in kfold}, "folds": folds},
-            "n": first["n"], "metrics": None, "epochs": [fold.get("epochs") for fold in folds],
-            "seconds": sum(seconds) if seconds else None}
+    return {
+        "kfold": {**{key: kfold[key] for key in keep if key in kfold}, "folds": folds},
+        "n": first["n"],
+        "metrics": None,
+        "epochs": [fold.get("epochs") for fold in folds],
+        "seconds": sum(seconds) if seconds else None,
+    }
 
 
 def _search_part(run_dir: Path, search: dict) -> dict:
     """The trials table and the best trial as a k-fold run (its folds, sizes and times)."""
-    keep = ("strategy", "k", "select", "n_trials", "space", "rungs", "executor", "wall_seconds",
-            "units_total", "units_trained", "units_reused")
-    rows = [{key: row.get(key) for key in ("rank", "trial", "params", "epochs", "folds_done", "mean_accuracy",
-                                           "std_accuracy", "oof_accuracy", "seconds")} for row in search["trials"]]
+    keep = (
+        "strategy",
+        "k",
+        "select",
+        "n_trials",
+        "space",
+        "rungs",
+        "executor",
+        "wall_seconds",
+        "units_total",
+        "units_trained",
+        "units_reused",
+    )
+    rows = [
+        {
+            key: row.get(key)
+            for key in (
+                "rank",
+                "trial",
+                "params",
+                "epochs",
+                "folds_done",
+                "mean_accuracy",
+                "std_accuracy",
+                "oof_accuracy",
+                "seconds",
+            )
+        }
+        for row in search["trials"]
+    ]
     best = read_kfold_summary(run_dir / rundir.BEST_TRIAL) or {}
     part = _kfold_part(run_dir, best)
     return {**part, "search": {**{key: search.get(key) for key in keep}, "trials": rows}}
@@ -113,20 +159,39 @@ def run_summary(run_dir: str | Path) -> dict:
     metrics = read_metrics(run_dir)
     interrupted, diverged = rundir.unfinished(run_dir), rundir.divergence(run_dir)
     if search is None and kfold is None and metrics is None and interrupted is None and not rundir.is_finished(run_dir):
-        raise ArtifactError(f"{run_dir}: not a run directory (no {rundir.METRICS}, {rundir.KFOLD_SUMMARY} "
-                            f"or {rundir.MODEL})")
+        raise ArtifactError(
+            f"{run_dir}: not a run directory (no {rundir.METRICS}, {rundir.KFOLD_SUMMARY} or {rundir.MODEL})"
+        )
     notes: list[str] = []
     config = read_config(run_dir, notes)
-    kind = ("diverged" if diverged else "interrupted" if interrupted else "search" if search is not None else
-            "kfold" if kfold is not None else "train")
-    summary: dict = {"run_dir": str(run_dir), "kind": kind, "interrupted": interrupted, "diverged": diverged,
-               "config": config_essentials(config) if config is not None else None, "search": None,
-               "config_from": _config_from(run_dir)}
+    kind = _kind(diverged, interrupted, search, kfold)
+    summary: dict = {
+        "run_dir": str(run_dir),
+        "kind": kind,
+        "interrupted": interrupted,
+        "diverged": diverged,
+        "config": config_essentials(config) if config is not None else None,
+        "search": None,
+        "config_from": _config_from(run_dir),
+    }
     summary.update(_scores_part(run_dir, kind, search, kfold, metrics, notes))
     own = (None, None) if interrupted is not None else (metrics, kfold)
     summary["evaluation"] = _evaluation_part(run_dir, notes, *own)
     summary["notes"] = notes
     return json_clean(summary)
+
+
+def _kind(diverged, interrupted, search, kfold) -> str:
+    """What the run is, the first that applies: diverged, interrupted, search, kfold, train."""
+    for kind, present in (
+        ("diverged", diverged),
+        ("interrupted", interrupted),
+        ("search", search is not None),
+        ("kfold", kfold is not None),
+    ):
+        if present:
+            return kind
+    return "train"
 
 
 def _config_from(run_dir: Path) -> str | None:
@@ -158,8 +223,10 @@ def _evaluation_part(run_dir: Path, notes: list[str], metrics: dict | None, kfol
     if evaluation is None:
         evaluation = _own_confusion(run_dir, metrics, kfold)
         if evaluation is not None:
-            notes.append(f"confusion matrix of the {evaluation['data']}; for other data run "
-                         f"`mlpcli evaluate --model {run_dir} --data DATA --save`")
+            notes.append(
+                f"confusion matrix of the {evaluation['data']}; for other data run "
+                f"`mlpcli evaluate --model {run_dir} --data DATA --save`"
+            )
     if evaluation is None and rundir.is_finished(run_dir):  # without a model there is nothing to evaluate
         notes.append(NO_EVALUATION.format(run=run_dir))
     return evaluation
@@ -169,11 +236,21 @@ def _own_confusion(run_dir: Path, metrics: dict | None, kfold: dict | None) -> d
     """An evaluation-shaped record of the confusion saved by ``train`` (``metrics.json``, split
     ``val``) or ``kfold`` (``kfold_summary.json``, out-of-fold); None if there is none or it is empty."""
     if kfold is not None:
-        found = ("out-of-fold predictions", rundir.KFOLD_SUMMARY, kfold.get("oof_accuracy"),
-                 kfold.get("class_names"), kfold.get("oof_confusion"))
+        found = (
+            "out-of-fold predictions",
+            rundir.KFOLD_SUMMARY,
+            kfold.get("oof_accuracy"),
+            kfold.get("class_names"),
+            kfold.get("oof_confusion"),
+        )
     elif metrics is not None and isinstance(metrics.get("val"), dict):
-        found = ("validation split", rundir.METRICS, metrics["val"].get("accuracy"),
-                 metrics.get("class_names"), metrics["val"].get("confusion"))
+        found = (
+            "validation split",
+            rundir.METRICS,
+            metrics["val"].get("accuracy"),
+            metrics.get("class_names"),
+            metrics["val"].get("confusion"),
+        )
     else:
         return None
     data, name, accuracy, class_names, confusion = found
@@ -182,8 +259,14 @@ def _own_confusion(run_dir: Path, metrics: dict | None, kfold: dict | None) -> d
     n = sum(map(sum, confusion))
     if not n:
         return None
-    return {"path": str(run_dir / name), "data": data, "accuracy": accuracy, "n": n,
-            "class_names": class_names, "confusion": confusion}
+    return {
+        "path": str(run_dir / name),
+        "data": data,
+        "accuracy": accuracy,
+        "n": n,
+        "class_names": class_names,
+        "confusion": confusion,
+    }
 
 
 def histories(run_dir: Path) -> list[tuple[str, list[dict]]]:
@@ -192,6 +275,5 @@ def histories(run_dir: Path) -> list[tuple[str, list[dict]]]:
     if own:
         return [("run", own)]
     # For a search, the best trial's folds (selected_fold_dirs looks in best_trial/).
-    per_fold = [(folder.name.replace("_", " "), read_history(folder))
-                for folder in rundir.selected_fold_dirs(run_dir)]
+    per_fold = [(folder.name.replace("_", " "), read_history(folder)) for folder in rundir.selected_fold_dirs(run_dir)]
     return [(label, rows) for label, rows in per_fold if rows]

@@ -22,8 +22,10 @@ def mcnemar_exact(worse: int, better: int) -> float:
     n = worse + better
     if n == 0:
         return 1.0
-    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2)
-            for i in range(min(worse, better) + 1)]
+    logs = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2)
+        for i in range(min(worse, better) + 1)
+    ]
     top = max(logs)
     return min(1.0, 2 * math.exp(top) * sum(math.exp(value - top) for value in logs))
 
@@ -31,7 +33,7 @@ def mcnemar_exact(worse: int, better: int) -> float:
 def smallest_p(n_images: int) -> float:
     """The smallest p-value ``n_images`` pairs can give (every one discordant the same way): when
     it is not below the level, no drop on this set could ever be shown to be real."""
-    return min(1.0, 2 * 0.5 ** n_images)
+    return min(1.0, 2 * 0.5**n_images)
 
 
 def accuracy_difference(worse: int, better: int, n_images: int) -> dict:
@@ -40,6 +42,6 @@ def accuracy_difference(worse: int, better: int, n_images: int) -> dict:
     if n_images == 0:
         return {"difference": None, "low": None, "high": None}
     difference = (better - worse) / n_images
-    variance = max(0.0, (better + worse) / n_images - difference ** 2) / n_images
+    variance = max(0.0, (better + worse) / n_images - difference**2) / n_images
     half = Z_95 * math.sqrt(variance)
     return {"difference": difference, "low": difference - half, "high": difference + half}

@@ -77,7 +77,7 @@ def _json_error(ctx, message: str, exit_code: int) -> None:
     from .options import JSON_EMITTED
 
     args = ctx.meta.get(_ARGS, [])
-    args = args[:args.index("--")] if "--" in args else args
+    args = args[: args.index("--")] if "--" in args else args
     if "--json" not in args or ctx.meta.get(JSON_EMITTED):
         return
     try:
@@ -111,9 +111,13 @@ def _os_error_text(exc: OSError) -> str:
 @click.group(cls=MlpcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlpcli")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
-@click.option("--threads", type=click.IntRange(min=1), envvar="MLPCLI_THREADS",
-              help="Most BLAS threads to use (env MLPCLI_THREADS); default: all cores. "
-                   "train's last bits may differ with another count (k-fold and search never do).")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    envvar="MLPCLI_THREADS",
+    help="Most BLAS threads to use (env MLPCLI_THREADS); default: all cores. "
+    "train's last bits may differ with another count (k-fold and search never do).",
+)
 def cli(quiet: bool, threads: int | None) -> None:
     """Train image classifiers with a NumPy MLP and hand-written backpropagation.
 
@@ -141,8 +145,9 @@ def _set_threads(threads: int | None) -> None:
     from ..threads import limit_threads
 
     if "numpy" in sys.modules:
-        logging.getLogger("mlpcli").warning("--threads: NumPy is already loaded here; the limit "
-                                            "applies to worker processes only")
+        logging.getLogger("mlpcli").warning(
+            "--threads: NumPy is already loaded here; the limit applies to worker processes only"
+        )
     limit_threads(threads)
 
 
@@ -159,12 +164,21 @@ def _global_options_everywhere(group: click.Group) -> None:
             _global_options_everywhere(command)
             continue
         command.params += [
-            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False,
-                         help="Only warnings and errors on stderr.",
-                         callback=lambda ctx, param, value: _set_quiet(value)),
-            click.Option(["--threads"], type=click.IntRange(min=1), expose_value=False,
-                         help="Most BLAS threads to use (as before the command).",
-                         callback=lambda ctx, param, value: _set_threads(value))]
+            click.Option(
+                ["-q", "--quiet"],
+                is_flag=True,
+                expose_value=False,
+                help="Only warnings and errors on stderr.",
+                callback=lambda ctx, param, value: _set_quiet(value),
+            ),
+            click.Option(
+                ["--threads"],
+                type=click.IntRange(min=1),
+                expose_value=False,
+                help="Most BLAS threads to use (as before the command).",
+                callback=lambda ctx, param, value: _set_threads(value),
+            ),
+        ]
 
 
 def main() -> None:

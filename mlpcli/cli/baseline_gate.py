@@ -11,22 +11,49 @@ from .options import emit_json
 def baseline_options(command):
     """--baseline, --max-drop, --alpha and --report of ``evaluate``."""
     options = [
-        click.option("--baseline", type=click.Path(),
-                     help="Compare with this model (a run directory) on the same images."),
-        click.option("--max-drop", type=click.FloatRange(min=0), default=0.5, show_default=True,
-                     help="Points (of --metric, in %) --model may lose against --baseline before the gate looks."),
-        click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
-                     show_default=True, help="Level of the McNemar test that says a drop is real."),
-        click.option("--report", "report_path", type=click.Path(dir_okay=False),
-                     help="Write the comparison as Markdown here (a PR comment, $GITHUB_STEP_SUMMARY)."),
+        click.option(
+            "--baseline", type=click.Path(), help="Compare with this model (a run directory) on the same images."
+        ),
+        click.option(
+            "--max-drop",
+            type=click.FloatRange(min=0),
+            default=0.5,
+            show_default=True,
+            help="Points (of --metric, in %) --model may lose against --baseline before the gate looks.",
+        ),
+        click.option(
+            "--alpha",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=0.05,
+            show_default=True,
+            help="Level of the McNemar test that says a drop is real.",
+        ),
+        click.option(
+            "--report",
+            "report_path",
+            type=click.Path(dir_okay=False),
+            help="Write the comparison as Markdown here (a PR comment, $GITHUB_STEP_SUMMARY).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def evaluate_against_baseline(model_dir, baseline, data_path, on_error, max_pixels, metric, max_drop, alpha,
-                              report_path, as_json, fail_under, save) -> None:
+def evaluate_against_baseline(
+    model_dir,
+    baseline,
+    data_path,
+    on_error,
+    max_pixels,
+    metric,
+    max_drop,
+    alpha,
+    report_path,
+    as_json,
+    fail_under,
+    save,
+) -> None:
     """Compare, write the Markdown report, print, and raise GateFailed (exit 3) on a real drop."""
     from ..commands.comparing import run_compare
 
@@ -55,9 +82,13 @@ def _print(comparison: dict) -> None:
     for key in ("accuracy", "balanced_accuracy", "macro_f1"):
         click.echo(f"{key:<18}{comparison['old'][key]:>10.4f}{comparison['new'][key]:>10.4f}")
     if interval["difference"] is not None:
-        click.echo(f"accuracy change   {100 * interval['difference']:+.2f} points "
-                   f"(95% interval {100 * interval['low']:+.2f} to {100 * interval['high']:+.2f})")
+        click.echo(
+            f"accuracy change   {100 * interval['difference']:+.2f} points "
+            f"(95% interval {100 * interval['low']:+.2f} to {100 * interval['high']:+.2f})"
+        )
     paired = comparison["paired"]
-    click.echo(f"McNemar           p = {paired['p_value']:.3g} ({paired['worse']} only baseline right, "
-               f"{paired['better']} only new right)")
+    click.echo(
+        f"McNemar           p = {paired['p_value']:.3g} ({paired['worse']} only baseline right, "
+        f"{paired['better']} only new right)"
+    )
     click.echo(f"verdict           {comparison['gate']['verdict']}")

@@ -10,10 +10,15 @@ from .options import emit_json
 
 def _folder_options(command):
     command = click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")(command)
-    command = click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                           help="Use this config's data.cache_dir.")(command)
-    return click.option("--dir", "folder", type=click.Path(file_okay=False),
-                        help="The cache folder [default: data.cache_dir, .mlpcli-cache].")(command)
+    command = click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), help="Use this config's data.cache_dir."
+    )(command)
+    return click.option(
+        "--dir",
+        "folder",
+        type=click.Path(file_okay=False),
+        help="The cache folder [default: data.cache_dir, .mlpcli-cache].",
+    )(command)
 
 
 @cli.group()

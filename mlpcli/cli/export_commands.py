@@ -10,12 +10,18 @@ from .options import emit_json
 
 @cli.command()
 @click.argument("model_dir", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True,
-              help="File format to export to.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True, help="File format to export to."
+)
 @click.option("--out", type=click.Path(dir_okay=False), help="File to write (default RUN/model.onnx).")
-@click.option("--input", "input_kind", type=click.Choice(["images", "features"]), default="images",
-              show_default=True,
-              help="What the graph takes: uint8 images (n, height, width, 3), or the feature vector.")
+@click.option(
+    "--input",
+    "input_kind",
+    type=click.Choice(["images", "features"]),
+    default="images",
+    show_default=True,
+    help="What the graph takes: uint8 images (n, height, width, 3), or the feature vector.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as one JSON document.")
 def export(model_dir, fmt, out, input_kind, as_json):
     """Export a trained model (run directory or model bundle) to ONNX.

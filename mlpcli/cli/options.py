@@ -14,18 +14,24 @@ from ..units.placement import DEFAULT_TIMEOUT, Placement
 
 def config_options(command, required=True):
     """--config, --set and --print-config, shared by the commands that read a config."""
-    command = click.option("--print-config", is_flag=True,
-                           help="Print the fully resolved config and exit.")(command)
-    command = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                           help="Override a config key, e.g. --set train.lr=0.01 (repeatable).")(command)
-    return click.option("--config", "config_path", type=click.Path(dir_okay=False), required=required,
-                        help="YAML config file.")(command)
+    command = click.option("--print-config", is_flag=True, help="Print the fully resolved config and exit.")(command)
+    command = click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override a config key, e.g. --set train.lr=0.01 (repeatable).",
+    )(command)
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), required=required, help="YAML config file."
+    )(command)
 
 
 def resumable(command):
     """--config or --resume RUN_DIR (exactly one), for the commands that train."""
-    command = click.option("--resume", type=click.Path(file_okay=False),
-                           help="Continue the interrupted run in this directory.")(command)
+    command = click.option(
+        "--resume", type=click.Path(file_okay=False), help="Continue the interrupted run in this directory."
+    )(command)
     return config_options(command, required=False)
 
 
@@ -51,40 +57,64 @@ def load_config_or_print(config_path, overrides, print_config):
 
 def run_options(json_help: str):
     """--out, --no-cache and --json, for the commands that write a run directory."""
+
     def decorate(command):
         command = click.option("--json", "as_json", is_flag=True, help=json_help)(command)
         command = click.option("--no-cache", is_flag=True, help="Decode images and extract features afresh.")(command)
-        return click.option("--out", type=click.Path(file_okay=False),
-                            help="Run directory to create (must be new or empty).")(command)
+        return click.option(
+            "--out", type=click.Path(file_okay=False), help="Run directory to create (must be new or empty)."
+        )(command)
+
     return decorate
 
 
 def workers_options(what: str):
     """--jobs, --cluster (env MLPCLI_CLUSTER) and --timeout, for the commands that run units of work."""
+
     def decorate(command):
-        command = click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True,
-                               type=click.FloatRange(min=0, min_open=True),
-                               help="Seconds to wait for the Dask scheduler to answer.")(command)
-        command = click.option("--cluster", envvar="MLPCLI_CLUSTER", metavar="ADDRESS",
-                               help=f"Train {what}, and decode and extract the data, on the Dask cluster at "
-                                    f"tcp://HOST:PORT (env MLPCLI_CLUSTER), or local:N for N local Dask workers; "
-                                    f"needs pip install 'mlpcli[cluster]'.")(command)
-        return click.option("--jobs", type=click.IntRange(min=1),
-                            help=f"Train {what} in this many local worker processes, one BLAS thread each "
-                                 f"[default: 1, in this process].")(command)
+        command = click.option(
+            "--timeout",
+            default=DEFAULT_TIMEOUT,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            help="Seconds to wait for the Dask scheduler to answer.",
+        )(command)
+        command = click.option(
+            "--cluster",
+            envvar="MLPCLI_CLUSTER",
+            metavar="ADDRESS",
+            help=f"Train {what}, and decode and extract the data, on the Dask cluster at "
+            f"tcp://HOST:PORT (env MLPCLI_CLUSTER), or local:N for N local Dask workers; "
+            f"needs pip install 'mlpcli[cluster]'.",
+        )(command)
+        return click.option(
+            "--jobs",
+            type=click.IntRange(min=1),
+            help=f"Train {what} in this many local worker processes, one BLAS thread each "
+            f"[default: 1, in this process].",
+        )(command)
+
     return decorate
 
 
 def cluster_options(command):
     """--cluster (env MLPCLI_CLUSTER) and --timeout, for ``train``: its images are decoded and
     its features extracted on the cluster; the training runs here."""
-    command = click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True,
-                           type=click.FloatRange(min=0, min_open=True),
-                           help="Seconds to wait for the Dask scheduler to answer.")(command)
-    return click.option("--cluster", envvar="MLPCLI_CLUSTER", metavar="ADDRESS",
-                        help="Decode the images and extract the features on the Dask cluster at tcp://HOST:PORT "
-                             "(env MLPCLI_CLUSTER; the files on storage every worker sees), or local:N for N "
-                             "local Dask workers; needs pip install 'mlpcli[cluster]'.")(command)
+    command = click.option(
+        "--timeout",
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        help="Seconds to wait for the Dask scheduler to answer.",
+    )(command)
+    return click.option(
+        "--cluster",
+        envvar="MLPCLI_CLUSTER",
+        metavar="ADDRESS",
+        help="Decode the images and extract the features on the Dask cluster at tcp://HOST:PORT "
+        "(env MLPCLI_CLUSTER; the files on storage every worker sees), or local:N for N "
+        "local Dask workers; needs pip install 'mlpcli[cluster]'.",
+    )(command)
 
 
 def where_to_run(ctx, jobs, cluster, timeout) -> Placement:
@@ -117,21 +147,34 @@ def _json_default(value):
 
 def decode_options(command):
     """--on-error and --max-pixels, shared by the commands that decode image files."""
-    command = click.option("--max-pixels", type=click.IntRange(min=1), metavar="N",
-                           help=f"Refuse images with more pixels than this as possible decompression "
-                                f"bombs [default: {DEFAULT_MAX_IMAGE_PIXELS:,}, Pillow's limit].")(command)
-    return click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
-                        help="Unreadable image files: fail naming every one, or skip them (each is "
-                             "reported on stderr and under 'skipped' in --json).")(command)
+    command = click.option(
+        "--max-pixels",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help=f"Refuse images with more pixels than this as possible decompression "
+        f"bombs [default: {DEFAULT_MAX_IMAGE_PIXELS:,}, Pillow's limit].",
+    )(command)
+    return click.option(
+        "--on-error",
+        type=click.Choice(["fail", "skip"]),
+        default="fail",
+        show_default=True,
+        help="Unreadable image files: fail naming every one, or skip them (each is "
+        "reported on stderr and under 'skipped' in --json).",
+    )(command)
 
 
 def tta_option(command):
     """--tta, shared by predict and evaluate: the model's recorded train.tta unless given."""
     from ..choices import TTA_MODES
 
-    return click.option("--tta", type=click.Choice(TTA_MODES), default=None,
-                        help="Test-time augmentation: flip averages each image's probabilities with its "
-                             "left-right mirror's [default: the model's train.tta].")(command)
+    return click.option(
+        "--tta",
+        type=click.Choice(TTA_MODES),
+        default=None,
+        help="Test-time augmentation: flip averages each image's probabilities with its "
+        "left-right mirror's [default: the model's train.tta].",
+    )(command)
 
 
 def output_suffix(ctx, param, value):
@@ -140,5 +183,3 @@ def output_suffix(ctx, param, value):
     if value is not None and Path(value).suffix.lower() not in FORMATS:
         raise click.BadParameter(f"{value}: the suffix picks the format; use one of {', '.join(FORMATS)}")
     return value
-
-

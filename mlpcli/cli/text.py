@@ -29,8 +29,10 @@ def print_kfold(result) -> None:
     click.echo(f"out-of-fold accuracy  {result['oof_accuracy']:.4f}")
     if result["holdout"]:
         holdout = result["holdout"]
-        click.echo(f"held-out ({holdout['n']} samples): ensemble {holdout['ensemble_accuracy']:.4f}, "
-                   f"best fold {holdout['best_fold_accuracy']:.4f}")
+        click.echo(
+            f"held-out ({holdout['n']} samples): ensemble {holdout['ensemble_accuracy']:.4f}, "
+            f"best fold {holdout['best_fold_accuracy']:.4f}"
+        )
 
 
 def print_report(report) -> None:
@@ -42,8 +44,10 @@ def print_report(report) -> None:
     width = max(display_width(name) for name in [*report["class_names"], "class"])
     click.echo(f"{pad('class', width)}  precision  recall  f1      support")
     for row in report["per_class"]:
-        click.echo(f"{pad(row['class'], width)}  {row['precision']:.4f}     {row['recall']:.4f}  "
-                   f"{row['f1']:.4f}  {row['support']}")
+        click.echo(
+            f"{pad(row['class'], width)}  {row['precision']:.4f}     {row['recall']:.4f}  "
+            f"{row['f1']:.4f}  {row['support']}"
+        )
     click.echo("\nconfusion matrix (rows: true class, columns: predicted)")
     for name, row in zip(report["class_names"], report["confusion"]):
         click.echo(f"{pad(name, width)}  " + " ".join(f"{count:5d}" for count in row))
@@ -52,8 +56,9 @@ def print_report(report) -> None:
 def display_width(text: str) -> int:
     """Terminal columns ``text`` takes: wide and full-width (East Asian) characters take two,
     combining marks none; ``len`` would misalign a table of class names like 猫 or ｃａｔ."""
-    return sum(0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
-               for char in text)
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text
+    )
 
 
 def pad(text: str, width: int) -> str:
@@ -64,15 +69,21 @@ def pad(text: str, width: int) -> str:
 def print_search(result) -> None:
     from ..search.table import format_params
 
-    click.echo(f"run directory  {result['run_dir']}  ({result['strategy']}, {result['n_trials']} trials, "
-               f"{result['k']} folds, on {result['executor']}, {result['wall_seconds']:.1f}s)")
+    click.echo(
+        f"run directory  {result['run_dir']}  ({result['strategy']}, {result['n_trials']} trials, "
+        f"{result['k']} folds, on {result['executor']}, {result['wall_seconds']:.1f}s)"
+    )
     click.echo(f"\n{'rank':>4}  {'trial':>5}  {'epochs':>6}  mean_acc  std     oof_acc  params")
     for row in result["trials"]:
-        click.echo(f"{row['rank']:>4}  {row['trial']:>5}  {row['epochs']:>6}  {fmt(row['mean_accuracy'])}    "
-                   f"{fmt(row['std_accuracy'])}  {fmt(row['oof_accuracy'])}   {format_params(row['params'])}")
+        click.echo(
+            f"{row['rank']:>4}  {row['trial']:>5}  {row['epochs']:>6}  {fmt(row['mean_accuracy'])}    "
+            f"{fmt(row['std_accuracy'])}  {fmt(row['oof_accuracy'])}   {format_params(row['params'])}"
+        )
     best = result["best"]
-    click.echo(f"\nbest: trial {result['trials'][0]['trial']}, mean {best['mean_accuracy']:.4f} +/- "
-               f"{best['std_accuracy']:.4f}, oof {best['oof_accuracy']:.4f}, final model: {best['select']}")
+    click.echo(
+        f"\nbest: trial {result['trials'][0]['trial']}, mean {best['mean_accuracy']:.4f} +/- "
+        f"{best['std_accuracy']:.4f}, oof {best['oof_accuracy']:.4f}, final model: {best['select']}"
+    )
     click.echo(f"units: {result['units_trained']} trained, {result['units_reused']} reused from disk")
 
 
@@ -99,8 +110,10 @@ def print_show(summary) -> None:
     evaluation = summary.get("evaluation")
     if evaluation:
         saved = f" (saved {evaluation['saved_at']})" if evaluation.get("saved_at") else ""
-        _line("evaluation", f"accuracy {evaluation['accuracy']:.4f} on {evaluation.get('n')} images "
-                            f"({evaluation.get('data')}){saved}")
+        _line(
+            "evaluation",
+            f"accuracy {evaluation['accuracy']:.4f} on {evaluation.get('n')} images ({evaluation.get('data')}){saved}",
+        )
     for note in summary.get("notes", []):
         _line("note", note)
     for picture in summary.get("pictures", []):
@@ -111,9 +124,13 @@ def _show_status(summary) -> None:
     """Why a run has no model: interrupted (and how to resume it) or diverged."""
     interrupted = summary.get("interrupted")
     if interrupted:
-        where = (f"epoch {interrupted['epoch']}, sample {interrupted['sample']}" if interrupted["command"] == "train"
-                 else f"{interrupted['units_finished']} unit(s) finished" if interrupted["command"] == "search"
-                 else f"{interrupted['folds_finished']} fold(s) finished")
+        where = (
+            f"epoch {interrupted['epoch']}, sample {interrupted['sample']}"
+            if interrupted["command"] == "train"
+            else f"{interrupted['units_finished']} unit(s) finished"
+            if interrupted["command"] == "search"
+            else f"{interrupted['folds_finished']} fold(s) finished"
+        )
         _line("status", f"interrupted at {where}; resume with: {interrupted['resume']}")
     diverged = summary.get("diverged")
     if diverged:
@@ -123,8 +140,11 @@ def _show_status(summary) -> None:
 
 
 def _show_kfold(fold) -> None:
-    _line("k-fold", f"{fold['k']} folds, mean {fold['mean_accuracy']:.4f} +/- {fold['std_accuracy']:.4f}, "
-                    f"oof {fold['oof_accuracy']:.4f}, final model: {fold.get('select')}")
+    _line(
+        "k-fold",
+        f"{fold['k']} folds, mean {fold['mean_accuracy']:.4f} +/- {fold['std_accuracy']:.4f}, "
+        f"oof {fold['oof_accuracy']:.4f}, final model: {fold.get('select')}",
+    )
     from ..search.table import format_params
 
     for row in fold.get("grid") or []:
@@ -136,13 +156,19 @@ def _show_kfold(fold) -> None:
 def _show_search(search) -> None:
     from ..search.table import format_params
 
-    _line("search", f"{search['strategy']}, {search['n_trials']} trials, {search['k']} folds, on "
-                    f"{search.get('executor')}, {search.get('wall_seconds') or 0:.1f}s; units: "
-                    f"{search.get('units_trained')} trained, {search.get('units_reused')} reused")
+    _line(
+        "search",
+        f"{search['strategy']}, {search['n_trials']} trials, {search['k']} folds, on "
+        f"{search.get('executor')}, {search.get('wall_seconds') or 0:.1f}s; units: "
+        f"{search.get('units_trained')} trained, {search.get('units_reused')} reused",
+    )
     for row in search["trials"]:
-        _line(f"trial {row['trial']}", f"rank {row['rank']}  epochs {row['epochs']}  mean "
-                                       f"{fmt(row['mean_accuracy'])} +/- {fmt(row['std_accuracy'])}  oof "
-                                       f"{fmt(row['oof_accuracy'])}  {format_params(row['params'])}")
+        _line(
+            f"trial {row['trial']}",
+            f"rank {row['rank']}  epochs {row['epochs']}  mean "
+            f"{fmt(row['mean_accuracy'])} +/- {fmt(row['std_accuracy'])}  oof "
+            f"{fmt(row['oof_accuracy'])}  {format_params(row['params'])}",
+        )
 
 
 def _line(label: str, text) -> None:
@@ -156,5 +182,3 @@ def _plain_text(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_plain_text(item) for item in value) + "]"
     return "null" if value is None else str(value)
-
-

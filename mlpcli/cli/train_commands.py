@@ -7,15 +7,7 @@ from pathlib import Path
 import click
 
 from .app import cli
-from .options import (
-    cluster_options,
-    config_or_resume,
-    emit_json,
-    resumable,
-    run_options,
-    where_to_run,
-    workers_options,
-)
+from .options import cluster_options, config_or_resume, emit_json, resumable, run_options, where_to_run, workers_options
 from .text import fmt, print_kfold, print_search
 
 
@@ -39,8 +31,14 @@ def train(ctx, config_path, overrides, print_config, resume, cluster, timeout, o
     from ..commands import run_train
 
     config = config_or_resume(config_path, overrides, print_config, resume)
-    result = run_train(config, config_name=Path(config_path or "run").stem, out=out, use_cache=not no_cache,
-                       resume=resume, placement=where_to_run(ctx, None, cluster, timeout))
+    result = run_train(
+        config,
+        config_name=Path(config_path or "run").stem,
+        out=out,
+        use_cache=not no_cache,
+        resume=resume,
+        placement=where_to_run(ctx, None, cluster, timeout),
+    )
     if as_json:
         emit_json(result)
         return
@@ -53,15 +51,20 @@ def train(ctx, config_path, overrides, print_config, resume, cluster, timeout, o
 @cli.command()
 @resumable
 @click.option("--k", type=click.IntRange(min=2), help="Number of folds (default: kfold.k in the config, 5).")
-@click.option("--select", type=click.Choice(["best", "ensemble"]),
-              help="Final model: the best fold, or all folds averaging their probabilities.")
-@click.option("--grid", multiple=True, metavar="KEY=V1,V2",
-              help="Cross-validate every combination of these values (repeatable).")
+@click.option(
+    "--select",
+    type=click.Choice(["best", "ensemble"]),
+    help="Final model: the best fold, or all folds averaging their probabilities.",
+)
+@click.option(
+    "--grid", multiple=True, metavar="KEY=V1,V2", help="Cross-validate every combination of these values (repeatable)."
+)
 @workers_options("folds")
 @run_options("Print the summary as one JSON document.")
 @click.pass_context
-def kfold(ctx, config_path, overrides, print_config, resume, k, select, grid, jobs, cluster, timeout, out,
-          no_cache, as_json):
+def kfold(
+    ctx, config_path, overrides, print_config, resume, k, select, grid, jobs, cluster, timeout, out, no_cache, as_json
+):
     """k-fold cross-validation: mean validation accuracy, and a model to predict with.
 
     \b
@@ -80,9 +83,17 @@ def kfold(ctx, config_path, overrides, print_config, resume, k, select, grid, jo
     if resume and (k or select or grid):
         raise click.UsageError("--resume continues with the run's own --k, --select and --grid")
     config = config_or_resume(config_path, overrides, print_config, resume)
-    result = run_kfold(config, config_name=Path(config_path or "kfold").stem, k=k, select=select, grid=grid,
-                       placement=where_to_run(ctx, jobs, cluster, timeout), out=out, use_cache=not no_cache,
-                       resume=resume)
+    result = run_kfold(
+        config,
+        config_name=Path(config_path or "kfold").stem,
+        k=k,
+        select=select,
+        grid=grid,
+        placement=where_to_run(ctx, jobs, cluster, timeout),
+        out=out,
+        use_cache=not no_cache,
+        resume=resume,
+    )
     if as_json:
         emit_json(result)
         return
@@ -93,13 +104,17 @@ def kfold(ctx, config_path, overrides, print_config, resume, k, select, grid, jo
 @resumable
 @click.option("--trials", type=click.IntRange(min=1), help="Number of trials (default: search.trials in the config).")
 @click.option("--k", type=click.IntRange(min=2), help="Number of folds per trial (default: kfold.k in the config).")
-@click.option("--select", type=click.Choice(["best", "ensemble"]),
-              help="The best trial's final model: its best fold, or all its folds averaging their probabilities.")
+@click.option(
+    "--select",
+    type=click.Choice(["best", "ensemble"]),
+    help="The best trial's final model: its best fold, or all its folds averaging their probabilities.",
+)
 @workers_options("the units (one trial's fold at one budget)")
 @run_options("Print the search summary as one JSON document.")
 @click.pass_context
-def search(ctx, config_path, overrides, print_config, resume, trials, k, select, jobs, cluster, timeout, out,
-           no_cache, as_json):
+def search(
+    ctx, config_path, overrides, print_config, resume, trials, k, select, jobs, cluster, timeout, out, no_cache, as_json
+):
     """Hyperparameter search: cross-validate the trials of the config's search: section.
 
     Trials are ranked by mean fold accuracy; the run directory holds trials.csv,
@@ -118,12 +133,18 @@ def search(ctx, config_path, overrides, print_config, resume, trials, k, select,
     if resume and (trials or k or select):
         raise click.UsageError("--resume continues with the search's own --trials, --k and --select")
     config = config_or_resume(config_path, overrides, print_config, resume)
-    result = run_search(config, config_name=Path(config_path or "search").stem, trials=trials, k=k, select=select,
-                        placement=where_to_run(ctx, jobs, cluster, timeout), out=out, use_cache=not no_cache,
-                        resume=resume)
+    result = run_search(
+        config,
+        config_name=Path(config_path or "search").stem,
+        trials=trials,
+        k=k,
+        select=select,
+        placement=where_to_run(ctx, jobs, cluster, timeout),
+        out=out,
+        use_cache=not no_cache,
+        resume=resume,
+    )
     if as_json:
         emit_json(result)
         return
     print_search(result)
-
-

@@ -15,16 +15,30 @@ from .text import print_report, print_show
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--model", "model_dir", default="runs/latest", show_default=True, type=click.Path(),
-              help="Run directory (or model bundle) to predict with.")
-@click.option("--top-k", default=1, show_default=True, type=click.IntRange(min=1),
-              help="How many of the most probable classes to show (columns label_2, probability_2 ...).")
-@click.option("--output", type=click.Path(dir_okay=False), callback=output_suffix,
-              help="Write the table to this file instead of stdout: .tsv, .csv or .jsonl (by suffix).")
+@click.option(
+    "--model",
+    "model_dir",
+    default="runs/latest",
+    show_default=True,
+    type=click.Path(),
+    help="Run directory (or model bundle) to predict with.",
+)
+@click.option(
+    "--top-k",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many of the most probable classes to show (columns label_2, probability_2 ...).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    callback=output_suffix,
+    help="Write the table to this file instead of stdout: .tsv, .csv or .jsonl (by suffix).",
+)
 @decode_options
 @tta_option
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON document: {predictions: [...], skipped: [...]}.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document: {predictions: [...], skipped: [...]}.")
 def predict(paths, model_dir, top_k, output, on_error, max_pixels, tta, as_json):
     """Label image files (or every image in the given folders).
 
@@ -52,22 +66,57 @@ def predict(paths, model_dir, top_k, output, on_error, max_pixels, tta, as_json)
 
 
 @cli.command()
-@click.option("--model", "model_dir", default="runs/latest", show_default=True, type=click.Path(),
-              help="Run directory (or model bundle) to evaluate.")
-@click.option("--data", "data_path", required=True, type=click.Path(),
-              help="Labelled images: an image folder (one sub-folder per class).")
-@click.option("--fail-under", type=click.FloatRange(0, 1),
-              help=f"Exit {GateFailed.exit_code} if --metric is below this (a CI quality gate).")
-@click.option("--metric", type=click.Choice(GATE_METRICS), default="accuracy", show_default=True,
-              help="What --fail-under and --baseline gate on.")
+@click.option(
+    "--model",
+    "model_dir",
+    default="runs/latest",
+    show_default=True,
+    type=click.Path(),
+    help="Run directory (or model bundle) to evaluate.",
+)
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(),
+    help="Labelled images: an image folder (one sub-folder per class).",
+)
+@click.option(
+    "--fail-under",
+    type=click.FloatRange(0, 1),
+    help=f"Exit {GateFailed.exit_code} if --metric is below this (a CI quality gate).",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(GATE_METRICS),
+    default="accuracy",
+    show_default=True,
+    help="What --fail-under and --baseline gate on.",
+)
 @decode_options
 @tta_option
-@click.option("--save", is_flag=True,
-              help="Keep the report, with the misclassified files, in the run's evaluations/ (for mlpcli show).")
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Keep the report, with the misclassified files, in the run's evaluations/ (for mlpcli show).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
 @baseline_options
-def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, tta, save, as_json, baseline, max_drop,
-             alpha, report_path):
+def evaluate(
+    model_dir,
+    data_path,
+    fail_under,
+    metric,
+    on_error,
+    max_pixels,
+    tta,
+    save,
+    as_json,
+    baseline,
+    max_drop,
+    alpha,
+    report_path,
+):
     """Accuracy, balanced accuracy, macro-F1, log-loss, per-class precision/recall/F1 and the
     confusion matrix on labelled data.
 
@@ -87,12 +136,25 @@ def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, tta
       mlpcli evaluate --model runs/latest --data data/test --tta flip
     """
     if baseline is not None:
-        return evaluate_against_baseline(model_dir, baseline, data_path, on_error, max_pixels, metric, max_drop,
-                                         alpha, report_path, as_json, fail_under, save)
+        return evaluate_against_baseline(
+            model_dir,
+            baseline,
+            data_path,
+            on_error,
+            max_pixels,
+            metric,
+            max_drop,
+            alpha,
+            report_path,
+            as_json,
+            fail_under,
+            save,
+        )
     from ..commands import run_evaluate
 
-    report = run_evaluate(model_dir, data_path, on_error=on_error, max_pixels=max_pixels, fail_under=fail_under,
-                          metric=metric, tta=tta)
+    report = run_evaluate(
+        model_dir, data_path, on_error=on_error, max_pixels=max_pixels, fail_under=fail_under, metric=metric, tta=tta
+    )
     shown = {key: value for key, value in report.items() if key != "misclassified"}
     if as_json:
         emit_json(shown)
@@ -102,18 +164,24 @@ def evaluate(model_dir, data_path, fail_under, metric, on_error, max_pixels, tta
         from ..artifacts.evaluations import save_evaluation
 
         click.echo(f"saved {save_evaluation(model_dir, report, data_path)}", err=True)
-    gate = report["gate"]
-    if gate is not None:
-        verdict = f"{gate['metric']} {gate['value']:.4f} {{}} --fail-under {gate['threshold']}"
-        if not gate["passed"]:
-            raise GateFailed(verdict.format("is below"))
-        click.echo(f"gate passed: {verdict.format('>=')}", err=True)
+    _apply_gate(report["gate"])
+
+
+def _apply_gate(gate: dict | None) -> None:
+    """Exit 3 (GateFailed) if the --fail-under gate failed; say so on stderr if it passed."""
+    if gate is None:
+        return
+    verdict = f"{gate['metric']} {gate['value']:.4f} {{}} --fail-under {gate['threshold']}"
+    if not gate["passed"]:
+        raise GateFailed(verdict.format("is below"))
+    click.echo(f"gate passed: {verdict.format('>=')}", err=True)
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Folder for the pictures (default RUN/pictures).")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the pictures (default RUN/pictures)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
 def show(run_dir, out_dir, as_json):
     """Summarize a run and draw what it learned: curves, confusion, templates, filters, bow words.
@@ -151,8 +219,9 @@ def features():
 @features.command("show")
 @click.argument("image", type=click.Path(dir_okay=False))
 @config_options
-@click.option("--out", "out_file", type=click.Path(dir_okay=False),
-              help="PNG to write (default ./<image>-features.png).")
+@click.option(
+    "--out", "out_file", type=click.Path(dir_okay=False), help="PNG to write (default ./<image>-features.png)."
+)
 def features_show(image, config_path, overrides, print_config, out_file):
     """Draw an image beside its HOG cells (oriented strokes) and its color histogram.
 
@@ -167,5 +236,3 @@ def features_show(image, config_path, overrides, print_config, out_file):
     click.echo(result["path"])
     for note in result.get("notes", []):
         click.echo(f"note: {note}", err=True)
-
-

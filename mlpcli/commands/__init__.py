@@ -8,5 +8,16 @@ from .tools import GRADCHECK_TOLERANCE, run_gradcheck, run_lr_find, run_synth
 from .training import run_kfold, run_search, run_train
 from .using import run_evaluate, run_features_show, run_predict, run_show
 
-__all__ = ["GRADCHECK_TOLERANCE", "run_evaluate", "run_features_show", "run_gradcheck", "run_kfold", "run_lr_find", "run_predict",
-           "run_search", "run_show", "run_synth", "run_train"]
+__all__ = [
+    "GRADCHECK_TOLERANCE",
+    "run_evaluate",
+    "run_features_show",
+    "run_gradcheck",
+    "run_kfold",
+    "run_lr_find",
+    "run_predict",
+    "run_search",
+    "run_show",
+    "run_synth",
+    "run_train",
+]

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 
-def run_compare(model_dir, baseline_dir, data_path, on_error: str = "fail", max_pixels: int | None = None,
-                metric: str = "accuracy", max_drop: float = 0.5, alpha: float = 0.05) -> dict:
+def run_compare(
+    model_dir,
+    baseline_dir,
+    data_path,
+    on_error: str = "fail",
+    max_pixels: int | None = None,
+    metric: str = "accuracy",
+    max_drop: float = 0.5,
+    alpha: float = 0.05,
+) -> dict:
     """``baseline.compare`` of the model of ``model_dir`` (NEW) against ``baseline_dir`` (OLD),
     both scored on the images of ``data_path``, plus ``model``, ``baseline``, ``data`` and
     ``skipped``. The models must have the same classes; each sees the images at its own size."""
@@ -14,8 +22,10 @@ def run_compare(model_dir, baseline_dir, data_path, on_error: str = "fail", max_
 
     new, old = load_model(model_dir), load_model(baseline_dir)
     if list(new.class_names) != list(old.class_names):
-        raise ArtifactError(f"{model_dir} and {baseline_dir} have different classes ({', '.join(new.class_names)} "
-                            f"vs {', '.join(old.class_names)}); a baseline must classify into the same classes")
+        raise ArtifactError(
+            f"{model_dir} and {baseline_dir} have different classes ({', '.join(new.class_names)} "
+            f"vs {', '.join(old.class_names)}); a baseline must classify into the same classes"
+        )
     labels, new_probabilities, dataset = _scored(new, data_path, on_error, max_pixels)
     if tuple(old.image_size) == tuple(new.image_size):
         old_probabilities = old.predict_proba(dataset.images)
@@ -25,8 +35,13 @@ def run_compare(model_dir, baseline_dir, data_path, on_error: str = "fail", max_
             raise ArtifactError(f"{data_path}: the two models did not read the same images (skipped files differ)")
     sources = dataset.sources or [f"{data_path}#{i}" for i in range(len(labels))]
     result = compare(labels, new_probabilities, old_probabilities, new.class_names, sources, metric, max_drop, alpha)
-    return {"model": str(model_dir), "baseline": str(baseline_dir), "data": str(data_path), **result,
-            "skipped": dataset.skipped}
+    return {
+        "model": str(model_dir),
+        "baseline": str(baseline_dir),
+        "data": str(data_path),
+        **result,
+        "skipped": dataset.skipped,
+    }
 
 
 def _scored(model, data_path, on_error, max_pixels):

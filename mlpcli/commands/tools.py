@@ -11,8 +11,12 @@ def run_gradcheck(config, *, batch: int = 4, max_entries: int = 40) -> dict:
     random entries each), ``max_relative_error``, ``tolerance`` and ``passed``."""
     errors = _relative_errors(config, batch, max_entries)
     worst = max(errors.values())
-    return {"passed": worst <= GRADCHECK_TOLERANCE, "tolerance": GRADCHECK_TOLERANCE,
-            "max_relative_error": worst, "relative_errors": errors}
+    return {
+        "passed": worst <= GRADCHECK_TOLERANCE,
+        "tolerance": GRADCHECK_TOLERANCE,
+        "max_relative_error": worst,
+        "relative_errors": errors,
+    }
 
 
 def _relative_errors(config, batch: int, max_entries: int) -> dict[str, float]:
@@ -43,12 +47,12 @@ def _relative_errors(config, batch: int, max_entries: int) -> dict[str, float]:
     # included; balanced weights from the batch's labels) and its optimizer's gradient (decay too).
     optimizer = build_optimizer(config.train, weight_decay)
     loss = Objective(config.model, class_weights(config.train.class_weight, labels, names))
-    return check_network(network, x, labels, loss, optimizer,
-                         max_entries=max_entries, rng=rng)
+    return check_network(network, x, labels, loss, optimizer, max_entries=max_entries, rng=rng)
 
 
-def run_lr_find(config, *, start: float = 1e-6, stop: float = 1.0, steps: int = 200, out=None,
-                use_cache: bool = True) -> dict:
+def run_lr_find(
+    config, *, start: float = 1e-6, stop: float = 1.0, steps: int = 200, out=None, use_cache: bool = True
+) -> dict:
     """The learning-rate range test (``train.lr_find``) on the config's training rows (its
     validation rows stay out): ``lrs``, ``losses``, ``smoothed`` (the moving average that stops
     the test), ``centred`` (the lag-free mean the suggestion reads), ``diverged``,
@@ -67,10 +71,19 @@ def run_lr_find(config, *, start: float = 1e-6, stop: float = 1.0, steps: int = 
     prepared = prepare(config, use_cache)
     train_rows = holdout_split(config, prepared.dataset.labels, prepared.dataset.fixed_val)[0]
     curve = range_test(config, prepared, train_rows, start, stop, steps)
-    result = {"lrs": curve.lrs, "losses": curve.losses, "smoothed": curve.smoothed,
-              "centred": curve.centred().tolist(), "diverged": curve.diverged, **curve.suggestion(),
-              "rule": "smallest lr within one standard error of the centred minimum", "config_lr": config.train.lr,
-              "steps": len(curve.lrs), "plot": None, "hint": None}
+    result = {
+        "lrs": curve.lrs,
+        "losses": curve.losses,
+        "smoothed": curve.smoothed,
+        "centred": curve.centred().tolist(),
+        "diverged": curve.diverged,
+        **curve.suggestion(),
+        "rule": "smallest lr within one standard error of the centred minimum",
+        "config_lr": config.train.lr,
+        "steps": len(curve.lrs),
+        "plot": None,
+        "hint": None,
+    }
     if out is not None:
         result.update(_lr_find_plot(result, out))
     # JSON has no NaN or infinity: the step that diverged reads null.

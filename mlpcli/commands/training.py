@@ -9,8 +9,9 @@ from ..fileio import finite_or_none
 from ..units.placement import Placement
 
 
-def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = True, resume=None,
-              placement=Placement()) -> dict:
+def run_train(
+    config, config_name: str = "run", *, out=None, use_cache: bool = True, resume=None, placement=Placement()
+) -> dict:
     """Train on the ``data.val_fraction`` split and write a run directory; returns the summary.
 
     With ``placement.cluster`` the images are decoded and the features extracted on the Dask
@@ -31,16 +32,25 @@ def run_train(config, config_name: str = "run", *, out=None, use_cache: bool = T
         with shard_mapper(placement) as mapper:
             prepared = prepare(config, use_cache, mapper=mapper)
         train_rows, val_rows = holdout_split(config, prepared.dataset.labels, prepared.dataset.fixed_val)
-        run_dir = Path(resume) if resume else _new_run(held, config.output.dir, config_name, out,
-                                                       recorded_config(written, config))
+        run_dir = (
+            Path(resume)
+            if resume
+            else _new_run(held, config.output.dir, config_name, out, recorded_config(written, config))
+        )
         trained = _train_and_save(config, prepared, train_rows, val_rows, run_dir)
         refresh_model_card(run_dir)
     point_latest(config.output.dir, run_dir)
     metrics = trained.metrics
-    return {"run_dir": str(run_dir), "train_accuracy": metrics["train"]["accuracy"],
-            "val_accuracy": finite_or_none(metrics["val"]["accuracy"]), "train_loss": metrics["train"]["loss"],
-            "val_loss": finite_or_none(metrics["val"]["loss"]), "epochs": metrics["epochs"],
-            "best_epoch": metrics["best_epoch"], "seconds": metrics["seconds"]}
+    return {
+        "run_dir": str(run_dir),
+        "train_accuracy": metrics["train"]["accuracy"],
+        "val_accuracy": finite_or_none(metrics["val"]["accuracy"]),
+        "train_loss": metrics["train"]["loss"],
+        "val_loss": finite_or_none(metrics["val"]["loss"]),
+        "epochs": metrics["epochs"],
+        "best_epoch": metrics["best_epoch"],
+        "seconds": metrics["seconds"],
+    }
 
 
 def _train_and_save(config, prepared, train_rows, val_rows, run_dir: Path):
@@ -104,8 +114,18 @@ def _new_run(held: ExitStack, output_dir, name: str, out, config_yaml: str) -> P
     return run_dir
 
 
-def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), placement=Placement(), out=None,
-              use_cache=True, resume=None) -> dict:
+def run_kfold(
+    config,
+    *,
+    config_name="kfold",
+    k=None,
+    select=None,
+    grid=(),
+    placement=Placement(),
+    out=None,
+    use_cache=True,
+    resume=None,
+) -> dict:
     """Cross-validate (each grid combination), keep the best combination's fold models with the
     ``select``-ed final model, and write the run directory; returns the summary.
 
@@ -129,8 +149,9 @@ def run_kfold(config, *, config_name="kfold", k=None, select=None, grid=(), plac
         if resume:
             run_dir = Path(resume)
         else:
-            run_dir = _new_run(held, plan.configs[0].output.dir, config_name, out,
-                               recorded_config(config, plan.base_config))
+            run_dir = _new_run(
+                held, plan.configs[0].output.dir, config_name, out, recorded_config(config, plan.base_config)
+            )
             write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
         dirs = fold_dirs(run_dir, plan)
         _train_folds(plan, dirs, placement, run_dir)
@@ -177,8 +198,18 @@ def _train_folds(plan, dirs, placement, run_dir: Path) -> None:
         raise
 
 
-def run_search(config, *, config_name="search", trials=None, k=None, select=None, placement=Placement(),
-               out=None, use_cache=True, resume=None) -> dict:
+def run_search(
+    config,
+    *,
+    config_name="search",
+    trials=None,
+    k=None,
+    select=None,
+    placement=Placement(),
+    out=None,
+    use_cache=True,
+    resume=None,
+) -> dict:
     """Cross-validate every trial of the config's ``search:`` section (successive halving: rung by
     rung) on this process, local processes or a Dask cluster (``placement``); keep the best trial's model.
 
@@ -207,8 +238,9 @@ def run_search(config, *, config_name="search", trials=None, k=None, select=None
             if resume:
                 run_dir = Path(resume)
             else:
-                run_dir = _new_run(held, search_plan.config.output.dir, config_name, out,
-                                   recorded_config(config, search_plan.config))
+                run_dir = _new_run(
+                    held, search_plan.config.output.dir, config_name, out, recorded_config(config, search_plan.config)
+                )
                 write_search_plan(run_dir, search_plan.k, search_plan.config.kfold.select, len(search_plan.params))
             records, info = run_units(search_plan, run_dir, executor)
         summary = finish_search(search_plan, run_dir, records, info)
@@ -226,4 +258,3 @@ def _resumed_search(held: ExitStack, run_dir) -> tuple:
     # A grid runs every combination: its recorded count is not a --trials to replay.
     trials = None if getattr(config.search, "strategy", None) == "grid" else options["trials"]
     return config, trials, options["k"], options["select"]
-

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_predict(paths, model_dir, *, top_k: int = 1, on_error: str = "fail", max_pixels: int | None = None,
-                tta: str | None = None) -> dict:
+def run_predict(
+    paths, model_dir, *, top_k: int = 1, on_error: str = "fail", max_pixels: int | None = None, tta: str | None = None
+) -> dict:
     """Label each image file (folders are expanded to the images inside, sorted).
 
     Returns ``{"predictions": [{"path", "label", "probability", "top_k"}], "skipped": [{"path",
@@ -25,8 +26,9 @@ def run_predict(paths, model_dir, *, top_k: int = 1, on_error: str = "fail", max
 
     model = _with_tta(load_model(model_dir), tta)
     files = expand_image_paths(paths)
-    images, kept, skipped = decode_all(files, model.preprocess, on_error == "skip",
-                                       max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
+    images, kept, skipped = decode_all(
+        files, model.preprocess, on_error == "skip", max_pixels or DEFAULT_MAX_IMAGE_PIXELS
+    )
     if not kept.any():
         raise DataError(f"none of the {len(files)} images could be read; the warning above names each")
     probabilities = model.predict_proba(images)
@@ -35,13 +37,22 @@ def run_predict(paths, model_dir, *, top_k: int = 1, on_error: str = "fail", max
     for path, row in zip((f for f, ok in zip(files, kept) if ok), probabilities):
         order = np.argsort(-row, kind="stable")[:k]
         ranked = [{"label": model.class_names[i], "probability": float(row[i])} for i in order]
-        predictions.append({"path": str(path), "label": ranked[0]["label"],
-                            "probability": ranked[0]["probability"], "top_k": ranked})
+        predictions.append(
+            {"path": str(path), "label": ranked[0]["label"], "probability": ranked[0]["probability"], "top_k": ranked}
+        )
     return {"predictions": predictions, "skipped": skipped}
 
 
-def run_evaluate(model_dir, data_path, *, on_error: str = "fail", max_pixels: int | None = None,
-                 fail_under: float | None = None, metric: str = "accuracy", tta: str | None = None) -> dict:
+def run_evaluate(
+    model_dir,
+    data_path,
+    *,
+    on_error: str = "fail",
+    max_pixels: int | None = None,
+    fail_under: float | None = None,
+    metric: str = "accuracy",
+    tta: str | None = None,
+) -> dict:
     """Accuracy, balanced accuracy, macro-F1, log-loss, per-class report and confusion matrix of a
     model on labelled data, plus ``skipped`` (unreadable files left out with ``on_error="skip"``),
     ``misclassified`` ([{"path", "true_label", "predicted_label", "probability"}]), ``gate``
@@ -62,8 +73,7 @@ def run_evaluate(model_dir, data_path, *, on_error: str = "fail", max_pixels: in
     report["gate"] = None if fail_under is None else quality_gate(report, metric, fail_under)
     report["skipped"] = dataset.skipped
     report["tta"] = model.tta
-    report["misclassified"] = _misclassified(dataset, data_path, labels, predicted, probabilities,
-                                             model.class_names)
+    report["misclassified"] = _misclassified(dataset, data_path, labels, predicted, probabilities, model.class_names)
     return report
 
 
@@ -81,8 +91,15 @@ def _misclassified(dataset, data_path, labels, predicted, probabilities, class_n
 
     wrong = np.flatnonzero(labels != predicted)
     sources = dataset.sources or [f"{data_path}#{i}" for i in range(len(labels))]
-    return [{"path": sources[i], "true_label": class_names[labels[i]], "predicted_label": class_names[predicted[i]],
-             "probability": float(probabilities[i, predicted[i]])} for i in wrong]
+    return [
+        {
+            "path": sources[i],
+            "true_label": class_names[labels[i]],
+            "predicted_label": class_names[predicted[i]],
+            "probability": float(probabilities[i, predicted[i]]),
+        }
+        for i in wrong
+    ]
 
 
 def run_show(run_dir, out_dir=None) -> dict:
@@ -108,9 +125,14 @@ def run_show(run_dir, out_dir=None) -> dict:
         drawn = _draw_pictures(run_dir, summary, model, target)
     except (ArtifactError, OSError) as exc:
         refused = _refusal_text(exc, target, out_dir is None, run_dir)
-    hint = None if plots.available() else (
-        f"matplotlib is not installed, so the learning curves, confusion matrix and k-fold plots were "
-        f"skipped; {plots.INSTALL_HINT} to get them")
+    hint = (
+        None
+        if plots.available()
+        else (
+            f"matplotlib is not installed, so the learning curves, confusion matrix and k-fold plots were "
+            f"skipped; {plots.INSTALL_HINT} to get them"
+        )
+    )
     return {**summary, **drawn, "hint": hint, "refused": refused}
 
 
@@ -137,8 +159,7 @@ def _refusal_text(exc: Exception, out_dir: Path, default: bool, run_dir: Path) -
     from ..fileio import refusal
 
     reason = refusal(exc) if isinstance(exc, OSError) else str(exc)
-    remedy = (f"draw them elsewhere with: mlpcli show {run_dir} --out DIR" if default
-              else "choose another --out")
+    remedy = f"draw them elsewhere with: mlpcli show {run_dir} --out DIR" if default else "choose another --out"
     return f"cannot write pictures in {out_dir}: {reason}; {remedy}"
 
 
@@ -168,7 +189,13 @@ def run_features_show(image_path, config, out_file=None) -> dict:
         raise ConfigError(f"hog: {exc}") from None
     out_file = Path(out_file) if out_file is not None else Path.cwd() / f"{Path(image_path).stem}-features.png"
     save_png(picture, out_file)
-    return {"path": str(out_file), "image": str(image_path), "image_size": list(config.data.image_size),
-            "features": [{"name": f.name, **f.params} for f in features],
-            "hog": hog_params, "color_hist": hist_params,
-            "picture_size": [picture.height, picture.width], "notes": notes}
+    return {
+        "path": str(out_file),
+        "image": str(image_path),
+        "image_size": list(config.data.image_size),
+        "features": [{"name": f.name, **f.params} for f in features],
+        "hog": hog_params,
+        "color_hist": hist_params,
+        "picture_size": [picture.height, picture.width],
+        "notes": notes,
+    }

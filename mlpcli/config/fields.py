@@ -51,6 +51,8 @@ def build(cls, raw: Any, prefix: str):
 def _fitting(fields: dict, value) -> list[str]:
     """The keys among ``fields`` that take a value of ``value``'s kind: sections (and mapping-valued
     keys) for a mapping, the other keys for anything else."""
+
     def takes_mapping(f) -> bool:
         return "check" not in f.metadata or "mapping" in getattr(f.metadata["check"], "kind", "")
+
     return [name for name, f in fields.items() if takes_mapping(f) == isinstance(value, dict)]

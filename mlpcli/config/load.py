@@ -41,8 +41,10 @@ def _read_config_file(path: Path) -> dict:
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}{_similar_file(path)}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text: byte {exc.start} ({exc.object[exc.start]:#04x}) cannot "
-                          f"be decoded; save the file as UTF-8") from None
+        raise ConfigError(
+            f"{path}: not UTF-8 text: byte {exc.start} ({exc.object[exc.start]:#04x}) cannot "
+            f"be decoded; save the file as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     return parse_yaml(text, str(path))
@@ -84,10 +86,13 @@ def _argument(option: str, assignment: str) -> str:
 # signed exponent, so the learning rate ``1e-3`` would be the string '1e-3'. Plain integers stay
 # with the int rule.
 _FLOAT_TAG = "tag:yaml.org,2002:float"
-_FLOAT_1_2 = re.compile(r"""^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
+_FLOAT_1_2 = re.compile(
+    r"""^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
                               |[-+]?[0-9]+[eE][-+]?[0-9]+
                               |[-+]?\.(?:inf|Inf|INF)
-                              |\.(?:nan|NaN|NAN))$""", re.X)
+                              |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
 
 
 def _with_yaml_1_2_floats(resolvers: dict) -> dict:
@@ -123,8 +128,12 @@ class _Loader(yaml.SafeLoader):
                 continue  # an unhashable key: the base constructor reports it
             if earlier is not key_node:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {c.shown(key)}, first at line {earlier.start_mark.line + 1}; "
-                    f"keep one (the second would replace the first)", key_node.start_mark)
+                    None,
+                    None,
+                    f"duplicate key {c.shown(key)}, first at line {earlier.start_mark.line + 1}; "
+                    f"keep one (the second would replace the first)",
+                    key_node.start_mark,
+                )
 
 
 class _Dumper(yaml.SafeDumper):
@@ -184,7 +193,7 @@ def _set_path(raw: dict, key: str, value) -> None:
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(f"{key}: {'.'.join(parts[:depth + 1])} is not a section")
+            raise ConfigError(f"{key}: {'.'.join(parts[: depth + 1])} is not a section")
         node = child
     node[parts[-1]] = value
 
@@ -208,8 +217,10 @@ def parse_grid(assignments: list[str]) -> list[tuple[str, list]]:
     for assignment in assignments:
         key, values = _grid_axis(assignment)
         if key in seen:
-            raise ConfigError(f"{_argument('--grid', assignment)}{key} is also in --grid {seen[key]}; "
-                              f"give all its values in one --grid")
+            raise ConfigError(
+                f"{_argument('--grid', assignment)}{key} is also in --grid {seen[key]}; "
+                f"give all its values in one --grid"
+            )
         seen[key] = assignment
         grid.append((key, _unique(values, assignment)))
     return grid
@@ -236,8 +247,10 @@ def _unique(values: list, assignment: str) -> list:
         same = any(type(other) is type(value) and other == value for other in kept)
         (repeated if same else kept).append(value)
     if repeated:
-        log.warning(f"{_argument('--grid', assignment)}{', '.join(c.shown(v) for v in repeated)} "
-                    f"given more than once; each value is trained once")
+        log.warning(
+            f"{_argument('--grid', assignment)}{', '.join(c.shown(v) for v in repeated)} "
+            f"given more than once; each value is trained once"
+        )
     return kept
 
 

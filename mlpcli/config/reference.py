@@ -46,9 +46,11 @@ def config_reference_markdown() -> str:
         elif _is_section(f):
             section = _section_class(f)
             parts.append(_section(f"`{f.name}`", section.__doc__, _rows(dataclasses.fields(section), f"{f.name}.")))
-    parts.append(f"## All defaults\n\nWhat `--print-config` shows for an empty config file (with `mode: "
-                 f"end_to_end`, an `extractor` section takes the place of `features`):\n\n"
-                 f"```yaml\n{dump_yaml(Config())}```\n")
+    parts.append(
+        f"## All defaults\n\nWhat `--print-config` shows for an empty config file (with `mode: "
+        f"end_to_end`, an `extractor` section takes the place of `features`):\n\n"
+        f"```yaml\n{dump_yaml(Config())}```\n"
+    )
     return "\n".join(parts)
 
 
@@ -77,8 +79,16 @@ def _rows(fields, prefix: str) -> list[str]:
             rows += _rows(dataclasses.fields(f.default_factory), f"{key}.")
             continue
         check = f.metadata["check"]
-        rows.append(_row(key, check.kind, f.default, check.expected, f.metadata["doc"],
-                         show_default=not f.metadata.get("required")))
+        rows.append(
+            _row(
+                key,
+                check.kind,
+                f.default,
+                check.expected,
+                f.metadata["doc"],
+                show_default=not f.metadata.get("required"),
+            )
+        )
         if "item" in f.metadata:  # a list of mappings: each item's keys
             rows += _rows(dataclasses.fields(f.metadata["item"]), f"{key}[].")
     return rows
@@ -92,13 +102,24 @@ def _row(key, kind, default, expected, doc, show_default=True) -> str:
 def _features(f) -> str:
     """The features list, then each extractor with its parameters."""
     check = f.metadata["check"]
-    parts = [f"## `features`\n\nEach item is an extractor's name "
-             f"(`- hog`) or a mapping with `name` and any of its parameters (`- {{name: hog, cell: 4}}`); "
-             f"parameters left out take the defaults below.\n\n{_COLUMNS}\n"
-             + _row("features", check.kind, f.default, check.expected, f.metadata["doc"]) + "\n"]
+    parts = [
+        f"## `features`\n\nEach item is an extractor's name "
+        f"(`- hog`) or a mapping with `name` and any of its parameters (`- {{name: hog, cell: 4}}`); "
+        f"parameters left out take the defaults below.\n\n{_COLUMNS}\n"
+        + _row("features", check.kind, f.default, check.expected, f.metadata["doc"])
+        + "\n"
+    ]
     for name, kind in FEATURES.items():
-        rows = [_row(f"features[].{param}", kind.checks[param].kind, default, kind.checks[param].expected,
-                     kind.param_docs.get(param, "")) for param, default in kind.defaults.items()]
+        rows = [
+            _row(
+                f"features[].{param}",
+                kind.checks[param].kind,
+                default,
+                kind.checks[param].expected,
+                kind.param_docs.get(param, ""),
+            )
+            for param, default in kind.defaults.items()
+        ]
         table = f"\n\n{_COLUMNS}\n" + "\n".join(rows) if rows else " No parameters."
         parts.append(f"### `{name}`\n\n{_capitalized(_sentence(kind.doc))}{table}\n")
     return "\n".join(parts)

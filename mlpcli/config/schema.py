@@ -31,41 +31,64 @@ from .fields import node as _node
 class DataConfig:
     """Where the images come from and how they are split (formats: see data/README.md)."""
 
-    format: str = _leaf("synthetic", c.one_of(LOADERS),
-                        "synthetic: built-in shapes, no download; folder: one sub-folder per class; "
-                        "cifar10: the official Python batches; npz: arrays images and labels; csv: a CSV "
-                        "of path,label[,split] (paths relative to it; a split column of train/val/test "
-                        "replaces val_fraction, test rows are only for evaluate)")
+    format: str = _leaf(
+        "synthetic",
+        c.one_of(LOADERS),
+        "synthetic: built-in shapes, no download; folder: one sub-folder per class; "
+        "cifar10: the official Python batches; npz: arrays images and labels; csv: a CSV "
+        "of path,label[,split] (paths relative to it; a split column of train/val/test "
+        "replaces val_fraction, test rows are only for evaluate)",
+    )
     path: str | None = _leaf(None, c.optional(c.path), "the data's folder or file; required unless format is synthetic")
-    val_path: str | None = _leaf(None, c.optional(c.path),
-                                 "an image folder (one sub-folder per class) to validate on instead of "
-                                 "val_fraction's held-out images; format folder and csv only")
-    classes: tuple | None = _leaf(None, c.optional(c.class_list),
-                                  "the classes to read, in this order (a subset leaves the others out); "
-                                  "default: every class, sorted (CIFAR-10: its own order)")
-    resize: str = _leaf("squash", c.one_of(RESIZES),
-                        "how an image of another aspect ratio meets image_size: squash stretches it (the "
-                        "default: existing configs and models keep their results); center_crop keeps the "
-                        "centre at its shape, the usual choice for photos; pad fits it whole on pad_fill. "
-                        "Images of the target's aspect ratio are the same under all three")
-    pad_fill: int = _leaf(0, c.described(lambda value, key: _byte(value, key), "integer", "an integer 0..255"),
-                          "gray level of the padding of resize: pad")
+    val_path: str | None = _leaf(
+        None,
+        c.optional(c.path),
+        "an image folder (one sub-folder per class) to validate on instead of "
+        "val_fraction's held-out images; format folder and csv only",
+    )
+    classes: tuple | None = _leaf(
+        None,
+        c.optional(c.class_list),
+        "the classes to read, in this order (a subset leaves the others out); "
+        "default: every class, sorted (CIFAR-10: its own order)",
+    )
+    resize: str = _leaf(
+        "squash",
+        c.one_of(RESIZES),
+        "how an image of another aspect ratio meets image_size: squash stretches it (the "
+        "default: existing configs and models keep their results); center_crop keeps the "
+        "centre at its shape, the usual choice for photos; pad fits it whole on pad_fill. "
+        "Images of the target's aspect ratio are the same under all three",
+    )
+    pad_fill: int = _leaf(
+        0,
+        c.described(lambda value, key: _byte(value, key), "integer", "an integer 0..255"),
+        "gray level of the padding of resize: pad",
+    )
     color: str = _leaf("rgb", c.one_of(COLORS), "rgb, or gray: luma (ITU-R 601) in all three channels")
     split: str = _leaf("train", c.one_of(("train", "test")), "which CIFAR-10 batches to read (format cifar10 only)")
     image_size: tuple = _leaf((32, 32), c.image_size, "images are resized to this size in pixels (one number: square)")
-    val_fraction: float = _leaf(0.2, c.number(0.0, 0.9),
-                                "fraction of the images held out, stratified, to validate on (0: none)")
+    val_fraction: float = _leaf(
+        0.2, c.number(0.0, 0.9), "fraction of the images held out, stratified, to validate on (0: none)"
+    )
     n_per_class: int = _leaf(250, c.integer(2), "images per shape (format synthetic only)")
-    on_error: str = _leaf("fail", c.one_of(("fail", "skip")),
-                          "an unreadable image stops the run (fail) or is left out with a warning (skip); "
-                          "formats folder and csv")
-    max_image_pixels: int = _leaf(DEFAULT_MAX_IMAGE_PIXELS, c.integer(1),
-                                  "larger images are refused as possible decompression bombs; raise it "
-                                  "for real photos of more pixels")
+    on_error: str = _leaf(
+        "fail",
+        c.one_of(("fail", "skip")),
+        "an unreadable image stops the run (fail) or is left out with a warning (skip); formats folder and csv",
+    )
+    max_image_pixels: int = _leaf(
+        DEFAULT_MAX_IMAGE_PIXELS,
+        c.integer(1),
+        "larger images are refused as possible decompression bombs; raise it for real photos of more pixels",
+    )
     cache_dir: str = _leaf(".mlpcli-cache", c.path, "where decoded images and extracted features are cached")
-    cache_max_gb: float = _leaf(20.0, c.number(0.0, exclusive_min=True),
-                                "the cache folder is kept under this many GB after each run, least recently "
-                                "used entries out first (this run's stay); see mlpcli cache info|clear")
+    cache_max_gb: float = _leaf(
+        20.0,
+        c.number(0.0, exclusive_min=True),
+        "the cache folder is kept under this many GB after each run, least recently "
+        "used entries out first (this run's stay); see mlpcli cache info|clear",
+    )
 
 
 def _byte(value, key) -> int:
@@ -79,52 +102,70 @@ class BlockConfig:
     """One convolution -> ReLU -> max-pool block of the end-to-end extractor."""
 
     filters: int = _leaf(32, c.integer(1), "number of convolution filters (output channels)")
-    kernel: int = _leaf(3, c.integer(1), "side of the square convolution kernel; padding keeps the size "
-                                         "for odd kernels")
+    kernel: int = _leaf(
+        3, c.integer(1), "side of the square convolution kernel; padding keeps the size for odd kernels"
+    )
     pool: int = _leaf(2, c.integer(1), "side of the max-pool window (and its stride); 1: no pooling")
 
 
-_BLOCKS_CHECK = c.described(lambda value, key: _dataclass_list(BlockConfig, value, key), "list of mappings",
-                            "a non-empty list of {filters, kernel, pool} mappings")
+_BLOCKS_CHECK = c.described(
+    lambda value, key: _dataclass_list(BlockConfig, value, key),
+    "list of mappings",
+    "a non-empty list of {filters, kernel, pool} mappings",
+)
 
 
 @dataclass(frozen=True)
 class ExtractorConfig:
     """The learnable feature extractor in front of the MLP; used only with ``mode: end_to_end``."""
 
-    blocks: tuple = field(default=(BlockConfig(), BlockConfig(filters=64)),
-                          metadata={"check": _BLOCKS_CHECK, "doc": "the blocks, applied in order",
-                                    "item": BlockConfig})
-    init: str = _leaf("gradient", c.one_of(EXTRACTOR_INITS),
-                      "gradient: the first block starts as oriented derivative filters (a learnable HOG); "
-                      "random: He initialization everywhere")
-    trainable: bool = _leaf(True, c.boolean, "false freezes the extractor at its initialization; "
-                                             "only the MLP learns")
-    batchnorm: bool = _leaf(False, c.boolean, "batch normalization after each convolution, per channel "
-                                              "(the convolution then has no bias)")
+    blocks: tuple = field(
+        default=(BlockConfig(), BlockConfig(filters=64)),
+        metadata={"check": _BLOCKS_CHECK, "doc": "the blocks, applied in order", "item": BlockConfig},
+    )
+    init: str = _leaf(
+        "gradient",
+        c.one_of(EXTRACTOR_INITS),
+        "gradient: the first block starts as oriented derivative filters (a learnable HOG); "
+        "random: He initialization everywhere",
+    )
+    trainable: bool = _leaf(True, c.boolean, "false freezes the extractor at its initialization; only the MLP learns")
+    batchnorm: bool = _leaf(
+        False, c.boolean, "batch normalization after each convolution, per channel (the convolution then has no bias)"
+    )
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """The MLP: layer sizes, nonlinearity, loss and weight initialization."""
 
-    hidden: tuple = _leaf((128,), c.int_list(1), "hidden layer sizes; [] is a linear classifier "
-                                                 "(one template per class)")
+    hidden: tuple = _leaf(
+        (128,), c.int_list(1), "hidden layer sizes; [] is a linear classifier (one template per class)"
+    )
     activation: str = _leaf("relu", c.one_of(ACTIVATIONS), "nonlinearity after each hidden layer")
-    loss: str = _leaf("softmax", c.one_of(LOSSES),
-                      "softmax: softmax cross-entropy; squared: squared error on one-hot targets")
-    init: str = _leaf("auto", c.one_of(("auto", *INITS)), "weight initialization; auto: he for relu, "
-                                                          "xavier otherwise")
+    loss: str = _leaf(
+        "softmax", c.one_of(LOSSES), "softmax: softmax cross-entropy; squared: squared error on one-hot targets"
+    )
+    init: str = _leaf("auto", c.one_of(("auto", *INITS)), "weight initialization; auto: he for relu, xavier otherwise")
     dtype: str = _leaf("float32", c.one_of(DTYPES), "precision of features and weights")
     weight_decay: float = _leaf(0.0, c.number(0.0), "L2 penalty on the weights (never the biases)")
     bias: bool = _leaf(True, c.boolean, "false: linear layers without a bias term")
-    dropout: float = _leaf(0.0, c.number(0.0, 0.95), "probability of zeroing each hidden unit after its "
-                                                     "activation while training (0: off); none at prediction")
-    batchnorm: bool = _leaf(False, c.boolean, "batch normalization after each hidden linear layer, before its "
-                                              "activation (that layer then has no bias)")
-    label_smoothing: float = _leaf(0.0, c.number(0.0, 0.5),
-                                   "training targets (1 - e) one-hot + e / n_classes (softmax only); the "
-                                   "validation loss stays plain cross-entropy")
+    dropout: float = _leaf(
+        0.0,
+        c.number(0.0, 0.95),
+        "probability of zeroing each hidden unit after its activation while training (0: off); none at prediction",
+    )
+    batchnorm: bool = _leaf(
+        False,
+        c.boolean,
+        "batch normalization after each hidden linear layer, before its activation (that layer then has no bias)",
+    )
+    label_smoothing: float = _leaf(
+        0.0,
+        c.number(0.0, 0.5),
+        "training targets (1 - e) one-hot + e / n_classes (softmax only); the "
+        "validation loss stays plain cross-entropy",
+    )
 
 
 @dataclass(frozen=True)
@@ -140,21 +181,41 @@ class AugmentConfig:
     """
 
     flip: bool = _leaf(False, c.boolean, "mirror each training image left-right with probability 1/2")
-    crop_padding: int = _leaf(0, c.integer(0), "pad each training image by this many black pixels and cut a "
-                                               "random window of the original size back out (0: off)")
-    brightness: float = _leaf(0.0, c.number(0.0, 1.0), "multiply each training image's pixel values by a "
-                                                       "factor uniform in [1 - b, 1 + b], clipped to the "
-                                                       "pixel range (0: off)")
-    contrast: float = _leaf(0.0, c.number(0.0, 1.0), "scale each training image's deviations from its mean "
-                                                     "value by a factor uniform in [1 - c, 1 + c], clipped "
-                                                     "(0: off); applied after brightness")
-    erase: float = _leaf(0.0, c.number(0.0, 1.0), "random erasing: the probability that a training image "
-                                                  "gets one rectangle (2-40% of its area, aspect ratio "
-                                                  "0.3-3.3) filled with mid-gray (0: off)")
-    copies: int = _leaf(4, c.integer(1), "fixed features only (not features: [raw] nor mode end_to_end): "
-                                         "augmented copies of every image extracted once and cached "
-                                         "(disk: copies x the feature matrix); each epoch draws every "
-                                         "training row from its original or one of its copies")
+    crop_padding: int = _leaf(
+        0,
+        c.integer(0),
+        "pad each training image by this many black pixels and cut a "
+        "random window of the original size back out (0: off)",
+    )
+    brightness: float = _leaf(
+        0.0,
+        c.number(0.0, 1.0),
+        "multiply each training image's pixel values by a "
+        "factor uniform in [1 - b, 1 + b], clipped to the "
+        "pixel range (0: off)",
+    )
+    contrast: float = _leaf(
+        0.0,
+        c.number(0.0, 1.0),
+        "scale each training image's deviations from its mean "
+        "value by a factor uniform in [1 - c, 1 + c], clipped "
+        "(0: off); applied after brightness",
+    )
+    erase: float = _leaf(
+        0.0,
+        c.number(0.0, 1.0),
+        "random erasing: the probability that a training image "
+        "gets one rectangle (2-40% of its area, aspect ratio "
+        "0.3-3.3) filled with mid-gray (0: off)",
+    )
+    copies: int = _leaf(
+        4,
+        c.integer(1),
+        "fixed features only (not features: [raw] nor mode end_to_end): "
+        "augmented copies of every image extracted once and cached "
+        "(disk: copies x the feature matrix); each epoch draws every "
+        "training row from its original or one of its copies",
+    )
 
 
 @dataclass(frozen=True)
@@ -164,50 +225,94 @@ class TrainConfig:
     epochs: int = _leaf(20, c.integer(1), "passes over the training rows")
     batch_size: Any = _leaf(128, c.batch_size, "rows per SGD step; full: classic full-batch gradient descent")
     lr: float = _leaf(0.01, c.number(0.0, exclusive_min=True), "learning rate at the first epoch")
-    optimizer: str = _leaf("sgd", c.one_of(OPTIMIZERS), "sgd: with momentum; adam: Kingma & Ba, weight decay "
-                                                        "added to the gradient; adamw: decoupled weight decay")
-    momentum: float = _leaf(0.9, c.number(0.0, 0.999), "SGD momentum (0: plain SGD); optimizer sgd only "
-                                                               "(another value with adam or adamw is refused)")
-    nesterov: bool = _leaf(False, c.boolean, "use Nesterov momentum; optimizer sgd only (true with adam "
-                                                       "or adamw is refused)")
-    betas: tuple = _leaf((0.9, 0.999), c.described(lambda value, key: _betas(value, key), "list of numbers",
-                                                   "two numbers in [0, 1), e.g. [0.9, 0.999]"),
-                         "Adam's decay rates of the gradient's mean and of its square; adam and adamw only")
-    eps: float = _leaf(1e-8, c.number(0.0, exclusive_min=True), "added to Adam's denominator sqrt(v) for "
-                                                                "numerical safety; adam and adamw only")
-    schedule: str = _leaf("constant", c.one_of(SCHEDULES), "learning-rate schedule over the epochs; step: "
-                                                           "times gamma every step_size epochs; cosine: down to 0")
+    optimizer: str = _leaf(
+        "sgd",
+        c.one_of(OPTIMIZERS),
+        "sgd: with momentum; adam: Kingma & Ba, weight decay added to the gradient; adamw: decoupled weight decay",
+    )
+    momentum: float = _leaf(
+        0.9,
+        c.number(0.0, 0.999),
+        "SGD momentum (0: plain SGD); optimizer sgd only (another value with adam or adamw is refused)",
+    )
+    nesterov: bool = _leaf(
+        False, c.boolean, "use Nesterov momentum; optimizer sgd only (true with adam or adamw is refused)"
+    )
+    betas: tuple = _leaf(
+        (0.9, 0.999),
+        c.described(
+            lambda value, key: _betas(value, key), "list of numbers", "two numbers in [0, 1), e.g. [0.9, 0.999]"
+        ),
+        "Adam's decay rates of the gradient's mean and of its square; adam and adamw only",
+    )
+    eps: float = _leaf(
+        1e-8,
+        c.number(0.0, exclusive_min=True),
+        "added to Adam's denominator sqrt(v) for numerical safety; adam and adamw only",
+    )
+    schedule: str = _leaf(
+        "constant",
+        c.one_of(SCHEDULES),
+        "learning-rate schedule over the epochs; step: times gamma every step_size epochs; cosine: down to 0",
+    )
     step_size: int = _leaf(10, c.integer(1), "epochs between learning-rate drops (schedule step only)")
-    gamma: float = _leaf(0.1, c.number(0.0, 1.0, exclusive_min=True),
-                         "factor of each learning-rate drop (schedule step only)")
-    warmup_epochs: int = _leaf(0, c.integer(0), "epochs of linear learning-rate warmup towards train.lr before "
-                                                "the schedule starts (0: none; a run shorter than "
-                                                "the warmup never reaches train.lr)")
-    patience: int | None = _leaf(None, c.optional(c.integer(1)),
-                                 "stop after this many epochs without a better validation accuracy and keep "
-                                 "the best epoch's weights; null: train every epoch")
-    tta: str = _leaf("none", c.one_of(TTA_MODES), "test-time flips: flip scores each validation image as the "
-                                                  "mean of its and its left-right mirror's probabilities, and "
-                                                  "is recorded in the model so predict and evaluate do the same "
-                                                  "(--tta none overrides)")
-    ema: float | None = _leaf(None, c.optional(c.number(0.0, 1.0, exclusive_max=True)),
-                              "decay of an exponential moving average of the weights (and batch-norm "
-                              "statistics), updated after each step and validated and saved instead of "
-                              "the raw weights, e.g. 0.999; 0 or null: off")
+    gamma: float = _leaf(
+        0.1, c.number(0.0, 1.0, exclusive_min=True), "factor of each learning-rate drop (schedule step only)"
+    )
+    warmup_epochs: int = _leaf(
+        0,
+        c.integer(0),
+        "epochs of linear learning-rate warmup towards train.lr before "
+        "the schedule starts (0: none; a run shorter than "
+        "the warmup never reaches train.lr)",
+    )
+    patience: int | None = _leaf(
+        None,
+        c.optional(c.integer(1)),
+        "stop after this many epochs without a better validation accuracy and keep "
+        "the best epoch's weights; null: train every epoch",
+    )
+    tta: str = _leaf(
+        "none",
+        c.one_of(TTA_MODES),
+        "test-time flips: flip scores each validation image as the "
+        "mean of its and its left-right mirror's probabilities, and "
+        "is recorded in the model so predict and evaluate do the same "
+        "(--tta none overrides)",
+    )
+    ema: float | None = _leaf(
+        None,
+        c.optional(c.number(0.0, 1.0, exclusive_max=True)),
+        "decay of an exponential moving average of the weights (and batch-norm "
+        "statistics), updated after each step and validated and saved instead of "
+        "the raw weights, e.g. 0.999; 0 or null: off",
+    )
     augment: AugmentConfig = _node(AugmentConfig)
-    class_weight: Any = _leaf("none", c.described(lambda value, key: _class_weight(value, key),
-                                                  "none, balanced or mapping",
-                                                  "none, balanced, or a mapping {class name: number >= 0}"),
-                              "weight of each sample's loss and gradient by its class, normalized by the "
-                              "batch's summed weight (so train.lr keeps its meaning); balanced: n / (k * n_c) "
-                              "from the training rows; a mapping names classes (the others keep weight 1)")
-    sampler: str = _leaf("shuffle", c.one_of(("shuffle", "balanced")),
-                         "shuffle: each epoch a permutation of the training rows; balanced: each epoch as "
-                         "many rows drawn with replacement, every class equally likely (row probability "
-                         "proportional to 1/n_c)")
-    mixup: float = _leaf(0.0, c.number(0.0), "mixup's alpha: each minibatch is blended with a shuffled copy of "
-                                             "itself, lambda ~ Beta(alpha, alpha), targets blended alike "
-                                             "(soft targets; composes with label smoothing); 0: off")
+    class_weight: Any = _leaf(
+        "none",
+        c.described(
+            lambda value, key: _class_weight(value, key),
+            "none, balanced or mapping",
+            "none, balanced, or a mapping {class name: number >= 0}",
+        ),
+        "weight of each sample's loss and gradient by its class, normalized by the "
+        "batch's summed weight (so train.lr keeps its meaning); balanced: n / (k * n_c) "
+        "from the training rows; a mapping names classes (the others keep weight 1)",
+    )
+    sampler: str = _leaf(
+        "shuffle",
+        c.one_of(("shuffle", "balanced")),
+        "shuffle: each epoch a permutation of the training rows; balanced: each epoch as "
+        "many rows drawn with replacement, every class equally likely (row probability "
+        "proportional to 1/n_c)",
+    )
+    mixup: float = _leaf(
+        0.0,
+        c.number(0.0),
+        "mixup's alpha: each minibatch is blended with a shuffled copy of "
+        "itself, lambda ~ Beta(alpha, alpha), targets blended alike "
+        "(soft targets; composes with label smoothing); 0: off",
+    )
 
 
 @dataclass(frozen=True)
@@ -215,11 +320,15 @@ class KFoldConfig:
     """``mlpcli kfold``: cross-validation and which model to keep."""
 
     k: int = _leaf(5, c.integer(2), "number of stratified folds (--k overrides it)")
-    select: str = _leaf("ensemble", c.one_of(("best", "ensemble")),
-                        "final model: the fold with the best validation accuracy, or all folds averaging "
-                        "their probabilities (--select overrides it)")
-    holdout: float = _leaf(0.0, c.number(0.0, 0.5), "fraction of the images kept out of every fold and "
-                                                    "scored once at the end (0: none)")
+    select: str = _leaf(
+        "ensemble",
+        c.one_of(("best", "ensemble")),
+        "final model: the fold with the best validation accuracy, or all folds averaging "
+        "their probabilities (--select overrides it)",
+    )
+    holdout: float = _leaf(
+        0.0, c.number(0.0, 0.5), "fraction of the images kept out of every fold and scored once at the end (0: none)"
+    )
 
 
 @dataclass(frozen=True)
@@ -229,37 +338,54 @@ class OutputConfig:
     dir: str = _leaf("runs", c.path, "each run is a new folder in here; <dir>/latest points at the newest")
 
 
-_SEARCH_CHECK = c.optional(c.described(search_space.parse_search, "mapping",
-                                        "a mapping with strategy, trials, space (and halving); see below"))
+_SEARCH_CHECK = c.optional(
+    c.described(search_space.parse_search, "mapping", "a mapping with strategy, trials, space (and halving); see below")
+)
 
-_FEATURES_CHECK = c.described(lambda value, key: _feature_list(value, key), "list of names or mappings",
-                              f"a non-empty list of feature names or {{name: ...}} mappings "
-                              f"(names: {', '.join(FEATURES)})")
+_FEATURES_CHECK = c.described(
+    lambda value, key: _feature_list(value, key),
+    "list of names or mappings",
+    f"a non-empty list of feature names or {{name: ...}} mappings (names: {', '.join(FEATURES)})",
+)
 
 
 @dataclass(frozen=True)
 class Config:
     """A whole configuration; every key has a default."""
 
-    seed: int | None = _leaf(0, c.optional(c.integer(0)), "one seed drives initialization, shuffling, "
-                                                          "splits and folds; null draws one (recorded in the run)")
+    seed: int | None = _leaf(
+        0,
+        c.optional(c.integer(0)),
+        "one seed drives initialization, shuffling, splits and folds; null draws one (recorded in the run)",
+    )
     data: DataConfig = _node(DataConfig)
-    features: tuple = field(default=(FeatureConfig("raw", {}),),
-                            metadata={"check": _FEATURES_CHECK,
-                                      "doc": "the fixed extractors whose outputs, concatenated in order, the "
-                                             "MLP is trained on (mode features only)"})
-    mode: str = _leaf("features", c.one_of(("features", "end_to_end")),
-                      "features: the MLP learns from the fixed features; end_to_end: from the raw image "
-                      "through the learnable extractor, trained by the same loss")
+    features: tuple = field(
+        default=(FeatureConfig("raw", {}),),
+        metadata={
+            "check": _FEATURES_CHECK,
+            "doc": "the fixed extractors whose outputs, concatenated in order, the "
+            "MLP is trained on (mode features only)",
+        },
+    )
+    mode: str = _leaf(
+        "features",
+        c.one_of(("features", "end_to_end")),
+        "features: the MLP learns from the fixed features; end_to_end: from the raw image "
+        "through the learnable extractor, trained by the same loss",
+    )
     extractor: ExtractorConfig = _node(ExtractorConfig)
     model: ModelConfig = _node(ModelConfig)
     train: TrainConfig = _node(TrainConfig)
     kfold: KFoldConfig = _node(KFoldConfig)
     output: OutputConfig = _node(OutputConfig)
     search: search_space.SearchConfig | None = field(
-        default=None, metadata={"check": _SEARCH_CHECK, "section": search_space.SearchConfig,
-                                "doc": "`mlpcli search`: which keys each trial varies and how they are drawn; "
-                                       "null: no search"})
+        default=None,
+        metadata={
+            "check": _SEARCH_CHECK,
+            "section": search_space.SearchConfig,
+            "doc": "`mlpcli search`: which keys each trial varies and how they are drawn; null: no search",
+        },
+    )
 
 
 def from_dict(raw: dict) -> Config:
@@ -267,15 +393,19 @@ def from_dict(raw: dict) -> Config:
     config = _build(Config, raw, "")
     if config.mode == "end_to_end":
         if "features" in raw:
-            raise ConfigError("features: must not be set when mode is end_to_end (the extractor learns "
-                              "the features from the raw image); remove the features section")
+            raise ConfigError(
+                "features: must not be set when mode is end_to_end (the extractor learns "
+                "the features from the raw image); remove the features section"
+            )
         _check_extractor_fits(config)
     elif "extractor" in raw:
         raise ConfigError("extractor: only used with mode: end_to_end; set mode: end_to_end or remove it")
     _check_training(config)
     if config.train.patience is not None and config.data.val_fraction == 0:
-        raise ConfigError("train.patience: early stopping needs a validation split; "
-                          "set data.val_fraction above 0 or remove train.patience")
+        raise ConfigError(
+            "train.patience: early stopping needs a validation split; "
+            "set data.val_fraction above 0 or remove train.patience"
+        )
     if config.search is not None:
         # Trials override the rest of the config, which is checked without its search section.
         search_space.check_search(config.search, dataclasses.replace(config, search=None))
@@ -299,15 +429,21 @@ def _check_training(config: Config) -> None:
     # ignored, so they are refused (Adam's own momentum is train.betas[0]).
     for name in ("momentum", "nesterov"):
         if train.optimizer != "sgd" and getattr(train, name) != getattr(TrainConfig, name):
-            raise ConfigError(f"train.{name}: only used with optimizer sgd, got optimizer {train.optimizer}; "
-                              f"remove train.{name} or set train.optimizer: sgd (Adam's momentum is "
-                              f"train.betas[0])")
+            raise ConfigError(
+                f"train.{name}: only used with optimizer sgd, got optimizer {train.optimizer}; "
+                f"remove train.{name} or set train.optimizer: sgd (Adam's momentum is "
+                f"train.betas[0])"
+            )
     if model.label_smoothing and model.loss != "softmax":
-        raise ConfigError(f"model.label_smoothing: only used with loss softmax, got loss {model.loss}; "
-                          f"remove model.label_smoothing or set model.loss: softmax")
+        raise ConfigError(
+            f"model.label_smoothing: only used with loss softmax, got loss {model.loss}; "
+            f"remove model.label_smoothing or set model.loss: softmax"
+        )
     if model.batchnorm and train.batch_size == 1:
-        raise ConfigError("train.batch_size: batch normalization needs at least 2 samples per batch; "
-                          "set train.batch_size above 1 or model.batchnorm: false")
+        raise ConfigError(
+            "train.batch_size: batch normalization needs at least 2 samples per batch; "
+            "set train.batch_size above 1 or model.batchnorm: false"
+        )
 
 
 def _class_weight(value, key):
@@ -338,8 +474,9 @@ def _dataclass_list(cls, value, key) -> tuple:
 def _feature_list(value, key) -> tuple:
     """``[raw, {name: hog, cell: 8}, ...]`` -> FeatureConfigs with every parameter filled in."""
     if not isinstance(value, list) or not value:
-        raise c.fail(key, f"a non-empty list of feature names or {{name: ...}} mappings "
-                          f"(names: {', '.join(FEATURES)})", value)
+        raise c.fail(
+            key, f"a non-empty list of feature names or {{name: ...}} mappings (names: {', '.join(FEATURES)})", value
+        )
     return tuple(validate_feature(item, f"{key}[{i}]") for i, item in enumerate(value))
 
 
@@ -364,5 +501,3 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
-
-

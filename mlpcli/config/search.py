@@ -45,15 +45,20 @@ class Distribution:
         return list(self.values)
 
 
-_SPACE_EXPECTED = ("config keys to {choice: [...]}, {uniform: [lo, hi]}, {loguniform: [lo, hi]} or "
-                   "{int: [lo, hi]} (int: both ends included)")
+_SPACE_EXPECTED = (
+    "config keys to {choice: [...]}, {uniform: [lo, hi]}, {loguniform: [lo, hi]} or "
+    "{int: [lo, hi]} (int: both ends included)"
+)
 
 
 def _space(raw, key: str) -> tuple:
     """``{"train.lr": {"loguniform": [lo, hi]}, ...}`` -> ``(("train.lr", Distribution), ...)``."""
     if not isinstance(raw, dict) or not raw:
-        raise checks.fail(key, "a non-empty mapping of config keys to distributions, "
-                               "e.g. {train.lr: {loguniform: [1.0e-4, 1.0e-1]}}", raw)
+        raise checks.fail(
+            key,
+            "a non-empty mapping of config keys to distributions, e.g. {train.lr: {loguniform: [1.0e-4, 1.0e-1]}}",
+            raw,
+        )
     space = []
     for name, spec in raw.items():
         if not isinstance(name, str) or not name:
@@ -68,23 +73,31 @@ def _space(raw, key: str) -> tuple:
 class HalvingConfig:
     """Successive halving's rungs (strategy halving only)."""
 
-    factor: int = leaf(3, checks.integer(2),
-                       "each rung keeps the best 1/factor of the trials and trains them factor times longer")
-    min_epochs: int = leaf(1, checks.integer(1),
-                           "epochs of the first rung; the last rung trains train.epochs (strategy halving only)")
+    factor: int = leaf(
+        3, checks.integer(2), "each rung keeps the best 1/factor of the trials and trains them factor times longer"
+    )
+    min_epochs: int = leaf(
+        1, checks.integer(1), "epochs of the first rung; the last rung trains train.epochs (strategy halving only)"
+    )
 
 
 @dataclass(frozen=True)
 class SearchConfig:
     """`mlpcli search`: which keys each trial varies and how they are drawn; null: no search."""
 
-    strategy: str = leaf("random", checks.one_of(STRATEGIES),
-                         "grid: every combination of the choices; random: trials drawn from the distributions; "
-                         "halving: random trials under successive halving, with epochs as the budget")
+    strategy: str = leaf(
+        "random",
+        checks.one_of(STRATEGIES),
+        "grid: every combination of the choices; random: trials drawn from the distributions; "
+        "halving: random trials under successive halving, with epochs as the budget",
+    )
     trials: int = leaf(10, checks.integer(1), "how many trials to draw (random and halving; --trials overrides it)")
-    space: tuple = leaf((), checks.described(_space, "mapping", _SPACE_EXPECTED),
-                        "what each trial varies; every value a trial can get is checked as if given with --set",
-                        required=True)
+    space: tuple = leaf(
+        (),
+        checks.described(_space, "mapping", _SPACE_EXPECTED),
+        "what each trial varies; every value a trial can get is checked as if given with --set",
+        required=True,
+    )
     halving: HalvingConfig = node(HalvingConfig)
 
 
@@ -94,23 +107,30 @@ def parse_search(raw, key: str = "search") -> SearchConfig:
         raise checks.fail(key, "a mapping with strategy, trials, space (and halving)", raw)
     spec = build(SearchConfig, raw, f"{key}.")
     if spec.strategy == "grid" and "trials" in raw:
-        raise ConfigError(f"{key}.trials: not used with strategy grid (the grid runs every combination "
-                          f"of its choices); remove it or use strategy random")
+        raise ConfigError(
+            f"{key}.trials: not used with strategy grid (the grid runs every combination "
+            f"of its choices); remove it or use strategy random"
+        )
     if spec.strategy != "halving" and "halving" in raw:
         raise ConfigError(f"{key}.halving: only used with strategy halving; set strategy: halving or remove it")
     if spec.strategy == "grid":
         for name, dist in spec.space:
             if dist.kind != "choice":
-                raise ConfigError(f"{key}.space.{name}: strategy grid needs {{choice: [...]}} for every key; "
-                                  f"got {dist.kind}; list the values or use strategy random")
+                raise ConfigError(
+                    f"{key}.space.{name}: strategy grid needs {{choice: [...]}} for every key; "
+                    f"got {dist.kind}; list the values or use strategy random"
+                )
     return spec
 
 
 def _distribution(raw, key: str) -> Distribution:
     if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in DISTRIBUTIONS:
-        raise checks.fail(key, "one distribution: {choice: [...]}, {uniform: [lo, hi]}, "
-                               "{loguniform: [lo, hi]} or {int: [lo, hi]}", raw)
-    (kind, args), = raw.items()
+        raise checks.fail(
+            key,
+            "one distribution: {choice: [...]}, {uniform: [lo, hi]}, {loguniform: [lo, hi]} or {int: [lo, hi]}",
+            raw,
+        )
+    ((kind, args),) = raw.items()
     key = f"{key}.{kind}"
     if kind == "choice":
         if not isinstance(args, list) or not args:
@@ -156,11 +176,16 @@ def check_search(spec: SearchConfig, config, key: str = "search") -> None:
             except ConfigError as exc:
                 raise ConfigError(f"{where}.{dist.kind}[{i}]: {exc}") from None
     if spec.strategy == "halving" and any(name == "train.epochs" for name, _ in spec.space):
-        raise ConfigError(f"{key}.space.train.epochs: strategy halving sets the epochs itself (its budget, "
-                          f"up to train.epochs); remove it from the space or use strategy random")
+        raise ConfigError(
+            f"{key}.space.train.epochs: strategy halving sets the epochs itself (its budget, "
+            f"up to train.epochs); remove it from the space or use strategy random"
+        )
     if spec.strategy == "halving" and spec.halving.min_epochs > config.train.epochs:
-        raise checks.fail(f"{key}.halving.min_epochs", f"<= train.epochs ({config.train.epochs}) so that "
-                                                       f"later rungs train longer", spec.halving.min_epochs)
+        raise checks.fail(
+            f"{key}.halving.min_epochs",
+            f"<= train.epochs ({config.train.epochs}) so that later rungs train longer",
+            spec.halving.min_epochs,
+        )
 
 
 def to_dict(spec: SearchConfig) -> dict:

@@ -23,8 +23,9 @@ def require_onnx():
     try:
         import onnx
     except ImportError:
-        raise ArtifactError(f"exporting to ONNX needs the onnx package, which is not installed; "
-                            f"{INSTALL_HINT}") from None
+        raise ArtifactError(
+            f"exporting to ONNX needs the onnx package, which is not installed; {INSTALL_HINT}"
+        ) from None
     return onnx
 
 
@@ -42,6 +43,13 @@ def export_onnx(model, path: str | Path, input: str = "images") -> dict:
         raise ArtifactError(f"the exported graph fails onnx.checker ({exc}); please report this") from None
     with atomic_path(path) as tmp:
         onnx.save_model(proto, str(tmp))
-    return {"path": str(path), "format": "onnx", "opset": OPSET, "input": input,
-            "outputs": ["probabilities", "predicted"], "classes": list(model.class_names),
-            "image_size": list(model.image_size), "members": len(getattr(model, "members", [model]))}
+    return {
+        "path": str(path),
+        "format": "onnx",
+        "opset": OPSET,
+        "input": input,
+        "outputs": ["probabilities", "predicted"],
+        "classes": list(model.class_names),
+        "image_size": list(model.image_size),
+        "members": len(getattr(model, "members", [model])),
+    }

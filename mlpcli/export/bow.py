@@ -31,11 +31,15 @@ def bow_nodes(graph, images: str, height: int, width: int, params: dict, state) 
     if params["whiten"]:
         matrix = state["whiten_matrix"].astype(np.float64)
         shift = state["whiten_mean"].astype(np.float64) @ matrix
-        whitened = graph.op("Sub", graph.op("MatMul", normalized, graph.const(matrix, "whiten")),
-                            graph.const(shift, "whiten_shift"))
+        whitened = graph.op(
+            "Sub", graph.op("MatMul", normalized, graph.const(matrix, "whiten")), graph.const(shift, "whiten_shift")
+        )
     squared = _squared_distances(graph, whitened, state["vocabulary"])
-    codes = _triangle(graph, squared) if params["encoding"] == "triangle" else \
-        _hard(graph, squared, len(state["vocabulary"]))
+    codes = (
+        _triangle(graph, squared)
+        if params["encoding"] == "triangle"
+        else _hard(graph, squared, len(state["vocabulary"]))
+    )
     rows, cols = grid(height, width, patch, stride)
     return _pool(graph, codes, regions(rows, cols, params["pooling"]))
 
@@ -47,18 +51,21 @@ def _patches(graph, images: str, patch: int, stride: int) -> str:
     index = np.arange(n_values)
     kernel[index, index % 3, index // (3 * patch), (index // 3) % patch] = 1
     pixels = graph.op("Transpose", graph.cast(images), perm=[0, 3, 1, 2])
-    values = graph.op("Conv", pixels, graph.const(kernel, "patch_picker"), kernel_shape=[patch, patch],
-                      strides=[stride, stride])
+    values = graph.op(
+        "Conv", pixels, graph.const(kernel, "patch_picker"), kernel_shape=[patch, patch], strides=[stride, stride]
+    )
     return graph.op("Transpose", values, perm=[0, 2, 3, 1])
 
 
 def _normalize(graph, values: str, size: int) -> str:
     """Each patch minus its mean, times 1 / sqrt(variance + CONTRAST_EPS)."""
-    mean = graph.op("Div", graph.op("ReduceSum", values, graph.ints([-1], "axes"), keepdims=1),
-                    graph.const(float(size), "n_values"))
+    mean = graph.op(
+        "Div", graph.op("ReduceSum", values, graph.ints([-1], "axes"), keepdims=1), graph.const(float(size), "n_values")
+    )
     centred = graph.op("Sub", values, mean)
-    variance = graph.op("Div", graph.op("ReduceSumSquare", centred, axes=[-1], keepdims=1),
-                        graph.const(float(size), "n_values"))
+    variance = graph.op(
+        "Div", graph.op("ReduceSumSquare", centred, axes=[-1], keepdims=1), graph.const(float(size), "n_values")
+    )
     spread = graph.op("Sqrt", graph.op("Add", variance, graph.const(CONTRAST_EPS, "contrast_eps")))
     scale = graph.op("Reciprocal", spread)
     return graph.op("Mul", centred, scale)
@@ -92,7 +99,12 @@ def _pool(graph, codes: str, region: np.ndarray) -> str:
     for index in range(int(region.max()) + 1):
         rows = np.flatnonzero((region == index).any(axis=1))
         cols = np.flatnonzero((region == index).any(axis=0))
-        part = graph.op("Slice", codes, graph.ints([rows[0], cols[0]], "starts"),
-                        graph.ints([rows[-1] + 1, cols[-1] + 1], "ends"), graph.ints([1, 2], "axes"))
+        part = graph.op(
+            "Slice",
+            codes,
+            graph.ints([rows[0], cols[0]], "starts"),
+            graph.ints([rows[-1] + 1, cols[-1] + 1], "ends"),
+            graph.ints([1, 2], "axes"),
+        )
         sums.append(graph.op("ReduceSum", part, graph.ints([1, 2], "axes"), keepdims=0))
     return sums[0] if len(sums) == 1 else graph.op("Concat", *sums, axis=1)

@@ -40,13 +40,18 @@ def _rgb_counts(graph, red: str, green: str, blue: str, bins: int, n_pixels: int
     the pixels, so the graph holds bins ** 2 values per pixel, not bins ** 3; the counts are
     sums of zeros and ones, exact in float32."""
     scale = graph.const(bins / 256, "bins_per_level")  # a power-of-two division: exact
-    red, green, blue = (_one_hot(graph, graph.op("Floor", graph.op("Mul", channel, scale)), bins, n_pixels)
-                        for channel in (red, green, blue))
-    red_green = graph.op("Mul", graph.op("Unsqueeze", red, graph.ints([3], "axes")),
-                         graph.op("Unsqueeze", green, graph.ints([2], "axes")))
+    red, green, blue = (
+        _one_hot(graph, graph.op("Floor", graph.op("Mul", channel, scale)), bins, n_pixels)
+        for channel in (red, green, blue)
+    )
+    red_green = graph.op(
+        "Mul",
+        graph.op("Unsqueeze", red, graph.ints([3], "axes")),
+        graph.op("Unsqueeze", green, graph.ints([2], "axes")),
+    )
     red_green = graph.op("Reshape", red_green, graph.ints([0, 0, bins * bins]))
     counts = graph.op("MatMul", graph.op("Transpose", red_green, perm=[0, 2, 1]), blue)
-    return graph.op("Reshape", counts, graph.ints([0, bins ** 3]))
+    return graph.op("Reshape", counts, graph.ints([0, bins**3]))
 
 
 def _hue_bins(graph, red: str, green: str, blue: str, bins: int) -> str:
@@ -64,4 +69,3 @@ def _hue_bins(graph, red: str, green: str, blue: str, bins: int) -> str:
     turned = graph.op("Mul", graph.op("Add", numerator, denominator), graph.const(float(bins), "bins"))
     position = graph.op("Floor", graph.op("Div", turned, denominator))
     return graph.op("Mod", position, graph.const(float(bins), "bins"), fmod=1)
-

@@ -76,7 +76,8 @@ def make_model(graph: Graph, inputs: list, outputs: list, metadata: dict, doc: s
     """The ModelProto of ``graph`` with ``inputs``/``outputs`` value infos and string metadata."""
     onnx = _onnx()
     body = onnx.helper.make_graph(graph.nodes, "mlpcli", inputs, outputs, graph.initializers, doc_string=doc)
-    model = onnx.helper.make_model(body, producer_name="mlpcli", ir_version=IR_VERSION,
-                                   opset_imports=[onnx.helper.make_opsetid("", OPSET)])
+    model = onnx.helper.make_model(
+        body, producer_name="mlpcli", ir_version=IR_VERSION, opset_imports=[onnx.helper.make_opsetid("", OPSET)]
+    )
     onnx.helper.set_model_props(model, {key: str(value) for key, value in metadata.items()})
     return model

@@ -32,9 +32,12 @@ def hog_nodes(graph, images: str, height: int, width: int, params: dict, state) 
     """uint8 images (n_images, height, width, 3) -> hog rows (n_images, n_features)."""
     orientations, cell, block = (int(params[key]) for key in ("orientations", "cell", "block"))
     if orientations % 4 == 0:
-        log.warning("export: hog with %d orientations has bin edges at 45 and 135 degrees, where the "
-                    "last bit of the gray value decides a pixel's bin; onnxruntime may then differ "
-                    "from mlpcli on some images (9 orientations, the default, has no such edge)", orientations)
+        log.warning(
+            "export: hog with %d orientations has bin edges at 45 and 135 degrees, where the "
+            "last bit of the gray value decides a pixel's bin; onnxruntime may then differ "
+            "from mlpcli on some images (9 orientations, the default, has no such edge)",
+            orientations,
+        )
     gray = _gray(graph, images)
     g_row, g_col = _gradients(graph, gray)
     magnitude = graph.op("Sqrt", graph.op("Add", graph.op("Mul", g_row, g_row), graph.op("Mul", g_col, g_col)))
@@ -71,14 +74,18 @@ def _orientation_bins(graph, g_row: str, g_col: str, orientations: int) -> str:
     rows, cols = (graph.op("Cast", g, to=TensorProto.DOUBLE) for g in (g_row, g_col))
     # Angles in [180, 360) and the negative col axis (180 degrees) fold onto [0, 180).
     zero = graph.const(0.0, "zero", np.float64)
-    lower = graph.op("Or", graph.op("Less", rows, zero),
-                     graph.op("And", graph.op("Equal", rows, zero), graph.op("Less", cols, zero)))
+    lower = graph.op(
+        "Or", graph.op("Less", rows, zero), graph.op("And", graph.op("Equal", rows, zero), graph.op("Less", cols, zero))
+    )
     rows, cols = (graph.op("Where", lower, graph.op("Neg", g), g) for g in (rows, cols))
     edges = np.pi * np.arange(1, orientations) / orientations
     if not len(edges):
         return graph.op("Cast", graph.op("Mul", rows, zero), to=TensorProto.INT64)
-    past = graph.op("Sub", graph.op("Mul", rows, graph.const(np.cos(edges).reshape(-1, 1, 1), "cos", np.float64)),
-                    graph.op("Mul", cols, graph.const(np.sin(edges).reshape(-1, 1, 1), "sin", np.float64)))
+    past = graph.op(
+        "Sub",
+        graph.op("Mul", rows, graph.const(np.cos(edges).reshape(-1, 1, 1), "cos", np.float64)),
+        graph.op("Mul", cols, graph.const(np.sin(edges).reshape(-1, 1, 1), "sin", np.float64)),
+    )
     at_or_past = graph.op("Cast", graph.op("GreaterOrEqual", past, zero), to=TensorProto.INT64)
     return graph.op("ReduceSum", at_or_past, graph.ints([1], "axes"), keepdims=1)
 
@@ -89,8 +96,13 @@ def _blocks(graph, hist: str, block: int, n_blocks_row: int, n_blocks_col: int) 
     parts = []
     for row in range(block):
         for col in range(block):
-            part = graph.op("Slice", hist, graph.ints([row, col], "starts"),
-                            graph.ints([row + n_blocks_row, col + n_blocks_col], "ends"), graph.ints([2, 3], "axes"))
+            part = graph.op(
+                "Slice",
+                hist,
+                graph.ints([row, col], "starts"),
+                graph.ints([row + n_blocks_row, col + n_blocks_col], "ends"),
+                graph.ints([2, 3], "axes"),
+            )
             parts.append(graph.op("Transpose", part, perm=[0, 2, 3, 1]))
     return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=-1)
 
@@ -102,7 +114,7 @@ def _l1(graph, blocks: str) -> str:
 
 def _l2(graph, blocks: str) -> str:
     squares = graph.op("ReduceSumSquare", blocks, axes=[-1], keepdims=1)
-    norm = graph.op("Sqrt", graph.op("Add", squares, graph.const(_EPS ** 2, "eps2")))
+    norm = graph.op("Sqrt", graph.op("Add", squares, graph.const(_EPS**2, "eps2")))
     return graph.op("Mul", blocks, graph.op("Reciprocal", norm))
 
 
@@ -111,6 +123,10 @@ def _l2_hys(graph, blocks: str) -> str:
 
 
 #: Block normalizations by ``hog.BLOCK_NORMS`` name: ``(graph, blocks) -> normalized blocks``.
-NORM_NODES = {"L2-Hys": _l2_hys, "L2": _l2, "L1": _l1,
-              "L1-sqrt": lambda graph, blocks: graph.op("Sqrt", _l1(graph, blocks)),
-              "none": lambda graph, blocks: blocks}
+NORM_NODES = {
+    "L2-Hys": _l2_hys,
+    "L2": _l2,
+    "L1": _l1,
+    "L1-sqrt": lambda graph, blocks: graph.op("Sqrt", _l1(graph, blocks)),
+    "none": lambda graph, blocks: blocks,
+}

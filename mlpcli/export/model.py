@@ -26,8 +26,10 @@ from .graph import Graph, make_model
 from .network import network_nodes
 
 #: The resize mlpcli applies before a model sees an image (see ``data.images``).
-RESIZE = ("Pillow Image.resize((width, height), Image.Resampling.BILINEAR) of the RGB image turned "
-          "upright by its EXIF orientation; aspect ratio not kept, no crop")
+RESIZE = (
+    "Pillow Image.resize((width, height), Image.Resampling.BILINEAR) of the RGB image turned "
+    "upright by its EXIF orientation; aspect ratio not kept, no crop"
+)
 
 
 def build_model(model, input: str = "images"):
@@ -48,8 +50,10 @@ def build_model(model, input: str = "images"):
         source = helper.make_tensor_value_info("features", graph.float_type(), ["n_images", n_features])
         features = "features"
     _probabilities(graph, features, members)
-    outputs = [helper.make_tensor_value_info("probabilities", graph.float_type(), ["n_images", len(model.class_names)]),
-               helper.make_tensor_value_info("predicted", TensorProto.INT64, ["n_images"])]
+    outputs = [
+        helper.make_tensor_value_info("probabilities", graph.float_type(), ["n_images", len(model.class_names)]),
+        helper.make_tensor_value_info("predicted", TensorProto.INT64, ["n_images"]),
+    ]
     graph.op("ArgMax", "probabilities", name="predicted", axis=1, keepdims=0)
     return make_model(graph, [source], outputs, _metadata(model), doc=__doc__.split("\n\n")[0])
 
@@ -59,11 +63,15 @@ def _feature_nodes(graph, images: str, model) -> str:
     height, width = model.image_size
     missing = [f.name for f in model.features if f.name not in FEATURE_NODES]
     if missing:
-        raise ArtifactError(f"cannot export the feature extractor(s) {', '.join(missing)} as ONNX "
-                            f"operators (exportable: {', '.join(FEATURE_NODES)}); export with "
-                            f"--input features to start the graph at the feature vector")
-    parts = [FEATURE_NODES[f.name](graph, images, height, width, f.params, state)
-             for f, state in zip(model.features, model.states)]
+        raise ArtifactError(
+            f"cannot export the feature extractor(s) {', '.join(missing)} as ONNX "
+            f"operators (exportable: {', '.join(FEATURE_NODES)}); export with "
+            f"--input features to start the graph at the feature vector"
+        )
+    parts = [
+        FEATURE_NODES[f.name](graph, images, height, width, f.params, state)
+        for f, state in zip(model.features, model.states)
+    ]
     return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=1)
 
 
@@ -85,6 +93,10 @@ def _probabilities(graph, features: str, members) -> str:
 
 def _metadata(model) -> dict:
     height, width = model.image_size
-    return {"classes": json.dumps(list(model.class_names)), "image_size": json.dumps([height, width]),
-            "features": json.dumps([{"name": f.name, **f.params} for f in model.features]),
-            "resize": RESIZE, "mlpcli_version": __version__}
+    return {
+        "classes": json.dumps(list(model.class_names)),
+        "image_size": json.dumps([height, width]),
+        "features": json.dumps([{"name": f.name, **f.params} for f in model.features]),
+        "resize": RESIZE,
+        "mlpcli_version": __version__,
+    }

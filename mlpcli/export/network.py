@@ -48,8 +48,10 @@ def _layer_nodes(graph, x: str, layer, norm) -> str:
     if kind in FOLDING:
         return FOLDING[kind](graph, x, layer, norm)
     if kind not in SHAPING:
-        raise ArtifactError(f"cannot export a {kind} layer to ONNX: no conversion for it "
-                            f"(known: {', '.join([*FOLDING, *SHAPING, *ACTIVATION_OPS, 'Dropout'])})")
+        raise ArtifactError(
+            f"cannot export a {kind} layer to ONNX: no conversion for it "
+            f"(known: {', '.join([*FOLDING, *SHAPING, *ACTIVATION_OPS, 'Dropout'])})"
+        )
     return SHAPING[kind](graph, x, layer)
 
 
@@ -82,8 +84,15 @@ def _conv(graph, x, layer, norm) -> str:
     """Channels-first Conv; mlpcli's W (k, k, in, filters) is ONNX's (filters, in, k, k)."""
     weights, bias = _folded(layer.params["W"], layer.params.get("b"), norm)
     pads = [layer.padding] * 4
-    return graph.op("Conv", x, graph.const(weights.transpose(3, 2, 0, 1), "conv_W"), graph.const(bias, "conv_b"),
-                    kernel_shape=[layer.kernel] * 2, strides=[layer.stride] * 2, pads=pads)
+    return graph.op(
+        "Conv",
+        x,
+        graph.const(weights.transpose(3, 2, 0, 1), "conv_W"),
+        graph.const(bias, "conv_b"),
+        kernel_shape=[layer.kernel] * 2,
+        strides=[layer.stride] * 2,
+        pads=pads,
+    )
 
 
 def _batchnorm(graph, x, layer) -> str:

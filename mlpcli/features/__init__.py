@@ -62,48 +62,72 @@ _BOW_DOC = (
     "vocabulary is fitted on the training rows only (train: the rows outside the validation split; "
     "kfold and search: all rows outside `kfold.holdout`), so validation images never change it, and "
     "labels are never used. It is saved in the model bundle. Features: 4 * words (quadrants) or "
-    "words (global). Fitting draws from the run's seed, so the vocabulary is reproducible")
+    "words (global). Fitting draws from the run's seed, so the vocabulary is reproducible"
+)
 _BOW_PARAM_DOCS = {
     "patch": "side of the square patches (the words) in pixels",
     "stride": "pixels between the patches an image is encoded from",
     "words": "size of the vocabulary (k-means clusters)",
     "whiten": "ZCA-whiten the normalized patches (with a small regularizer) before k-means",
     "encoding": "triangle: f_k = max(0, mean_j(d_j) - d_k) over the distances d to the words; hard: "
-                "1 for the nearest word only (the classic bag of words)",
+    "1 for the nearest word only (the classic bag of words)",
     "pooling": "quadrants: codes summed over the four image quadrants (4 * words features); global: "
-               "over the whole image",
+    "over the whole image",
     "sample_patches": "random training patches the vocabulary is fitted on; capped (with a warning) at the "
-                      "patches the training images hold and at 256 MB of patches",
+    "patches the training images hold and at 256 MB of patches",
     "kmeans_iterations": "most k-means (Lloyd) iterations",
     "kmeans_tol": "k-means stops when an iteration lowers the inertia by less than this fraction",
 }
 
 
 FEATURES = {
-    "raw": FeatureKind(raw.extract, raw.n_features, {}, {},
-                       "the pixels themselves, scaled to [0, 1], flattened in (row, col, channel) order"),
+    "raw": FeatureKind(
+        raw.extract,
+        raw.n_features,
+        {},
+        {},
+        "the pixels themselves, scaled to [0, 1], flattened in (row, col, channel) order",
+    ),
     "color_hist": FeatureKind(
-        color_hist.extract, color_hist.n_features,
+        color_hist.extract,
+        color_hist.n_features,
         {"space": "hsv", "bins": 10},
         {"space": checks.one_of(color_hist.SPACES), "bins": checks.integer(1)},
-        "the share of the image's pixels in each hue bin (hsv) or RGB cube cell (rgb); ignores where "
-        "pixels are",
-        {"space": "hsv: a histogram of hue (bins values); rgb: a joint histogram of red, green and blue "
-                  "(bins ** 3 values)",
-         "bins": "bins per channel"}),
+        "the share of the image's pixels in each hue bin (hsv) or RGB cube cell (rgb); ignores where pixels are",
+        {
+            "space": "hsv: a histogram of hue (bins values); rgb: a joint histogram of red, green and blue "
+            "(bins ** 3 values)",
+            "bins": "bins per channel",
+        },
+    ),
     "hog": FeatureKind(
-        hog.extract, hog.n_features,
+        hog.extract,
+        hog.n_features,
         {"orientations": 9, "cell": 8, "block": 2, "block_norm": "L2-Hys"},
-        {"orientations": checks.integer(1), "cell": checks.integer(1), "block": checks.integer(1),
-         "block_norm": checks.one_of(hog.BLOCK_NORMS)},
+        {
+            "orientations": checks.integer(1),
+            "cell": checks.integer(1),
+            "block": checks.integer(1),
+            "block_norm": checks.one_of(hog.BLOCK_NORMS),
+        },
         "histogram of oriented gradients (Dalal & Triggs) of the grayscale image, as scikit-image's hog",
-        {"orientations": "gradient-direction bins over 0-180 degrees",
-         "cell": "side of a square cell in pixels; each cell gets one histogram",
-         "block": "side of a square block in cells; histograms are normalized per block",
-         "block_norm": "how each block is normalized (none: not at all)"}),
+        {
+            "orientations": "gradient-direction bins over 0-180 degrees",
+            "cell": "side of a square cell in pixels; each cell gets one histogram",
+            "block": "side of a square block in cells; histograms are normalized per block",
+            "block_norm": "how each block is normalized (none: not at all)",
+        },
+    ),
     "bow": FeatureKind(
-        _bow_extract, bow.n_features, dict(bow.DEFAULTS), bow.PARAM_CHECKS,
-        _BOW_DOC, _BOW_PARAM_DOCS, fit=bow.fit, state_shapes=bow.state_shapes),
+        _bow_extract,
+        bow.n_features,
+        dict(bow.DEFAULTS),
+        bow.PARAM_CHECKS,
+        _BOW_DOC,
+        _BOW_PARAM_DOCS,
+        fit=bow.fit,
+        state_shapes=bow.state_shapes,
+    ),
 }
 
 

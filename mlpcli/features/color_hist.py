@@ -77,7 +77,7 @@ def _bin_codes(images: np.ndarray, space: str, bins: int) -> tuple[np.ndarray, i
     levels = _channel_planes(images, np.int64) * bins
     levels >>= 8  # floor(level * bins / 256), without an integer division
     red, green, blue = levels
-    return (red * bins + green) * bins + blue, bins ** 3
+    return (red * bins + green) * bins + blue, bins**3
 
 
 def color_hist(images: np.ndarray, space: str = "hsv", bins: int = 10, dtype="float32") -> np.ndarray:
@@ -104,7 +104,7 @@ def color_hist(images: np.ndarray, space: str = "hsv", bins: int = 10, dtype="fl
 def n_features(height: int, width: int, *, space: str = "hsv", bins: int = 10) -> int:
     """``bins`` for ``hsv``, ``bins ** 3`` for ``rgb``; independent of the image size."""
     _check_params(space, bins)
-    return bins if space == "hsv" else bins ** 3
+    return bins if space == "hsv" else bins**3
 
 
 def extract(images: np.ndarray, *, dtype="float32", space: str = "hsv", bins: int = 10) -> np.ndarray:
@@ -115,5 +115,5 @@ def extract(images: np.ndarray, *, dtype="float32", space: str = "hsv", bins: in
     out = np.empty((n_images, n_features(height, width, space=space, bins=bins)), dtype=dtype)
     chunk = max(1, _CHUNK_PIXELS // max(1, height * width))
     for start in range(0, n_images, chunk):
-        out[start:start + chunk] = color_hist(images[start:start + chunk], space, bins, dtype)
+        out[start : start + chunk] = color_hist(images[start : start + chunk], space, bins, dtype)
     return out

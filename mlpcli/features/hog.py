@@ -86,7 +86,8 @@ def _cell_grid(height: int, width: int, cell: int, block: int) -> tuple[int, int
         raise ValueError(
             f"image of {height}x{width} pixels is too small for hog with cell={cell}, block={block}: "
             f"it needs at least {side}x{side} pixels (cell * block per side); "
-            "lower cell or block, or use larger images")
+            "lower cell or block, or use larger images"
+        )
     return n_cells_row, n_cells_col
 
 
@@ -109,8 +110,8 @@ def _gradients(gray: np.ndarray):
     g_row, g_col = np.empty_like(gray), np.empty_like(gray)
     # One subtraction over the flattened batch is much faster than per-axis slicing; what it
     # computes across an image's edge (wrapping into the next row or image) is overwritten below.
-    np.subtract(flat[2 * width:], flat[:-2 * width], out=g_row.reshape(-1)[width:len(flat) - width])
-    np.subtract(flat[2:], flat[:-2], out=g_col.reshape(-1)[1:len(flat) - 1])
+    np.subtract(flat[2 * width :], flat[: -2 * width], out=g_row.reshape(-1)[width : len(flat) - width])
+    np.subtract(flat[2:], flat[:-2], out=g_col.reshape(-1)[1 : len(flat) - 1])
     g_row[:, 0], g_row[:, -1], g_col[:, :, 0], g_col[:, :, -1] = 0, 0, 0, 0
     return g_row, g_col
 
@@ -198,11 +199,12 @@ def _cell_histograms(magnitude, slots, orientations: int, cell: int) -> np.ndarr
     n_slots = 2 * orientations + 2
     # One bincount over (image, cell, slot) codes replaces a Python loop over images and cells.
     slots += _cell_codes(n_images, height, width, cell, n_slots)
-    sums = np.bincount(slots.reshape(-1), weights=magnitude.reshape(-1),
-                       minlength=n_images * (n_cells_row * n_cells_col + 1) * n_slots)
+    sums = np.bincount(
+        slots.reshape(-1), weights=magnitude.reshape(-1), minlength=n_images * (n_cells_row * n_cells_col + 1) * n_slots
+    )
     sums = sums.reshape(n_images, -1, n_slots)[:, :-1].reshape(n_images, n_cells_row, n_cells_col, n_slots)
     # Fold signed angles onto unsigned bins: slots o and o + n are bin o, slot 2n is bin 0.
-    hist = sums[..., :orientations] + sums[..., orientations:2 * orientations]
+    hist = sums[..., :orientations] + sums[..., orientations : 2 * orientations]
     hist[..., 0] += sums[..., 2 * orientations]
     return (hist / (cell * cell)).astype(magnitude.dtype, copy=False)
 
@@ -216,7 +218,7 @@ def _normalize_blocks(hist: np.ndarray, block: int, block_norm: str) -> np.ndarr
     blocks = np.empty((n_images, n_blocks_row, n_blocks_col, block, block, orientations), hist.dtype)
     for row in range(block):
         for col in range(block):
-            blocks[:, :, :, row, col] = hist[:, row:row + n_blocks_row, col:col + n_blocks_col]
+            blocks[:, :, :, row, col] = hist[:, row : row + n_blocks_row, col : col + n_blocks_col]
     return BLOCK_NORMS[block_norm](blocks.reshape(n_images, n_blocks_row, n_blocks_col, -1))
 
 
@@ -238,8 +240,9 @@ def _chunks(n_images: int, height: int, width: int):
     return (slice(start, start + step) for start in range(0, n_images, step))
 
 
-def hog(gray: np.ndarray, orientations: int = 9, cell: int = 8, block: int = 2,
-        block_norm: str = "L2-Hys") -> np.ndarray:
+def hog(
+    gray: np.ndarray, orientations: int = 9, cell: int = 8, block: int = 2, block_norm: str = "L2-Hys"
+) -> np.ndarray:
     """gray (n_images, height, width) float32 or float64 -> (n_images, n_features), same dtype.
 
     ``n_features = hog_length(height, width, orientations, cell, block)``; see the module
@@ -247,34 +250,54 @@ def hog(gray: np.ndarray, orientations: int = 9, cell: int = 8, block: int = 2,
     """
     gray = np.asarray(gray)
     if gray.ndim != 3 or gray.dtype not in (np.float32, np.float64):
-        raise ValueError("hog expects gray images (n_images, height, width) of float32 or float64; "
-                         f"got shape {gray.shape} {gray.dtype} (convert with rgb_to_gray)")
+        raise ValueError(
+            "hog expects gray images (n_images, height, width) of float32 or float64; "
+            f"got shape {gray.shape} {gray.dtype} (convert with rgb_to_gray)"
+        )
     if not np.isfinite(gray).all():
         raise ValueError("hog input contains NaN or infinite values; clean or clip the images first")
-    out = np.empty((len(gray), n_features(*gray.shape[1:], orientations=orientations, cell=cell,
-                                          block=block, block_norm=block_norm)), dtype=gray.dtype)
+    out = np.empty(
+        (
+            len(gray),
+            n_features(*gray.shape[1:], orientations=orientations, cell=cell, block=block, block_norm=block_norm),
+        ),
+        dtype=gray.dtype,
+    )
     for part in _chunks(*gray.shape):
         out[part] = _hog_chunk(np.ascontiguousarray(gray[part]), orientations, cell, block, block_norm)
     return out
 
 
-def n_features(height: int, width: int, *, orientations: int = 9, cell: int = 8, block: int = 2,
-               block_norm: str = "L2-Hys") -> int:
+def n_features(
+    height: int, width: int, *, orientations: int = 9, cell: int = 8, block: int = 2, block_norm: str = "L2-Hys"
+) -> int:
     """Output length of ``extract`` for ``height x width`` images (``block_norm`` does not change it)."""
     _check_params(orientations, cell, block, block_norm)
     return hog_length(height, width, orientations, cell, block)
 
 
-def extract(images: np.ndarray, *, dtype="float32", orientations: int = 9, cell: int = 8,
-            block: int = 2, block_norm: str = "L2-Hys") -> np.ndarray:
+def extract(
+    images: np.ndarray,
+    *,
+    dtype="float32",
+    orientations: int = 9,
+    cell: int = 8,
+    block: int = 2,
+    block_norm: str = "L2-Hys",
+) -> np.ndarray:
     """images (n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``:
     ``hog(rgb_to_gray(images, dtype), ...)``, converted chunk by chunk."""
     images = check_images(images)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"hog dtype must be float32 or float64; got {dtype}")
-    out = np.empty((len(images), n_features(*images.shape[1:3], orientations=orientations, cell=cell,
-                                            block=block, block_norm=block_norm)), dtype=dtype)
+    out = np.empty(
+        (
+            len(images),
+            n_features(*images.shape[1:3], orientations=orientations, cell=cell, block=block, block_norm=block_norm),
+        ),
+        dtype=dtype,
+    )
     for part in _chunks(*images.shape[:3]):
         out[part] = _hog_chunk(rgb_to_gray(images[part], dtype), orientations, cell, block, block_norm)
     return out

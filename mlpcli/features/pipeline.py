@@ -72,24 +72,8 @@ def cached_fit(dataset, rows: np.ndarray, features, seed: int, cache_dir: str | 
 
     if cache_dir is None or dataset.fingerprint is None:
         return fit()
-    description = {"data": dataset.fingerprint, "seed": seed, "version": CACHE_VERSION,
-                   "rows": hashlib.sha256(np.asarray(rows, np.int64).tobytes()).hexdigest(),
-                   "features": [{"name": f.name, **f.params} for f in features]}
-    key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
-    path = Path(cache_dir) / f"fitted-{key}.npz"
-    expected = {f"{index}/{name}": tuple(shape) for index, f in enumerate(features)
-                for name, shape in FEATURES[f.name].state_shapes_of(f.params).items()}
-
-    def read(file: Path) -> tuple | None:
-        with np.load(file, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-        if {name: a.shape for name, a in arrays.items()} != expected or \
-                any(a.dtype != np.float32 for a in arrays.values()):
-            return None
-        return tuple({name.split("/", 1)[1]: a for name, a in arrays.items() if name.startswith(f"{index}/")}
-                     if FEATURES[f.name].fitted else None for index, f in enumerate(features))
-
-    states = cache.load(path, read, "fitted features")
+    path = _fitted_path(dataset.fingerprint, rows, features, seed, cache_dir)
+    states = cache.load(path, lambda file: _read_states(file, features), "fitted features")
     if states is not None:
         log.info("features: fitted states loaded from cache %s", path)
         return states
@@ -97,6 +81,39 @@ def cached_fit(dataset, rows: np.ndarray, features, seed: int, cache_dir: str | 
     arrays = {f"{index}/{name}": value for index, state in enumerate(states) for name, value in (state or {}).items()}
     cache.store(path, lambda file: atomic_save_npz(file, arrays), "fitted features")
     return states
+
+
+def _fitted_path(fingerprint: str, rows: np.ndarray, features, seed: int, cache_dir: str) -> Path:
+    """The cache file of the states fitted on these rows of this data, with this seed and these features."""
+    description = {
+        "data": fingerprint,
+        "seed": seed,
+        "version": CACHE_VERSION,
+        "rows": hashlib.sha256(np.asarray(rows, np.int64).tobytes()).hexdigest(),
+        "features": [{"name": f.name, **f.params} for f in features],
+    }
+    key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
+    return Path(cache_dir) / f"fitted-{key}.npz"
+
+
+def _read_states(file: Path, features) -> tuple | None:
+    """The fitted states stored in ``file`` (one dict or None per feature), or None if they do not
+    have the shapes and dtype that ``features`` make."""
+    expected = {
+        f"{index}/{name}": tuple(shape)
+        for index, f in enumerate(features)
+        for name, shape in FEATURES[f.name].state_shapes_of(f.params).items()
+    }
+    with np.load(file, allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    if {name: a.shape for name, a in arrays.items()} != expected or any(a.dtype != np.float32 for a in arrays.values()):
+        return None
+    return tuple(
+        {name.split("/", 1)[1]: a for name, a in arrays.items() if name.startswith(f"{index}/")}
+        if FEATURES[f.name].fitted
+        else None
+        for index, f in enumerate(features)
+    )
 
 
 def no_states(features) -> tuple:
@@ -113,8 +130,15 @@ def chunk_images(height: int, width: int, n_features: int, dtype) -> int:
     return max(1, CHUNK_BYTES // per_image)
 
 
-def extract_features(images: ImageRows, features, dtype="float32", progress: bool = True,
-                     states=None, out: np.ndarray | None = None, mapper=None) -> np.ndarray:
+def extract_features(
+    images: ImageRows,
+    features,
+    dtype="float32",
+    progress: bool = True,
+    states=None,
+    out: np.ndarray | None = None,
+    mapper=None,
+) -> np.ndarray:
     """(n_images, height, width, 3) uint8 -> (n_images, n_features) of ``dtype``, written into
     ``out`` if given (e.g. a memory-mapped file: then only the chunks being worked on are in
     memory, whatever the number of images).
@@ -138,12 +162,14 @@ def extract_features(images: ImageRows, features, dtype="float32", progress: boo
         return X
     lock = threading.Lock()
     with bar(n, "features", unit="img") if progress and n > size else bar(0, "") as progress_bar:
+
         def extract_chunk(index: int) -> None:
             start = index * size
-            chunk = np.asarray(images[start:start + size])
-            extract_into(chunk, features, states, dtype, bounds, X[start:start + len(chunk)])
+            chunk = np.asarray(images[start : start + size])
+            extract_into(chunk, features, states, dtype, bounds, X[start : start + len(chunk)])
             with lock:
                 progress_bar.update(len(chunk))
+
         n_chunks = -(-n // size)
         if any(FEATURES[f.name].fitted for f in features):  # bow encodes on its own threads
             for index in range(n_chunks):
@@ -175,14 +201,21 @@ def state_digest(state: dict | None) -> str | None:
 
 def cache_key(fingerprint: str, features, dtype, states=None) -> str:
     states = (None,) * len(features) if states is None else states
-    description = {"data": fingerprint, "dtype": np.dtype(dtype).name, "version": CACHE_VERSION,
-                   "features": [{"name": f.name, **f.params, **({"state": state_digest(s)} if s is not None else {})}
-                                for f, s in zip(features, states)]}
+    description = {
+        "data": fingerprint,
+        "dtype": np.dtype(dtype).name,
+        "version": CACHE_VERSION,
+        "features": [
+            {"name": f.name, **f.params, **({"state": state_digest(s)} if s is not None else {})}
+            for f, s in zip(features, states)
+        ],
+    }
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def cached_features(dataset, features, dtype="float32", cache_dir: str | None = ".mlpcli-cache",
-                    states=None, mapper=None) -> np.ndarray:
+def cached_features(
+    dataset, features, dtype="float32", cache_dir: str | None = ".mlpcli-cache", states=None, mapper=None
+) -> np.ndarray:
     """``extract_features`` for a Dataset into a memory-mapped ``.npy`` (read-only), reusing the
     matrix saved by an earlier run on the same data (by fingerprint) with the same parameters and
     fitted states. ``cache_dir=None`` bypasses the cache (the matrix goes to a scratch file); a
@@ -199,8 +232,10 @@ def cached_features(dataset, features, dtype="float32", cache_dir: str | None = 
             log.info("features: loaded from cache %s", path)
             return X
     started = time.perf_counter()
+
     def fill(out: np.ndarray) -> None:
         extract_features(dataset.images, features, dtype, states=states, out=out, mapper=mapper)
+
     X = cache.mapped_array(path, shape, dtype, fill, "features")
     log.info("features: extracted %d x %d in %.1f s", *X.shape, time.perf_counter() - started)
     return X

@@ -55,7 +55,7 @@ def extract_shard(images: np.ndarray, features, states: tuple, dtype, chunk: int
     bounds = np.cumsum([0, *feature_widths(features, height, width)])
     X = np.empty((n, bounds[-1]), dtype=dtype)
     for start in range(0, n, chunk):
-        extract_into(images[start:start + chunk], features, states, dtype, bounds, X[start:start + chunk])
+        extract_into(images[start : start + chunk], features, states, dtype, bounds, X[start : start + chunk])
     return X
 
 

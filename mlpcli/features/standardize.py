@@ -32,7 +32,7 @@ class Standardizer:
         total = np.zeros(X.shape[1])
         total_sq = np.zeros(X.shape[1])
         for start in range(0, rows.size, chunk):
-            block = X[rows[start:start + chunk]].astype(np.float64)
+            block = X[rows[start : start + chunk]].astype(np.float64)
             total += block.sum(axis=0)
             total_sq += np.einsum("ij,ij->j", block, block)
         mean = total / rows.size
@@ -58,7 +58,7 @@ class Standardizer:
 
         def block(start: int, stop: int) -> None:
             for first in range(start, stop, rows_per_block):
-                part = X[first:min(stop, first + rows_per_block)]
+                part = X[first : min(stop, first + rows_per_block)]
                 self.transform(part, out=part)
 
         parallel.for_rows(block, len(X), X.size)
@@ -85,11 +85,13 @@ def check_finite(X: np.ndarray, where: str, chunk: int = 4096) -> None:
     """
     n_bad, first = 0, None
     for start in range(0, len(X), chunk):
-        bad = ~np.isfinite(X[start:start + chunk]).all(axis=1)
+        bad = ~np.isfinite(X[start : start + chunk]).all(axis=1)
         if bad.any():
             n_bad += int(np.count_nonzero(bad))
             first = start + int(np.argmax(bad)) if first is None else first
     if n_bad:
         column = int(np.argmax(~np.isfinite(X[first])))
-        raise DataError(f"{where}: {n_bad} sample(s) have non-finite values (NaN or infinity), the first "
-                        f"is sample {first} at feature {column} ({X[first, column]}); fix or remove them")
+        raise DataError(
+            f"{where}: {n_bad} sample(s) have non-finite values (NaN or infinity), the first "
+            f"is sample {first} at feature {column} ({X[first, column]}); fix or remove them"
+        )

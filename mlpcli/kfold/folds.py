@@ -12,8 +12,7 @@ import numpy as np
 from ..errors import ConfigError
 
 
-def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator,
-                     class_names=None) -> list[np.ndarray]:
+def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator, class_names=None) -> list[np.ndarray]:
     """labels (n_samples,) -> k sorted arrays of validation rows that partition all rows.
 
     Each class's rows are shuffled and dealt to the folds in turn, continuing where the previous
@@ -25,8 +24,10 @@ def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator,
     smallest = present[np.argmin(counts[present])]
     if counts[smallest] < k:
         name = class_names[smallest] if class_names is not None else str(smallest)
-        raise ConfigError(f"kfold.k: {k} folds need at least {k} samples per class, but class {name!r} "
-                          f"has {counts[smallest]}; lower --k or add samples")
+        raise ConfigError(
+            f"kfold.k: {k} folds need at least {k} samples per class, but class {name!r} "
+            f"has {counts[smallest]}; lower --k or add samples"
+        )
     assignment = np.empty(len(labels), dtype=np.int64)
     start = 0
     for label in present:
@@ -38,6 +39,10 @@ def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator,
 
 def summarize(fold_accuracies, fold_losses) -> dict:
     accuracies = np.asarray(fold_accuracies, dtype=np.float64)
-    return {"fold_accuracies": accuracies.tolist(), "fold_losses": [float(v) for v in fold_losses],
-            "mean_accuracy": float(accuracies.mean()), "std_accuracy": float(accuracies.std()),
-            "best_fold": int(np.argmax(accuracies)) + 1}
+    return {
+        "fold_accuracies": accuracies.tolist(),
+        "fold_losses": [float(v) for v in fold_losses],
+        "mean_accuracy": float(accuracies.mean()),
+        "std_accuracy": float(accuracies.std()),
+        "best_fold": int(np.argmax(accuracies)) + 1,
+    }

@@ -51,8 +51,9 @@ def plan_kfold(config, k=None, select=None, grid=(), use_cache=True, mapper=None
 
 def kfold_config(config, k=None, select=None):
     """``config`` with ``--k``/``--select`` applied and resolved (seed drawn, data.path absolute)."""
-    kfold = dataclasses.replace(config.kfold, **{key: value for key, value in (("k", k), ("select", select))
-                                                 if value is not None})
+    kfold = dataclasses.replace(
+        config.kfold, **{key: value for key, value in (("k", k), ("select", select)) if value is not None}
+    )
     return resolve(dataclasses.replace(config, kfold=kfold))
 
 
@@ -66,15 +67,22 @@ def plan_configs(config, combos: list[dict], configs: list, use_cache=True, mapp
         # All prepare() reads of a candidate: its seed draws synthetic images and a fitted
         # feature's random stream (bow's k-means), and the augmented copies of fixed features.
         # The fitting rows are the plan's (outside config's kfold.holdout), the same for every candidate.
-        key = (candidate.data, repr(candidate.features), candidate.mode, candidate.model.dtype, candidate.seed,
-               candidate.train.augment)
+        key = (
+            candidate.data,
+            repr(candidate.features),
+            candidate.mode,
+            candidate.model.dtype,
+            candidate.seed,
+            candidate.train.augment,
+        )
         if key not in cache:
             cache[key] = prepare(candidate, use_cache, split="kfold", split_config=config, mapper=mapper)
         prepared.append(cache[key])
     labels = prepared[0].dataset.labels
     rows, holdout = holdout_rows(labels, kfold.holdout, config.seed)
-    fold_positions = stratified_folds(labels[rows], kfold.k, seeding.rng(config.seed, "folds"),
-                                      prepared[0].dataset.class_names)
+    fold_positions = stratified_folds(
+        labels[rows], kfold.k, seeding.rng(config.seed, "folds"), prepared[0].dataset.class_names
+    )
     return Plan(config, configs, combos, prepared, [rows[p] for p in fold_positions], holdout)
 
 
@@ -93,9 +101,12 @@ def train_folds(plan: Plan, dirs: list[list[Path]], placement: Placement = Place
     """
     k = len(plan.folds)
     pool_rows = np.sort(np.concatenate(plan.folds))
-    tasks = [(ci, fi, np.setdiff1d(pool_rows, plan.folds[fi], assume_unique=True))
-             for ci in range(len(plan.configs)) for fi in range(k)
-             if not rundir.is_finished(dirs[ci][fi])]
+    tasks = [
+        (ci, fi, np.setdiff1d(pool_rows, plan.folds[fi], assume_unique=True))
+        for ci in range(len(plan.configs))
+        for fi in range(k)
+        if not rundir.is_finished(dirs[ci][fi])
+    ]
     if not tasks:
         return
     executor: Executor
@@ -115,17 +126,29 @@ def _train_on_executor(plan: Plan, tasks, dirs, executor) -> None:
         shared = {}
         for prepared in plan.prepared:
             if id(prepared) not in shared:
-                shared[id(prepared)] = (executor.share(prepared.X), executor.share(prepared.dataset.labels),
-                                        UnitData.of(prepared))
-        futures = {executor.submit(train_unit, plan.configs[ci], *shared[id(plan.prepared[ci])], train,
-                                   plan.folds[fi], (fi,), f"fold {fi + 1}/{k}",
-                                   checkpoint=dirs[ci][fi] / rundir.CHECKPOINT): (ci, fi) for ci, fi, train in tasks}
+                shared[id(prepared)] = (
+                    executor.share(prepared.X),
+                    executor.share(prepared.dataset.labels),
+                    UnitData.of(prepared),
+                )
+        futures = {
+            executor.submit(
+                train_unit,
+                plan.configs[ci],
+                *shared[id(plan.prepared[ci])],
+                train,
+                plan.folds[fi],
+                (fi,),
+                f"fold {fi + 1}/{k}",
+                checkpoint=dirs[ci][fi] / rundir.CHECKPOINT,
+            ): (ci, fi)
+            for ci, fi, train in tasks
+        }
         done = 0
         try:
             for future in executor.as_completed(list(futures)):
                 ci, fi = futures[future]
-                _save_unit(plan.configs[ci], shared[id(plan.prepared[ci])][2], unit_result(future).value,
-                           dirs[ci][fi])
+                _save_unit(plan.configs[ci], shared[id(plan.prepared[ci])][2], unit_result(future).value, dirs[ci][fi])
                 done += 1
         except KeyboardInterrupt:
             raise Interrupted(f"stopped {len(tasks) - done} unfinished fold(s) on {executor.name}") from None

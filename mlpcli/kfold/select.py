@@ -39,8 +39,10 @@ def evaluate_folds(prepared, folds: list[np.ndarray], fold_models: list) -> dict
         for rows, (predictor, _) in zip(folds, fold_models):
             oof[rows] = predictor.predict_proba_features(X, rows)
     rows = np.sort(np.concatenate(folds))
-    summary = summarize([metrics["val"]["accuracy"] for _, metrics in fold_models],
-                        [metrics["val"]["loss"] for _, metrics in fold_models])
+    summary = summarize(
+        [metrics["val"]["accuracy"] for _, metrics in fold_models],
+        [metrics["val"]["loss"] for _, metrics in fold_models],
+    )
     summary["oof_accuracy"] = accuracy(y[rows], oof[rows].argmax(axis=1))
     # Every validated row once, by the fold that did not train on it: the run's confusion.
     summary["class_names"] = list(prepared.dataset.class_names)
@@ -58,8 +60,11 @@ def holdout_scores(plan, prepared, fold_models: list, best_fold: int) -> dict | 
     with unit_threads():
         ensemble = _holdout_proba(FoldEnsemble([predictor for predictor, _ in fold_models]), X, rows, mirrored)
         single = _holdout_proba(fold_models[best_fold - 1][0], X, rows, mirrored)
-    return {"n": int(len(y)), "ensemble_accuracy": accuracy(y, ensemble.argmax(axis=1)),
-            "best_fold_accuracy": accuracy(y, single.argmax(axis=1))}
+    return {
+        "n": int(len(y)),
+        "ensemble_accuracy": accuracy(y, ensemble.argmax(axis=1)),
+        "best_fold_accuracy": accuracy(y, single.argmax(axis=1)),
+    }
 
 
 def _holdout_proba(model, X, rows, mirrored) -> np.ndarray:
@@ -74,15 +79,19 @@ def select(plan, trained: list[list]) -> tuple[int, dict, np.ndarray]:
     results = [evaluate_folds(prepared, plan.folds, models) for prepared, models in zip(plan.prepared, trained)]
     best = max(range(len(results)), key=lambda i: results[i]["summary"]["mean_accuracy"])
     config = plan.configs[best]
-    summary = {"k": config.kfold.k, "select": config.kfold.select, **results[best]["summary"],
-               "mlpcli_version": __version__, "data_fingerprint": plan.prepared[best].dataset.fingerprint}
+    summary = {
+        "k": config.kfold.k,
+        "select": config.kfold.select,
+        **results[best]["summary"],
+        "mlpcli_version": __version__,
+        "data_fingerprint": plan.prepared[best].dataset.fingerprint,
+    }
     summary["holdout"] = holdout_scores(plan, plan.prepared[best], trained[best], summary["best_fold"])
     if len(plan.combos) > 1:
         summary["best_params"] = plan.combos[best]
         summary["best_combo"] = best + 1
         keys = ("mean_accuracy", "std_accuracy", "oof_accuracy", "fold_accuracies")
-        rows = [{"params": combo, **{key: r["summary"][key] for key in keys}}
-                for combo, r in zip(plan.combos, results)]
+        rows = [{"params": combo, **{key: r["summary"][key] for key in keys}} for combo, r in zip(plan.combos, results)]
         summary["grid"] = sorted(rows, key=lambda row: -row["mean_accuracy"])
     return best, summary, results[best]["oof"]
 

@@ -18,14 +18,14 @@ from .extractor import EXTRACTOR_INITS, Flatten, ImageReshape, build_extractor
 from .init import AUTO_INIT, INITS
 from .layers import DTYPES, LAYERS, Layer, Linear, register
 from .losses import (
-                     LOSSES,
-                     SOFT_LOSSES,
-                     smoothed_targets,
-                     soft_cross_entropy,
-                     soft_squared_error,
-                     softmax,
-                     softmax_cross_entropy,
-                     squared_error,
+    LOSSES,
+    SOFT_LOSSES,
+    smoothed_targets,
+    soft_cross_entropy,
+    soft_squared_error,
+    softmax,
+    softmax_cross_entropy,
+    squared_error,
 )
 from .network import Sequential, build_mlp, mlp_layers
 from .optim import OPTIMIZERS, SGD, Adam, AdamW, Optimizer

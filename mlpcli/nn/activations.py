@@ -39,6 +39,7 @@ class ReLU(_Activation):
 
         def chunk(start, stop):  # the mask of each chunk is made and used while in cache
             np.multiply(dout[start:stop], self._out[start:stop] > 0, out=dx[start:stop])
+
         parallel.for_rows(chunk, len(dout), dout.size)
         return dx
 

@@ -39,8 +39,9 @@ class BatchNorm(Layer):
     def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5, dtype="float32") -> None:
         super().__init__()
         if int(n_features) < 1 or not 0 < momentum <= 1 or not eps > 0:
-            raise ValueError(f"BatchNorm needs n_features >= 1, momentum in (0, 1] and eps > 0, "
-                             f"got {n_features}, {momentum}, {eps}")
+            raise ValueError(
+                f"BatchNorm needs n_features >= 1, momentum in (0, 1] and eps > 0, got {n_features}, {momentum}, {eps}"
+            )
         self.n_features, self.momentum, self.eps = int(n_features), float(momentum), float(eps)
         self.dtype = np.dtype(dtype)
         self.params["gamma"] = np.ones(self.n_features, self.dtype)
@@ -62,8 +63,10 @@ class BatchNorm(Layer):
             shift = self.params["beta"] - self.buffers["running_mean"] * scale
             return (rows * scale + shift).reshape(x.shape)
         if len(rows) < 2:
-            raise ValueError("BatchNorm needs at least 2 values per feature in a training batch, got 1; "
-                             "use a larger batch, or drop a last batch of one sample")
+            raise ValueError(
+                "BatchNorm needs at least 2 values per feature in a training batch, got 1; "
+                "use a larger batch, or drop a last batch of one sample"
+            )
         n, wide = len(rows), _wide(rows)
         parts, tile = _parts(wide), wide.shape[1] // self.n_features
         mean = self._column_sums(parts, wide, lambda start, stop, scratch: wide[start:stop]) / n
@@ -72,6 +75,7 @@ class BatchNorm(Layer):
         def squared_deviations(start, stop, scratch):
             np.subtract(wide[start:stop], wide_mean, out=scratch)
             return np.square(scratch, out=scratch)
+
         var = self._column_sums(parts, wide, squared_deviations) / n
         self._update_running(mean, var, n)
         self._inv_std = (1 / np.sqrt(var + self.eps)).astype(self.dtype)
@@ -90,12 +94,13 @@ class BatchNorm(Layer):
         x, wide_mean, inv_std = self._x, self._mean, self._inv_std
         wide, n = dout.reshape(x.shape), dout.size // self.n_features
         parts, tile = _parts(wide), wide.shape[1] // self.n_features
-        mean = wide_mean[:self.n_features]
+        mean = wide_mean[: self.n_features]
         self.grads["beta"][...] = self._column_sums(parts, wide, lambda start, stop, scratch: wide[start:stop])
 
         def centered_products(start, stop, scratch):
             np.subtract(x[start:stop], wide_mean, out=scratch)
             return np.multiply(scratch, wide[start:stop], out=scratch)
+
         self.grads["gamma"][...] = self._column_sums(parts, wide, centered_products) * inv_std
         self._x = None
         if not self.needs_input_grad:
@@ -108,13 +113,20 @@ class BatchNorm(Layer):
         return dx.reshape(dout.shape)
 
     def spec(self):
-        return {"type": "BatchNorm", "n_features": self.n_features, "momentum": self.momentum,
-                "eps": self.eps, "dtype": self.dtype.name}
+        return {
+            "type": "BatchNorm",
+            "n_features": self.n_features,
+            "momentum": self.momentum,
+            "eps": self.eps,
+            "dtype": self.dtype.name,
+        }
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(shape) not in (1, 3) or shape[-1] != self.n_features:
-            raise ValueError(f"takes rows ({self.n_features},) or images (height, width, {self.n_features}) "
-                             f"but receives {tuple(shape)}")
+            raise ValueError(
+                f"takes rows ({self.n_features},) or images (height, width, {self.n_features}) "
+                f"but receives {tuple(shape)}"
+            )
         return tuple(shape)
 
     @classmethod
@@ -133,7 +145,8 @@ class BatchNorm(Layer):
         def chunk(index):
             start, stop = parts[index]
             block = values(start, stop, self._scratch.like(rows[start:stop]))
-            np.matmul(self._ones[:stop - start], block, out=partial[index])
+            np.matmul(self._ones[: stop - start], block, out=partial[index])
+
         size = max(stop - start for start, stop in parts)
         if len(self._ones) < size or self._ones.dtype != self.dtype:
             self._ones = np.ones(size, self.dtype)
@@ -143,6 +156,7 @@ class BatchNorm(Layer):
 
     def _affine(self, parts, out, x, x_scale, shift, other=None, other_scale=None) -> None:
         """out = x * x_scale + shift [+ other * other_scale], per feature, range by range side by side."""
+
         def chunk(index):
             start, stop = parts[index]
             target = out[start:stop]
@@ -150,6 +164,7 @@ class BatchNorm(Layer):
             target += shift
             if other is not None:
                 target += np.multiply(other[start:stop], other_scale, out=self._scratch.like(target))
+
         parallel.run(chunk, len(parts))
 
     def _update_running(self, mean, var, n) -> None:

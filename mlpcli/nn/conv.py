@@ -40,8 +40,16 @@ class Conv2D(Layer):
 
     decayed = ("W",)
 
-    def __init__(self, in_channels: int, filters: int, kernel: int, stride: int = 1,
-                 padding: int = 0, bias: bool = True, dtype="float32") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        filters: int,
+        kernel: int,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = True,
+        dtype="float32",
+    ) -> None:
         super().__init__()
         self.in_channels, self.filters = _positive("in_channels", in_channels), _positive("filters", filters)
         self.kernel, self.stride = _positive("kernel", kernel), _positive("stride", stride)
@@ -68,8 +76,9 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D expects {self.in_channels} input channels, got {channels}")
         out_height, out_width = self.output_size(height, width)
         if out_height < 1 or out_width < 1:
-            raise ValueError(f"Conv2D kernel {self.kernel} (padding {self.padding}) does not fit "
-                             f"a {height}x{width} image")
+            raise ValueError(
+                f"Conv2D kernel {self.kernel} (padding {self.padding}) does not fit a {height}x{width} image"
+            )
         cols = self._im2col(x, out_height, out_width, reuse=training)
         out = products.matmul(cols, self._weights(with_bias=True))
         self._cols, self._x_shape = (cols, x.shape) if training else (None, None)
@@ -79,7 +88,7 @@ class Conv2D(Layer):
         rows = dout.reshape(-1, self.filters)
         # dW = cols^T dout, as in Linear. The column of ones in cols makes the last row db.
         grads = products.matmul(self._cols.T, rows)
-        n_weights = self.kernel ** 2 * self.in_channels
+        n_weights = self.kernel**2 * self.in_channels
         self.grads["W"].reshape(n_weights, self.filters)[...] = grads[:n_weights]
         if self.bias:
             self.grads["b"][...] = grads[n_weights]
@@ -93,9 +102,16 @@ class Conv2D(Layer):
         return self._col2im(dcols, dout.shape)
 
     def spec(self):
-        return {"type": "Conv2D", "in_channels": self.in_channels, "filters": self.filters,
-                "kernel": self.kernel, "stride": self.stride, "padding": self.padding,
-                "bias": self.bias, "dtype": self.dtype.name}
+        return {
+            "type": "Conv2D",
+            "in_channels": self.in_channels,
+            "filters": self.filters,
+            "kernel": self.kernel,
+            "stride": self.stride,
+            "padding": self.padding,
+            "bias": self.bias,
+            "dtype": self.dtype.name,
+        }
 
     def output_shape(self, shape):
         if len(shape) != 3:
@@ -113,11 +129,11 @@ class Conv2D(Layer):
     def working_values(self, shape):
         """The im2col rows of one image."""
         out_height, out_width = self.output_size(*shape[:2])
-        return out_height * out_width * (self.kernel ** 2 * self.in_channels + self.bias)
+        return out_height * out_width * (self.kernel**2 * self.in_channels + self.bias)
 
     @classmethod
     def n_parameters(cls, in_channels=1, filters=1, kernel=1, bias=True, **kwargs):
-        return kernel ** 2 * in_channels * filters + (filters if bias else 0)
+        return kernel**2 * in_channels * filters + (filters if bias else 0)
 
     def _weights(self, with_bias):
         """W as (k * k * channels, filters); with_bias appends b as a last row."""
@@ -131,7 +147,7 @@ class Conv2D(Layer):
         each saves a pass over the output."""
         padded = self._padded("input", x, self.padding, self.padding)
         windows = _windows(padded, out_height, out_width, self.kernel, self.stride)
-        n_weights = self.kernel ** 2 * self.in_channels
+        n_weights = self.kernel**2 * self.in_channels
         cols = self._cols_memory(len(x) * out_height * out_width, reuse)
         # A view, not a copy: the reshape only splits the row axis and the column axis.
         _copy_images(cols[:, :n_weights].reshape(windows.shape), windows)
@@ -142,7 +158,7 @@ class Conv2D(Layer):
         memory is allocated and by nothing else, so reused memory keeps it."""
         cols = self._scratch.get("cols") if reuse else None
         if cols is None or len(cols) < n_rows:
-            cols = np.empty((n_rows, self.kernel ** 2 * self.in_channels + self.bias), self.dtype)
+            cols = np.empty((n_rows, self.kernel**2 * self.in_channels + self.bias), self.dtype)
             if self.bias:
                 cols[:, -1] = 1
             if reuse:
@@ -163,8 +179,9 @@ class Conv2D(Layer):
         k = self.kernel
         padded = self._padded("dout", dout, 0, k - 1 - self.padding)
         s_image, s_row, s_col, s_filter = padded.strides
-        windows = as_strided(padded, (n_images, out_height, width, k, filters),
-                             (s_image, s_row, s_col, s_col, s_filter), writeable=False)
+        windows = as_strided(
+            padded, (n_images, out_height, width, k, filters), (s_image, s_row, s_col, s_col, s_filter), writeable=False
+        )
         cols = self._buffer("dcols", (n_images * out_height * width, k * filters))
         _copy_images(cols.reshape(windows.shape), windows)
         flipped = self.params["W"][:, ::-1].transpose(1, 3, 0, 2).reshape(k * filters, k * channels)
@@ -178,6 +195,7 @@ class Conv2D(Layer):
             dx[start:stop] = 0
             for row, (out_rows, in_rows) in enumerate(overlaps):
                 dx[start:stop, in_rows] += partial[start:stop, out_rows, :, row]
+
         parallel.for_rows(accumulate, n_images, partial.size + dx.size)
         return dx
 
@@ -197,6 +215,7 @@ class Conv2D(Layer):
             for row, (out_rows, in_rows) in enumerate(rows):
                 for col, (out_cols, in_cols) in enumerate(cols):
                     dx[start:stop, in_rows, in_cols, :] += dcols[start:stop, out_rows, out_cols, row, col, :]
+
         parallel.for_rows(accumulate, n_images, dcols.size)
         return dx
 
@@ -210,7 +229,7 @@ class Conv2D(Layer):
         buffer = self._scratch.get(name)
         if buffer is None or buffer.shape != shape:
             buffer = self._scratch[name] = np.zeros(shape, self.dtype)
-        _copy_images(buffer[:, rows:rows + height, cols:cols + width, :], x)
+        _copy_images(buffer[:, rows : rows + height, cols : cols + width, :], x)
         return buffer
 
     def _buffer(self, name, shape):
@@ -224,8 +243,10 @@ class Conv2D(Layer):
 def _copy_images(target, source):
     """``target[...] = source`` for arrays of images (same first axis), by chunks of images on
     the threads of ``parallel``."""
+
     def copy(start, stop):
         np.copyto(target[start:stop], source[start:stop])
+
     parallel.for_rows(copy, len(target), target.size)
 
 
@@ -234,9 +255,12 @@ def _windows(padded, out_height, out_width, kernel, stride):
     field of every output pixel, without copying."""
     n_images, _, _, channels = padded.shape
     s_image, s_row, s_col, s_channel = padded.strides
-    return as_strided(padded, (n_images, out_height, out_width, kernel, kernel, channels),
-                      (s_image, stride * s_row, stride * s_col, s_row, s_col, s_channel),
-                      writeable=False)
+    return as_strided(
+        padded,
+        (n_images, out_height, out_width, kernel, kernel, channels),
+        (s_image, stride * s_row, stride * s_col, s_row, s_col, s_channel),
+        writeable=False,
+    )
 
 
 def _overlap(offset, size, out_size, stride, padding):

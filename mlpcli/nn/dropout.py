@@ -54,8 +54,10 @@ class Dropout(Layer):
     def _draw_mask(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """0 where dropped, 1 / (1 - p) where kept: uniforms in [0, 1) keep when >= p."""
         if self.rng is None:
-            raise RuntimeError("Dropout needs a random generator to train: set "
-                               "layer.rng = np.random.default_rng(seed) (the trainer does this)")
+            raise RuntimeError(
+                "Dropout needs a random generator to train: set "
+                "layer.rng = np.random.default_rng(seed) (the trainer does this)"
+            )
         mask = self.rng.random(shape, dtype=np.float32 if dtype == np.float32 else np.float64)
         np.greater_equal(mask, self.p, out=mask)  # 1.0 kept, 0.0 dropped, in place
         mask *= 1 / (1 - self.p)

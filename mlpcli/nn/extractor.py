@@ -61,8 +61,10 @@ class ImageReshape(Layer):
     def forward(self, x, training=True):
         expected = self.height * self.width * self.channels
         if x.ndim != 2 or x.shape[1] != expected:
-            raise ValueError(f"ImageReshape expects rows of {expected} values "
-                             f"({self.height}x{self.width}x{self.channels} images), got shape {x.shape}")
+            raise ValueError(
+                f"ImageReshape expects rows of {expected} values "
+                f"({self.height}x{self.width}x{self.channels} images), got shape {x.shape}"
+            )
         return x.reshape(len(x), self.height, self.width, self.channels)
 
     def backward(self, dout):
@@ -78,13 +80,18 @@ class ImageReshape(Layer):
         return self.image_shape
 
     def spec(self):
-        return {"type": "ImageReshape", "height": self.height, "width": self.width,
-                "channels": self.channels}
+        return {"type": "ImageReshape", "height": self.height, "width": self.width, "channels": self.channels}
 
 
-def build_extractor(blocks: list[dict], image_shape: tuple[int, int, int], init: str = "gradient",
-                    trainable: bool = True, rng: np.random.Generator | None = None,
-                    dtype="float32", batchnorm: bool = False) -> tuple[list[Layer], int]:
+def build_extractor(
+    blocks: list[dict],
+    image_shape: tuple[int, int, int],
+    init: str = "gradient",
+    trainable: bool = True,
+    rng: np.random.Generator | None = None,
+    dtype="float32",
+    batchnorm: bool = False,
+) -> tuple[list[Layer], int]:
     """Layers for images of ``image_shape = (height, width, channels)``, and n_features.
 
     Each block is ``{filters, kernel, pool}`` with optional ``stride`` (default 1) and
@@ -100,8 +107,7 @@ def build_extractor(blocks: list[dict], image_shape: tuple[int, int, int], init:
     height, width, channels = (int(size) for size in image_shape)
     layers: list[Layer] = [ImageReshape(height, width, channels)]
     for number, block in enumerate(blocks, start=1):
-        conv, pool, (height, width) = _block_layers(number, block, height, width, channels, dtype,
-                                                    bias=not batchnorm)
+        conv, pool, (height, width) = _block_layers(number, block, height, width, channels, dtype, bias=not batchnorm)
         _initialize(conv, rng, oriented=init == "gradient" and number == 1)
         norm = [BatchNorm(conv.filters, dtype=dtype)] if batchnorm else []
         layers += [conv, *norm, pool, ReLU(inplace=True)]
@@ -128,14 +134,18 @@ def _block_size(described: str, block: dict, height: int, width: int) -> tuple[i
     kernel = int(block["kernel"])
     padding, stride = int(block.get("padding", kernel // 2)), int(block.get("stride", 1))
     if min(height, width) + 2 * padding < kernel:
-        raise ValueError(f"{described}: the image is {height}x{width} when it reaches this block, "
-                         f"smaller than its kernel {kernel} (padding {padding}); use fewer blocks, "
-                         f"smaller kernels or pools, or larger images")
+        raise ValueError(
+            f"{described}: the image is {height}x{width} when it reaches this block, "
+            f"smaller than its kernel {kernel} (padding {padding}); use fewer blocks, "
+            f"smaller kernels or pools, or larger images"
+        )
     height, width = ((size + 2 * padding - kernel) // stride + 1 for size in (height, width))
     pool = int(block["pool"])
     if min(height, width) < pool:
-        raise ValueError(f"{described}: the convolution leaves a {height}x{width} image, smaller "
-                         f"than its pool {pool}; use fewer blocks, smaller pools or larger images")
+        raise ValueError(
+            f"{described}: the convolution leaves a {height}x{width} image, smaller "
+            f"than its pool {pool}; use fewer blocks, smaller pools or larger images"
+        )
     return height // pool, width // pool
 
 
@@ -145,12 +155,21 @@ def _block_layers(number, block, height, width, channels, dtype, bias=True):
     missing = [key for key in _REQUIRED if key not in block]
     unknown = [key for key in block if key not in _REQUIRED + _OPTIONAL]
     if missing or unknown:
-        raise ValueError(f"{described}: missing keys {missing}, unknown keys {unknown}; "
-                         f"a block has {', '.join(_REQUIRED)} and optionally {', '.join(_OPTIONAL)}")
+        raise ValueError(
+            f"{described}: missing keys {missing}, unknown keys {unknown}; "
+            f"a block has {', '.join(_REQUIRED)} and optionally {', '.join(_OPTIONAL)}"
+        )
     size = _block_size(described, block, height, width)
     kernel = int(block["kernel"])
-    conv = Conv2D(channels, block["filters"], kernel, block.get("stride", 1),
-                  int(block.get("padding", kernel // 2)), bias=bias, dtype=dtype)
+    conv = Conv2D(
+        channels,
+        block["filters"],
+        kernel,
+        block.get("stride", 1),
+        int(block.get("padding", kernel // 2)),
+        bias=bias,
+        dtype=dtype,
+    )
     return conv, MaxPool2D(block["pool"]), size
 
 
@@ -163,7 +182,7 @@ def _initialize(conv: Conv2D, rng, oriented: bool) -> None:
     weights = he(conv.params["W"].shape, k * k * channels, k * k * filters, rng, conv.dtype)
     n_orientations = min(N_ORIENTATIONS, filters // 2) if k >= 2 else 0
     if oriented and n_orientations:
-        weights[..., :2 * n_orientations] = gradient_filters(k, channels, n_orientations, conv.dtype)
+        weights[..., : 2 * n_orientations] = gradient_filters(k, channels, n_orientations, conv.dtype)
     conv.params["W"][...] = weights
 
 
@@ -179,7 +198,7 @@ def gradient_filters(kernel: int, channels: int, n_orientations: int, dtype="flo
     offsets = np.arange(kernel) - (kernel - 1) / 2
     rows, cols = np.meshgrid(offsets, offsets, indexing="ij")
     # sigma = kernel / 3.5 gives 3x3 diagonal neighbours half the weight of axial ones, as Sobel.
-    gauss = np.exp(-(rows ** 2 + cols ** 2) / (2 * (kernel / 3.5) ** 2))
+    gauss = np.exp(-(rows**2 + cols**2) / (2 * (kernel / 3.5) ** 2))
     angles = np.pi * np.arange(n_orientations) / n_orientations
     derivative = (cols[..., None] * np.cos(angles) + rows[..., None] * np.sin(angles)) * gauss[..., None]
     signed = np.stack([derivative, -derivative], axis=-1).reshape(kernel, kernel, 2 * n_orientations)

@@ -28,8 +28,9 @@ from .optim import SGD, Optimizer
 STEPS = (1.0, 0.1, 0.01)
 
 
-def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-5,
-                       indices: np.ndarray | None = None) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[], float], x: np.ndarray, h: float = 1e-5, indices: np.ndarray | None = None
+) -> np.ndarray:
     """dF/dx by (f(x + h) - f(x - h)) / 2h per element; ``x`` is perturbed in place and restored.
 
     With ``indices`` (into the flattened x) only those entries are computed; the rest stay 0.
@@ -37,9 +38,13 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-5,
     return smooth_numerical_gradient(f, x, lambda: [], h, indices)[0]
 
 
-def smooth_numerical_gradient(f: Callable[[], float], x: np.ndarray,
-                              pattern: Callable[[], list], h: float = 1e-5,
-                              indices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def smooth_numerical_gradient(
+    f: Callable[[], float],
+    x: np.ndarray,
+    pattern: Callable[[], list],
+    h: float = 1e-5,
+    indices: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """``numerical_gradient`` with steps that cross no kink, and a bool mask like x of the
     entries whose every step (``STEPS``) crossed one (their difference is the one at h).
 
@@ -119,9 +124,17 @@ def check_layer(layer, x: np.ndarray, rng: np.random.Generator, h: float = 1e-5)
     return errors
 
 
-def check_network(network, x: np.ndarray, labels: np.ndarray, loss_fn, optimizer: Optimizer | None = None,
-                  h: float = 1e-5, max_entries: int | None = None, rng: np.random.Generator | None = None,
-                  kinks: dict[str, int] | None = None) -> dict[str, float]:
+def check_network(
+    network,
+    x: np.ndarray,
+    labels: np.ndarray,
+    loss_fn,
+    optimizer: Optimizer | None = None,
+    h: float = 1e-5,
+    max_entries: int | None = None,
+    rng: np.random.Generator | None = None,
+    kinks: dict[str, int] | None = None,
+) -> dict[str, float]:
     """Relative error per trainable parameter path between the gradient ``optimizer`` steps
     along and the numerical gradient of the loss it minimizes, in training mode.
 
@@ -148,9 +161,12 @@ def check_network(network, x: np.ndarray, labels: np.ndarray, loss_fn, optimizer
         def total_loss() -> float:
             reset()
             loss, _ = loss_fn(network.forward(x, training=True), labels)
-            return loss + 0.5 * decay * sum(float(np.sum(layer.params[name] ** 2))
-                                            for layer in network.layers if layer.trainable
-                                            for name in layer.decayed)
+            return loss + 0.5 * decay * sum(
+                float(np.sum(layer.params[name] ** 2))
+                for layer in network.layers
+                if layer.trainable
+                for name in layer.decayed
+            )
 
         reset()
         _, dscores = loss_fn(network.forward(x, training=True), labels)
@@ -159,8 +175,11 @@ def check_network(network, x: np.ndarray, labels: np.ndarray, loss_fn, optimizer
         pattern, errors = network_pattern(network.layers), {}
         for path, layer, name in network.named_parameters(trainable_only=True):
             value = layer.params[name]
-            picked = None if max_entries is None or value.size <= max_entries else \
-                rng.choice(value.size, size=max_entries, replace=False)
+            picked = (
+                None
+                if max_entries is None or value.size <= max_entries
+                else rng.choice(value.size, size=max_entries, replace=False)
+            )
             errors[path], crossed = _compare(analytic[path], value, total_loss, pattern, h, picked)
             if kinks is not None:
                 kinks[path] = crossed

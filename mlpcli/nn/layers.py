@@ -121,8 +121,7 @@ class Linear(Layer):
         return products.matmul(dout, self.params["W"].T)
 
     def spec(self):
-        return {"type": "Linear", "n_in": self.n_in, "n_out": self.n_out, "bias": self.bias,
-                "dtype": self.dtype.name}
+        return {"type": "Linear", "n_in": self.n_in, "n_out": self.n_out, "bias": self.bias, "dtype": self.dtype.name}
 
     def output_shape(self, shape):
         if shape != (self.n_in,):

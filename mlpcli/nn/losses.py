@@ -19,8 +19,9 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return shifted
 
 
-def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray,
-                          label_smoothing: float = 0.0) -> tuple[float, np.ndarray]:
+def softmax_cross_entropy(
+    scores: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0
+) -> tuple[float, np.ndarray]:
     """Mean over samples of -sum_k q[k] log p[k], with p = softmax(scores) and the target q the
     one-hot label; with ``label_smoothing`` e, q = (1 - e) onehot + e / n_classes (Szegedy et
     al., 2016), so the loss no longer rewards ever more confident scores.
@@ -39,8 +40,9 @@ def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray,
     log_sums = np.log(sums)
     if label_smoothing:
         uniform = label_smoothing / scores.shape[1]
-        loss = float(np.mean(log_sums - (1 - label_smoothing) * shifted[rows, labels]
-                             - uniform * _per_row(np.sum, shifted)))
+        loss = float(
+            np.mean(log_sums - (1 - label_smoothing) * shifted[rows, labels] - uniform * _per_row(np.sum, shifted))
+        )
     else:
         loss = float(np.mean(log_sums - shifted[rows, labels]))
     sums *= n
@@ -70,8 +72,9 @@ def squared_error(scores: np.ndarray, labels: np.ndarray) -> tuple[float, np.nda
     return loss, diff
 
 
-def soft_cross_entropy(scores: np.ndarray, targets: np.ndarray,
-                       weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+def soft_cross_entropy(
+    scores: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
     """Weighted mean over samples of -sum_k q[k] log p[k], p = softmax(scores), for soft targets.
 
     targets (n_samples, n_classes), each row summing to 1 (mixup's blends, smoothed one-hots);
@@ -89,8 +92,9 @@ def soft_cross_entropy(scores: np.ndarray, targets: np.ndarray,
     return _weighted_mean(row_losses, probabilities - targets, weights)
 
 
-def soft_squared_error(scores: np.ndarray, targets: np.ndarray,
-                       weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+def soft_squared_error(
+    scores: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
     """Weighted mean over samples of 0.5 * ||scores - targets||^2; targets, weights and the
     reduction as in ``soft_cross_entropy``."""
     diff = scores - targets

@@ -75,8 +75,7 @@ class Sequential:
         # Check every shape before copying any, so a rejected state leaves the network unchanged.
         for path, target in expected.items():
             if np.shape(state[path]) != target.shape:
-                raise ValueError(
-                    f"parameter {path}: expected shape {target.shape}, got {np.shape(state[path])}")
+                raise ValueError(f"parameter {path}: expected shape {target.shape}, got {np.shape(state[path])}")
         for path, target in expected.items():
             target[...] = state[path]
 
@@ -122,19 +121,37 @@ class Sequential:
         return max([int(np.prod(input_shape)), *self.values_per_layer(input_shape)])
 
 
-def build_mlp(n_features: int, n_classes: int, hidden: list[int], activation: str = "relu",
-              init: str = "auto", rng: np.random.Generator | None = None, dtype="float32",
-              bias: bool = True, dropout: float = 0.0, batchnorm: bool = False) -> Sequential:
+def build_mlp(
+    n_features: int,
+    n_classes: int,
+    hidden: list[int],
+    activation: str = "relu",
+    init: str = "auto",
+    rng: np.random.Generator | None = None,
+    dtype="float32",
+    bias: bool = True,
+    dropout: float = 0.0,
+    batchnorm: bool = False,
+) -> Sequential:
     """An MLP: Linear -> activation for each hidden size, then a Linear to the class scores.
 
     ``hidden=[]`` gives the lecture's linear classifier: one W of shape (n_features, n_classes).
     """
-    return Sequential(mlp_layers(n_features, n_classes, hidden, activation, init, rng, dtype, bias,
-                                 dropout, batchnorm))
+    return Sequential(mlp_layers(n_features, n_classes, hidden, activation, init, rng, dtype, bias, dropout, batchnorm))
 
 
-def mlp_layers(n_features, n_classes, hidden, activation="relu", init="auto", rng=None,
-               dtype="float32", bias=True, dropout=0.0, batchnorm=False) -> list[Layer]:
+def mlp_layers(
+    n_features,
+    n_classes,
+    hidden,
+    activation="relu",
+    init="auto",
+    rng=None,
+    dtype="float32",
+    bias=True,
+    dropout=0.0,
+    batchnorm=False,
+) -> list[Layer]:
     """The layers of ``build_mlp``, initialized, for appending after other layers.
 
     Each hidden layer is Linear -> [BatchNorm] -> activation -> [Dropout(dropout)]. A Linear

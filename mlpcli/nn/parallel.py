@@ -106,7 +106,7 @@ class Scratch:
         buffer = self._buffers.get(key)
         if buffer is None or buffer.size < block.size:
             buffer = self._buffers[key] = np.empty(block.size, block.dtype)
-        return buffer[:block.size].reshape(block.shape)
+        return buffer[: block.size].reshape(block.shape)
 
 
 def shutdown() -> None:
@@ -173,8 +173,9 @@ class _Pool:
     def __init__(self, size: int) -> None:
         self.size = size
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
-        self._workers = [threading.Thread(target=self._serve, name=f"mlpcli-pass-{index}", daemon=True)
-                         for index in range(size - 1)]
+        self._workers = [
+            threading.Thread(target=self._serve, name=f"mlpcli-pass-{index}", daemon=True) for index in range(size - 1)
+        ]
         for worker in self._workers:
             worker.start()
 

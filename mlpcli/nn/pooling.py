@@ -52,17 +52,20 @@ class MaxPool2D(Layer):
             raise ValueError(f"MaxPool2D pool {self.pool} does not fit a {height}x{width} image")
         windows = self._windows(x, out_height, out_width)
         out = np.empty((n_images, out_height, out_width, channels), x.dtype)
-        winner = np.empty(out.shape, np.min_scalar_type(self.pool ** 2)) if training else None
-        parallel.for_rows(lambda start, stop: self._max(windows[start:stop], out[start:stop],
-                                                        None if winner is None else winner[start:stop]),
-                          n_images, x.size)
+        winner = np.empty(out.shape, np.min_scalar_type(self.pool**2)) if training else None
+        parallel.for_rows(
+            lambda start, stop: self._max(
+                windows[start:stop], out[start:stop], None if winner is None else winner[start:stop]
+            ),
+            n_images,
+            x.size,
+        )
         self._winner, self._x_shape = winner, x.shape
         return out
 
     def backward(self, dout):
         out_height, out_width = dout.shape[1:3]
-        covered = self.stride == self.pool and self._x_shape[1:3] == (out_height * self.pool,
-                                                                       out_width * self.pool)
+        covered = self.stride == self.pool and self._x_shape[1:3] == (out_height * self.pool, out_width * self.pool)
         dx = np.empty(self._x_shape, dout.dtype)
         windows = self._windows(dx, out_height, out_width)
 
@@ -70,13 +73,14 @@ class MaxPool2D(Layer):
             if not covered:
                 dx[start:stop] = 0
             self._route(dout[start:stop], self._winner[start:stop], windows[start:stop])
+
         parallel.for_rows(chunk, len(dx), dx.size)
         return dx
 
     def _route(self, dout, winner, windows) -> None:
         """Each window's upstream gradient to the input that won it (one chunk of images)."""
         wins = np.empty(dout.shape, bool)
-        for index in range(self.pool ** 2):
+        for index in range(self.pool**2):
             target = windows[:, :, index // self.pool, :, index % self.pool, :]
             np.equal(winner, index, out=wins)
             if self.stride >= self.pool:
@@ -118,7 +122,7 @@ class MaxPool2D(Layer):
         if winner is not None:
             winner[...] = 0
             better, stamp = np.empty(out.shape, bool), np.empty_like(winner)
-        for index in range(1, self.pool ** 2):
+        for index in range(1, self.pool**2):
             candidate = windows[:, :, index // self.pool, :, index % self.pool, :]
             if winner is not None:
                 np.greater(candidate, out, out=better)  # strictly: a later tie never wins

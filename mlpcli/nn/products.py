@@ -71,5 +71,6 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
             np.matmul(a, b[:, cut], out=out[:, cut])
         else:
             np.matmul(a[cut], b, out=out[cut])
+
     parallel.run(block, len(blocks))
     return out

@@ -36,7 +36,7 @@ def _pad(x, padding):
     """x (n_images, height, width, channels) with ``padding`` zeros around each image."""
     n_images, height, width, channels = x.shape
     padded = np.zeros((n_images, height + 2 * padding, width + 2 * padding, channels), x.dtype)
-    padded[:, padding:padding + height, padding:padding + width] = x
+    padded[:, padding : padding + height, padding : padding + width] = x
     return padded
 
 
@@ -54,10 +54,12 @@ def conv2d_forward(x, W, b=None, stride=1, padding=0):
     n_images, height, width, _ = x.shape
     kernel, filters = W.shape[0], W.shape[3]
     padded = _pad(x, padding)
-    out = np.zeros((n_images, _out_size(height, kernel, stride, padding),
-                    _out_size(width, kernel, stride, padding), filters), x.dtype)
+    out = np.zeros(
+        (n_images, _out_size(height, kernel, stride, padding), _out_size(width, kernel, stride, padding), filters),
+        x.dtype,
+    )
     for image, row, col in np.ndindex(out.shape[:3]):
-        field = padded[image, row * stride:row * stride + kernel, col * stride:col * stride + kernel]
+        field = padded[image, row * stride : row * stride + kernel, col * stride : col * stride + kernel]
         for f in range(filters):
             out[image, row, col, f] = np.sum(field * W[..., f]) + (0 if b is None else b[f])
     return out
@@ -80,7 +82,7 @@ def conv2d_backward(dout, x, W, stride=1, padding=0):
         dW += padded[image, rows, cols][..., None] * upstream
         dpadded[image, rows, cols] += W @ upstream
     height, width = x.shape[1:3]
-    return dpadded[:, padding:padding + height, padding:padding + width], dW, dout.sum(axis=(0, 1, 2))
+    return dpadded[:, padding : padding + height, padding : padding + width], dW, dout.sum(axis=(0, 1, 2))
 
 
 def maxpool2d_forward(x, pool, stride=None):
@@ -90,10 +92,9 @@ def maxpool2d_forward(x, pool, stride=None):
     """
     stride = pool if stride is None else stride
     n_images, height, width, channels = x.shape
-    out = np.zeros((n_images, _out_size(height, pool, stride), _out_size(width, pool, stride), channels),
-                   x.dtype)
+    out = np.zeros((n_images, _out_size(height, pool, stride), _out_size(width, pool, stride), channels), x.dtype)
     for image, row, col, channel in np.ndindex(out.shape):
-        window = x[image, row * stride:row * stride + pool, col * stride:col * stride + pool, channel]
+        window = x[image, row * stride : row * stride + pool, col * stride : col * stride + pool, channel]
         out[image, row, col, channel] = window.max()
     return out
 
@@ -104,7 +105,7 @@ def maxpool2d_backward(dout, x, pool, stride=None):
     stride = pool if stride is None else stride
     dx = np.zeros_like(x)
     for image, row, col, channel in np.ndindex(dout.shape):
-        window = x[image, row * stride:row * stride + pool, col * stride:col * stride + pool, channel]
+        window = x[image, row * stride : row * stride + pool, col * stride : col * stride + pool, channel]
         win_row, win_col = np.unravel_index(np.argmax(window), window.shape)
         dx[image, row * stride + win_row, col * stride + win_col, channel] += dout[image, row, col, channel]
     return dx
@@ -143,8 +144,7 @@ def batchnorm_running(running_mean, running_var, x, momentum=0.1):
     average of the batch mean and the unbiased batch variance."""
     rows = x.reshape(-1, x.shape[-1])
     mean, unbiased = rows.mean(axis=0), rows.var(axis=0, ddof=1)
-    return ((1 - momentum) * running_mean + momentum * mean,
-            (1 - momentum) * running_var + momentum * unbiased)
+    return ((1 - momentum) * running_mean + momentum * mean, (1 - momentum) * running_var + momentum * unbiased)
 
 
 def batchnorm_predict(x, gamma, beta, running_mean, running_var, eps=1e-5):
@@ -172,8 +172,8 @@ def adam_step(W, g, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
     if not decoupled:
         g = g + weight_decay * W
     m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g ** 2
-    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    v = beta2 * v + (1 - beta2) * g**2
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
     if decoupled:
         W = W - lr * weight_decay * W
     return W - lr * m_hat / (np.sqrt(v_hat) + eps), m, v

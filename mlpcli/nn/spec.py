@@ -15,7 +15,7 @@ from .network import Sequential
 
 #: The most parameters ``network_from_spec`` builds (400 MB in float32): a spec read from a file
 #: must not be able to make it allocate without bound.
-MAX_PARAMETERS = 10 ** 8
+MAX_PARAMETERS = 10**8
 
 #: The float arguments of layers, by name: (description, predicate on the value).
 _FLOAT_RANGES = {
@@ -23,6 +23,7 @@ _FLOAT_RANGES = {
     "momentum": ("a number in (0, 1]", lambda value: 0 < value <= 1),
     "eps": ("a number > 0", lambda value: value > 0),
 }
+
 
 def network_from_spec(specs: list[dict], max_parameters: int = MAX_PARAMETERS) -> Sequential:
     """Rebuild a network (weights zeroed) from ``Sequential.spec()`` output.
@@ -57,8 +58,9 @@ def _checked_spec(index: int, spec) -> tuple[str, dict]:
     defaults = {name: p.default for name, p in inspect.signature(LAYERS[layer_type]).parameters.items()}
     for key, value in kwargs.items():
         if key not in defaults:
-            raise ValueError(f"layer {index} ({layer_type}): unknown argument {key!r}; "
-                             f"takes {', '.join(defaults) or 'none'}")
+            raise ValueError(
+                f"layer {index} ({layer_type}): unknown argument {key!r}; takes {', '.join(defaults) or 'none'}"
+            )
         expected, valid = _argument_kind(key, defaults[key])
         if not valid(value):
             raise ValueError(f"layer {index} ({layer_type}): {key} must be {expected}, got {value!r}")
@@ -74,8 +76,17 @@ def _argument_kind(name: str, default):
         return "true or false", lambda value: isinstance(value, bool)
     if isinstance(default, float):
         description, in_range = _FLOAT_RANGES[name]
-        return description, lambda value: isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and math.isfinite(value) and in_range(value)
+        return (
+            description,
+            lambda value: (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+                and in_range(value)
+            ),
+        )
     minimum = 0 if name == "padding" else 1
-    return f"an integer >= {minimum}", \
-        lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    return (
+        f"an integer >= {minimum}",
+        lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+    )

@@ -26,8 +26,10 @@ def plan_rungs(n_trials: int, factor: int, min_epochs: int, max_epochs: int) -> 
     ``min_epochs >= max_epochs`` gives one rung: every trial trains ``max_epochs``.
     """
     if n_trials < 1 or factor < 2 or min_epochs < 1 or max_epochs < 1:
-        raise ValueError(f"plan_rungs needs n_trials >= 1, factor >= 2, min_epochs >= 1, max_epochs >= 1; "
-                         f"got {n_trials}, {factor}, {min_epochs}, {max_epochs}")
+        raise ValueError(
+            f"plan_rungs needs n_trials >= 1, factor >= 2, min_epochs >= 1, max_epochs >= 1; "
+            f"got {n_trials}, {factor}, {min_epochs}, {max_epochs}"
+        )
     rungs: list[Rung] = []
     while True:
         r = len(rungs)

@@ -57,13 +57,21 @@ class SearchPlan:
         return [Unit(trial, fold, self.budget(trial, rung)) for trial in trials for fold in range(self.k)]
 
 
-def plan_search(config, trials: int | None = None, k: int | None = None, select: str | None = None,
-                use_cache: bool = True, mapper=None) -> SearchPlan:
+def plan_search(
+    config,
+    trials: int | None = None,
+    k: int | None = None,
+    select: str | None = None,
+    use_cache: bool = True,
+    mapper=None,
+) -> SearchPlan:
     """Draw the trials, check each one's config, extract features once (on a cluster's workers
     with ``mapper``, see ``train.fit.prepare``) and split the folds."""
     if config.search is None:
-        raise ConfigError("search: the config has no search section; add one (strategy, trials, space; "
-                          "see docs/config.md) to run mlpcli search")
+        raise ConfigError(
+            "search: the config has no search section; add one (strategy, trials, space; "
+            "see docs/config.md) to run mlpcli search"
+        )
     spec = config.search
     if trials is not None:
         if spec.strategy == "grid":
@@ -73,6 +81,9 @@ def plan_search(config, trials: int | None = None, k: int | None = None, select:
     base = dataclasses.replace(resolved, search=None)
     params = draw_trials(spec, seeding.rng(resolved.seed, "search"))
     configs = [apply_trial(base, trial, index) for index, trial in enumerate(params)]
-    rungs = (plan_rungs(len(params), spec.halving.factor, spec.halving.min_epochs, base.train.epochs)
-             if spec.strategy == "halving" else [Rung(0, len(params), base.train.epochs)])
+    rungs = (
+        plan_rungs(len(params), spec.halving.factor, spec.halving.min_epochs, base.train.epochs)
+        if spec.strategy == "halving"
+        else [Rung(0, len(params), base.train.epochs)]
+    )
     return SearchPlan(spec, resolved, plan_configs(base, params, configs, use_cache, mapper), rungs)

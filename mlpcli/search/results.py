@@ -64,15 +64,24 @@ def trial_rows(search_plan: SearchPlan, records: dict, evaluated: dict | None = 
         accuracies = [r.accuracy for r in done]
         trial_records = [r for unit, r in records.items() if unit.trial == trial]
         summary = (evaluated or {}).get(trial, {}).get("summary", {})
-        rows.append({"trial": trial + 1, "params": params, "epochs": units[0].epochs, "folds_done": len(done),
-                     "mean_accuracy": finite_or_none(np.mean(accuracies)),
-                     "std_accuracy": finite_or_none(np.std(accuracies)), "oof_accuracy": summary.get("oof_accuracy"),
-                     "fold_accuracies": [finite_or_none(a) for a in accuracies],
-                     "seconds": sum(r.seconds for r in trial_records),
-                     "workers": sorted({r.worker for r in trial_records}),
-                     "diverged": next((r.diverged for r in trial_records if r.diverged), None)})
-    rows.sort(key=lambda r: (-r["epochs"], -(r["mean_accuracy"] if r["mean_accuracy"] is not None else -math.inf),
-                             r["trial"]))
+        rows.append(
+            {
+                "trial": trial + 1,
+                "params": params,
+                "epochs": units[0].epochs,
+                "folds_done": len(done),
+                "mean_accuracy": finite_or_none(np.mean(accuracies)),
+                "std_accuracy": finite_or_none(np.std(accuracies)),
+                "oof_accuracy": summary.get("oof_accuracy"),
+                "fold_accuracies": [finite_or_none(a) for a in accuracies],
+                "seconds": sum(r.seconds for r in trial_records),
+                "workers": sorted({r.worker for r in trial_records}),
+                "diverged": next((r.diverged for r in trial_records if r.diverged), None),
+            }
+        )
+    rows.sort(
+        key=lambda r: (-r["epochs"], -(r["mean_accuracy"] if r["mean_accuracy"] is not None else -math.inf), r["trial"])
+    )
     return [{"rank": rank, **row} for rank, row in enumerate(rows, start=1)]
 
 
@@ -83,8 +92,9 @@ def save_best_trial(search_plan: SearchPlan, run_dir: Path, trial: int, evaluate
     Returns (summary, config, fold models, fold folders) for ``save_search_model``.
     """
     if trial not in evaluated:
-        raise TrainingDiverged("every trial diverged (or none finished); lower the learning rates in "
-                               "search.space or train.lr")
+        raise TrainingDiverged(
+            "every trial diverged (or none finished); lower the learning rates in search.space or train.lr"
+        )
     units = evaluated[trial]["units"]
     config = search_plan.unit_config(units[0])
     best_dir = run_dir / rundir.BEST_TRIAL
@@ -116,14 +126,24 @@ def search_summary(search_plan: SearchPlan, records: dict, evaluated: dict | Non
     once ``evaluated`` (with OOF accuracies) is given."""
     units = sorted(records.values(), key=lambda r: (r.unit.epochs, r.unit.trial, r.unit.fold))
     spec = search_plan.spec
-    return {"strategy": spec.strategy, "k": search_plan.k, "select": search_plan.config.kfold.select,
-            "n_trials": len(search_plan.params), "space": search_section(spec)["space"],
-            "rungs": [{"rung": r.index, "n_trials": r.n_trials, "epochs": r.epochs} for r in search_plan.rungs]
-            if spec.strategy == "halving" else None,
-            "finished": evaluated is not None, **run_info,
-            "units_total": total_units(search_plan), "units_done": len(records),
-            "units_trained": sum(r.trained for r in units), "units_reused": sum(not r.trained for r in units),
-            "trials": trial_rows(search_plan, records, evaluated), "units": [r.info() for r in units]}
+    return {
+        "strategy": spec.strategy,
+        "k": search_plan.k,
+        "select": search_plan.config.kfold.select,
+        "n_trials": len(search_plan.params),
+        "space": search_section(spec)["space"],
+        "rungs": [{"rung": r.index, "n_trials": r.n_trials, "epochs": r.epochs} for r in search_plan.rungs]
+        if spec.strategy == "halving"
+        else None,
+        "finished": evaluated is not None,
+        **run_info,
+        "units_total": total_units(search_plan),
+        "units_done": len(records),
+        "units_trained": sum(r.trained for r in units),
+        "units_reused": sum(not r.trained for r in units),
+        "trials": trial_rows(search_plan, records, evaluated),
+        "units": [r.info() for r in units],
+    }
 
 
 def finish_search(search_plan: SearchPlan, run_dir: Path, records: dict, info: dict) -> dict:

@@ -42,10 +42,19 @@ class UnitRecord:
     diverged: str | None = None
 
     def info(self) -> dict:
-        return {"trial": self.unit.trial + 1, "fold": self.unit.fold + 1, "epochs": self.unit.epochs,
-                "accuracy": finite_or_none(self.accuracy), "loss": finite_or_none(self.loss), "seconds": self.seconds,
-                "worker": self.worker, "started": self.started, "finished": self.finished,
-                "received": self.received, "diverged": self.diverged}
+        return {
+            "trial": self.unit.trial + 1,
+            "fold": self.unit.fold + 1,
+            "epochs": self.unit.epochs,
+            "accuracy": finite_or_none(self.accuracy),
+            "loss": finite_or_none(self.loss),
+            "seconds": self.seconds,
+            "worker": self.worker,
+            "started": self.started,
+            "finished": self.finished,
+            "received": self.received,
+            "diverged": self.diverged,
+        }
 
 
 class SharedData:
@@ -63,8 +72,11 @@ class SharedData:
         prepared = self.search_plan.kfold.prepared[trial]
         if id(prepared) not in self._handles:
             start = time.perf_counter()
-            self._handles[id(prepared)] = (self.executor.share(prepared.X),
-                                           self.executor.share(prepared.dataset.labels), UnitData.of(prepared))
+            self._handles[id(prepared)] = (
+                self.executor.share(prepared.X),
+                self.executor.share(prepared.dataset.labels),
+                UnitData.of(prepared),
+            )
             self.seconds += time.perf_counter() - start
         return self._handles[id(prepared)]
 
@@ -123,19 +135,9 @@ def mean_accuracy(records: dict, units: list[Unit]) -> float:
 
 
 def _run_rung(search_plan, units, run_dir, shared: SharedData, records, table, on_unit) -> None:
-    todo = []
-    for unit in units:
-        record = load_record(run_dir, unit)
-        if record is None:
-            todo.append(unit)
-            continue
-        records[unit] = record
-        table.update(unit.trial, unit.fold, unit.epochs, record.accuracy, record.seconds, record.worker, reused=True)
+    todo = _reuse_saved(units, run_dir, records, table)
     executor = shared.executor
-    futures = {executor.submit(train_unit, search_plan.unit_config(u), *shared.args(u.trial), shared.train_rows[u.fold],
-                               search_plan.kfold.folds[u.fold], (u.fold,), f"trial {u.trial + 1} fold {u.fold + 1}",
-                               True, key=unit_key(u, shared.token), checkpoint=_checkpoint(run_dir, u)): u
-               for u in todo}
+    futures = _submit_units(search_plan, todo, run_dir, shared)
     done = 0
     try:
         for future in executor.as_completed(list(futures)):
@@ -147,8 +149,44 @@ def _run_rung(search_plan, units, run_dir, shared: SharedData, records, table, o
                 on_unit(records)
             table.update(unit.trial, unit.fold, unit.epochs, record.accuracy, record.seconds, record.worker)
     except KeyboardInterrupt:
-        raise Interrupted(f"search stopped: {len(todo) - done} unit(s) of this rung cancelled on "
-                          f"{executor.name}; {len(records)} finished unit(s) are kept") from None
+        raise Interrupted(
+            f"search stopped: {len(todo) - done} unit(s) of this rung cancelled on "
+            f"{executor.name}; {len(records)} finished unit(s) are kept"
+        ) from None
+
+
+def _reuse_saved(units, run_dir, records, table) -> list:
+    """The units of ``units`` still to train; the saved ones go into ``records`` and the table."""
+    todo = []
+    for unit in units:
+        record = load_record(run_dir, unit)
+        if record is None:
+            todo.append(unit)
+            continue
+        records[unit] = record
+        table.update(unit.trial, unit.fold, unit.epochs, record.accuracy, record.seconds, record.worker, reused=True)
+    return todo
+
+
+def _submit_units(search_plan, todo, run_dir, shared: SharedData) -> dict:
+    """{future: unit} for every unit of ``todo``, submitted to the shared executor."""
+    futures = {}
+    for u in todo:
+        label = f"trial {u.trial + 1} fold {u.fold + 1}"
+        rows = (shared.train_rows[u.fold], search_plan.kfold.folds[u.fold])
+        future = shared.executor.submit(
+            train_unit,
+            search_plan.unit_config(u),
+            *shared.args(u.trial),
+            *rows,
+            (u.fold,),
+            label,
+            True,
+            key=unit_key(u, shared.token),
+            checkpoint=_checkpoint(run_dir, u),
+        )
+        futures[future] = u
+    return futures
 
 
 def _checkpoint(run_dir: Path, unit: Unit) -> Path:
@@ -167,8 +205,18 @@ def save_unit(search_plan: SearchPlan, run_dir: Path, unit: Unit, result, data: 
     accuracy = loss = math.nan
     if not output.diverged:
         accuracy, loss = output.metrics["val"]["accuracy"], output.metrics["val"]["loss"]
-    record = UnitRecord(unit, accuracy, loss, result.seconds, result.worker, result.started, result.finished,
-                        received, trained=True, diverged=output.diverged)
+    record = UnitRecord(
+        unit,
+        accuracy,
+        loss,
+        result.seconds,
+        result.worker,
+        result.started,
+        result.finished,
+        received,
+        trained=True,
+        diverged=output.diverged,
+    )
     if output.diverged:
         save_diverged(directory, output.diverged, output.diverged_epoch, {"unit": record.info()})
     else:
@@ -187,10 +235,18 @@ def load_record(run_dir: Path, unit: Unit) -> UnitRecord | None:
     info = metrics.get("unit") or {}
     val = metrics.get("val") or {}
     number = lambda value: math.nan if value is None else float(value)  # noqa: E731  (a one-line helper, named where it is used)
-    return UnitRecord(unit, number(val.get("accuracy")), number(val.get("loss")), float(info.get("seconds", 0.0)),
-                      str(info.get("worker", "")), float(info.get("started", 0.0)), float(info.get("finished", 0.0)),
-                      float(info.get("received", 0.0)), trained=False,
-                      diverged=diverged["message"] if diverged else None)
+    return UnitRecord(
+        unit,
+        number(val.get("accuracy")),
+        number(val.get("loss")),
+        float(info.get("seconds", 0.0)),
+        str(info.get("worker", "")),
+        float(info.get("started", 0.0)),
+        float(info.get("finished", 0.0)),
+        float(info.get("received", 0.0)),
+        trained=False,
+        diverged=diverged["message"] if diverged else None,
+    )
 
 
 class Throttled:

@@ -48,8 +48,9 @@ class LiveTable:
     def enabled(self) -> bool:
         return log.isEnabledFor(logging.INFO)
 
-    def update(self, trial: int, fold: int, epochs: int, accuracy: float, seconds: float, worker: str,
-               reused: bool = False) -> None:
+    def update(
+        self, trial: int, fold: int, epochs: int, accuracy: float, seconds: float, worker: str, reused: bool = False
+    ) -> None:
         self.scores.setdefault(trial, {}).setdefault(epochs, []).append(accuracy)
         self.n_done += 1
         if not self.enabled:
@@ -59,9 +60,22 @@ class LiveTable:
             return
         done, mean = self._progress(trial, epochs)
         how = "reused from disk" if reused else f"{seconds:.1f}s on {worker}"
-        log.info("unit %d/%d: trial %d fold %d/%d (%d epochs) val_acc %.4f (%s) | trial %d: %d/%d folds, "
-                 "mean %.4f | %s", self.n_done, self.total, trial + 1, fold + 1, self.k, epochs, accuracy, how,
-                 trial + 1, done, self.k, mean, format_params(self.params[trial]))
+        log.info(
+            "unit %d/%d: trial %d fold %d/%d (%d epochs) val_acc %.4f (%s) | trial %d: %d/%d folds, mean %.4f | %s",
+            self.n_done,
+            self.total,
+            trial + 1,
+            fold + 1,
+            self.k,
+            epochs,
+            accuracy,
+            how,
+            trial + 1,
+            done,
+            self.k,
+            mean,
+            format_params(self.params[trial]),
+        )
 
     def _progress(self, trial: int, epochs: int) -> tuple[int, float]:
         accuracies = self.scores[trial][epochs]
@@ -79,10 +93,14 @@ class LiveTable:
     def _redraw(self) -> None:
         rows = self._rows()
         lines = [f"{'trial':>5}  {'epochs':>6}  {'folds':>5}  {'mean':>6}  params"]
-        lines += [f"{trial + 1:>5}  {epochs:>6}  {done:>2}/{self.k:<2}  {mean:6.4f}  "
-                  f"{format_params(self.params[trial])}" for trial, epochs, done, mean in rows[:SHOWN]]
-        lines.append(f"{self.n_done}/{self.total} units done" +
-                     (f", {len(rows) - SHOWN} more trials not shown" if len(rows) > SHOWN else ""))
+        lines += [
+            f"{trial + 1:>5}  {epochs:>6}  {done:>2}/{self.k:<2}  {mean:6.4f}  {format_params(self.params[trial])}"
+            for trial, epochs, done, mean in rows[:SHOWN]
+        ]
+        lines.append(
+            f"{self.n_done}/{self.total} units done"
+            + (f", {len(rows) - SHOWN} more trials not shown" if len(rows) > SHOWN else "")
+        )
         # Back to the table's first line, clear to the end of the screen, draw it again.
         prefix = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
         self.stream.write(prefix + "\n".join(lines) + "\n")

@@ -24,8 +24,7 @@ ERASE_RATIO = (0.3, 1 / 0.3)
 
 def active(augment) -> bool:
     """Whether the ``train.augment`` section asks for any change to the images."""
-    return bool(augment.flip or augment.crop_padding or augment.brightness or augment.contrast
-                or augment.erase)
+    return bool(augment.flip or augment.crop_padding or augment.brightness or augment.contrast or augment.erase)
 
 
 def augment_images(images: np.ndarray, augment, rng: np.random.Generator) -> np.ndarray:
@@ -68,7 +67,7 @@ def crop(images: np.ndarray, pad: int, row0: np.ndarray, col0: np.ndarray) -> np
     for row in range(2 * pad + 1):
         for col in range(2 * pad + 1):
             chosen = np.flatnonzero((row0 == row) & (col0 == col))
-            out[chosen] = padded[chosen, row:row + height, col:col + width]
+            out[chosen] = padded[chosen, row : row + height, col : col + width]
     return out
 
 
@@ -115,8 +114,7 @@ def erase(images: np.ndarray, erased: np.ndarray, boxes: np.ndarray) -> np.ndarr
     return images
 
 
-def augment_rows(rows: np.ndarray, image_shape: tuple[int, int, int], augment,
-                 rng: np.random.Generator) -> np.ndarray:
+def augment_rows(rows: np.ndarray, image_shape: tuple[int, int, int], augment, rng: np.random.Generator) -> np.ndarray:
     """Raw-pixel rows (n_samples, height * width * 3), in (row, col, channel) order and [0, 1],
     augmented: a new array of the same shape and dtype."""
     images = rows.reshape(len(rows), *image_shape)

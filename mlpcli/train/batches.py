@@ -18,6 +18,7 @@ def gather(X: np.ndarray, rows: np.ndarray, out: np.ndarray, standardizer) -> np
     Every output row depends on its input row alone, so the result does not depend on the
     chunking or the thread count.
     """
+
     def chunk(start: int, stop: int) -> None:
         part = out[start:stop]
         np.take(X, rows[start:stop], axis=0, out=part, mode="clip")  # "clip": unbuffered; rows are valid
@@ -30,6 +31,7 @@ def gather(X: np.ndarray, rows: np.ndarray, out: np.ndarray, standardizer) -> np
 
 def standardize(rows: np.ndarray, standardizer) -> np.ndarray:
     """``rows (n_samples, n_features)`` standardized in place, in row chunks on the threads."""
+
     def chunk(start: int, stop: int) -> None:
         standardizer.transform(rows[start:stop], out=rows[start:stop])
 

@@ -42,17 +42,26 @@ class TrainState:
         return self.order
 
 
-def save_checkpoint(path: Path, state: TrainState, network_state: dict, optimizer_state: dict,
-                    average_state: dict | None = None) -> None:
+def save_checkpoint(
+    path: Path, state: TrainState, network_state: dict, optimizer_state: dict, average_state: dict | None = None
+) -> None:
     arrays = {f"network/{k}": v for k, v in network_state.items()}
     arrays.update({f"ema/{k}": v for k, v in (average_state or {}).items()})
     arrays.update({f"optimizer/{k}": v for k, v in optimizer_state.items()})
     arrays.update({f"best/{k}": v for k, v in (state.best_state or {}).items()})
     if state.order is not None:
         arrays["order"] = state.order
-    meta = {"epoch": state.epoch, "position": state.position, "partial": list(state.partial),
-            "history": state.history, "best_accuracy": state.best_accuracy, "best_epoch": state.best_epoch,
-            "waited": state.waited, "stopped_early": state.stopped_early, "rng_states": state.rng_states}
+    meta = {
+        "epoch": state.epoch,
+        "position": state.position,
+        "partial": list(state.partial),
+        "history": state.history,
+        "best_accuracy": state.best_accuracy,
+        "best_epoch": state.best_epoch,
+        "waited": state.waited,
+        "stopped_early": state.stopped_early,
+        "rng_states": state.rng_states,
+    }
     arrays["state"] = np.array(json.dumps(meta))
     atomic_save_npz(path, arrays)
 
@@ -71,11 +80,19 @@ def load_checkpoint(path: Path) -> tuple[TrainState, dict, dict, dict]:
         group, _, name = key.partition("/")
         if group in groups:
             groups[group][name] = value
-    state = TrainState(epoch=meta["epoch"], position=meta["position"], order=arrays.get("order"),
-                       partial=tuple(meta["partial"]), history=meta["history"],
-                       best_accuracy=meta["best_accuracy"], best_epoch=meta["best_epoch"],
-                       best_state=groups["best"] or None, waited=meta["waited"],
-                       stopped_early=meta["stopped_early"], rng_states=meta["rng_states"])
+    state = TrainState(
+        epoch=meta["epoch"],
+        position=meta["position"],
+        order=arrays.get("order"),
+        partial=tuple(meta["partial"]),
+        history=meta["history"],
+        best_accuracy=meta["best_accuracy"],
+        best_epoch=meta["best_epoch"],
+        best_state=groups["best"] or None,
+        waited=meta["waited"],
+        stopped_early=meta["stopped_early"],
+        rng_states=meta["rng_states"],
+    )
     return state, groups["network"], groups["optimizer"], groups["ema"]
 
 

@@ -54,10 +54,10 @@ class AugmentedImages:
         first = start // BLOCK
         blocks = [self._block(b) for b in range(first, -(-stop // BLOCK))]
         joined = np.concatenate(blocks) if blocks else np.empty((0, *self.shape[1:]), np.uint8)
-        return joined[start - first * BLOCK:stop - first * BLOCK]
+        return joined[start - first * BLOCK : stop - first * BLOCK]
 
     def _block(self, block: int) -> np.ndarray:
-        pixels = np.asarray(self.images[block * BLOCK:(block + 1) * BLOCK], np.float32) / np.float32(255)
+        pixels = np.asarray(self.images[block * BLOCK : (block + 1) * BLOCK], np.float32) / np.float32(255)
         rng = seeding.rng(self.seed, "copies", self.copy, block)
         augmented = augment_images(pixels, self.augment, rng)
         return np.rint(augmented * np.float32(255)).astype(np.uint8)
@@ -71,8 +71,11 @@ def augmented_features(dataset, features, dtype, cache_dir: str | None, states, 
     shape = ((1 + augment.copies) * n, sum(feature_widths(features, height, width)))
     path = None
     if cache_dir is not None and dataset.fingerprint is not None:
-        description = {"features": cache_key(dataset.fingerprint, features, dtype, states), "seed": seed,
-                       "augment": asdict(augment)}
+        description = {
+            "features": cache_key(dataset.fingerprint, features, dtype, states),
+            "seed": seed,
+            "augment": asdict(augment),
+        }
         key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
         path = Path(cache_dir) / f"augmented-{key}.npy"
         X = cache.load_mapped(path, shape, dtype, "augmented features")
@@ -84,11 +87,15 @@ def augmented_features(dataset, features, dtype, cache_dir: str | None, states, 
     def fill(out: np.ndarray) -> None:
         for copy in range(1 + augment.copies):
             images = dataset.images if copy == 0 else AugmentedImages(dataset.images, augment, seed, copy)
-            extract_features(images, features, dtype, states=states, out=out[copy * n:(copy + 1) * n])
+            extract_features(images, features, dtype, states=states, out=out[copy * n : (copy + 1) * n])
 
     X = cache.mapped_array(path, shape, dtype, fill, "augmented features")
-    log.info("features: extracted %d augmented copies of %d images in %.1f s", augment.copies, n,
-             time.perf_counter() - started)
+    log.info(
+        "features: extracted %d augmented copies of %d images in %.1f s",
+        augment.copies,
+        n,
+        time.perf_counter() - started,
+    )
     return X
 
 

@@ -51,8 +51,9 @@ class WeightAverage:
         """Restore from ``state_dict()``; ValueError if the arrays do not match the network's."""
         arrays = {path: value for path, value in state.items() if path != STEPS}
         if STEPS not in state or set(arrays) != set(self.average):
-            raise ValueError(f"averaged weights differ: expected {sorted(self.average)} and {STEPS}, "
-                             f"got {sorted(state)}")
+            raise ValueError(
+                f"averaged weights differ: expected {sorted(self.average)} and {STEPS}, got {sorted(state)}"
+            )
         for path, value in arrays.items():
             if np.shape(value) != self.average[path].shape:
                 raise ValueError(f"averaged {path}: expected shape {self.average[path].shape}, got {np.shape(value)}")

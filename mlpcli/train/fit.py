@@ -106,16 +106,16 @@ def prepare(config, use_cache: bool = True, split: str = "train", split_config=N
     require_two_classes(dataset.labels, dataset.class_names, config.data.path or f"{config.data.format} data")
     check_class_weight(config.train.class_weight, dataset.class_names)  # before any extraction or fold
     features = network_features(config)
-    log.info("data: %d images, %d classes, %dx%d", len(dataset), len(dataset.class_names),
-             *dataset.images.shape[1:3])
+    log.info("data: %d images, %d classes, %dx%d", len(dataset), len(dataset.class_names), *dataset.images.shape[1:3])
     states = (None,) * len(features)
     if any(FEATURES[f.name].fitted for f in features):
         rows = fitting_rows(split_config or config, dataset.labels, split, dataset.fixed_val)
         states = cached_fit(dataset, rows, features, config.seed, config.data.cache_dir if use_cache else None)
     cache_dir = config.data.cache_dir if use_cache else None
     if augmentation(config) == "copies":
-        X = augmented_features(dataset, features, config.model.dtype, cache_dir, states, config.train.augment,
-                               config.seed)
+        X = augmented_features(
+            dataset, features, config.model.dtype, cache_dir, states, config.train.augment, config.seed
+        )
     else:
         X = cached_features(dataset, features, config.model.dtype, cache_dir, states, mapper)
     check_finite(X, f"features of {config.data.path or config.data.format + ' data'}")
@@ -143,10 +143,21 @@ def build_network(config, n_features: int, n_classes: int, image_shape, rng) -> 
     if config.mode == "end_to_end":
         extractor = config.extractor
         blocks = [dataclasses.asdict(b) for b in extractor.blocks]
-        layers, n_features = build_extractor(blocks, image_shape, extractor.init, extractor.trainable,
-                                             rng, model.dtype, extractor.batchnorm)
-    layers += mlp_layers(n_features, n_classes, list(model.hidden), model.activation, model.init, rng,
-                         model.dtype, model.bias, model.dropout, model.batchnorm)
+        layers, n_features = build_extractor(
+            blocks, image_shape, extractor.init, extractor.trainable, rng, model.dtype, extractor.batchnorm
+        )
+    layers += mlp_layers(
+        n_features,
+        n_classes,
+        list(model.hidden),
+        model.activation,
+        model.init,
+        rng,
+        model.dtype,
+        model.bias,
+        model.dropout,
+        model.batchnorm,
+    )
     return Sequential(layers)
 
 
@@ -157,8 +168,16 @@ class Trained:
     metrics: dict
 
 
-def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[int, ...] = (),
-                label: str = "", checkpoint=None, stop=None) -> Trained:
+def train_model(
+    config,
+    prepared: Prepared,
+    train_rows,
+    val_rows,
+    stream: tuple[int, ...] = (),
+    label: str = "",
+    checkpoint=None,
+    stop=None,
+) -> Trained:
     """Fit a fresh network on ``train_rows``, validating on ``val_rows``.
 
     ``stream`` selects independent random sub-streams (e.g. one per fold) from the config's seed.
@@ -169,30 +188,54 @@ def train_model(config, prepared: Prepared, train_rows, val_rows, stream: tuple[
     started = time.perf_counter()
     X, y = prepared.X, prepared.dataset.labels
     n_classes = len(prepared.dataset.class_names)
-    data_warnings = balance_warnings(y, np.concatenate([train_rows, val_rows]), val_rows,
-                                     prepared.dataset.class_names)
+    data_warnings = balance_warnings(y, np.concatenate([train_rows, val_rows]), val_rows, prepared.dataset.class_names)
     for warning in data_warnings:
         log.warning("%swarning: %s", f"{label}: " if label else "", warning)
     standardizer = Standardizer.fit(X, train_rows)
-    network = build_network(config, X.shape[1], n_classes, prepared.image_shape,
-                            seeding.rng(config.seed, "init", *stream))
+    network = build_network(
+        config, X.shape[1], n_classes, prepared.image_shape, seeding.rng(config.seed, "init", *stream)
+    )
     trainer = build_trainer(config, prepared, network, standardizer, train_rows, stream, label)
     weights = trainer.class_weights
     if config.train.tta == "flip":
         trainer.val_mirror = mirrored_features(prepared, val_rows, config.model.dtype, label)
     history = trainer.fit(X, y, train_rows, val_rows, checkpoint, stop)
-    predictor = Predictor(network, standardizer, prepared.dataset.class_names,
-                          prepared.dataset.images.shape[1:3], prepared.features, config.model.loss,
-                          prepared.states, preprocess_of(config.data), config.train.tta)
-    metrics = split_metrics(network, standardizer, X, y, {"train": train_rows, "val": val_rows},
-                            config.model.loss, n_classes, {"val": trainer.val_mirror})
-    metrics.update(epochs=len(history.epochs), best_epoch=history.best_epoch,
-                   stopped_early=history.stopped_early, seconds=time.perf_counter() - started,
-                   warnings=data_warnings, class_names=list(prepared.dataset.class_names),
-                   mlpcli_version=__version__, data_fingerprint=prepared.dataset.fingerprint)
+    splits, mirrored = {"train": train_rows, "val": val_rows}, {"val": trainer.val_mirror}
+    metrics = split_metrics(network, standardizer, X, y, splits, config.model.loss, n_classes, mirrored)
+    metrics.update(_run_facts(prepared, history, data_warnings, time.perf_counter() - started))
     if weights is not None:  # balanced's numbers depend on the training rows: record what was used
         metrics["class_weights"] = dict(zip(prepared.dataset.class_names, weights.tolist()))
-    return Trained(predictor, history, metrics)
+    return Trained(_predictor(config, prepared, network, standardizer), history, metrics)
+
+
+def _predictor(config, prepared: Prepared, network, standardizer) -> Predictor:
+    """The trained ``network`` with everything ``predict`` needs to feed it as in training."""
+    dataset = prepared.dataset
+    return Predictor(
+        network,
+        standardizer,
+        dataset.class_names,
+        dataset.images.shape[1:3],
+        prepared.features,
+        config.model.loss,
+        prepared.states,
+        preprocess_of(config.data),
+        config.train.tta,
+    )
+
+
+def _run_facts(prepared: Prepared, history, data_warnings: list, seconds: float) -> dict:
+    """What ``metrics.json`` records beside the scores: epochs, time, warnings, versions, data."""
+    return {
+        "epochs": len(history.epochs),
+        "best_epoch": history.best_epoch,
+        "stopped_early": history.stopped_early,
+        "seconds": seconds,
+        "warnings": data_warnings,
+        "class_names": list(prepared.dataset.class_names),
+        "mlpcli_version": __version__,
+        "data_fingerprint": prepared.dataset.fingerprint,
+    }
 
 
 def build_trainer(config, prepared: Prepared, network, standardizer, train_rows, stream: tuple, label: str) -> Trainer:
@@ -204,23 +247,35 @@ def build_trainer(config, prepared: Prepared, network, standardizer, train_rows,
     if how == "copies" and len(X) == len(y):
         raise ValueError("train.augment: X holds no augmented copies; prepare() it with this config")
     weights = class_weights(config.train.class_weight, y[train_rows], prepared.dataset.class_names)
-    return Trainer(network, standardizer, config.train, config.model, rngs,
-                   prepared.image_shape if how == "pixels" else None, label,
-                   n_copies=len(X) // len(y) - 1 if how == "copies" else 0, class_weights=weights)
+    return Trainer(
+        network,
+        standardizer,
+        config.train,
+        config.model,
+        rngs,
+        prepared.image_shape if how == "pixels" else None,
+        label,
+        n_copies=len(X) // len(y) - 1 if how == "copies" else 0,
+        class_weights=weights,
+    )
 
 
-def split_metrics(network, standardizer, X, y, splits: dict, loss_name: str, n_classes: int,
-                  mirrored: dict | None = None) -> dict:
+def split_metrics(
+    network, standardizer, X, y, splits: dict, loss_name: str, n_classes: int, mirrored: dict | None = None
+) -> dict:
     """{split: {"accuracy", "loss", "n", "confusion"}} for each named set of rows; ``confusion``
     is (n_classes, n_classes) counts as nested lists, rows true classes (all zero for no rows),
     so ``show`` can draw the validation confusion without a separate evaluation. ``mirrored``
     {split: mirrored rows' features or None} scores that split with test-time flips."""
     result = {}
     for name, rows in splits.items():
-        loss, acc, predicted = evaluate_rows(network, X, y, rows, standardizer, loss_name,
-                                             (mirrored or {}).get(name))
-        result[name] = {"accuracy": acc, "loss": loss, "n": int(len(rows)),
-                        "confusion": confusion_matrix(y[rows], predicted, n_classes).tolist()}
+        loss, acc, predicted = evaluate_rows(network, X, y, rows, standardizer, loss_name, (mirrored or {}).get(name))
+        result[name] = {
+            "accuracy": acc,
+            "loss": loss,
+            "n": int(len(rows)),
+            "confusion": confusion_matrix(y[rows], predicted, n_classes).tolist(),
+        }
     return result
 
 

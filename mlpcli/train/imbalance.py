@@ -34,8 +34,10 @@ def class_weights(setting, train_labels: np.ndarray, class_names) -> np.ndarray 
     for name, weight in setting.items():
         weights[list(class_names).index(name)] = weight
     if not np.any(weights[counts > 0]):
-        raise ConfigError("train.class_weight: every class of the training rows has weight 0, so nothing "
-                          "would be learned; give at least one class a positive weight")
+        raise ConfigError(
+            "train.class_weight: every class of the training rows has weight 0, so nothing "
+            "would be learned; give at least one class a positive weight"
+        )
     return weights
 
 
@@ -45,8 +47,9 @@ def check_class_weight(setting, class_names) -> None:
     if isinstance(setting, dict):
         for name in setting:
             if name not in class_names:
-                raise ConfigError(f"train.class_weight.{name}: no class {name!r} in the data; classes: "
-                                  f"{', '.join(class_names)}")
+                raise ConfigError(
+                    f"train.class_weight.{name}: no class {name!r} in the data; classes: {', '.join(class_names)}"
+                )
 
 
 def epoch_order(sampler: str, train_rows: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

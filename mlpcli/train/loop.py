@@ -41,8 +41,9 @@ class History:
     stopped_early: bool = False
 
 
-def evaluate_rows(network, X, y, rows, standardizer, loss_name: str,
-                  mirrored: np.ndarray | None = None) -> tuple[float, float, np.ndarray]:
+def evaluate_rows(
+    network, X, y, rows, standardizer, loss_name: str, mirrored: np.ndarray | None = None
+) -> tuple[float, float, np.ndarray]:
     """(mean loss, accuracy, predicted classes (n_rows,) int64) of the network on ``X[rows]``;
     NaNs and no predictions when ``rows`` is empty. ``mirrored`` (len(rows), n_features), the
     mirrored images' features, scores each row as the mean of the two passes (``train.tta``)."""
@@ -71,9 +72,18 @@ class Trainer:
     features (``train.tta``).
     """
 
-    def __init__(self, network, standardizer, train_config, model_config, rngs: dict,
-                 image_shape: tuple[int, int, int] | None = None, label: str = "", n_copies: int = 0,
-                 class_weights: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        network,
+        standardizer,
+        train_config,
+        model_config,
+        rngs: dict,
+        image_shape: tuple[int, int, int] | None = None,
+        label: str = "",
+        n_copies: int = 0,
+        class_weights: np.ndarray | None = None,
+    ) -> None:
         self.network = network
         self.standardizer = standardizer
         self.config = train_config
@@ -92,8 +102,15 @@ class Trainer:
         self.average = WeightAverage(network, train_config.ema) if train_config.ema else None
         self.val_mirror: np.ndarray | None = None
 
-    def fit(self, X: np.ndarray, y: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
-            checkpoint: Path | None = None, stop=None) -> History:
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        train_rows: np.ndarray,
+        val_rows: np.ndarray,
+        checkpoint: Path | None = None,
+        stop=None,
+    ) -> History:
         """X (n_samples, n_features); y (n_samples,) int64. Returns the history; with
         ``train.patience`` the best epoch's weights are restored at the end.
 
@@ -129,30 +146,44 @@ class Trainer:
         n = len(state.epoch_order())
         # Each step checks its loss before updating, so only the weights show a bad last update.
         if not all(np.isfinite(w).all() for w in self.network.state_dict().values()):
-            raise TrainingDiverged(f"{self.label}training diverged at epoch {state.epoch + 1} (weights "
-                                   f"became non-finite); lower train.lr (now {self.config.lr:g})", state.epoch + 1)
+            raise TrainingDiverged(
+                f"{self.label}training diverged at epoch {state.epoch + 1} (weights "
+                f"became non-finite); lower train.lr (now {self.config.lr:g})",
+                state.epoch + 1,
+            )
         with self._averaged() as network:
-            val_loss, val_accuracy, _ = evaluate_rows(network, X, y, val_rows, self.standardizer, self.loss_name,
-                                                      self.val_mirror)
-        record = {"epoch": state.epoch + 1, "lr": self._lr(state.epoch), "train_loss": state.partial[0] / n,
-                  "train_accuracy": state.partial[1] / n, "val_loss": val_loss, "val_accuracy": val_accuracy,
-                  "seconds": seconds}
+            val_loss, val_accuracy, _ = evaluate_rows(
+                network, X, y, val_rows, self.standardizer, self.loss_name, self.val_mirror
+            )
+        record = {
+            "epoch": state.epoch + 1,
+            "lr": self._lr(state.epoch),
+            "train_loss": state.partial[0] / n,
+            "train_accuracy": state.partial[1] / n,
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "seconds": seconds,
+        }
         state.history.append(record)
         self._log(record)
         state.epoch += 1
         state.order, state.position, state.partial = None, 0, (0.0, 0.0)
-        if self.config.patience is None:
-            return
+        if self.config.patience is not None:
+            self._early_stopping(state, val_accuracy)
+
+    def _early_stopping(self, state: TrainState, val_accuracy: float) -> None:
+        """Keep the best weights so far (the average's with ``train.ema``); stop after ``patience``
+        epochs without a gain in validation accuracy."""
         if val_accuracy > state.best_accuracy:
             state.best_accuracy, state.best_epoch, state.waited = val_accuracy, state.epoch, 0
             kept = self.average.average if self.average is not None else self.network.state_dict()
             state.best_state = {k: v.copy() for k, v in kept.items()}
-        else:
-            state.waited += 1
-            if state.waited >= self.config.patience:
-                state.stopped_early = True
-                log.info("%searly stop: no val_accuracy gain for %d epochs; keeping epoch %d",
-                         self.label, state.waited, state.best_epoch)
+            return
+        state.waited += 1
+        if state.waited >= self.config.patience:
+            state.stopped_early = True
+            message = "%searly stop: no val_accuracy gain for %d epochs; keeping epoch %d"
+            log.info(message, self.label, state.waited, state.best_epoch)
 
     def _epoch(self, X, y, state: TrainState, stop) -> bool:
         """Train on ``state.order`` from ``state.position`` on; False if stopped part-way."""
@@ -167,11 +198,13 @@ class Trainer:
             progress.update(state.position)
             for start, end in bounds:
                 rows = order[start:end]
-                loss, hits = self._step(X, y, rows, buffer[:len(rows)], lr)
+                loss, hits = self._step(X, y, rows, buffer[: len(rows)], lr)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
                         f"{self.label}training diverged at epoch {state.epoch + 1} (loss={loss}); "
-                        f"lower train.lr (now {self.config.lr:g})", state.epoch + 1)
+                        f"lower train.lr (now {self.config.lr:g})",
+                        state.epoch + 1,
+                    )
                 total_loss += loss * len(rows)
                 correct += hits
                 state.position, state.partial = start + len(rows), (total_loss, correct)
@@ -193,8 +226,13 @@ class Trainer:
 
     def _save(self, path: Path, state: TrainState) -> None:
         state.rng_states = {name: rng.bit_generator.state for name, rng in self.rngs.items()}
-        save_checkpoint(path, state, self.network.state_dict(), self.optimizer.state_dict(),
-                        self.average.state_dict() if self.average is not None else None)
+        save_checkpoint(
+            path,
+            state,
+            self.network.state_dict(),
+            self.optimizer.state_dict(),
+            self.average.state_dict() if self.average is not None else None,
+        )
 
     def _resume(self, path: Path) -> TrainState:
         state, weights, velocities, averaged = load_checkpoint(path)
@@ -237,8 +275,7 @@ class Trainer:
     def _inputs(self, X, n_samples: int, rows, batch) -> np.ndarray:
         """The standardized network input of the minibatch ``rows``, augmented as configured."""
         if self.n_copies:
-            return gather(X, pick_versions(rows, n_samples, self.n_copies, self.augment_rng), batch,
-                          self.standardizer)
+            return gather(X, pick_versions(rows, n_samples, self.n_copies, self.augment_rng), batch, self.standardizer)
         if self.image_shape is None:
             return gather(X, rows, batch, self.standardizer)
         # Pixels are augmented before standardization: a crop's padding is black, a jitter
@@ -248,6 +285,15 @@ class Trainer:
         return standardize(batch, self.standardizer)
 
     def _log(self, record: dict) -> None:
-        log.info("%sepoch %d/%d  lr %.4g  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  (%.1fs)",
-                 self.label, record["epoch"], self.config.epochs, record["lr"], record["train_loss"],
-                 record["train_accuracy"], record["val_loss"], record["val_accuracy"], record["seconds"])
+        log.info(
+            "%sepoch %d/%d  lr %.4g  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  (%.1fs)",
+            self.label,
+            record["epoch"],
+            self.config.epochs,
+            record["lr"],
+            record["train_loss"],
+            record["train_accuracy"],
+            record["val_loss"],
+            record["val_accuracy"],
+            record["seconds"],
+        )

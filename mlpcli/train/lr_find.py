@@ -73,17 +73,20 @@ class RangeTest:
         lowest = int(finite[np.argmin(centred[finite])])
         steepest = lowest
         if lowest >= 2:
-            slopes = np.gradient(centred[:lowest + 1], np.log(self.lrs[:lowest + 1]))
+            slopes = np.gradient(centred[: lowest + 1], np.log(self.lrs[: lowest + 1]))
             steepest = int(np.argmin(slopes))
-        within = centred[:lowest + 1] <= centred[lowest] + self._standard_error(centred, lowest)
-        return {"suggested_lr": self.lrs[int(np.argmax(within))], "min_lr": self.lrs[lowest],
-                "steepest_lr": self.lrs[steepest]}
+        within = centred[: lowest + 1] <= centred[lowest] + self._standard_error(centred, lowest)
+        return {
+            "suggested_lr": self.lrs[int(np.argmax(within))],
+            "min_lr": self.lrs[lowest],
+            "steepest_lr": self.lrs[steepest],
+        }
 
     def _standard_error(self, centred: np.ndarray, lowest: int) -> float:
         """The standard error of one centred mean: the losses' scatter around ``centred`` up to
         the window past the minimum (not the diverging tail) over sqrt(window length)."""
         half = max(1, round(CENTRED * len(self.losses)))
-        scatter = (np.asarray(self.losses, dtype=np.float64) - centred)[:lowest + half + 1]
+        scatter = (np.asarray(self.losses, dtype=np.float64) - centred)[: lowest + half + 1]
         scatter = scatter[np.isfinite(scatter)]
         return float(scatter.std() / math.sqrt(2 * half + 1)) if scatter.size else 0.0
 
@@ -93,8 +96,15 @@ def lr_schedule(start: float, stop: float, steps: int) -> np.ndarray:
     return start * (stop / start) ** (np.arange(steps) / max(steps - 1, 1))
 
 
-def range_test(config, prepared, train_rows: np.ndarray, start: float = 1e-6, stop: float = 1.0,
-               steps: int = 200, beta: float = 0.98) -> RangeTest:
+def range_test(
+    config,
+    prepared,
+    train_rows: np.ndarray,
+    start: float = 1e-6,
+    stop: float = 1.0,
+    steps: int = 200,
+    beta: float = 0.98,
+) -> RangeTest:
     """Run the range test on ``prepared.X[train_rows]`` (X (n_samples, n_features)).
 
     The network and the generators come from the config's seed as in ``train_model``; warmup,
@@ -104,10 +114,18 @@ def range_test(config, prepared, train_rows: np.ndarray, start: float = 1e-6, st
 
     train = dataclasses.replace(config.train, ema=None)
     X, y = prepared.X, prepared.dataset.labels
-    network = build_network(config, X.shape[1], len(prepared.dataset.class_names), prepared.image_shape,
-                            seeding.rng(config.seed, "init"))
-    trainer = build_trainer(dataclasses.replace(config, train=train), prepared, network,
-                            Standardizer.fit(X, train_rows), train_rows, (), "lr-find")
+    network = build_network(
+        config, X.shape[1], len(prepared.dataset.class_names), prepared.image_shape, seeding.rng(config.seed, "init")
+    )
+    trainer = build_trainer(
+        dataclasses.replace(config, train=train),
+        prepared,
+        network,
+        Standardizer.fit(X, train_rows),
+        train_rows,
+        (),
+        "lr-find",
+    )
     size = len(train_rows) if train.batch_size == "full" else min(train.batch_size, len(train_rows))
     buffer = np.empty((size, X.shape[1]), dtype=X.dtype)
     curve = RangeTest([], [], [])
@@ -125,7 +143,7 @@ def _record(curve: RangeTest, lr: float, loss: float, beta: float) -> bool:
     """Append one step to ``curve``; True when the test should stop (divergence)."""
     step = len(curve.lrs) + 1
     curve.average = beta * curve.average + (1 - beta) * loss
-    smoothed = curve.average / (1 - beta ** step)
+    smoothed = curve.average / (1 - beta**step)
     curve.lrs.append(lr)
     curve.losses.append(loss)
     curve.smoothed.append(smoothed)
@@ -141,4 +159,4 @@ def _batches(rows: np.ndarray, size: int, rng: np.random.Generator):
     while True:
         order = rows[rng.permutation(len(rows))]
         for start in range(0, len(order) - size + 1, size):
-            yield order[start:start + size]
+            yield order[start : start + size]

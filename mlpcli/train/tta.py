@@ -41,8 +41,9 @@ def mirrored_features(prepared, rows: np.ndarray, dtype, label: str = "") -> np.
     if len(images) == 0:
         log.info("%stta: no images here, so validation is scored without flips", label)
         return None
-    return extract_features(Mirrored(_Rows(images, rows)), prepared.features, dtype, progress=False,
-                            states=prepared.states)
+    return extract_features(
+        Mirrored(_Rows(images, rows)), prepared.features, dtype, progress=False, states=prepared.states
+    )
 
 
 def flip_scores(scores: np.ndarray, mirrored: np.ndarray, loss_name: str) -> np.ndarray:

@@ -36,8 +36,10 @@ class DaskExecutor(Executor):
             client = distributed.Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             reason = f" ({exc})" if str(exc) else ""
-            raise ClusterError(f"--cluster {address}: no Dask scheduler answered within {timeout:g} s{reason}; "
-                               f"check that `dask scheduler` runs there, or raise the timeout") from None
+            raise ClusterError(
+                f"--cluster {address}: no Dask scheduler answered within {timeout:g} s{reason}; "
+                f"check that `dask scheduler` runs there, or raise the timeout"
+            ) from None
         _wait_for_a_worker(client, address, timeout)
         return cls(client, None, retries, f"dask {address}")
 
@@ -49,9 +51,14 @@ class DaskExecutor(Executor):
         # Their logs stay quiet: what goes wrong reaches the client (a unit's error, a lost worker),
         # and stopping them mid-unit would print cancellation notes and tracebacks.
         with thread_limit(UNIT_THREADS), sigint_ignored():
-            cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                               host="127.0.0.1", scheduler_kwargs=_http_options(dashboard),
-                                               silence_logs=logging.CRITICAL)
+            cluster = distributed.LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                scheduler_kwargs=_http_options(dashboard),
+                silence_logs=logging.CRITICAL,
+            )
         client = distributed.Client(cluster, set_as_default=False)
         return cls(client, cluster, retries, f"dask local:{n_workers} ({cluster.scheduler_address})")
 
@@ -101,8 +108,10 @@ def _probe(address: str, timeout: float) -> None:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        raise ClusterError(f"--cluster {address}: cannot connect: {reason}; check the address and that "
-                           f"`dask scheduler` runs there and accepts connections") from None
+        raise ClusterError(
+            f"--cluster {address}: cannot connect: {reason}; check the address and that "
+            f"`dask scheduler` runs there and accepts connections"
+        ) from None
 
 
 def _wait_for_a_worker(client, address: str, timeout: float) -> None:
@@ -112,9 +121,11 @@ def _wait_for_a_worker(client, address: str, timeout: float) -> None:
         client.wait_for_workers(1, timeout=timeout)
     except (OSError, TimeoutError):
         client.close()
-        raise ClusterError(f"--cluster {address}: the scheduler has no workers (none joined within "
-                           f"{timeout:g} s); start one with `dask worker {address}`, or raise the "
-                           "timeout") from None
+        raise ClusterError(
+            f"--cluster {address}: the scheduler has no workers (none joined within "
+            f"{timeout:g} s); start one with `dask worker {address}`, or raise the "
+            "timeout"
+        ) from None
 
 
 def _handshake(address: str, timeout: float) -> None:
@@ -140,4 +151,3 @@ def _http_options(dashboard: bool) -> dict:
     if dashboard and find_spec("bokeh") is not None:
         return {"dashboard": True, "dashboard_address": "127.0.0.1:8787"}
     return {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
-

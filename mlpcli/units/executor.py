@@ -51,8 +51,10 @@ def unit_result(future) -> UnitResult:
     try:
         return future.result()
     except BrokenProcessPool as exc:
-        raise WorkerLost(f"a local worker process died while training ({exc}); the finished units are "
-                         f"saved: resume the run (--resume), with fewer --jobs if memory ran out") from None
+        raise WorkerLost(
+            f"a local worker process died while training ({exc}); the finished units are "
+            f"saved: resume the run (--resume), with fewer --jobs if memory ran out"
+        ) from None
 
 
 def choose_executor(placement: Placement = Placement()) -> Executor:
@@ -65,8 +67,13 @@ def choose_executor(placement: Placement = Placement()) -> Executor:
     return open_executor(placement.jobs, placement.cluster, placement.timeout)
 
 
-def open_executor(jobs: int | None = None, cluster: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                  retries: int = 0, dashboard: bool = True) -> Executor:
+def open_executor(
+    jobs: int | None = None,
+    cluster: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = 0,
+    dashboard: bool = True,
+) -> Executor:
     """``jobs`` local processes, or the Dask cluster at ``cluster`` (``tcp://HOST:PORT`` or ``local:N``).
 
     Connecting gives up after ``timeout`` seconds with a ``ClusterError`` naming the address and why.
@@ -86,8 +93,9 @@ def open_executor(jobs: int | None = None, cluster: str | None = None, timeout: 
             raise ConfigError(f"--cluster: must be tcp://HOST:PORT or local:N with N >= 1; got {cluster!r}")
         return DaskExecutor.start_local(int(n), retries, dashboard)
     if not cluster.startswith("tcp://"):
-        raise ConfigError(f"--cluster: must be tcp://HOST:PORT (a running `dask scheduler`) or local:N; "
-                          f"got {cluster!r}")
+        raise ConfigError(
+            f"--cluster: must be tcp://HOST:PORT (a running `dask scheduler`) or local:N; got {cluster!r}"
+        )
     return DaskExecutor.connect(cluster, timeout, retries)
 
 

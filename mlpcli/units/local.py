@@ -31,8 +31,9 @@ class LocalExecutor(Executor):
         self._scratch = tempfile.TemporaryDirectory(prefix="mlpcli-units-")
         self._n_shared = 0
         level = logging.getLogger("mlpcli").getEffectiveLevel()
-        self._pool = cf.ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_local_worker,
-                                            initargs=(level,))
+        self._pool = cf.ProcessPoolExecutor(
+            jobs, mp_context=get_context("spawn"), initializer=_init_local_worker, initargs=(level,)
+        )
 
     def share(self, array: np.ndarray) -> Mapped:
         self._n_shared += 1
@@ -74,4 +75,3 @@ def _init_local_worker(level: int) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
-

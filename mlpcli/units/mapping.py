@@ -52,8 +52,10 @@ class ClusterMap:
         if item is None:
             return
         index, args = item
-        args = [self.client.scatter(arg, hash=False) if isinstance(arg, np.ndarray) and arg.nbytes > SCATTER_BYTES
-                else arg for arg in args]
+        args = [
+            self.client.scatter(arg, hash=False) if isinstance(arg, np.ndarray) and arg.nbytes > SCATTER_BYTES else arg
+            for arg in args
+        ]
         future = self.client.submit(fn, *args, pure=False)
         running[future] = index
         queue.add(future)

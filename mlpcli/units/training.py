@@ -38,14 +38,20 @@ class UnitData:
 
     @classmethod
     def of(cls, prepared: Prepared) -> UnitData:
-        return cls(tuple(prepared.dataset.class_names), prepared.image_shape, tuple(prepared.features),
-                   tuple(prepared.states or ()), prepared.dataset.fingerprint)
+        return cls(
+            tuple(prepared.dataset.class_names),
+            prepared.image_shape,
+            tuple(prepared.features),
+            tuple(prepared.states or ()),
+            prepared.dataset.fingerprint,
+        )
 
     def prepared(self, X: np.ndarray, labels: np.ndarray) -> Prepared:
         # No images: training needs only their shape, which an empty array keeps.
         images = np.empty((0, *self.image_shape), dtype=np.uint8)
-        return Prepared(Dataset(images, labels, self.class_names, self.fingerprint), X, self.features,
-                        self.states or None)
+        return Prepared(
+            Dataset(images, labels, self.class_names, self.fingerprint), X, self.features, self.states or None
+        )
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,20 @@ class UnitOutput:
     diverged_epoch: int | None = None
 
 
-def train_unit(config, X: np.ndarray, labels: np.ndarray, data: UnitData, train_rows: np.ndarray,
-               val_rows: np.ndarray, stream: tuple = (), label: str = "", quiet: bool = False, *,
-               checkpoint: Path | None = None, stop=None) -> UnitOutput:
+def train_unit(
+    config,
+    X: np.ndarray,
+    labels: np.ndarray,
+    data: UnitData,
+    train_rows: np.ndarray,
+    val_rows: np.ndarray,
+    stream: tuple = (),
+    label: str = "",
+    quiet: bool = False,
+    *,
+    checkpoint: Path | None = None,
+    stop=None,
+) -> UnitOutput:
     """Train ``config`` on ``X[train_rows]`` (X (n_samples, n_features), labels (n_samples,) int64).
 
     ``stream`` picks the random sub-streams (a fold's number), so the result depends only on the
@@ -77,13 +94,26 @@ def train_unit(config, X: np.ndarray, labels: np.ndarray, data: UnitData, train_
     """
     with _log_level(logging.WARNING if quiet else None):
         try:
-            trained = train_model(config, data.prepared(X, labels), train_rows, val_rows, stream=stream,
-                                  label=label, checkpoint=checkpoint, stop=stop)
+            trained = train_model(
+                config,
+                data.prepared(X, labels),
+                train_rows,
+                val_rows,
+                stream=stream,
+                label=label,
+                checkpoint=checkpoint,
+                stop=stop,
+            )
         except TrainingDiverged as exc:
             return UnitOutput({}, None, None, None, {}, diverged=str(exc), diverged_epoch=exc.epoch)
     predictor = trained.predictor
-    return UnitOutput(predictor.network.state_dict(), predictor.standardizer.mean, predictor.standardizer.std,
-                      trained.history, trained.metrics)
+    return UnitOutput(
+        predictor.network.state_dict(),
+        predictor.standardizer.mean,
+        predictor.standardizer.std,
+        trained.history,
+        trained.metrics,
+    )
 
 
 @contextmanager
@@ -101,10 +131,19 @@ def rebuild(config, data: UnitData, output: UnitOutput) -> Trained:
     """The ``Trained`` model a unit returned, ready for ``records.save_run``."""
     if output.mean is None or output.std is None or output.history is None:
         raise ValueError(f"rebuild: the unit diverged ({output.diverged}); it has no network to rebuild")
-    network = build_network(config, output.mean.size, len(data.class_names), data.image_shape,
-                            np.random.default_rng(0))  # any initialization: the weights replace it
+    network = build_network(
+        config, output.mean.size, len(data.class_names), data.image_shape, np.random.default_rng(0)
+    )  # any initialization: the weights replace it
     network.load_state_dict(output.weights)
-    predictor = Predictor(network, Standardizer(output.mean, output.std), data.class_names,
-                          data.image_shape[:2], data.features, config.model.loss, data.states or None,
-                          preprocess_of(config.data), config.train.tta)
+    predictor = Predictor(
+        network,
+        Standardizer(output.mean, output.std),
+        data.class_names,
+        data.image_shape[:2],
+        data.features,
+        config.model.loss,
+        data.states or None,
+        preprocess_of(config.data),
+        config.train.tta,
+    )
     return Trained(predictor, output.history, output.metrics)

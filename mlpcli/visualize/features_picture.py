@@ -33,8 +33,7 @@ def bar_colors(space: str, bins: int) -> np.ndarray:
     """
     if space == "hsv":
         hues = (np.arange(bins) + 0.5) / bins
-        return np.array([[round(255 * v) for v in colorsys.hsv_to_rgb(h, 1.0, 1.0)] for h in hues],
-                        dtype=np.uint8)
+        return np.array([[round(255 * v) for v in colorsys.hsv_to_rgb(h, 1.0, 1.0)] for h in hues], dtype=np.uint8)
     levels = np.rint((np.arange(bins) + 0.5) * 256 / bins).clip(0, 255).astype(np.uint8)
     red, green, blue = np.meshgrid(levels, levels, levels, indexing="ij")
     return np.stack([red, green, blue], axis=-1).reshape(-1, 3)
@@ -53,8 +52,9 @@ def draw_bars(values: np.ndarray, colors: np.ndarray, height: int, width: int) -
         top = height - 1 - int(round((height - 1) * value / peak)) if peak > 0 else height - 1
         outline = BAR_COLOR_EDGE if right - left > 3 else None
         # Pillow boxes are [x0, y0, x1, y1] = [col0, row0, col1, row1], inclusive.
-        draw.rectangle([left, top, max(left, right - 1), height - 1], fill=tuple(int(c) for c in color),
-                       outline=outline)
+        draw.rectangle(
+            [left, top, max(left, right - 1), height - 1], fill=tuple(int(c) for c in color), outline=outline
+        )
     draw.line([(0, height - 1), (width - 1, height - 1)], fill=BAR_COLOR_EDGE)
     return canvas
 
@@ -86,19 +86,27 @@ def features_picture(image: np.ndarray, hog_params: dict, hist_params: dict) -> 
     values = color_hist(image[None], space, bins, "float64")[0]
     bars = draw_bars(values, bar_colors(space, bins), strokes.height, strokes.width)
     height, width = image.shape[:2]
-    return compose([
-        (Image.fromarray(upscale(image, scale)), f"image {height}x{width}"),
-        (strokes, f"hog: {hog_params['orientations']} bins, {hog_params['cell']}px cells"),
-        (bars, f"color_hist: {space}, {len(values)} bins"),
-    ])
+    return compose(
+        [
+            (Image.fromarray(upscale(image, scale)), f"image {height}x{width}"),
+            (strokes, f"hog: {hog_params['orientations']} bins, {hog_params['cell']}px cells"),
+            (bars, f"color_hist: {space}, {len(values)} bins"),
+        ]
+    )
 
 
 def picture_params(config) -> tuple[tuple, dict, dict, list[str]]:
     """The config's features, the hog and color_hist parameters to draw (each with
     ``from_config``), and notes on what was filled in with defaults."""
     features = () if config.mode == "end_to_end" else config.features
-    notes = ["mode end_to_end: the network learns its own features from the raw pixels; hog and "
-             "color_hist are drawn for comparison"] if config.mode == "end_to_end" else []
+    notes = (
+        [
+            "mode end_to_end: the network learns its own features from the raw pixels; hog and "
+            "color_hist are drawn for comparison"
+        ]
+        if config.mode == "end_to_end"
+        else []
+    )
     hog_params = _params(features, "hog", notes)
     hist_params = _params(features, "color_hist", notes)
     return features, hog_params, hist_params, notes

@@ -25,8 +25,9 @@ CJK_FONTS = (
     "C:/Windows/Fonts/msyh.ttc",
     "C:/Windows/Fonts/YuGothM.ttc",
 )
-INSTALL_HINT = ("install a CJK font (e.g. `apt install fonts-noto-cjk`) or set MLPCLI_FONT to a font file "
-                "that has these characters")
+INSTALL_HINT = (
+    "install a CJK font (e.g. `apt install fonts-noto-cjk`) or set MLPCLI_FONT to a font file that has these characters"
+)
 
 
 def is_wide(text: str) -> bool:
@@ -54,5 +55,6 @@ def _cjk_font(chosen: str | None) -> str | None:
 
 @cache
 def _warn_once() -> None:
-    log.warning("pictures: class names with CJK characters are drawn as boxes: no font with them was "
-                "found; %s", INSTALL_HINT)
+    log.warning(
+        "pictures: class names with CJK characters are drawn as boxes: no font with them was found; %s", INSTALL_HINT
+    )

@@ -26,8 +26,12 @@ def lr_find_plot(result: dict, path: str | Path) -> Path:
     axes.plot(result["lrs"], result["smoothed"], color="C1", linewidth=0.8, label="moving average (lags)")
     axes.plot(result["lrs"], result["centred"], color="C0", label="centred mean")
     if result["suggested_lr"] is not None:
-        axes.axvline(result["suggested_lr"], color="C2", linestyle="--",
-                     label=f"suggested {result['suggested_lr']:.3g} (1 SE of the minimum)")
+        axes.axvline(
+            result["suggested_lr"],
+            color="C2",
+            linestyle="--",
+            label=f"suggested {result['suggested_lr']:.3g} (1 SE of the minimum)",
+        )
     axes.axvline(result["config_lr"], color="C3", linestyle=":", label=f"train.lr {result['config_lr']:.3g}")
     smoothed, losses = _finite(result["centred"]), _finite(result["losses"])
     if smoothed:  # the diverging tail would squash the interesting part of the curve

@@ -65,8 +65,10 @@ def learning_curves(histories: list[tuple[str, list[dict]]], path: str | Path) -
         axes.grid(alpha=0.3)
     # One legend for the line styles; with several folds the colours are named on the lr panel.
     style_color = colors[0] if len(histories) == 1 else "0.3"
-    styles = [Line2D([], [], color=style_color, label="train"),
-              Line2D([], [], color=style_color, linestyle="--", label="validation")]
+    styles = [
+        Line2D([], [], color=style_color, label="train"),
+        Line2D([], [], color=style_color, linestyle="--", label="validation"),
+    ]
     loss_axes.legend(handles=styles, fontsize="small")
     accuracy_axes.legend(handles=styles, fontsize="small")
     if len(histories) > 1:
@@ -86,8 +88,9 @@ def _plot_history(panels, label: str, rows: list[dict], color: str) -> None:
     lr_axes.plot(epochs, [row["lr"] for row in rows], color=color, label=label)
 
 
-def confusion_heatmap(confusion: list[list[int]], class_names: list[str], path: str | Path,
-                      title: str = "confusion matrix") -> Path:
+def confusion_heatmap(
+    confusion: list[list[int]], class_names: list[str], path: str | Path, title: str = "confusion matrix"
+) -> Path:
     """confusion (n_classes, n_classes) counts, rows true classes, columns predicted -> heatmap
     with each count written in its cell."""
     import numpy as np
@@ -109,8 +112,15 @@ def confusion_heatmap(confusion: list[list[int]], class_names: list[str], path: 
     threshold = counts.max() / 2 if counts.size else 0
     for row in range(n_classes):
         for col in range(n_classes):
-            axes.text(col, row, str(int(counts[row, col])), ha="center", va="center",
-                      color="white" if counts[row, col] > threshold else "black", fontsize="small")
+            axes.text(
+                col,
+                row,
+                str(int(counts[row, col])),
+                ha="center",
+                va="center",
+                color="white" if counts[row, col] > threshold else "black",
+                fontsize="small",
+            )
     return _save(figure, path)
 
 
@@ -162,8 +172,13 @@ def search_accuracy(search: dict, path: str | Path) -> Path:
     axes = panels[0]
     for epochs in budgets:
         chosen = [r for r in rows if r["epochs"] == epochs]
-        axes.bar([r["trial"] for r in chosen], [r["mean_accuracy"] for r in chosen],
-                 yerr=[r["std_accuracy"] or 0 for r in chosen], color=colors[epochs], label=f"{epochs} epochs")
+        axes.bar(
+            [r["trial"] for r in chosen],
+            [r["mean_accuracy"] for r in chosen],
+            yerr=[r["std_accuracy"] or 0 for r in chosen],
+            color=colors[epochs],
+            label=f"{epochs} epochs",
+        )
     axes.set_xlabel("trial")
     axes.set_ylabel("mean fold accuracy")
     axes.set_title(f"{search.get('strategy')} search, {search.get('k')} folds")

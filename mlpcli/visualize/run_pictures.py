@@ -48,12 +48,18 @@ def draw_plots(summary: dict, curves: list, out_dir: Path) -> list[Path]:
         accuracy = evaluation.get("accuracy")
         title = f"confusion on {evaluation.get('data') or 'evaluation data'}"
         title += f" (accuracy {accuracy:.4f})" if isinstance(accuracy, float) else ""
-        written.append(plots.confusion_heatmap(evaluation["confusion"], evaluation["class_names"],
-                                               out_dir / "confusion.png", title))
+        written.append(
+            plots.confusion_heatmap(
+                evaluation["confusion"], evaluation["class_names"], out_dir / "confusion.png", title
+            )
+        )
     if summary.get("search"):
         written.append(plots.search_accuracy(summary["search"], out_dir / "search_accuracy.png"))
     kfold = summary["kfold"]
     if kfold is not None and kfold.get("fold_accuracies"):
-        written.append(plots.kfold_bars(kfold["fold_accuracies"], kfold["mean_accuracy"],
-                                        kfold["std_accuracy"], out_dir / "kfold_accuracy.png"))
+        written.append(
+            plots.kfold_bars(
+                kfold["fold_accuracies"], kfold["mean_accuracy"], kfold["std_accuracy"], out_dir / "kfold_accuracy.png"
+            )
+        )
     return written

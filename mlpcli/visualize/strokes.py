@@ -30,8 +30,9 @@ def cell_histograms(image: np.ndarray, orientations: int = 9, cell: int = 8) -> 
     return flat.reshape(image.shape[0] // cell, image.shape[1] // cell, orientations)
 
 
-def stroke_ends(center: tuple[float, float], bin_index: int, orientations: int,
-                half_length: float) -> tuple[tuple[float, float], tuple[float, float]]:
+def stroke_ends(
+    center: tuple[float, float], bin_index: int, orientations: int, half_length: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """(row, col) of both ends of bin ``bin_index``'s stroke through ``center = (row, col)``.
 
     The bin's centre gradient angle theta points along (d_row, d_col) = (sin, cos)(theta); the
@@ -63,8 +64,7 @@ def draw_strokes(hist: np.ndarray, cell: int, scale: int, shape: tuple[int, int]
                 level = int(round(255 * hist[cell_row, cell_col, bin_index] / peak))
                 if level == 0:
                     continue
-                (row0, col0), (row1, col1) = stroke_ends(center, int(bin_index), orientations,
-                                                         STROKE_LENGTH * side / 2)
+                (row0, col0), (row1, col1) = stroke_ends(center, int(bin_index), orientations, STROKE_LENGTH * side / 2)
                 # Pillow points are (x, y) = (col, row).
                 draw.line([(col0, row0), (col1, row1)], fill=(level, level, level), width=width)
     return canvas

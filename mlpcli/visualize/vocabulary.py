@@ -36,9 +36,15 @@ def vocabulary_pictures(predictor) -> list[WeightPicture]:
         tiles = word_patches(state, patch)
         shown = tiles[:MAX_WORDS]
         suffix = "" if index == 0 else f"_{index}"
-        pictures.append(WeightPicture(
-            "bow_vocabulary", f"bow_vocabulary{suffix}.png", list(shown),
-            [str(i) for i in range(1, len(shown) + 1)], max(1, round(WORD_SIDE / patch)), 16,
-            f"features[{index}] bow: {len(shown)} of {len(tiles)} words as un-whitened "
-            f"{patch}x{patch} patches"))
+        pictures.append(
+            WeightPicture(
+                "bow_vocabulary",
+                f"bow_vocabulary{suffix}.png",
+                list(shown),
+                [str(i) for i in range(1, len(shown) + 1)],
+                max(1, round(WORD_SIDE / patch)),
+                16,
+                f"features[{index}] bow: {len(shown)} of {len(tiles)} words as un-whitened {patch}x{patch} patches",
+            )
+        )
     return pictures

@@ -72,24 +72,48 @@ def weight_picture(predictor) -> WeightPicture | str:
         return f"first layer {type(first).__name__} has no picture"
     names = [feature.name for feature in predictor.features]
     if names != ["raw"]:
-        return (f"features {', '.join(names)} are not pixels, so the weights have no picture in pixel "
-                f"space (train with features: [raw] to see class templates)")
+        return (
+            f"features {', '.join(names)} are not pixels, so the weights have no picture in pixel "
+            f"space (train with features: [raw] to see class templates)"
+        )
+    return _pixel_picture(first, len(layers), predictor)
+
+
+def _pixel_picture(first: Linear, n_layers: int, predictor) -> WeightPicture:
+    """Class templates (a linear classifier on raw pixels) or the first hidden layer's units."""
     templates = pixel_templates(first.params["W"], predictor.standardizer.std, predictor.image_size)
     side = max(predictor.image_size)
-    if len(layers) == 1:
-        return WeightPicture("class_templates", "class_templates.png", list(templates),
-                             list(predictor.class_names), _scale(side, TEMPLATE_SIDE), 10,
-                             "linear classifier on raw pixels: one template per class (W[:, c] / std)")
+    if n_layers == 1:
+        return WeightPicture(
+            "class_templates",
+            "class_templates.png",
+            list(templates),
+            list(predictor.class_names),
+            _scale(side, TEMPLATE_SIDE),
+            10,
+            "linear classifier on raw pixels: one template per class (W[:, c] / std)",
+        )
     shown = templates[:MAX_UNITS]
-    return WeightPicture("first_layer_units", "first_layer_units.png", list(shown),
-                         [f"unit {i}" for i in range(1, len(shown) + 1)], _scale(side, UNIT_SIDE), 8,
-                         f"first hidden layer on raw pixels: {len(shown)} of {len(templates)} units")
+    return WeightPicture(
+        "first_layer_units",
+        "first_layer_units.png",
+        list(shown),
+        [f"unit {i}" for i in range(1, len(shown) + 1)],
+        _scale(side, UNIT_SIDE),
+        8,
+        f"first hidden layer on raw pixels: {len(shown)} of {len(templates)} units",
+    )
 
 
 def _conv_picture(conv: Conv2D) -> WeightPicture:
     tiles = conv_filter_tiles(conv.params["W"])
-    return WeightPicture("conv_filters", "conv_filters.png", list(tiles),
-                         [str(i) for i in range(1, len(tiles) + 1)],
-                         _scale(conv.kernel, FILTER_SIDE), 8,
-                         f"first convolution: {len(tiles)} filters of {conv.kernel}x{conv.kernel}"
-                         f"x{conv.in_channels} (on standardized pixels)")
+    return WeightPicture(
+        "conv_filters",
+        "conv_filters.png",
+        list(tiles),
+        [str(i) for i in range(1, len(tiles) + 1)],
+        _scale(conv.kernel, FILTER_SIDE),
+        8,
+        f"first convolution: {len(tiles)} filters of {conv.kernel}x{conv.kernel}"
+        f"x{conv.in_channels} (on standardized pixels)",
+    )

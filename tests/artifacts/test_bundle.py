@@ -49,16 +49,23 @@ def test_ensemble_refuses_members_that_disagree(tmp_path):
         load_model(tmp_path)
 
 
-@pytest.mark.parametrize("tamper, message", [
-    (lambda d: (d / "model.json").unlink(), "model.json is missing"),
-    (lambda d: (d / "model.json").write_text("{not json"), "unreadable model description"),
-    (lambda d: _edit(d, format_version=99), "newer than this mlpcli"),
-    (lambda d: _edit(d, architecture=[{"type": "Evil"}]), "invalid architecture"),
-    (lambda d: (d / "weights.npz").write_bytes(b"PK\x03\x04 truncated"), "unreadable weights"),
-    (lambda d: (d / "weights.npz").unlink(), "weights file is missing"),
-    (lambda d: _edit(d, architecture=[{"type": "Linear", "n_in": 48, "n_out": 3, "bias": True, "dtype": "float32"}]),
-     "weights do not match"),
-])
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        (lambda d: (d / "model.json").unlink(), "model.json is missing"),
+        (lambda d: (d / "model.json").write_text("{not json"), "unreadable model description"),
+        (lambda d: _edit(d, format_version=99), "newer than this mlpcli"),
+        (lambda d: _edit(d, architecture=[{"type": "Evil"}]), "invalid architecture"),
+        (lambda d: (d / "weights.npz").write_bytes(b"PK\x03\x04 truncated"), "unreadable weights"),
+        (lambda d: (d / "weights.npz").unlink(), "weights file is missing"),
+        (
+            lambda d: _edit(
+                d, architecture=[{"type": "Linear", "n_in": 48, "n_out": 3, "bias": True, "dtype": "float32"}]
+            ),
+            "weights do not match",
+        ),
+    ],
+)
 def test_damaged_models_are_refused_with_a_message(tmp_path, tamper, message):
     save_model(tmp_path, make_predictor())
     tamper(tmp_path)

@@ -95,6 +95,7 @@ def test_training_holds_the_lock_with_its_pid_and_releases_it(tmp_path, monkeypa
             with locked_run(checkpoint.parent):
                 pass
         return original(config, prepared, *args, checkpoint=checkpoint, **kwargs)
+
     monkeypatch.setattr(fit, "train_model", train_model)
     run_train(load_config(write_config(tmp_path / "c.yaml")), out=tmp_path / "run")
     assert seen == [f"{os.getpid()}\n"]

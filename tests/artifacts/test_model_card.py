@@ -20,8 +20,14 @@ def test_train_writes_a_card_with_data_config_scores_input_and_limits(tmp_path):
     config = write_config(tmp_path / "c.yaml", features=["hog", "color_hist"])
     assert run("train", "--config", config, "--out", tmp_path / "run", "-q").exit_code == 0
     text = card(tmp_path / "run")
-    for heading in ("## Data", "## Configuration", "## Validation", "## Last saved evaluation", "## Input",
-                    "## Intended use and known limits"):
+    for heading in (
+        "## Data",
+        "## Configuration",
+        "## Validation",
+        "## Last saved evaluation",
+        "## Input",
+        "## Intended use and known limits",
+    ):
         assert heading in text
     assert "fingerprint: `" in text and "images per class: circle 30" in text
     assert "- val: accuracy" in text and "16 rows x 16 cols" in text and "bilinear" in text
@@ -37,8 +43,9 @@ def test_kfold_card_gives_mean_and_std(tmp_path):
 
 def test_search_writes_a_card(tmp_path):
     space = {"train.lr": {"choice": [0.05, 0.1]}}
-    config = write_config(tmp_path / "c.yaml", data={"n_per_class": 12}, train={"epochs": 1},
-                          search={"strategy": "grid", "space": space})
+    config = write_config(
+        tmp_path / "c.yaml", data={"n_per_class": 12}, train={"epochs": 1}, search={"strategy": "grid", "space": space}
+    )
     result = run("search", "--config", config, "--k", 2, "--out", tmp_path / "run", "-q")
     assert result.exit_code == 0, result.stderr
     assert "search: 2 trials" in card(tmp_path / "run") and "2-fold accuracy" in card(tmp_path / "run")

@@ -21,9 +21,11 @@ def run(*args):
 def cropped_run(tmp_path):
     """A model trained on 40x20 (wide) images with center_crop to 16x16, in gray."""
     write_image_folder(tmp_path / "images", n_per_class=6, classes=("cat", "dog"), size=(20, 40))
-    config = write_config(tmp_path / "config.yaml", data={"format": "folder", "path": str(tmp_path / "images"),
-                                                          "resize": "center_crop", "color": "gray"},
-                          train={"epochs": 1, "lr": 1e-4})  # unsure, so the probabilities tell inputs apart
+    config = write_config(
+        tmp_path / "config.yaml",
+        data={"format": "folder", "path": str(tmp_path / "images"), "resize": "center_crop", "color": "gray"},
+        train={"epochs": 1, "lr": 1e-4},
+    )  # unsure, so the probabilities tell inputs apart
     result = run("train", "--config", config, "--out", tmp_path / "run", "--json")
     assert result.exit_code == 0, result.stderr
     return tmp_path / "run"
@@ -74,8 +76,9 @@ def test_square_images_give_the_same_model_under_every_policy(tmp_path):
     write_image_folder(tmp_path / "images", n_per_class=5, classes=("cat", "dog"), size=(24, 24))
     weights = []
     for resize in ("squash", "center_crop", "pad"):
-        config = write_config(tmp_path / f"{resize}.yaml", data={"format": "folder", "resize": resize,
-                                                                 "path": str(tmp_path / "images")})
+        config = write_config(
+            tmp_path / f"{resize}.yaml", data={"format": "folder", "resize": resize, "path": str(tmp_path / "images")}
+        )
         assert run("train", "--config", config, "--out", tmp_path / resize, "--no-cache").exit_code == 0
         with np.load(tmp_path / resize / "weights.npz") as stored:
             weights.append({key: stored[key] for key in stored.files})

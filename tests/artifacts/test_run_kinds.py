@@ -1,7 +1,6 @@
 """Every kind of run directory works with show, predict, evaluate and --resume: train, kfold
 (ensemble and best fold), kfold --grid, and interrupted train and kfold runs."""
 
-
 import numpy as np
 import pytest
 from conftest import stopping_after, write_config
@@ -85,9 +84,11 @@ def test_kfold_resume_skips_finished_folds_and_gives_the_same_weights(tmp_path, 
     monkeypatch.undo()
     trained = []
     import mlpcli.units.training as unit_training
+
     original = unit_training.train_model
-    monkeypatch.setattr(unit_training, "train_model",
-                        lambda *a, **kw: trained.append(kw["label"]) or original(*a, **kw))
+    monkeypatch.setattr(
+        unit_training, "train_model", lambda *a, **kw: trained.append(kw["label"]) or original(*a, **kw)
+    )
     run_kfold(None, resume=tmp_path / "run")
     assert trained == ["fold 2/2"]
     for fold in ("fold_1", "fold_2"):

@@ -24,8 +24,13 @@ def models(tmp_path_factory):
     shapes (HOG: about 60% right, far above the 25% of chance), NEW's first layer drowned in noise
     five times its weights' spread."""
     root = tmp_path_factory.mktemp("baseline")
-    config = write_config(root / "config.yaml", data={"n_per_class": 100}, features=[{"name": "hog", "cell": 4}],
-                          model={"hidden": [64]}, train={"epochs": 15, "lr": 0.01})
+    config = write_config(
+        root / "config.yaml",
+        data={"n_per_class": 100},
+        features=[{"name": "hog", "cell": 4}],
+        model={"hidden": [64]},
+        train={"epochs": 15, "lr": 0.01},
+    )
     assert run("train", "--config", config, "--out", root / "old", "-q").exit_code == 0
     noisy = load_model(root / "old")
     weights = noisy.network.layers[0].params["W"]
@@ -45,8 +50,9 @@ def shapes(root, name, n_per_class):
 def test_noise_in_one_layer_fails_the_gate_with_exit_3(models):
     old, new, root = models
     report = root / "report.md"
-    result = run("evaluate", "--model", new, "--baseline", old, "--data", shapes(root, "big", 60), "--json",
-                 "--report", report)
+    result = run(
+        "evaluate", "--model", new, "--baseline", old, "--data", shapes(root, "big", 60), "--json", "--report", report
+    )
     assert result.exit_code == 3, result.output
     comparison = json.loads(result.stdout)
     gate = comparison["gate"]
@@ -55,8 +61,14 @@ def test_noise_in_one_layer_fails_the_gate_with_exit_3(models):
     assert interval["low"] <= interval["difference"] <= interval["high"] < 0
     assert comparison["new"]["accuracy"] < comparison["old"]["accuracy"]
     text = report.read_text()
-    for part in ("FAILED", "| accuracy |", "McNemar", "### Per class", "### Confusion changes",
-                 "### Most confidently wrong"):
+    for part in (
+        "FAILED",
+        "| accuracy |",
+        "McNemar",
+        "### Per class",
+        "### Confusion changes",
+        "### Most confidently wrong",
+    ):
         assert part in text
     assert "error:" in result.stderr and "dropped" in result.stderr
 
@@ -91,8 +103,18 @@ def test_baseline_with_other_classes_is_exit_1(models, tmp_path):
 
 def test_the_gate_can_use_another_metric_and_refuses_fail_under_with_baseline(models):
     old, new, root = models
-    result = run("evaluate", "--model", new, "--baseline", old, "--data", shapes(root, "big", 60), "--json",
-                 "--metric", "macro_f1")
+    result = run(
+        "evaluate",
+        "--model",
+        new,
+        "--baseline",
+        old,
+        "--data",
+        shapes(root, "big", 60),
+        "--json",
+        "--metric",
+        "macro_f1",
+    )
     assert result.exit_code == 3
     assert json.loads(result.stdout)["gate"]["metric"] == "macro_f1"
     result = run("evaluate", "--model", new, "--baseline", old, "--data", shapes(root, "big", 60), "--fail-under", 0.5)

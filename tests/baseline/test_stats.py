@@ -11,7 +11,7 @@ from mlpcli.baseline.stats import accuracy_difference, mcnemar_exact, smallest_p
 
 def direct_p(worse, better):
     n, k = worse + better, min(worse, better)
-    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
 
 
 @pytest.mark.parametrize("worse,better", [(0, 10), (10, 0), (3, 3), (1, 9), (12, 30), (200, 260), (0, 0), (5, 0)])

@@ -17,10 +17,16 @@ from mlpcli.nn import BatchNorm
 @pytest.fixture
 def issue_config(tmp_path):
     """Two blocks of 4 and 8 filters with batch norm, gradient init, 32x32 images."""
-    path = write_config(tmp_path / "e2e.yaml", data={"image_size": 32}, mode="end_to_end",
-                        extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2},
-                                              {"filters": 8, "kernel": 3, "pool": 2}],
-                                   "init": "gradient", "batchnorm": True})
+    path = write_config(
+        tmp_path / "e2e.yaml",
+        data={"image_size": 32},
+        mode="end_to_end",
+        extractor={
+            "blocks": [{"filters": 4, "kernel": 3, "pool": 2}, {"filters": 8, "kernel": 3, "pool": 2}],
+            "init": "gradient",
+            "batchnorm": True,
+        },
+    )
     return lambda seed: load_config(path, [f"seed={seed}"])
 
 

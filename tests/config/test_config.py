@@ -32,21 +32,24 @@ def test_unknown_section_and_feature_param_are_rejected():
         from_dict({"features": [{"name": "hog", "cels": 8}]})
 
 
-@pytest.mark.parametrize("raw, key", [
-    ({"train": {"lr": -1}}, "train.lr"),
-    ({"train": {"lr": "fast"}}, "train.lr"),
-    ({"train": {"epochs": 0}}, "train.epochs"),
-    ({"train": {"epochs": True}}, "train.epochs"),
-    ({"train": {"batch_size": "half"}}, "train.batch_size"),
-    ({"model": {"hidden": [64, 0]}}, "model.hidden[1]"),
-    ({"model": {"hidden": 64}}, "model.hidden"),
-    ({"data": {"val_fraction": 1.5}}, "data.val_fraction"),
-    ({"data": {"image_size": [32]}}, "data.image_size"),
-    ({"features": [{"name": "sift"}]}, "features[0].name"),
-    ({"features": [{"name": "hog", "block_norm": "L3"}]}, "features[0].block_norm"),
-    ({"kfold": {"k": 1}}, "kfold.k"),
-    ({"model": "big"}, "model"),
-])
+@pytest.mark.parametrize(
+    "raw, key",
+    [
+        ({"train": {"lr": -1}}, "train.lr"),
+        ({"train": {"lr": "fast"}}, "train.lr"),
+        ({"train": {"epochs": 0}}, "train.epochs"),
+        ({"train": {"epochs": True}}, "train.epochs"),
+        ({"train": {"batch_size": "half"}}, "train.batch_size"),
+        ({"model": {"hidden": [64, 0]}}, "model.hidden[1]"),
+        ({"model": {"hidden": 64}}, "model.hidden"),
+        ({"data": {"val_fraction": 1.5}}, "data.val_fraction"),
+        ({"data": {"image_size": [32]}}, "data.image_size"),
+        ({"features": [{"name": "sift"}]}, "features[0].name"),
+        ({"features": [{"name": "hog", "block_norm": "L3"}]}, "features[0].block_norm"),
+        ({"kfold": {"k": 1}}, "kfold.k"),
+        ({"model": "big"}, "model"),
+    ],
+)
 def test_every_bad_value_names_its_key(raw, key):
     with pytest.raises(ConfigError) as info:
         from_dict(raw)
@@ -76,8 +79,7 @@ def test_end_to_end_refuses_features_and_features_mode_refuses_extractor():
     assert config.extractor.blocks[0].filters == 8
 
 
-@pytest.mark.parametrize("mode", [{}, {"features": ["raw"]}, {"features": [{"name": "hog"}]},
-                                  {"mode": "end_to_end"}])
+@pytest.mark.parametrize("mode", [{}, {"features": ["raw"]}, {"features": [{"name": "hog"}]}, {"mode": "end_to_end"}])
 def test_augment_is_accepted_in_every_mode(mode):
     """Issue 25: augmentation works in every mode (it was refused outside end_to_end, issue 20)."""
     augment = {"flip": True, "crop_padding": 2, "brightness": 0.2, "contrast": 0.3, "erase": 0.5, "copies": 3}
@@ -85,8 +87,10 @@ def test_augment_is_accepted_in_every_mode(mode):
     assert dataclasses.asdict(config.train.augment) == augment
 
 
-@pytest.mark.parametrize("key, value, allowed", [("brightness", 1.5, "<= 1"), ("contrast", -0.1, ">= 0"),
-                                                 ("erase", 2, "<= 1"), ("copies", 0, ">= 1")])
+@pytest.mark.parametrize(
+    "key, value, allowed",
+    [("brightness", 1.5, "<= 1"), ("contrast", -0.1, ">= 0"), ("erase", 2, "<= 1"), ("copies", 0, ">= 1")],
+)
 def test_augment_values_are_checked(key, value, allowed):
     with pytest.raises(ConfigError, match=f"train.augment.{key}: .*{allowed}"):
         from_dict({"train": {"augment": {key: value}}})

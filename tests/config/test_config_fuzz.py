@@ -26,8 +26,11 @@ from mlpcli.features import FEATURES
 from mlpcli.nn import ACTIVATIONS, INITS, LOSSES, SCHEDULES
 
 SOURCE = "fuzz.yaml"
-BUDGET = settings(max_examples=int(os.environ.get("MLPCLI_FUZZ_EXAMPLES", 100)), deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow])
+BUDGET = settings(
+    max_examples=int(os.environ.get("MLPCLI_FUZZ_EXAMPLES", 100)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def _field_names(cls, found: set[str]) -> set[str]:
@@ -44,9 +47,33 @@ FIELD_NAMES = sorted(_field_names(BlockConfig, _field_names(Config, set())))
 FEATURE_KEYS = sorted({"name", *FEATURES} | {param for kind in FEATURES.values() for param in kind.defaults})
 REAL_KEYS = sorted(set(FIELD_NAMES) | set(FEATURE_KEYS))
 # Values the validators accept somewhere, so random documents get past the first check more often.
-ALLOWED_WORDS = sorted({*LOADERS, *ACTIVATIONS, *LOSSES, *INITS, *SCHEDULES, *FEATURES, "auto", "full",
-                        "features", "end_to_end", "fail", "skip", "best", "ensemble", "train", "test",
-                        "hsv", "rgb", "L2-Hys", "gradient", "random", "float32", "float64"})
+ALLOWED_WORDS = sorted(
+    {
+        *LOADERS,
+        *ACTIVATIONS,
+        *LOSSES,
+        *INITS,
+        *SCHEDULES,
+        *FEATURES,
+        "auto",
+        "full",
+        "features",
+        "end_to_end",
+        "fail",
+        "skip",
+        "best",
+        "ensemble",
+        "train",
+        "test",
+        "hsv",
+        "rgb",
+        "L2-Hys",
+        "gradient",
+        "random",
+        "float32",
+        "float64",
+    }
+)
 
 
 def _leaf_paths(data, prefix=""):
@@ -63,11 +90,16 @@ DEFAULT = to_dict(Config())
 LEAF_PATHS = sorted(set(_leaf_paths(DEFAULT)) | set(_leaf_paths(to_dict(Config(mode="end_to_end")))))
 
 keys = st.one_of(st.sampled_from(REAL_KEYS), st.text(max_size=12), st.integers(-3, 3), st.none(), st.booleans())
-huge_ints = st.sampled_from([2 ** 63, -2 ** 63, 10 ** 30, 10 ** 400, -10 ** 400])
+huge_ints = st.sampled_from([2**63, -(2**63), 10**30, 10**400, -(10**400)])
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), huge_ints,
-    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 1e308]),
-    st.text(max_size=16), st.sampled_from(ALLOWED_WORDS),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    huge_ints,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 1e308]),
+    st.text(max_size=16),
+    st.sampled_from(ALLOWED_WORDS),
 )
 values = st.recursive(
     scalars,
@@ -109,14 +141,14 @@ def _from_yaml(document) -> Config:
 
 @BUDGET
 @given(documents)
-@example({"train": {"lr": 10 ** 400}})
-@example({"train": {"momentum": -10 ** 400}})
-@example({"kfold": {"holdout": 10 ** 30}})
+@example({"train": {"lr": 10**400}})
+@example({"train": {"momentum": -(10**400)}})
+@example({"kfold": {"holdout": 10**30}})
 @example({"data": False})
 @example({"train": []})
 @example({"features": [{"name": "hog", "cell": None}]})
 @example({"features": [{"name": ["hog"]}]})
-@example({"extractor": {"blocks": [{"filters": 2 ** 63}]}, "mode": "end_to_end"})
+@example({"extractor": {"blocks": [{"filters": 2**63}]}, "mode": "end_to_end"})
 @example({None: 1})
 @example({1: {2: 3}})
 def test_random_yaml_documents_load_or_raise_a_config_error_naming_a_key(document):
@@ -162,11 +194,16 @@ def test_random_text_parses_or_raises_a_config_error_naming_the_source(text):
     _loads_or_names_a_key(lambda: from_dict(raw))
 
 
-override_keys = st.one_of(st.sampled_from(LEAF_PATHS), st.sampled_from(SECTIONS),
-                          st.builds(lambda a, b: f"{a}.{b}", st.sampled_from(SECTIONS), st.text(max_size=8)),
-                          st.text(max_size=12))
-override_values = st.one_of(st.text(max_size=20), values.map(lambda v: yaml.safe_dump(v, default_flow_style=True)
-                                                            .strip().removesuffix("...").strip()))
+override_keys = st.one_of(
+    st.sampled_from(LEAF_PATHS),
+    st.sampled_from(SECTIONS),
+    st.builds(lambda a, b: f"{a}.{b}", st.sampled_from(SECTIONS), st.text(max_size=8)),
+    st.text(max_size=12),
+)
+override_values = st.one_of(
+    st.text(max_size=20),
+    values.map(lambda v: yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()),
+)
 overrides = st.one_of(st.builds(lambda k, v: f"{k}={v}", override_keys, override_values), st.text(max_size=30))
 
 
@@ -188,28 +225,35 @@ def test_random_set_overrides_apply_or_raise_a_config_error_naming_a_key(documen
         for assignment in assignments:
             apply_override(raw, assignment)
         return from_dict(raw)
+
     # A key the user typed in --set is named as they typed it ("a.b: a is not a section").
     typed = tuple(assignment.partition("=")[0].strip() for assignment in assignments)
     _loads_or_names_a_key(load, typed)
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("2001-02-30", "fuzz.yaml: invalid YAML"),
-    ("!!int abc", "fuzz.yaml: invalid YAML"),
-    ("!!timestamp x", "fuzz.yaml: invalid YAML"),
-    ("[" * 5000, "fuzz.yaml: invalid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("2001-02-30", "fuzz.yaml: invalid YAML"),
+        ("!!int abc", "fuzz.yaml: invalid YAML"),
+        ("!!timestamp x", "fuzz.yaml: invalid YAML"),
+        ("[" * 5000, "fuzz.yaml: invalid YAML"),
+    ],
+)
 def test_yaml_the_parser_chokes_on_is_a_config_error(text, fragment):
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         parse_yaml(text, SOURCE)
 
 
-@pytest.mark.parametrize("raw, fragment", [
-    ({"train": {"lr": 10 ** 400}}, "train.lr: must be a number > 0.0; got 1000"),
-    ({"train": {"momentum": -10 ** 400}}, "train.momentum: must be a number >= 0.0 and <= 0.999"),
-    ({"data": False}, "data: must be a mapping, got False"),
-    ({"train": []}, "train: must be a mapping, got []"),
-])
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        ({"train": {"lr": 10**400}}, "train.lr: must be a number > 0.0; got 1000"),
+        ({"train": {"momentum": -(10**400)}}, "train.momentum: must be a number >= 0.0 and <= 0.999"),
+        ({"data": False}, "data: must be a mapping, got False"),
+        ({"train": []}, "train: must be a mapping, got []"),
+    ],
+)
 def test_fuzz_findings_are_config_errors_naming_the_key(raw, fragment):
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         from_dict(raw)

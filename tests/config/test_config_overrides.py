@@ -17,15 +17,18 @@ def my_yaml(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("assignment, message", [
-    ("train.lr=fast", "--set train.lr=fast: train.lr: must be a number > 0.0; got 'fast'"),
-    ("train.lrr=1", "--set train.lrr=1: unknown key 'train.lrr'; did you mean 'train.lr'?"),
-    ("model.hidden=[64, 0]", "--set model.hidden=[64, 0]: model.hidden[1]: must be an integer >= 1; got 0"),
-    ("features=[{name: hog, cels: 4}]", "--set features=[{name: hog, cels: 4}]: unknown key 'features[0].cels'"),
-    ("model=5", "--set model=5: model: must be a mapping, got 5"),
-    ("extractor.init=random", "--set extractor.init=random: extractor: only used with mode: end_to_end"),
-    ("train.lr.x=1", "--set train.lr.x=1: train.lr.x: train.lr is not a section"),
-])
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("train.lr=fast", "--set train.lr=fast: train.lr: must be a number > 0.0; got 'fast'"),
+        ("train.lrr=1", "--set train.lrr=1: unknown key 'train.lrr'; did you mean 'train.lr'?"),
+        ("model.hidden=[64, 0]", "--set model.hidden=[64, 0]: model.hidden[1]: must be an integer >= 1; got 0"),
+        ("features=[{name: hog, cels: 4}]", "--set features=[{name: hog, cels: 4}]: unknown key 'features[0].cels'"),
+        ("model=5", "--set model=5: model: must be a mapping, got 5"),
+        ("extractor.init=random", "--set extractor.init=random: extractor: only used with mode: end_to_end"),
+        ("train.lr.x=1", "--set train.lr.x=1: train.lr.x: train.lr is not a section"),
+    ],
+)
 def test_a_set_error_names_the_set_argument_not_the_file(my_yaml, assignment, message):
     with pytest.raises(ConfigError) as info:
         load_config(my_yaml, ["seed=1", assignment, "train.epochs=4"])
@@ -71,24 +74,35 @@ def test_values_of_different_types_are_not_merged(caplog):
     assert caplog.text == ""
 
 
-@pytest.mark.parametrize("assignments, message", [
-    (["train.lr"], "expected KEY=V1,V2"),
-    (["train.lr="], "expected KEY=V1,V2"),
-    (["train.lr=[1,"], "cannot read the values"),
-    (["train.lr=2001-02-30"], "cannot read the values"),
-    (["train.lr=0.1", "train.lr=0.2"], "--grid train.lr=0.2: train.lr is also in --grid train.lr=0.1"),
-])
+@pytest.mark.parametrize(
+    "assignments, message",
+    [
+        (["train.lr"], "expected KEY=V1,V2"),
+        (["train.lr="], "expected KEY=V1,V2"),
+        (["train.lr=[1,"], "cannot read the values"),
+        (["train.lr=2001-02-30"], "cannot read the values"),
+        (["train.lr=0.1", "train.lr=0.2"], "--grid train.lr=0.2: train.lr is also in --grid train.lr=0.1"),
+    ],
+)
 def test_malformed_grids_are_config_errors(assignments, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         parse_grid(assignments)
 
 
-@pytest.mark.parametrize("assignments, message", [
-    (["train.epochs=2,3", "train.lr=0.1,fast"],
-     "--grid train.lr=0.1,fast: train.lr: must be a number > 0.0; got 'fast'"),
-    (["train.lrr=0.1,0.2"], "--grid train.lrr=0.1,0.2: unknown key 'train.lrr'; did you mean 'train.lr'?"),
-    (["model.hidden=[8],[0]", "train.lr=0.1"], "--grid model.hidden=[8],[0]: model.hidden[0]: must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "assignments, message",
+    [
+        (
+            ["train.epochs=2,3", "train.lr=0.1,fast"],
+            "--grid train.lr=0.1,fast: train.lr: must be a number > 0.0; got 'fast'",
+        ),
+        (["train.lrr=0.1,0.2"], "--grid train.lrr=0.1,0.2: unknown key 'train.lrr'; did you mean 'train.lr'?"),
+        (
+            ["model.hidden=[8],[0]", "train.lr=0.1"],
+            "--grid model.hidden=[8],[0]: model.hidden[0]: must be an integer >= 1",
+        ),
+    ],
+)
 def test_a_grid_error_names_the_grid_argument(assignments, message):
     with pytest.raises(ConfigError) as info:
         grid_configs(from_dict({}), assignments)

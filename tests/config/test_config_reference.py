@@ -59,8 +59,9 @@ def test_every_key_is_listed_once_with_its_actual_default():
             default = getattr(default, part)
         if isinstance(default, (bool, int, float, str)):
             shown = {True: "true", False: "false"}.get(default, default) if isinstance(default, bool) else default
-            assert rows[key][0][1] == f"`{shown}`", \
+            assert rows[key][0][1] == f"`{shown}`", (
                 f"{key}: the reference says {rows[key][0][1]}, the default is {default!r}"
+            )
 
 
 def test_every_key_has_a_type_allowed_values_and_a_meaning():
@@ -93,8 +94,8 @@ def test_every_feature_parameter_and_section_has_a_meaning():
 
 def _readme_yaml_blocks() -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Configuration"):]
-    section = section[:section.index("\n## ", 1)]
+    section = readme[readme.index("## Configuration") :]
+    section = section[: section.index("\n## ", 1)]
     return re.findall(r"```yaml\n(.*?)```", section, re.S)
 
 

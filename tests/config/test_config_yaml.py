@@ -10,8 +10,19 @@ import yaml
 from mlpcli.config import Config, apply_override, dump_yaml, from_dict, load_config, parse_yaml
 from mlpcli.errors import ConfigError
 
-FLOATS = {"1e-3": 1e-3, "1e9": 1e9, "-1E-3": -1e-3, ".5": 0.5, "5.": 5.0, "+1.5e+3": 1500.0,
-          "1.0e-05": 1e-5, "2.5": 2.5, "-0.25": -0.25, "1E3": 1000.0, "+.5": 0.5}
+FLOATS = {
+    "1e-3": 1e-3,
+    "1e9": 1e9,
+    "-1E-3": -1e-3,
+    ".5": 0.5,
+    "5.": 5.0,
+    "+1.5e+3": 1500.0,
+    "1.0e-05": 1e-5,
+    "2.5": 2.5,
+    "-0.25": -0.25,
+    "1E3": 1000.0,
+    "+.5": 0.5,
+}
 
 
 @pytest.mark.parametrize("text, number", FLOATS.items())
@@ -50,8 +61,10 @@ def test_learning_rates_in_exponent_form_load_from_a_file(tmp_path):
     assert config.train.lr == 1e-3 and config.model.weight_decay == 5e-4 and config.train.gamma == 0.5
 
 
-@pytest.mark.parametrize("assignment, value", [("train.lr=1e-3", 1e-3), ("train.lr=-1E-3", None),
-                                               ("train.lr=5.", 5.0), ("train.lr=+1.5e+3", 1500.0)])
+@pytest.mark.parametrize(
+    "assignment, value",
+    [("train.lr=1e-3", 1e-3), ("train.lr=-1E-3", None), ("train.lr=5.", 5.0), ("train.lr=+1.5e+3", 1500.0)],
+)
 def test_set_reads_yaml_1_2_numbers(assignment, value):
     raw: dict = {}
     apply_override(raw, assignment)
@@ -85,18 +98,22 @@ def test_defaults_round_trip_through_a_file(tmp_path):
     assert load_config(path) == Config()
 
 
-@pytest.mark.parametrize("text, key, lines", [
-    ("train:\n  lr: 0.5\nseed: 1\ntrain:\n  epochs: 3\n", "'train'", (1, 4)),
-    ("train:\n  lr: 0.5\n  epochs: 3\n  lr: 0.1\n", "'lr'", (2, 4)),
-    ("features:\n  - name: hog\n    cell: 4\n    cell: 8\n", "'cell'", (3, 4)),
-    ("model: {hidden: [64], hidden: [32]}\n", "'hidden'", (1, 1)),
-])
+@pytest.mark.parametrize(
+    "text, key, lines",
+    [
+        ("train:\n  lr: 0.5\nseed: 1\ntrain:\n  epochs: 3\n", "'train'", (1, 4)),
+        ("train:\n  lr: 0.5\n  epochs: 3\n  lr: 0.1\n", "'lr'", (2, 4)),
+        ("features:\n  - name: hog\n    cell: 4\n    cell: 8\n", "'cell'", (3, 4)),
+        ("model: {hidden: [64], hidden: [32]}\n", "'hidden'", (1, 1)),
+    ],
+)
 def test_a_duplicate_key_at_any_level_names_the_key_and_both_lines(text, key, lines):
     with pytest.raises(ConfigError) as info:
         parse_yaml(text, "c.yaml")
     message = str(info.value)
-    assert message.startswith(f"c.yaml: invalid YAML at line {lines[1]}: duplicate key {key}, "
-                              f"first at line {lines[0]};"), message
+    assert message.startswith(
+        f"c.yaml: invalid YAML at line {lines[1]}: duplicate key {key}, first at line {lines[0]};"
+    ), message
 
 
 def test_a_duplicate_key_in_a_file_is_a_config_error_naming_the_file(tmp_path):

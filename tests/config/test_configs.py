@@ -19,8 +19,7 @@ EXAMPLE = re.compile(r"mlpcli ([a-z]+)\b[^\n`]*?--config (\S+\.yaml)")
 
 def test_configs_exist():
     names = {path.stem for path in CONFIGS}
-    assert {"quickstart", "cifar10-raw", "cifar10-hog", "cifar10-e2e", "cifar10-python",
-            "cifar10-hog-search"} <= names
+    assert {"quickstart", "cifar10-raw", "cifar10-hog", "cifar10-e2e", "cifar10-python", "cifar10-hog-search"} <= names
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)

@@ -16,14 +16,19 @@ _TOO_DEEP = {"blocks": [{"filters": 2, "kernel": 3, "pool": 4}] * 3}
 
 
 def test_too_deep_extractor_is_refused_at_load_naming_the_key_and_image_size():
-    with pytest.raises(ConfigError, match=r"extractor.blocks: extractor block 3 .* smaller than its pool 4"
-                                          r".*data.image_size is 32x32"):
+    with pytest.raises(
+        ConfigError,
+        match=r"extractor.blocks: extractor block 3 .* smaller than its pool 4"
+        r".*data.image_size is 32x32",
+    ):
         from_dict({"mode": "end_to_end", "extractor": _TOO_DEEP, "data": {"image_size": 32}})
     assert from_dict({"mode": "end_to_end", "extractor": _TOO_DEEP, "data": {"image_size": 64}})
 
 
-@pytest.mark.parametrize("size, blocks", [((32, 32), _TOO_DEEP["blocks"][:2]),
-                                          ((20, 28), [{"filters": 2, "kernel": 5, "pool": 2, "padding": 0}] * 2)])
+@pytest.mark.parametrize(
+    "size, blocks",
+    [((32, 32), _TOO_DEEP["blocks"][:2]), ((20, 28), [{"filters": 2, "kernel": 5, "pool": 2, "padding": 0}] * 2)],
+)
 def test_output_size_without_layers_matches_the_built_extractor(size, blocks):
     layers, n_features = build_extractor(blocks, (*size, 3))
     height, width = extractor_output_size(blocks, size)
@@ -32,10 +37,8 @@ def test_output_size_without_layers_matches_the_built_extractor(size, blocks):
 
 @pytest.mark.parametrize("command", [["train"], ["kfold", "--k", "2"], ["gradcheck"]])
 def test_commands_exit_2_without_traceback(tmp_path, command):
-    config = write_config(tmp_path / "c.yaml", mode="end_to_end", extractor=_TOO_DEEP,
-                          data={"image_size": 32})
+    config = write_config(tmp_path / "c.yaml", mode="end_to_end", extractor=_TOO_DEEP, data={"image_size": 32})
     result = CliRunner().invoke(cli, [*command, "--config", str(config)])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.stderr and "extractor.blocks" in result.stderr
     assert not (tmp_path / "runs").exists()  # refused before a run folder was made
-

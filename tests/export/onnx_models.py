@@ -17,9 +17,10 @@ CLASSES = ("circle", "square", "triangle", "star")
 def images(n: int = 200, size=(12, 10), seed: int = 0) -> np.ndarray:
     """(n, height, width, 3) uint8: random blobs over smooth ramps, so gradients and hues vary."""
     rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[:size[0], :size[1]]
-    ramp = (rows[None, :, :, None] * rng.uniform(0, 20, (n, 1, 1, 3))
-            + cols[None, :, :, None] * rng.uniform(0, 20, (n, 1, 1, 3)))
+    rows, cols = np.mgrid[: size[0], : size[1]]
+    ramp = rows[None, :, :, None] * rng.uniform(0, 20, (n, 1, 1, 3)) + cols[None, :, :, None] * rng.uniform(
+        0, 20, (n, 1, 1, 3)
+    )
     noise = rng.normal(0, 40, (n, *size, 3))
     return np.clip(ramp + noise + rng.uniform(0, 120, (n, 1, 1, 3)), 0, 255).astype(np.uint8)
 

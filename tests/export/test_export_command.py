@@ -63,12 +63,24 @@ def test_missing_run_is_exit_1(tmp_path):
     assert result.exit_code == 1 and "nothing" in result.stderr
 
 
-@pytest.mark.parametrize("sections", [
-    {"mode": "end_to_end", "extractor": {"blocks": [{"filters": 4, "kernel": 3, "pool": 2}], "batchnorm": True},
-     "model": {"hidden": [8], "batchnorm": True, "dropout": 0.2}},
-    {"features": ["hog", {"name": "color_hist", "space": "rgb", "bins": 3},
-                  {"name": "bow", "patch": 4, "stride": 2, "words": 8, "sample_patches": 500}]}],
-    ids=["end-to-end", "hog-color-bow"])
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {
+            "mode": "end_to_end",
+            "extractor": {"blocks": [{"filters": 4, "kernel": 3, "pool": 2}], "batchnorm": True},
+            "model": {"hidden": [8], "batchnorm": True, "dropout": 0.2},
+        },
+        {
+            "features": [
+                "hog",
+                {"name": "color_hist", "space": "rgb", "bins": 3},
+                {"name": "bow", "patch": 4, "stride": 2, "words": 8, "sample_patches": 500},
+            ]
+        },
+    ],
+    ids=["end-to-end", "hog-color-bow"],
+)
 def test_trained_models_of_each_mode_export_and_agree(tmp_path, sections):
     """Models mlpcli trained: the end-to-end conv extractor with batch norm; fixed features."""
     config = write_config(tmp_path / "config.yaml", train={"epochs": 2}, **sections)

@@ -24,8 +24,12 @@ def onnx_features(tmp_path, feature, data, state=None):
     graph = Graph()
     out = FEATURE_NODES[feature.name](graph, "images", *data.shape[1:3], feature.params, state)
     graph.op("Identity", out, name="rows")
-    model = make_model(graph, [helper.make_tensor_value_info("images", TensorProto.UINT8, [None, *data.shape[1:]])],
-                       [helper.make_tensor_value_info("rows", TensorProto.FLOAT, [None, None])], {})
+    model = make_model(
+        graph,
+        [helper.make_tensor_value_info("images", TensorProto.UINT8, [None, *data.shape[1:]])],
+        [helper.make_tensor_value_info("rows", TensorProto.FLOAT, [None, None])],
+        {},
+    )
     onnx.checker.check_model(model, full_check=True)
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return session.run(["rows"], {"images": data})[0]
@@ -38,8 +42,15 @@ def special_pixels() -> np.ndarray:
     return np.concatenate([grid, grid[:, ::-1]])
 
 
-@pytest.mark.parametrize("params", [{"space": "hsv", "bins": 10}, {"space": "hsv", "bins": 7},
-                                    {"space": "rgb", "bins": 4}, {"space": "rgb", "bins": 3}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"space": "hsv", "bins": 10},
+        {"space": "hsv", "bins": 7},
+        {"space": "rgb", "bins": 4},
+        {"space": "rgb", "bins": 3},
+    ],
+)
 def test_color_hist_bins_every_pixel_as_mlpcli(tmp_path, params):
     feature = validate_feature({"name": "color_hist", **params}, "features")
     for data in (images(50, seed=3), special_pixels()):
@@ -60,12 +71,18 @@ def flat_and_diagonal_images() -> np.ndarray:
     return np.repeat(np.stack(ramps).astype(np.uint8)[..., None], 3, axis=-1)
 
 
-@pytest.mark.parametrize("params", [
-    {}, {"orientations": 6, "cell": 4, "block": 2, "block_norm": "L2"},
-    {"orientations": 5, "cell": 3, "block": 3, "block_norm": "L1"},
-    {"orientations": 3, "cell": 5, "block": 1, "block_norm": "L1-sqrt"},
-    {"orientations": 2, "cell": 4, "block": 2, "block_norm": "none"}, {"orientations": 1, "cell": 4, "block": 1}],
-    ids=["default", "L2", "L1", "L1-sqrt", "none", "one-bin"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"orientations": 6, "cell": 4, "block": 2, "block_norm": "L2"},
+        {"orientations": 5, "cell": 3, "block": 3, "block_norm": "L1"},
+        {"orientations": 3, "cell": 5, "block": 1, "block_norm": "L1-sqrt"},
+        {"orientations": 2, "cell": 4, "block": 2, "block_norm": "none"},
+        {"orientations": 1, "cell": 4, "block": 1},
+    ],
+    ids=["default", "L2", "L1", "L1-sqrt", "none", "one-bin"],
+)
 def test_hog_agrees_with_mlpcli(tmp_path, params):
     """Orientation counts without bin edges at 45 or 135 degrees (not multiples of 4): at those
     edges a gradient with |g_row| == |g_col| is exactly on the edge, and the last bit of the gray
@@ -84,13 +101,17 @@ def test_hog_model_agrees(tmp_path):
 def fitted_bow(data, **params):
     from mlpcli.features import bow
 
-    feature = validate_feature({"name": "bow", "patch": 4, "stride": 2, "words": 12, "sample_patches": 2000,
-                                **params}, "features")
+    feature = validate_feature(
+        {"name": "bow", "patch": 4, "stride": 2, "words": 12, "sample_patches": 2000, **params}, "features"
+    )
     return feature, bow.fit(data, feature.params, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("params", [{}, {"whiten": False, "stride": 1}, {"pooling": "global", "patch": 5},
-                                    {"encoding": "hard"}], ids=["triangle", "unwhitened", "global", "hard"])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"whiten": False, "stride": 1}, {"pooling": "global", "patch": 5}, {"encoding": "hard"}],
+    ids=["triangle", "unwhitened", "global", "hard"],
+)
 def test_bow_agrees_with_mlpcli(tmp_path, params):
     """Odd patch grids too (13x15 images, patch 4, stride 2: 5x6 positions, uneven quadrants).
 
@@ -101,8 +122,9 @@ def test_bow_agrees_with_mlpcli(tmp_path, params):
     and float64 codes."""
     data = images(60, size=(13, 15), seed=8)
     feature, state = fitted_bow(data, **params)
-    single, double = (FEATURES["bow"].extract(data, dtype=dtype, state=state, **feature.params)
-                      for dtype in ("float32", "float64"))
+    single, double = (
+        FEATURES["bow"].extract(data, dtype=dtype, state=state, **feature.params) for dtype in ("float32", "float64")
+    )
     exported = onnx_features(tmp_path, feature, data, state)
     scale = np.abs(double).max()
     assert np.abs(exported - single).max() <= 1e-4 * scale

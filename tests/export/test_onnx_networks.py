@@ -32,8 +32,11 @@ def check_agreement(model, tmp_path, data=None):
     return difference
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"activation": "sigmoid"}, {"activation": "tanh"},
-                                    {"batchnorm": True, "dropout": 0.5}], ids=["relu", "sigmoid", "tanh", "bn-dropout"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"activation": "sigmoid"}, {"activation": "tanh"}, {"batchnorm": True, "dropout": 0.5}],
+    ids=["relu", "sigmoid", "tanh", "bn-dropout"],
+)
 def test_raw_mlp_agrees(tmp_path, kwargs):
     train = images(60)
     print("largest difference", check_agreement(mlp_predictor(train, **kwargs), tmp_path))
@@ -76,8 +79,9 @@ def test_float64_models_export_in_float32_and_agree(tmp_path):
     from mlpcli.predictor import Predictor
 
     rng, train = np.random.default_rng(0), images(60)
-    extractor, n_features = build_extractor([{"filters": 4, "kernel": 3, "pool": 2}], (12, 10, 3), rng=rng,
-                                            dtype="float64", batchnorm=True)
+    extractor, n_features = build_extractor(
+        [{"filters": 4, "kernel": 3, "pool": 2}], (12, 10, 3), rng=rng, dtype="float64", batchnorm=True
+    )
     network = Sequential(extractor + mlp_layers(n_features, len(CLASSES), [8], rng=rng, dtype="float64"))
     X = train.reshape(len(train), -1) / 255
     model = Predictor(network, Standardizer.fit(X), CLASSES, (12, 10), [validate_feature("raw", "features")])

@@ -30,7 +30,7 @@ def loop_encode(images, state, patch, stride, encoding, pooling, whiten=True, **
         for row in range(rows):
             for col in range(cols):
                 top, left = row * stride, col * stride
-                x = image[top:top + patch, left:left + patch].astype(float).ravel()
+                x = image[top : top + patch, left : left + patch].astype(float).ravel()
                 x = (x - x.mean()) / np.sqrt(x.var() + 10)
                 z = (x - mean) @ matrix if whiten else x
                 distances = np.sqrt(((vocabulary - z) ** 2).sum(axis=1))
@@ -47,6 +47,7 @@ def loop_encode(images, state, patch, stride, encoding, pooling, whiten=True, **
 
 # k-means
 
+
 def test_kmeans_finds_the_centers_of_well_separated_clusters():
     rng = np.random.default_rng(0)
     true_centers = rng.normal(scale=20, size=(6, 10))
@@ -56,7 +57,7 @@ def test_kmeans_finds_the_centers_of_well_separated_clusters():
     distances = np.linalg.norm(found[:, None] - true_centers[None], axis=2)
     assert sorted(distances.argmin(axis=1)) == list(range(6))  # one found center per true center
     assert distances.min(axis=1).max() < 0.1
-    assert info["inertia"] == pytest.approx(3000 * 10 * 0.3 ** 2, rel=0.1)
+    assert info["inertia"] == pytest.approx(3000 * 10 * 0.3**2, rel=0.1)
 
 
 def test_kmeans_stops_at_its_iteration_budget_or_when_converged():
@@ -105,6 +106,7 @@ def test_kmeans_refuses_fewer_points_than_words():
 
 # patches and whitening
 
+
 def test_normalized_patches_have_zero_mean_and_shrunk_variance():
     rows = np.random.default_rng(0).uniform(0, 255, size=(50, 27)).astype(np.float64)
     variance = rows.var(axis=1)
@@ -129,8 +131,7 @@ def test_regularized_whitening_shrinks_each_direction_by_lambda_over_lambda_plus
     mean, matrix = whitening.fit(samples, eps=0.1)
     eigenvalues, vectors = np.linalg.eigh(np.cov(samples.T, bias=True))
     expected = (vectors * (eigenvalues / (eigenvalues + 0.1))) @ vectors.T
-    np.testing.assert_allclose(np.cov(whitening.apply(samples, mean, matrix).T, bias=True), expected,
-                               atol=1e-8)
+    np.testing.assert_allclose(np.cov(whitening.apply(samples, mean, matrix).T, bias=True), expected, atol=1e-8)
 
 
 def test_sampled_patches_are_patches_of_the_images_on_the_stride_grid():
@@ -144,6 +145,7 @@ def test_sampled_patches_are_patches_of_the_images_on_the_stride_grid():
 
 # encoding
 
+
 @pytest.mark.parametrize("code", encoding.ENCODINGS)
 @pytest.mark.parametrize("pooling", list(encoding.POOLINGS))
 @pytest.mark.parametrize("whiten", [True, False])
@@ -152,8 +154,7 @@ def test_encodings_equal_a_per_patch_loop(code, pooling, whiten):
     images = random_images(4, 11, 14, seed=3)
     state = bow.fit(random_images(20, 11, 14, seed=4), params, np.random.default_rng(0))
     expected = loop_encode(images, state, **params)
-    np.testing.assert_allclose(bow.encode(images, state, params, dtype="float64"), expected,
-                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(bow.encode(images, state, params, dtype="float64"), expected, rtol=1e-9, atol=1e-9)
     single = bow.encode(images, state, params, dtype="float32")
     assert single.dtype == np.float32
     np.testing.assert_allclose(single, expected, rtol=1e-4, atol=1e-3)
@@ -167,8 +168,7 @@ def test_chunks_bands_and_threads_do_not_change_the_features(monkeypatch, set_th
     for chunk_bytes, count in ((1, 1), (1, 2), (8 * 40 * 8 * 3, 2), (8 * 40 * 200, 2)):
         monkeypatch.setattr(encoding, "_CHUNK_BYTES", chunk_bytes)  # 1 byte: one patch row per band
         set_threads(count)
-        np.testing.assert_allclose(bow.encode(images, state, params, dtype="float64"), whole,
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(bow.encode(images, state, params, dtype="float64"), whole, rtol=1e-12, atol=1e-12)
 
 
 def test_hard_codes_count_the_patches_of_each_quadrant():
@@ -201,6 +201,7 @@ def test_quadrants_need_two_patch_positions_each_way():
 
 
 # the fitted state
+
 
 def test_same_seed_gives_the_same_vocabulary_bytes_and_another_seed_another():
     images = random_images(10, 16, 16)
@@ -239,8 +240,9 @@ def test_images_outside_the_fit_do_not_change_the_vocabulary():
     assert fitted(train[:5]) != reference
     state = bow.fit(images[train], SMALL, np.random.default_rng(3))
     bow.encode(images[held_out], state, SMALL)  # encoding never alters the state
-    assert [state[key].tobytes() for key in bow.STATE_KEYS] == \
-        [bow.fit(images[train], SMALL, np.random.default_rng(3))[key].tobytes() for key in bow.STATE_KEYS]
+    assert [state[key].tobytes() for key in bow.STATE_KEYS] == [
+        bow.fit(images[train], SMALL, np.random.default_rng(3))[key].tobytes() for key in bow.STATE_KEYS
+    ]
 
 
 def test_a_state_of_the_wrong_shape_is_refused():
@@ -256,11 +258,18 @@ def test_a_state_of_the_wrong_shape_is_refused():
         bow.check_state(broken, SMALL)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"words": 0}, "bow words: must be an integer"), ({"patch": True}, "bow patch: must be an integer"),
-    ({"encoding": "soft"}, "encoding: must be one of"), ({"pooling": "max"}, "pooling: must be one of"),
-    ({"whiten": "yes"}, "whiten: must be true or false"), ({"kmeans_tol": 1.5}, "kmeans_tol"),
-    ({"size": 3}, "no parameter 'size'")])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"words": 0}, "bow words: must be an integer"),
+        ({"patch": True}, "bow patch: must be an integer"),
+        ({"encoding": "soft"}, "encoding: must be one of"),
+        ({"pooling": "max"}, "pooling: must be one of"),
+        ({"whiten": "yes"}, "whiten: must be true or false"),
+        ({"kmeans_tol": 1.5}, "kmeans_tol"),
+        ({"size": 3}, "no parameter 'size'"),
+    ],
+)
 def test_wrong_parameters_are_named(change, message):
     with pytest.raises(ValueError, match=message):
         bow.check_params(change)
@@ -268,8 +277,9 @@ def test_wrong_parameters_are_named(change, message):
 
 def test_defaults_are_the_papers_configuration():
     params = bow.check_params({})
-    assert {key: params[key] for key in ("patch", "stride", "words", "whiten", "encoding", "pooling")} == \
-        dict(patch=6, stride=1, words=1600, whiten=True, encoding="triangle", pooling="quadrants")
+    assert {key: params[key] for key in ("patch", "stride", "words", "whiten", "encoding", "pooling")} == dict(
+        patch=6, stride=1, words=1600, whiten=True, encoding="triangle", pooling="quadrants"
+    )
     assert bow.n_features(32, 32) == 6400
 
 

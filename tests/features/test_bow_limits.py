@@ -54,10 +54,13 @@ def test_sample_is_capped_at_sample_bytes(monkeypatch):
     np.testing.assert_array_equal(sample, whole)  # chunking changes nothing
 
 
-@pytest.mark.parametrize("params, message", [
-    (dict(words=2000, sample_patches=1000), "words 2000 needs as many patches"),
-    (dict(patch=37), "patch 37 has 4107 values"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(words=2000, sample_patches=1000), "words 2000 needs as many patches"),
+        (dict(patch=37), "patch 37 has 4107 values"),
+    ],
+)
 def test_impossible_sizes_are_refused_at_load(params, message):
     with pytest.raises(ValueError, match=message):
         bow.check_params(params)

@@ -32,14 +32,18 @@ def write_npz(path, seed=0, n_per_class=12, size=12):
     labels = np.repeat(np.arange(3), n_per_class)
     images = rng.integers(0, 120, (len(labels), size, size, 3))
     images[np.arange(len(labels)), :, :, labels] += 120
-    np.savez(path, images=images.astype(np.uint8), labels=labels,
-             class_names=np.array(["a", "b", "c"]))
+    np.savez(path, images=images.astype(np.uint8), labels=labels, class_names=np.array(["a", "b", "c"]))
     return path
 
 
 def npz_config(tmp_path, data_path, **sections):
-    data = {"format": "npz", "path": str(data_path), "image_size": 12, "val_fraction": 0.25,
-            "cache_dir": str(tmp_path / "cache")}
+    data = {
+        "format": "npz",
+        "path": str(data_path),
+        "image_size": 12,
+        "val_fraction": 0.25,
+        "cache_dir": str(tmp_path / "cache"),
+    }
     sections = {"features": [TINY], "kfold": {"k": 3, "holdout": 0.25}, **sections}
     return load_config(write_config(tmp_path / "config.yaml", data=data, **sections))
 
@@ -59,6 +63,7 @@ def vocabulary(prepared):
 
 # Config
 
+
 def test_bow_parameters_are_checked_and_documented():
     feature = validate_feature(TINY, "features[0]")
     assert feature.params["words"] == 6 and feature.params["encoding"] == "triangle"
@@ -75,8 +80,9 @@ def test_kmeans_tol_has_one_bound_in_the_reference_the_config_and_a_direct_call(
     """The reference documented the config check's `<= 1` while bow's own second check refused 1.
     Now one validator: the reference row, the config error and a direct call all say `< 1`.
     Fails against the two former checks (the reference row said <= 1)."""
-    row = next(line for line in config_reference_markdown().splitlines()
-               if line.startswith("| `features[].kmeans_tol` |"))
+    row = next(
+        line for line in config_reference_markdown().splitlines() if line.startswith("| `features[].kmeans_tol` |")
+    )
     assert "| a number >= 0 and < 1 |" in row
     assert validate_feature({**TINY, "kmeans_tol": 0.9999}, "features[0]").params["kmeans_tol"] == 0.9999
     with pytest.raises(ConfigError, match=r"^features\[0\]\.kmeans_tol: must be a number >= 0 and < 1; got 1$"):
@@ -85,9 +91,15 @@ def test_kmeans_tol_has_one_bound_in_the_reference_the_config_and_a_direct_call(
         bow.check_params({"kmeans_tol": 1})
 
 
-@pytest.mark.parametrize("name, values", [
-    ("kmeans_tol", [-0.1, 0, 0.5, 0.9999, 1, 1.5, True]), ("words", [0, 1, 7, 2.0, True]),
-    ("pooling", ["global", "max"]), ("whiten", [False, "yes"])])
+@pytest.mark.parametrize(
+    "name, values",
+    [
+        ("kmeans_tol", [-0.1, 0, 0.5, 0.9999, 1, 1.5, True]),
+        ("words", [0, 1, 7, 2.0, True]),
+        ("pooling", ["global", "max"]),
+        ("whiten", [False, "yes"]),
+    ],
+)
 def test_a_config_and_a_direct_call_accept_the_same_bow_values(name, values):
     """validate_feature (config, model.json) and bow.check_params (direct calls) run the same
     validator, so they accept the same values."""
@@ -104,6 +116,7 @@ def test_a_config_and_a_direct_call_accept_the_same_bow_values(name, values):
 
 
 # Fitting on training rows only
+
 
 def test_train_vocabulary_ignores_validation_images(tmp_path):
     data = write_npz(tmp_path / "data.npz")
@@ -128,8 +141,9 @@ def test_kfold_vocabulary_ignores_holdout_images(tmp_path):
     assert vocabulary(plan.prepared[0]).tobytes() == vocabulary(again.prepared[0]).tobytes()
     rows = np.setdiff1d(np.arange(len(plan.prepared[0].dataset)), plan.holdout)
     other = npz_config(tmp_path, changed_images(data, rows[:3], tmp_path / "rows.npz"))
-    assert vocabulary(plan_kfold(other, use_cache=False).prepared[0]).tobytes() != \
-        vocabulary(plan.prepared[0]).tobytes()
+    assert (
+        vocabulary(plan_kfold(other, use_cache=False).prepared[0]).tobytes() != vocabulary(plan.prepared[0]).tobytes()
+    )
     # kfold fits on a different set of rows than train: the split it ignores is kfold.holdout.
     kept, _ = holdout_rows(plan.prepared[0].dataset.labels, 0.25, config.seed)
     assert np.array_equal(np.sort(kept), rows)
@@ -183,6 +197,7 @@ def test_extracting_a_fitted_feature_without_its_state_is_refused():
 
 # The model bundle
 
+
 @pytest.fixture
 def trained(tmp_path):
     config = npz_config(tmp_path, write_npz(tmp_path / "data.npz"))
@@ -212,8 +227,7 @@ def test_ensemble_members_share_the_state(tmp_path, trained):
     for member in ("f1", "f2"):
         save_model(tmp_path / "e" / member, predictor)
     save_model(tmp_path / "e", ensemble, ["f1", "f2"])
-    assert load_model(tmp_path / "e").states[0]["vocabulary"].tobytes() == \
-        predictor.states[0]["vocabulary"].tobytes()
+    assert load_model(tmp_path / "e").states[0]["vocabulary"].tobytes() == predictor.states[0]["vocabulary"].tobytes()
 
 
 def rewrite_weights(path, **replaced):
@@ -226,8 +240,7 @@ def test_tampered_vocabulary_shape_is_refused(tmp_path, trained):
     _, predictor = trained
     save_model(tmp_path / "m", predictor)
     words = predictor.states[0]["vocabulary"]
-    rewrite_weights(tmp_path / "m" / "weights.npz",
-                    **{"features/0/vocabulary": np.vstack([words, words[:1]])})
+    rewrite_weights(tmp_path / "m" / "weights.npz", **{"features/0/vocabulary": np.vstack([words, words[:1]])})
     with pytest.raises(ArtifactError, match="features/0/vocabulary"):
         load_model(tmp_path / "m")
 
@@ -261,10 +274,14 @@ def test_old_bundles_without_feature_arrays_still_load(tmp_path):
 
 # End to end
 
+
 def test_train_then_predict_with_a_tiny_bow_config(tmp_path):
     data = write_npz(tmp_path / "data.npz")
-    config = write_config(tmp_path / "config.yaml", features=[TINY],
-                          data={"format": "npz", "path": str(data), "image_size": 12, "val_fraction": 0.25})
+    config = write_config(
+        tmp_path / "config.yaml",
+        features=[TINY],
+        data={"format": "npz", "path": str(data), "image_size": 12, "val_fraction": 0.25},
+    )
     result = CliRunner().invoke(cli, ["train", "--config", str(config), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.stderr
     with np.load(data) as stored:

@@ -19,21 +19,39 @@ def random_images(n_images=5, height=9, width=13, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n_images, height, width, 3), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("color, bins, expected_bin", [
-    (RED, 10, 0), (GREEN, 10, 3), (BLUE, 10, 6), (GRAY, 10, 0),
-    # Hues exactly on a bin edge go to the upper bin: green is 1/3, yellow 1/6, magenta 5/6.
-    (GREEN, 3, 1), (BLUE, 3, 2), ((255, 255, 0), 6, 1), ((255, 0, 255), 6, 5), ((0, 0, 0), 4, 0),
-])
+@pytest.mark.parametrize(
+    "color, bins, expected_bin",
+    [
+        (RED, 10, 0),
+        (GREEN, 10, 3),
+        (BLUE, 10, 6),
+        (GRAY, 10, 0),
+        # Hues exactly on a bin edge go to the upper bin: green is 1/3, yellow 1/6, magenta 5/6.
+        (GREEN, 3, 1),
+        (BLUE, 3, 2),
+        ((255, 255, 0), 6, 1),
+        ((255, 0, 255), 6, 5),
+        ((0, 0, 0), 4, 0),
+    ],
+)
 def test_hsv_known_colors(color, bins, expected_bin):
     expected = np.zeros((1, bins))
     expected[0, expected_bin] = 1
     np.testing.assert_array_equal(color_hist(solid(color), "hsv", bins), expected)
 
 
-@pytest.mark.parametrize("color, expected_bin", [
-    (RED, (1 * 2 + 0) * 2 + 0), (GREEN, 2), (BLUE, 1), ((0, 0, 0), 0), ((127, 127, 127), 0),
-    (GRAY, 7), ((255, 255, 255), 7),
-])
+@pytest.mark.parametrize(
+    "color, expected_bin",
+    [
+        (RED, (1 * 2 + 0) * 2 + 0),
+        (GREEN, 2),
+        (BLUE, 1),
+        ((0, 0, 0), 0),
+        ((127, 127, 127), 0),
+        (GRAY, 7),
+        ((255, 255, 255), 7),
+    ],
+)
 def test_rgb_known_colors(color, expected_bin):
     expected = np.zeros((1, 8))
     expected[0, expected_bin] = 1
@@ -52,7 +70,7 @@ def test_rows_sum_to_one_and_length_formula(space, bins):
     for height, width in [(9, 13), (32, 32), (1, 5)]:
         features = extract(random_images(4, height, width), space=space, bins=bins)
         assert features.shape == (4, n_features(height, width, space=space, bins=bins))
-        assert n_features(height, width, space=space, bins=bins) == (bins if space == "hsv" else bins ** 3)
+        assert n_features(height, width, space=space, bins=bins) == (bins if space == "hsv" else bins**3)
         np.testing.assert_allclose(features.sum(axis=1), 1, rtol=1e-6)
 
 
@@ -86,10 +104,16 @@ def test_dtype_is_kept(dtype):
     assert rgb_to_hue(images, dtype=dtype).dtype == dtype
 
 
-@pytest.mark.parametrize("params, name", [
-    (dict(bins=0), "bins"), (dict(bins=2.5), "bins"), (dict(bins=True), "bins"),
-    (dict(space="lab"), "space"), (dict(space=None), "space"),
-])
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        (dict(bins=0), "bins"),
+        (dict(bins=2.5), "bins"),
+        (dict(bins=True), "bins"),
+        (dict(space="lab"), "space"),
+        (dict(space=None), "space"),
+    ],
+)
 def test_bad_parameters_raise(params, name):
     with pytest.raises(ValueError, match=name) as error:
         extract(random_images(), **params)

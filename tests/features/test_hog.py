@@ -31,11 +31,19 @@ def skimage_hog(gray, orientations, cell, block, block_norm):
     """scikit-image called the way its users call it: one 2-D float64 image at a time. Only the
     tests that compare with it skip when scikit-image (a test extra) is missing."""
     skimage_feature = pytest.importorskip("skimage.feature")
-    return np.stack([
-        skimage_feature.hog(image.astype(np.float64), orientations=orientations,
-                            pixels_per_cell=(cell, cell), cells_per_block=(block, block),
-                            block_norm=block_norm, feature_vector=True)
-        for image in gray])
+    return np.stack(
+        [
+            skimage_feature.hog(
+                image.astype(np.float64),
+                orientations=orientations,
+                pixels_per_cell=(cell, cell),
+                cells_per_block=(block, block),
+                block_norm=block_norm,
+                feature_vector=True,
+            )
+            for image in gray
+        ]
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -76,8 +84,7 @@ def test_none_with_block_1_is_skimage_cell_histograms():
     for image, ours in zip(gray, cells):
         g_row, g_col = channel_gradient(image)
         expected = np.zeros_like(ours)
-        hoghistogram.hog_histograms(g_col, g_row, cell, cell, 47, 33, 47 // cell, 33 // cell,
-                                    orientations, expected)
+        hoghistogram.hog_histograms(g_col, g_row, cell, cell, 47, 33, 47 // cell, 33 // cell, orientations, expected)
         np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
 
 
@@ -99,18 +106,23 @@ def test_none_with_blocks_is_the_unnormalized_blocks():
     n_blocks_row, n_blocks_col = n_cells_row - block + 1, n_cells_col - block + 1
     cells = hog(gray, orientations, cell, 1, "none").reshape(2, n_cells_row, n_cells_col, orientations)
     blocks = hog(gray, orientations, cell, block, "none").reshape(
-        2, n_blocks_row, n_blocks_col, block, block, orientations)
+        2, n_blocks_row, n_blocks_col, block, block, orientations
+    )
     # Each block holds its cells' raw histograms ...
-    np.testing.assert_array_equal(blocks[:, 2, 1], cells[:, 2:2 + block, 1:1 + block])
+    np.testing.assert_array_equal(blocks[:, 2, 1], cells[:, 2 : 2 + block, 1 : 1 + block])
     # ... and normalizing them with scikit-image's L1 formula gives scikit-image's L1 output.
     l1 = blocks / (blocks.sum(axis=(3, 4, 5), keepdims=True) + 1e-5)
-    np.testing.assert_allclose(l1.reshape(2, -1), skimage_hog(gray, orientations, cell, block, "L1"),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(l1.reshape(2, -1), skimage_hog(gray, orientations, cell, block, "L1"), rtol=0, atol=1e-6)
 
 
 @settings(max_examples=40, deadline=None)
-@given(height=st.integers(1, 50), width=st.integers(1, 50), orientations=st.integers(1, 12),
-       cell=st.integers(1, 9), block=st.integers(1, 4))
+@given(
+    height=st.integers(1, 50),
+    width=st.integers(1, 50),
+    orientations=st.integers(1, 12),
+    cell=st.integers(1, 9),
+    block=st.integers(1, 4),
+)
 def test_length_formula(height, width, orientations, cell, block):
     gray = np.random.default_rng(0).random((2, height, width))
     if height // cell < block or width // cell < block:
@@ -141,8 +153,7 @@ def test_dtype_is_kept(dtype):
 
 
 def test_rgb_to_gray_weights_on_hand_built_pixels():
-    pixels = np.array([[[[255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 20, 30], [255, 255, 255]]]],
-                      dtype=np.uint8)
+    pixels = np.array([[[[255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 20, 30], [255, 255, 255]]]], dtype=np.uint8)
     expected = [0.299, 0.587, 0.114, (0.299 * 10 + 0.587 * 20 + 0.114 * 30) / 255, 1.0]
     np.testing.assert_allclose(rgb_to_gray(pixels, dtype="float64")[0, 0], expected, rtol=1e-12)
     np.testing.assert_allclose(rgb_to_gray(pixels)[0, 0], expected, rtol=1e-6)
@@ -158,11 +169,18 @@ def test_too_small_image_raises_a_helpful_error():
         n_features(12, 20)
 
 
-@pytest.mark.parametrize("params, name", [
-    (dict(orientations=0), "orientations"), (dict(cell=0), "cell"), (dict(block=0), "block"),
-    (dict(cell=2.5), "cell"), (dict(orientations=True), "orientations"),
-    (dict(block_norm="L3"), "block_norm"), (dict(block_norm=None), "block_norm"),
-])
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        (dict(orientations=0), "orientations"),
+        (dict(cell=0), "cell"),
+        (dict(block=0), "block"),
+        (dict(cell=2.5), "cell"),
+        (dict(orientations=True), "orientations"),
+        (dict(block_norm="L3"), "block_norm"),
+        (dict(block_norm=None), "block_norm"),
+    ],
+)
 def test_bad_parameters_raise(params, name):
     gray = np.zeros((1, 32, 32))
     for call in (lambda: hog(gray, **params), lambda: n_features(32, 32, **params)):

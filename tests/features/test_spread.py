@@ -37,8 +37,9 @@ PROBE = textwrap.dedent("""
 
 def mmapped_bytes_of_a_4mb_array(*args) -> int:
     env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, check=False,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, check=False, timeout=60
+    )
     if done.returncode != 0 and "mallinfo2" in done.stderr:
         pytest.skip("not glibc >= 2.33 (no mallinfo2)")
     assert done.returncode == 0, done.stderr

@@ -51,10 +51,15 @@ def test_grid_values_keep_brackets_together():
 
 
 def small(tmp_path, **train):
-    return from_dict({"seed": 4, "data": {"format": "synthetic", "n_per_class": 20, "image_size": 12,
-                                         "cache_dir": str(tmp_path / "cache")},
-                      "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 16, "lr": 0.05, **train},
-                      "output": {"dir": str(tmp_path / "runs")}})
+    return from_dict(
+        {
+            "seed": 4,
+            "data": {"format": "synthetic", "n_per_class": 20, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+            "model": {"hidden": [8]},
+            "train": {"epochs": 2, "batch_size": 16, "lr": 0.05, **train},
+            "output": {"dir": str(tmp_path / "runs")},
+        }
+    )
 
 
 def test_standardization_is_fitted_on_each_fold_training_rows_only(tmp_path):
@@ -91,6 +96,7 @@ def test_kfold_run_is_a_usable_model_and_ensemble_is_the_mean(tmp_path):
     assert validated == sorted(set(range(120)) - set(splits["holdout"]))
 
     from mlpcli.artifacts import load_model
+
     ensemble, members = load_model(run_dir), [load_model(run_dir / "folds" / f"fold_{i}") for i in (1, 2, 3)]
     images = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
     expected = np.mean([m.predict_proba(images) for m in members], axis=0)
@@ -114,8 +120,9 @@ def test_best_selects_the_fold_with_the_highest_accuracy(tmp_path):
 def test_jobs_2_gives_the_same_summary_and_weight_bytes_as_jobs_1(tmp_path):
     # 20x20 raw pixels (1200 features) into 32 units: a product OpenBLAS splits differently on one
     # and on two threads, so this fails unless every fold runs with the same BLAS threads.
-    config = write_config(tmp_path / "c.yaml", data={"image_size": 20}, model={"hidden": [32]},
-                          train={"batch_size": 32})
+    config = write_config(
+        tmp_path / "c.yaml", data={"image_size": 20}, model={"hidden": [32]}, train={"batch_size": 32}
+    )
     summaries = []
     for jobs in (1, 2):
         result = run("kfold", "--config", config, "--k", "3", "--jobs", jobs, "--out", tmp_path / f"j{jobs}", "--json")
@@ -131,21 +138,30 @@ def test_jobs_2_gives_the_same_summary_and_weight_bytes_as_jobs_1(tmp_path):
 
 def test_grid_runs_every_combination_and_keeps_the_best(tmp_path):
     config = write_config(tmp_path / "c.yaml")
-    result = run("kfold", "--config", config, "--k", "2", "--grid", "train.lr=0.001,0.1", "--json",
-                 "--out", tmp_path / "run")
+    result = run(
+        "kfold", "--config", config, "--k", "2", "--grid", "train.lr=0.001,0.1", "--json", "--out", tmp_path / "run"
+    )
     summary = json.loads(result.stdout)
     assert [row["mean_accuracy"] for row in summary["grid"]] == sorted(
-        (row["mean_accuracy"] for row in summary["grid"]), reverse=True)
+        (row["mean_accuracy"] for row in summary["grid"]), reverse=True
+    )
     assert summary["best_params"] == summary["grid"][0]["params"]
     assert f"lr: {summary['best_params']['train.lr']}" in (tmp_path / "run" / "best_config.yaml").read_text()
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["--k", "1"], 2, "Invalid value for '--k': 1 is not in the range x>=2"),
-    (["--k", "40"], 2, "kfold.k: 40 folds need at least 40 samples per class"),
-    (["--grid", "train.lrr=0.1,0.2"], 2, "--grid train.lrr=0.1,0.2: unknown key 'train.lrr'; did you mean 'train.lr'"),
-    (["--grid", "train.lr"], 2, "expected KEY=V1,V2"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--k", "1"], 2, "Invalid value for '--k': 1 is not in the range x>=2"),
+        (["--k", "40"], 2, "kfold.k: 40 folds need at least 40 samples per class"),
+        (
+            ["--grid", "train.lrr=0.1,0.2"],
+            2,
+            "--grid train.lrr=0.1,0.2: unknown key 'train.lrr'; did you mean 'train.lr'",
+        ),
+        (["--grid", "train.lr"], 2, "expected KEY=V1,V2"),
+    ],
+)
 def test_kfold_usage_errors(tmp_path, args, code, message):
     config = write_config(tmp_path / "c.yaml")
     result = run("kfold", "--config", config, *args)
@@ -160,13 +176,35 @@ def test_threads_1_gives_the_same_summary_and_weight_bytes_as_threads_2(tmp_path
     import subprocess
     import sys
 
-    config = write_config(tmp_path / "c.yaml", data={"image_size": 20}, model={"hidden": [64], "batchnorm": True},
-                          train={"batch_size": 32})
+    config = write_config(
+        tmp_path / "c.yaml",
+        data={"image_size": 20},
+        model={"hidden": [64], "batchnorm": True},
+        train={"batch_size": 32},
+    )
     env = {**os.environ, "CI": "1"}
     for threads in (1, 2):
-        subprocess.run([sys.executable, "-m", "mlpcli", "--threads", str(threads), "kfold", "--config", str(config),
-                        "--k", "3", "--out", str(tmp_path / f"t{threads}"), "-q"],
-                       check=True, env=env, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mlpcli",
+                "--threads",
+                str(threads),
+                "kfold",
+                "--config",
+                str(config),
+                "--k",
+                "3",
+                "--out",
+                str(tmp_path / f"t{threads}"),
+                "-q",
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
     for name in ("kfold_summary.json", *(f"folds/fold_{i}/weights.npz" for i in (1, 2, 3))):
         assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes(), name
     oof = "oof_predictions.npz"

@@ -36,8 +36,10 @@ def test_select_best_picks_the_fold_with_the_best_validation_accuracy(tmp_path, 
 
     monkeypatch.setattr(kfold_select, "read_metrics", rigged)
     config = write_config(tmp_path / "c.yaml")
-    result = CliRunner().invoke(cli, ["kfold", "--config", str(config), "--k", "3", "--select", "best",
-                                      "--out", str(tmp_path / "run"), "--json"])
+    result = CliRunner().invoke(
+        cli,
+        ["kfold", "--config", str(config), "--k", "3", "--select", "best", "--out", str(tmp_path / "run"), "--json"],
+    )
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["fold_accuracies"] == VAL_ACCURACY and summary["best_fold"] == 2
@@ -47,10 +49,16 @@ def test_select_best_picks_the_fold_with_the_best_validation_accuracy(tmp_path, 
 
 
 def small(tmp_path, holdout=0.25):
-    return from_dict({"seed": 4, "data": {"format": "synthetic", "n_per_class": 20, "image_size": 12,
-                                         "cache_dir": str(tmp_path / "cache")},
-                      "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 16, "lr": 0.05},
-                      "kfold": {"holdout": holdout}, "output": {"dir": str(tmp_path / "runs")}})
+    return from_dict(
+        {
+            "seed": 4,
+            "data": {"format": "synthetic", "n_per_class": 20, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+            "model": {"hidden": [8]},
+            "train": {"epochs": 2, "batch_size": 16, "lr": 0.05},
+            "kfold": {"holdout": holdout},
+            "output": {"dir": str(tmp_path / "runs")},
+        }
+    )
 
 
 def test_holdout_rows_never_reach_a_folds_rows_or_its_standardization(tmp_path, monkeypatch):

@@ -24,11 +24,9 @@ def test_activation_gradcheck(cls, inplace):
     assert errors["x"] < TOLERANCE, errors
 
 
-@pytest.mark.parametrize("cls, reference", [
-    (ReLU, lambda x: np.maximum(x, 0)),
-    (Sigmoid, lambda x: 1 / (1 + np.exp(-x))),
-    (Tanh, np.tanh),
-])
+@pytest.mark.parametrize(
+    "cls, reference", [(ReLU, lambda x: np.maximum(x, 0)), (Sigmoid, lambda x: 1 / (1 + np.exp(-x))), (Tanh, np.tanh)]
+)
 @pytest.mark.parametrize("inplace", [False, True])
 def test_activation_forward_values_and_inplace_contract(cls, reference, inplace):
     x = np.linspace(-4, 4, 12).reshape(3, 4)

@@ -55,21 +55,25 @@ def test_the_first_step_by_hand():
 @pytest.mark.parametrize("weight_decay", [0.0, 0.3])
 def test_adam_three_steps_follow_the_paper(weight_decay, betas, eps):
     W, b = run(Adam(betas, eps, weight_decay), one_layer(), GRADIENTS, lr=0.1)
-    np.testing.assert_allclose(W, published([1.0, -2.0], [g for g, _ in GRADIENTS], 0.1, betas, eps,
-                                             l2=weight_decay), rtol=1e-14)
+    np.testing.assert_allclose(
+        W, published([1.0, -2.0], [g for g, _ in GRADIENTS], 0.1, betas, eps, l2=weight_decay), rtol=1e-14
+    )
     # Biases are never decayed.
-    np.testing.assert_allclose(b, published([0.5, 0.0], [g for _, g in GRADIENTS], 0.1, betas, eps),
-                               rtol=1e-14, atol=1e-16)
+    np.testing.assert_allclose(
+        b, published([0.5, 0.0], [g for _, g in GRADIENTS], 0.1, betas, eps), rtol=1e-14, atol=1e-16
+    )
 
 
 @pytest.mark.parametrize("betas, eps", [((0.9, 0.999), 1e-8), ((0.5, 0.9), 0.1)])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.3])
 def test_adamw_three_steps_follow_the_paper(weight_decay, betas, eps):
     W, b = run(AdamW(betas, eps, weight_decay), one_layer(), GRADIENTS, lr=0.1)
-    np.testing.assert_allclose(W, published([1.0, -2.0], [g for g, _ in GRADIENTS], 0.1, betas, eps,
-                                             decoupled=weight_decay), rtol=1e-14)
-    np.testing.assert_allclose(b, published([0.5, 0.0], [g for _, g in GRADIENTS], 0.1, betas, eps),
-                               rtol=1e-14, atol=1e-16)
+    np.testing.assert_allclose(
+        W, published([1.0, -2.0], [g for g, _ in GRADIENTS], 0.1, betas, eps, decoupled=weight_decay), rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        b, published([0.5, 0.0], [g for _, g in GRADIENTS], 0.1, betas, eps), rtol=1e-14, atol=1e-16
+    )
 
 
 def decay_part(optimizer_class, scale):
@@ -116,8 +120,9 @@ def test_state_dict_round_trip_continues_bit_for_bit(optimizer_class):
     assert not np.allclose(fresh[0], reference[0])
 
 
-@pytest.mark.parametrize("state", [{"0.W": np.zeros((1, 2))}, {"m/0.W": np.zeros((1, 2))}],
-                         ids=["sgd-state", "incomplete"])
+@pytest.mark.parametrize(
+    "state", [{"0.W": np.zeros((1, 2))}, {"m/0.W": np.zeros((1, 2))}], ids=["sgd-state", "incomplete"]
+)
 def test_load_state_dict_refuses_other_states(state):
     with pytest.raises(ValueError, match="state"):
         Adam().load_state_dict(state)
@@ -191,8 +196,7 @@ def test_gradcheck_with_adam_and_adamw():
         np.testing.assert_array_equal(applied, data_gradient[path])
 
 
-@pytest.mark.parametrize("kwargs", [{"betas": (1.0, 0.999)}, {"betas": (0.9,)}, {"eps": 0.0},
-                                    {"weight_decay": -1.0}])
+@pytest.mark.parametrize("kwargs", [{"betas": (1.0, 0.999)}, {"betas": (0.9,)}, {"eps": 0.0}, {"weight_decay": -1.0}])
 def test_invalid_hyperparameters_are_refused(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         Adam(**kwargs)

@@ -42,6 +42,7 @@ def batchnorm(n_features=4, dtype="float64", seed=0, **kwargs):
 def test_gradcheck_in_training_mode(layout, chunked, monkeypatch):
     if chunked:  # several row ranges of a wide view, as a large batch takes
         from mlpcli.nn import batchnorm as module
+
         monkeypatch.setattr(module, "CHUNK_VALUES", 6)
         monkeypatch.setattr(module, "WIDTH", 8)
     rng = np.random.default_rng(1)
@@ -65,8 +66,7 @@ def test_training_normalizes_each_feature_over_every_other_axis(layout):
     # Running statistics: (1 - 0.1) * (0, 1) + 0.1 * (batch mean, unbiased batch variance).
     n = x.size // 4
     np.testing.assert_allclose(layer.buffers["running_mean"], 0.1 * x.mean(axis=axes), rtol=1e-12)
-    np.testing.assert_allclose(layer.buffers["running_var"], 0.9 + 0.1 * x.var(axis=axes) * n / (n - 1),
-                               rtol=1e-12)
+    np.testing.assert_allclose(layer.buffers["running_var"], 0.9 + 0.1 * x.var(axis=axes) * n / (n - 1), rtol=1e-12)
 
 
 @pytest.mark.parametrize("layout", SHAPES)
@@ -104,8 +104,11 @@ def test_spec_shape_parameters_and_refused_arguments():
     assert spec == {"type": "BatchNorm", "n_features": 8, "momentum": 0.05, "eps": 1e-3, "dtype": "float32"}
     rebuilt = network_from_spec([spec]).layers[0]
     assert rebuilt.spec() == spec
-    assert BatchNorm.n_parameters(n_features=8) == 32 == sum(
-        a.size for a in (*rebuilt.params.values(), *rebuilt.buffers.values()))
+    assert (
+        BatchNorm.n_parameters(n_features=8)
+        == 32
+        == sum(a.size for a in (*rebuilt.params.values(), *rebuilt.buffers.values()))
+    )
     assert layer.output_shape((8,)) == (8,) and layer.output_shape((5, 6, 8)) == (5, 6, 8)
     for shape in [(7,), (5, 8), (5, 6, 7)]:
         with pytest.raises(ValueError, match="receives"):
@@ -119,8 +122,13 @@ def mlp_with_batchnorm_and_dropout(dtype="float64", seed=0):
     rng = np.random.default_rng(seed)
     # No bias before BatchNorm: the normalization subtracts it again, so its gradient is exactly
     # zero (and its relative error meaningless); see test_a_bias_before_batchnorm_gets_no_gradient.
-    layers = [Linear(5, 6, bias=False, dtype=dtype), BatchNorm(6, dtype=dtype), ReLU(), Dropout(0.3),
-              Linear(6, 3, dtype=dtype)]
+    layers = [
+        Linear(5, 6, bias=False, dtype=dtype),
+        BatchNorm(6, dtype=dtype),
+        ReLU(),
+        Dropout(0.3),
+        Linear(6, 3, dtype=dtype),
+    ]
     for layer in layers:
         for name, value in layer.params.items():
             value[...] = rng.standard_normal(value.shape) * (0.3 if name == "gamma" else 1) + (name == "gamma")
@@ -128,8 +136,11 @@ def mlp_with_batchnorm_and_dropout(dtype="float64", seed=0):
     return Sequential(layers)
 
 
-@pytest.mark.parametrize("optimizer", [SGD(), SGD(weight_decay=0.3), Adam(weight_decay=0.3), AdamW(weight_decay=0.3)],
-                         ids=["plain", "sgd-decay", "adam-decay", "adamw-decay"])
+@pytest.mark.parametrize(
+    "optimizer",
+    [SGD(), SGD(weight_decay=0.3), Adam(weight_decay=0.3), AdamW(weight_decay=0.3)],
+    ids=["plain", "sgd-decay", "adam-decay", "adamw-decay"],
+)
 def test_whole_mlp_gradcheck_with_batchnorm_dropout_and_weight_decay(optimizer):
     network = mlp_with_batchnorm_and_dropout()
     rng = np.random.default_rng(5)
@@ -147,8 +158,19 @@ def test_whole_conv_network_gradcheck_with_per_channel_batchnorm():
     dropout.rng = np.random.default_rng(7)
     head = Linear(2 * 2 * 4, 3, dtype="float64")
     head.params["W"][...] = rng.standard_normal(head.params["W"].shape)
-    network = Sequential([ImageReshape(4, 5, 3), conv, BatchNorm(4, dtype="float64"), ReLU(),
-                          MaxPool2D(2), Flatten(), Dropout(0.0), dropout, head])
+    network = Sequential(
+        [
+            ImageReshape(4, 5, 3),
+            conv,
+            BatchNorm(4, dtype="float64"),
+            ReLU(),
+            MaxPool2D(2),
+            Flatten(),
+            Dropout(0.0),
+            dropout,
+            head,
+        ]
+    )
     x, labels = rng.standard_normal((3, 4 * 5 * 3)), rng.integers(0, 3, 3)
     errors = check_network(network, x, labels, softmax_cross_entropy, SGD(weight_decay=0.2))
     assert {"1.W", "2.gamma", "2.beta", "8.W", "8.b"} == set(errors)

@@ -47,8 +47,9 @@ def test_conv_forward_equals_naive_loops(stride, padding):
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("height, width, kernel, stride, padding", [(7, 5, 3, 1, 0), (7, 5, 3, 2, 1),
-                                                                     (8, 9, 2, 3, 0), (5, 5, 5, 1, 2)])
+@pytest.mark.parametrize(
+    "height, width, kernel, stride, padding", [(7, 5, 3, 1, 0), (7, 5, 3, 2, 1), (8, 9, 2, 3, 0), (5, 5, 5, 1, 2)]
+)
 def test_conv_output_shape_formula(height, width, kernel, stride, padding):
     layer = Conv2D(2, 4, kernel, stride, padding)
     out = layer.forward(np.zeros((3, height, width, 2), np.float32))
@@ -115,8 +116,10 @@ def test_conv_rejects_wrong_channels_and_too_small_images():
         Conv2D(1, 2, 5).forward(np.zeros((1, 4, 6, 1)))
 
 
-@pytest.mark.parametrize("pool, stride, shape", [(2, None, (2, 6, 4, 3)), (2, None, (2, 7, 5, 3)),
-                                                 (3, 1, (1, 5, 6, 2)), (2, 3, (1, 7, 8, 2))])
+@pytest.mark.parametrize(
+    "pool, stride, shape",
+    [(2, None, (2, 6, 4, 3)), (2, None, (2, 7, 5, 3)), (3, 1, (1, 5, 6, 2)), (2, 3, (1, 7, 8, 2))],
+)
 def test_maxpool_gradcheck(pool, stride, shape):
     rng = np.random.default_rng(6)
     # A permutation of distinct values has no ties, so the max is differentiable everywhere;
@@ -183,8 +186,9 @@ def test_flatten_and_image_reshape_roundtrip_and_gradcheck():
         reshape.forward(np.zeros((2, 25)))
 
 
-@pytest.mark.parametrize("layer", [Conv2D(3, 4, 3, 2, 1, bias=False, dtype="float64"), MaxPool2D(3, 2),
-                                   Flatten(), ImageReshape(5, 6, 3)])
+@pytest.mark.parametrize(
+    "layer", [Conv2D(3, 4, 3, 2, 1, bias=False, dtype="float64"), MaxPool2D(3, 2), Flatten(), ImageReshape(5, 6, 3)]
+)
 def test_spec_rebuilds_the_layer(layer):
     spec = layer.spec()
     kwargs = {key: value for key, value in spec.items() if key != "type"}

@@ -31,9 +31,18 @@ def end_to_end(blocks, image_shape, init="gradient", trainable=True, dtype="floa
 
 def test_layers_and_n_features():
     layers, n_features = build_extractor(
-        [{"filters": 32, "kernel": 3, "pool": 2}, {"filters": 64, "kernel": 3, "pool": 2}], (32, 32, 3))
-    assert [type(layer) for layer in layers] == [ImageReshape, Conv2D, MaxPool2D, ReLU,
-                                                 Conv2D, MaxPool2D, ReLU, Flatten]
+        [{"filters": 32, "kernel": 3, "pool": 2}, {"filters": 64, "kernel": 3, "pool": 2}], (32, 32, 3)
+    )
+    assert [type(layer) for layer in layers] == [
+        ImageReshape,
+        Conv2D,
+        MaxPool2D,
+        ReLU,
+        Conv2D,
+        MaxPool2D,
+        ReLU,
+        Flatten,
+    ]
     assert n_features == 8 * 8 * 64
     assert layers[1].padding == 1 and layers[3].inplace
     out = Sequential(layers).forward(np.zeros((2, 32 * 32 * 3), np.float32), training=False)
@@ -83,7 +92,7 @@ def test_gradient_init_filters_respond_to_edges_of_their_orientation():
     assert strongest[0, 0] > 0.5 and strongest[0, across] < 1e-6  # vertical edge
     assert strongest[1, across] > 0.5 and strongest[1, 0] < 1e-6  # horizontal edge
     assert responses[0, ..., 1].max() <= 0  # the negative twin only sees the opposite polarity
-    positive_twins = responses[0].max(axis=(0, 1))[:2 * N_ORIENTATIONS:2]
+    positive_twins = responses[0].max(axis=(0, 1))[: 2 * N_ORIENTATIONS : 2]
     assert int(np.argmax(positive_twins)) == 0  # of all orientations, 0 degrees fits best
 
 

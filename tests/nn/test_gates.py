@@ -48,11 +48,14 @@ def test_copy_then_mul_gives_derivative_of_square():
     assert dx == 6.0
 
 
-@pytest.mark.parametrize("x, y, expected", [
-    (4.0, 1.0, (3.0, 0.0)),   # x wins: x gets it all
-    (1.0, 4.0, (0.0, 3.0)),   # y wins
-    (2.0, 2.0, (3.0, 3.0)),   # tie: both get it, per the lecture
-])
+@pytest.mark.parametrize(
+    "x, y, expected",
+    [
+        (4.0, 1.0, (3.0, 0.0)),  # x wins: x gets it all
+        (1.0, 4.0, (0.0, 3.0)),  # y wins
+        (2.0, 2.0, (3.0, 3.0)),  # tie: both get it, per the lecture
+    ],
+)
 def test_max_routes_gradient_to_winner(x, y, expected):
     gate = Max()
     assert gate.forward(x, y) == max(x, y)

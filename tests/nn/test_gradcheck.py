@@ -17,8 +17,8 @@ from mlpcli.nn.gradcheck import (
 def test_numerical_gradient_of_a_known_function_and_restores_x():
     x = np.array([[1.0, -2.0], [0.5, 3.0]])
     original = x.copy()
-    grad = numerical_gradient(lambda: float(np.sum(x ** 3)), x)
-    np.testing.assert_allclose(grad, 3 * original ** 2, rtol=1e-9)
+    grad = numerical_gradient(lambda: float(np.sum(x**3)), x)
+    np.testing.assert_allclose(grad, 3 * original**2, rtol=1e-9)
     np.testing.assert_array_equal(x, original)
     assert grad.dtype == np.float64
 
@@ -146,8 +146,10 @@ def test_an_entry_on_a_kink_is_left_out_and_counted():
     """ReLU input exactly 0: every step crosses; the entry is counted apart, not compared."""
     network, x = relu_net(0.0)
     numeric, crossed = smooth_numerical_gradient(
-        lambda: identity_loss(network.forward(x), None)[0], network.layers[0].params["b"],
-        network_pattern(network.layers))
+        lambda: identity_loss(network.forward(x), None)[0],
+        network.layers[0].params["b"],
+        network_pattern(network.layers),
+    )
     assert crossed.all() and numeric[0] == pytest.approx(1.0)  # half of W2: the two sides averaged
     kinks = {}
     check_network(network, x, None, identity_loss, kinks=kinks)

@@ -46,7 +46,7 @@ def test_softmax_cross_entropy_is_stable_in_float32():
 def test_softmax_cross_entropy_hand_worked():
     # -log p[2] = log(e^1 + e^2 + e^3) - 3
     loss, dscores = softmax_cross_entropy(np.array([[1.0, 2.0, 3.0]]), np.array([2]))
-    assert loss == pytest.approx(math.log(math.e + math.e ** 2 + math.e ** 3) - 3, rel=1e-14)
+    assert loss == pytest.approx(math.log(math.e + math.e**2 + math.e**3) - 3, rel=1e-14)
     p = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
     np.testing.assert_allclose(dscores, [p - [0, 0, 1]], rtol=1e-14)
 

@@ -169,12 +169,16 @@ def test_state_dict_round_trip():
     assert list(network.state_dict()) == ["0.W", "0.b", "2.W", "2.b"]
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda s: s.pop("2.b"),
-    lambda s: s.update({"3.W": np.zeros((6, 4))}),
-    lambda s: s.update({"2.W": np.zeros((4, 6))}),
-    lambda s: s.update({"2.b": np.zeros((1, 4))}),
-], ids=["missing", "extra", "transposed", "extra-axis"])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda s: s.pop("2.b"),
+        lambda s: s.update({"3.W": np.zeros((6, 4))}),
+        lambda s: s.update({"2.W": np.zeros((4, 6))}),
+        lambda s: s.update({"2.b": np.zeros((1, 4))}),
+    ],
+    ids=["missing", "extra", "transposed", "extra-axis"],
+)
 def test_load_state_dict_rejects_wrong_names_and_shapes(mutate):
     network = mlp([6])
     state = {path: np.zeros_like(value) for path, value in network.state_dict().items()}
@@ -218,8 +222,9 @@ def test_backward_stops_at_the_first_trainable_layer():
     frozen = Forbidden(N_FEATURES, 6, dtype="float64")
     frozen.params["W"][...] = rng.standard_normal((N_FEATURES, 6))
     frozen.trainable = False
-    network = Sequential([frozen, Sigmoid(inplace=True), Linear(6, 4, dtype="float64"), Sigmoid(),
-                          Linear(4, N_CLASSES, dtype="float64")])
+    network = Sequential(
+        [frozen, Sigmoid(inplace=True), Linear(6, 4, dtype="float64"), Sigmoid(), Linear(4, N_CLASSES, dtype="float64")]
+    )
     randomize_biases(network, rng)
     for layer in network.layers[2:]:
         if "W" in layer.params:

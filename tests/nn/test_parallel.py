@@ -59,6 +59,7 @@ def small_chunks(monkeypatch):
     def counting(self, fn, n_chunks):
         split.append(n_chunks)
         return original(self, fn, n_chunks)
+
     monkeypatch.setattr(parallel._Pool, "run", counting)
     return split
 
@@ -71,6 +72,7 @@ def test_run_calls_every_chunk_once_on_several_threads():
         calls.append(index)
         threads.add(threading.get_ident())
         time.sleep(0.002)  # long enough that the pool's threads take some chunks
+
     parallel.run(chunk, 40)
     assert sorted(calls) == list(range(40))
     assert len(threads) > 1
@@ -90,6 +92,7 @@ def test_an_exception_in_a_chunk_reaches_the_caller_and_the_pool_keeps_working()
     def chunk(index):
         if index == 7:
             raise ValueError("chunk 7 failed")
+
     with pytest.raises(ValueError, match="chunk 7"):
         parallel.run(chunk, 20)
     done = []
@@ -127,6 +130,7 @@ def test_optimizer_blocks_are_larger_when_they_run_side_by_side(monkeypatch):
 
     def record(w):
         sizes.append(w.size)
+
     for count in (1, 2):
         parallel.set_threads(count)
         sizes.clear()
@@ -139,7 +143,7 @@ def test_the_command_lets_idle_blas_threads_sleep_unless_the_user_said_otherwise
     """OpenBLAS threads spinning between products would take the cores the pool's passes need."""
     from mlpcli.threads import BLAS_SPIN, quiet_blas_threads
 
-    (name, value), = BLAS_SPIN.items()
+    ((name, value),) = BLAS_SPIN.items()
     monkeypatch.delenv(name, raising=False)
     quiet_blas_threads()
     assert os.environ[name] == value
@@ -147,10 +151,18 @@ def test_the_command_lets_idle_blas_threads_sleep_unless_the_user_said_otherwise
     quiet_blas_threads()
     assert os.environ[name] == "12"
     monkeypatch.delenv(name)
-    code = "import os, mlpcli.cli.app as app, sys; sys.argv[1:] = ['config', 'reference']\n" \
-           f"try: app.cli()\nexcept SystemExit: print(os.environ.get('{name}'))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                         env={k: v for k, v in os.environ.items() if k != name}).stdout
+    code = (
+        "import os, mlpcli.cli.app as app, sys; sys.argv[1:] = ['config', 'reference']\n"
+        f"try: app.cli()\nexcept SystemExit: print(os.environ.get('{name}'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != name},
+    ).stdout
     assert out.strip().endswith(value)
 
 
@@ -162,8 +174,15 @@ def _train_steps(network, optimizer, x, labels, steps=3):
     return {key: value.copy() for key, value in network.state_dict().items()}
 
 
-@pytest.mark.parametrize("make_optimizer", [lambda: SGD(0.9, weight_decay=1e-3), lambda: SGD(0.9, nesterov=True),
-                                            lambda: Adam(weight_decay=1e-3), lambda: AdamW(weight_decay=1e-2)])
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda: SGD(0.9, weight_decay=1e-3),
+        lambda: SGD(0.9, nesterov=True),
+        lambda: Adam(weight_decay=1e-3),
+        lambda: AdamW(weight_decay=1e-2),
+    ],
+)
 def test_mlp_weights_after_training_steps_are_the_same_bytes_for_1_2_and_3_threads(small_chunks, make_optimizer):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 40), dtype=np.float32)
@@ -179,8 +198,9 @@ def test_mlp_weights_after_training_steps_are_the_same_bytes_for_1_2_and_3_threa
 
 
 @pytest.mark.parametrize("with_batchnorm", [False, True])
-def test_conv_net_forward_backward_and_predictions_are_the_same_bytes_for_1_2_and_3_threads(small_chunks,
-                                                                                            with_batchnorm):
+def test_conv_net_forward_backward_and_predictions_are_the_same_bytes_for_1_2_and_3_threads(
+    small_chunks, with_batchnorm
+):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 10 * 10 * 3), dtype=np.float32)
     labels = rng.integers(0, 3, 6)
@@ -188,15 +208,18 @@ def test_conv_net_forward_backward_and_predictions_are_the_same_bytes_for_1_2_an
     outputs = []
     for count in (1, 2, 3):
         parallel.set_threads(count)
-        layers, n_features = build_extractor(blocks, (10, 10, 3), init="random", rng=np.random.default_rng(2),
-                                             batchnorm=with_batchnorm)
-        network = Sequential(layers + mlp_layers(n_features, 3, [8], rng=np.random.default_rng(3),
-                                                 batchnorm=with_batchnorm))
+        layers, n_features = build_extractor(
+            blocks, (10, 10, 3), init="random", rng=np.random.default_rng(2), batchnorm=with_batchnorm
+        )
+        network = Sequential(
+            layers + mlp_layers(n_features, 3, [8], rng=np.random.default_rng(3), batchnorm=with_batchnorm)
+        )
         scores = network.forward(x)
         _, dscores = softmax_cross_entropy(scores, labels)
         network.backward(dscores)
-        grads = {f"{i}.{name}": layer.grads[name].copy() for i, layer in enumerate(network.layers)
-                 for name in layer.grads}
+        grads = {
+            f"{i}.{name}": layer.grads[name].copy() for i, layer in enumerate(network.layers) for name in layer.grads
+        }
         weights = _train_steps(network, SGD(0.9), x, labels, steps=2)
         outputs.append((scores, grads, weights, network.forward(x, training=False)))
     assert small_chunks
@@ -253,8 +276,9 @@ def test_features_are_the_same_bytes_for_1_2_and_3_threads(small_chunks, monkeyp
         results.append(pipeline.extract_features(images, features, progress=False))
     assert small_chunks, "the chunks never ran side by side"
     assert results[0].tobytes() == results[1].tobytes() == results[2].tobytes()
-    one_at_a_time = np.concatenate([pipeline.extract_features(images[i:i + 1], features, progress=False)
-                                    for i in range(len(images))])
+    one_at_a_time = np.concatenate(
+        [pipeline.extract_features(images[i : i + 1], features, progress=False) for i in range(len(images))]
+    )
     assert one_at_a_time.tobytes() == results[0].tobytes()
 
 

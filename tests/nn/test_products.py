@@ -36,6 +36,7 @@ def test_blocks_are_cut_only_inside_split(monkeypatch):
     def counting(a, b, out=None):
         calls.append(a.shape[0] * b.shape[1])
         return original(a, b, out=out)
+
     monkeypatch.setattr(products.np, "matmul", counting)
     a, b = np.ones((8, 3), np.float32), np.ones((3, 40), np.float32)
     products.matmul(a, b)

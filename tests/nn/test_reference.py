@@ -63,8 +63,10 @@ def test_conv2d_matches_the_loops(kernel, stride, padding, bias):
         close(layer.grads["b"], expected_db)
 
 
-@pytest.mark.parametrize("pool, stride, shape", [(2, None, (2, 6, 4, 3)), (2, None, (2, 7, 5, 3)),
-                                                 (3, 1, (1, 5, 6, 2)), (2, 3, (1, 7, 8, 2))])
+@pytest.mark.parametrize(
+    "pool, stride, shape",
+    [(2, None, (2, 6, 4, 3)), (2, None, (2, 7, 5, 3)), (3, 1, (1, 5, 6, 2)), (2, 3, (1, 7, 8, 2))],
+)
 def test_maxpool2d_matches_the_loops_even_with_ties(pool, stride, shape):
     rng = np.random.default_rng(2)
     x = rng.integers(0, 3, shape).astype(np.float64)  # few values: many ties
@@ -84,6 +86,7 @@ def test_maxpool2d_matches_the_loops_even_with_ties(pool, stride, shape):
 def test_batchnorm_matches_the_staged_graph(shape, chunked, monkeypatch):
     if chunked:  # several row ranges of a wide view, as a large batch takes
         from mlpcli.nn import batchnorm as module
+
         monkeypatch.setattr(module, "CHUNK_VALUES", 6)
         monkeypatch.setattr(module, "WIDTH", 8)
     rng = np.random.default_rng(3)
@@ -140,8 +143,9 @@ def test_adam_follows_the_paper_over_several_steps(optimizer_class, decay):
     for name, W in start.items():
         m, v = np.zeros_like(W), np.zeros_like(W)
         for t, grads in enumerate(gradients, start=1):
-            W, m, v = ref.adam_step(W, grads[name], m, v, t, 0.05, betas, 1e-6,
-                                    decay if name == "W" else 0.0, optimizer_class is AdamW)
+            W, m, v = ref.adam_step(
+                W, grads[name], m, v, t, 0.05, betas, 1e-6, decay if name == "W" else 0.0, optimizer_class is AdamW
+            )
         close(layer.params[name], W)
         # The optimizer keeps the undamped sums M = m / (1 - beta1), V = v / (1 - beta2).
         close(optimizer.m[f"0.{name}"] * (1 - betas[0]), m)

@@ -23,11 +23,10 @@ def test_weighted_batch_loss_equals_the_hand_computation():
     weights = np.array([3.0, 1.0])
     loss, dscores = soft_cross_entropy(scores, targets, weights)
     # Row 0: -log p[2] = log(e + e^2 + e^3) - 3; row 1: -log(1/3). Mean weighted by 3 and 1.
-    row0 = math.log(math.e + math.e ** 2 + math.e ** 3) - 3
+    row0 = math.log(math.e + math.e**2 + math.e**3) - 3
     assert loss == pytest.approx((3 * row0 + 1 * math.log(3)) / 4, rel=1e-14)
     p0 = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
-    np.testing.assert_allclose(dscores, [3 / 4 * (p0 - [0, 0, 1]), 1 / 4 * (np.full(3, 1 / 3) - [1, 0, 0])],
-                               rtol=1e-13)
+    np.testing.assert_allclose(dscores, [3 / 4 * (p0 - [0, 0, 1]), 1 / 4 * (np.full(3, 1 / 3) - [1, 0, 0])], rtol=1e-13)
 
 
 def test_weighted_squared_error_equals_the_hand_computation():

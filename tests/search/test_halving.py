@@ -13,23 +13,26 @@ def table(rungs):
     return [(r.n_trials, r.epochs) for r in rungs]
 
 
-@pytest.mark.parametrize("n_trials, factor, min_epochs, max_epochs, expected", [
-    # factor 3 (scikit-learn's default): 27 -> 9 -> 3 -> 1 trials, 1 -> 3 -> 9 -> 27 epochs
-    (27, 3, 1, 27, [(27, 1), (9, 3), (3, 9), (1, 27)]),
-    # the last budget is capped at train.epochs
-    (30, 3, 2, 20, [(30, 2), (10, 6), (4, 18), (2, 20)]),
-    # factor 2, sizes rounded up
-    (10, 2, 1, 8, [(10, 1), (5, 2), (3, 4), (2, 8)]),
-    # factor 4 reaches the budget in one step
-    (20, 4, 3, 12, [(20, 3), (5, 12)]),
-    # a budget that lands exactly on train.epochs ends the rungs
-    (9, 3, 2, 6, [(9, 2), (3, 6)]),
-    # min_epochs already at (or above) train.epochs: one rung, everyone trains fully
-    (7, 3, 5, 5, [(7, 5)]),
-    (7, 3, 9, 5, [(7, 5)]),
-    # more rungs than halvings: a single trial keeps going until the full budget
-    (2, 2, 1, 16, [(2, 1), (1, 2), (1, 4), (1, 8), (1, 16)]),
-])
+@pytest.mark.parametrize(
+    "n_trials, factor, min_epochs, max_epochs, expected",
+    [
+        # factor 3 (scikit-learn's default): 27 -> 9 -> 3 -> 1 trials, 1 -> 3 -> 9 -> 27 epochs
+        (27, 3, 1, 27, [(27, 1), (9, 3), (3, 9), (1, 27)]),
+        # the last budget is capped at train.epochs
+        (30, 3, 2, 20, [(30, 2), (10, 6), (4, 18), (2, 20)]),
+        # factor 2, sizes rounded up
+        (10, 2, 1, 8, [(10, 1), (5, 2), (3, 4), (2, 8)]),
+        # factor 4 reaches the budget in one step
+        (20, 4, 3, 12, [(20, 3), (5, 12)]),
+        # a budget that lands exactly on train.epochs ends the rungs
+        (9, 3, 2, 6, [(9, 2), (3, 6)]),
+        # min_epochs already at (or above) train.epochs: one rung, everyone trains fully
+        (7, 3, 5, 5, [(7, 5)]),
+        (7, 3, 9, 5, [(7, 5)]),
+        # more rungs than halvings: a single trial keeps going until the full budget
+        (2, 2, 1, 16, [(2, 1), (1, 2), (1, 4), (1, 8), (1, 16)]),
+    ],
+)
 def test_rung_sizes_and_budgets(n_trials, factor, min_epochs, max_epochs, expected):
     assert table(plan_rungs(n_trials, factor, min_epochs, max_epochs)) == expected
 

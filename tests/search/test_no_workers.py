@@ -20,8 +20,9 @@ def test_a_scheduler_without_workers_is_refused_before_the_run_folder(tmp_path):
     try:
         scheduler.start_scheduler()  # and no worker
         config = search_config(tmp_path, trials=2)
-        result = CliRunner().invoke(cli, ["search", "--config", str(config), "--k", "2",
-                                          "--cluster", scheduler.address, "--timeout", "2"])
+        result = CliRunner().invoke(
+            cli, ["search", "--config", str(config), "--k", "2", "--cluster", scheduler.address, "--timeout", "2"]
+        )
     finally:
         scheduler.stop()
     assert result.exit_code == 1, (result.stderr, result.exception)

@@ -29,8 +29,13 @@ def search_config(tmp_path: Path, strategy="random", trials=4, **sections) -> Pa
         search["trials"] = trials
     if strategy == "halving":
         search["halving"] = {"factor": 2, "min_epochs": 1}
-    sections = {"data": {"n_per_class": 12, "image_size": 20}, "model": {"hidden": [32]},
-                "train": {"epochs": 4, "batch_size": 32, "lr": 0.05}, "search": search, **sections}
+    sections = {
+        "data": {"n_per_class": 12, "image_size": 20},
+        "model": {"hidden": [32]},
+        "train": {"epochs": 4, "batch_size": 32, "lr": 0.05},
+        "search": search,
+        **sections,
+    }
     return write_config(tmp_path / "search.yaml", **sections)
 
 
@@ -40,8 +45,19 @@ def run(*args):
 
 def table(summary: dict) -> list[tuple]:
     """The trials table without times and workers: what must not depend on where units ran."""
-    return [(r["rank"], r["trial"], r["epochs"], r["fold_accuracies"], r["mean_accuracy"], r["std_accuracy"],
-             r["oof_accuracy"], json.dumps(r["params"])) for r in summary["trials"]]
+    return [
+        (
+            r["rank"],
+            r["trial"],
+            r["epochs"],
+            r["fold_accuracies"],
+            r["mean_accuracy"],
+            r["std_accuracy"],
+            r["oof_accuracy"],
+            json.dumps(r["params"]),
+        )
+        for r in summary["trials"]
+    ]
 
 
 def best_weights(run_dir: Path) -> list[bytes]:
@@ -87,8 +103,9 @@ def test_the_same_seed_gives_the_same_trials_and_trials_extends_them(tmp_path):
     config = search_config(tmp_path, trials=3, train={"epochs": 1})
     first = json.loads(run("search", "--config", config, "--k", 2, "--out", tmp_path / "a", "--json").stdout)
     again = json.loads(run("search", "--config", config, "--k", 2, "--out", tmp_path / "b", "--json").stdout)
-    more = json.loads(run("search", "--config", config, "--k", 2, "--trials", 4, "--out", tmp_path / "c",
-                          "--json").stdout)
+    more = json.loads(
+        run("search", "--config", config, "--k", 2, "--trials", 4, "--out", tmp_path / "c", "--json").stdout
+    )
     params = lambda s: {r["trial"]: r["params"] for r in s["trials"]}  # noqa: E731  (a one-line helper, named where it is used)
     assert table(first) == table(again)
     assert len(more["trials"]) == 4 and {t: params(more)[t] for t in (1, 2, 3)} == params(first)
@@ -260,19 +277,23 @@ def test_ctrl_c_on_local_workers_exits_130_and_keeps_finished_units(tmp_path, wh
             assert code == 130 and child.leftovers() == [], child.stderr
         lines = child.stderr.splitlines()
         assert "finished unit(s) are kept" in lines[-1] and f"mlpcli search --resume {run_dir}" in lines[-1]
-        assert not [line for line in lines if "Traceback" in line or "KeyboardInterrupt" in line
-                    or "distributed." in line], child.stderr
+        assert not [
+            line for line in lines if "Traceback" in line or "KeyboardInterrupt" in line or "distributed." in line
+        ], child.stderr
         assert 1 <= len(list(run_dir.glob("units/*/model.json"))) < 12 and not (run_dir / "model.json").exists()
 
 
-@pytest.mark.parametrize("args, extra, code, message", [
-    ([], {"search": None}, 2, "search: the config has no search section"),
-    (["--trials", 3], {"grid": True}, 2, "--trials: not used with strategy grid"),
-    (["--jobs", 2, "--cluster", "local:2"], {}, 2, "--jobs and --cluster: choose one"),
-    (["--cluster", "tcp://127.0.0.1:1"], {}, 1, "--cluster tcp://127.0.0.1:1: cannot connect"),
-    (["--cluster", "nowhere"], {}, 2, "--cluster: must be tcp://HOST:PORT"),
-    (["--k", 1], {}, 2, "--k"),
-])
+@pytest.mark.parametrize(
+    "args, extra, code, message",
+    [
+        ([], {"search": None}, 2, "search: the config has no search section"),
+        (["--trials", 3], {"grid": True}, 2, "--trials: not used with strategy grid"),
+        (["--jobs", 2, "--cluster", "local:2"], {}, 2, "--jobs and --cluster: choose one"),
+        (["--cluster", "tcp://127.0.0.1:1"], {}, 1, "--cluster tcp://127.0.0.1:1: cannot connect"),
+        (["--cluster", "nowhere"], {}, 2, "--cluster: must be tcp://HOST:PORT"),
+        (["--k", 1], {}, 2, "--k"),
+    ],
+)
 def test_usage_and_runtime_errors_have_their_exit_codes(tmp_path, args, extra, code, message):
     if "--cluster" in args and "tcp://127.0.0.1:1" in args:
         pytest.importorskip("distributed")
@@ -304,8 +325,9 @@ def test_mlpcli_cluster_names_the_cluster_unless_jobs_is_given(tmp_path, monkeyp
 
 def test_a_diverging_trial_ranks_last_and_the_search_goes_on(tmp_path):
     space = {"train.lr": {"choice": [0.05, 1.0e6]}}
-    config = search_config(tmp_path, strategy="grid", search={"strategy": "grid", "space": space},
-                           train={"epochs": 2, "lr": 0.05})
+    config = search_config(
+        tmp_path, strategy="grid", search={"strategy": "grid", "space": space}, train={"epochs": 2, "lr": 0.05}
+    )
     result = run("search", "--config", config, "--k", 2, "--out", tmp_path / "run", "--json")
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)["trials"]
@@ -322,10 +344,17 @@ def test_trials_csv_keeps_searched_lists_and_feature_specs_in_one_cell_each(tmp_
     """A search over model.hidden and features: csv.reader gives every row the header's width and
     the searched values back. Fails with a hand-joined row (a features list holding quotes and
     commas split into extra columns)."""
-    space = {"model.hidden": {"choice": [[8, 4], [16]]},
-             "features": {"choice": [["raw"], ["raw", {"name": "color_hist", "bins": 4}]]}}
-    config = search_config(tmp_path, strategy="grid", search={"strategy": "grid", "space": space},
-                           data={"n_per_class": 8, "image_size": 16}, train={"epochs": 1})
+    space = {
+        "model.hidden": {"choice": [[8, 4], [16]]},
+        "features": {"choice": [["raw"], ["raw", {"name": "color_hist", "bins": 4}]]},
+    }
+    config = search_config(
+        tmp_path,
+        strategy="grid",
+        search={"strategy": "grid", "space": space},
+        data={"n_per_class": 8, "image_size": 16},
+        train={"epochs": 1},
+    )
     result = run("search", "--config", config, "--k", 2, "--out", tmp_path / "run", "--json")
     assert result.exit_code == 0, result.stderr
     with open(tmp_path / "run" / "trials.csv", newline="", encoding="utf-8") as handle:
@@ -342,8 +371,7 @@ def test_trials_csv_keeps_searched_lists_and_feature_specs_in_one_cell_each(tmp_
 def test_an_interrupted_grid_search_resumes_with_the_command_it_printed(tmp_path, monkeypatch):
     """Issue 21 item 1: the plan records ``trials`` for every strategy and ``--resume`` replayed it
     as ``--trials``, which a grid refuses (exit 2). Fails without the fix in commands/training.py."""
-    config = search_config(tmp_path, strategy="grid", search={"strategy": "grid", "space": GRID},
-                           train={"epochs": 1})
+    config = search_config(tmp_path, strategy="grid", search={"strategy": "grid", "space": GRID}, train={"epochs": 1})
     from mlpcli.search.table import LiveTable
 
     update = LiveTable.update

@@ -25,8 +25,9 @@ from mlpcli.units.placement import Placement  # noqa: E402  (after the importors
 def test_a_search_on_the_cluster_gives_the_same_table_and_weight_bytes_as_one_process(cluster, tmp_path):
     config = search_config(tmp_path, strategy="halving", trials=4)
     here = run("search", "--config", config, "--k", 2, "--out", tmp_path / "here", "--json")
-    there = run("search", "--config", config, "--k", 2, "--cluster", cluster.address, "--out", tmp_path / "there",
-                "--json")
+    there = run(
+        "search", "--config", config, "--k", 2, "--cluster", cluster.address, "--out", tmp_path / "there", "--json"
+    )
     assert here.exit_code == 0 and there.exit_code == 0, there.stderr
     here, there = json.loads(here.stdout), json.loads(there.stdout)
     assert table(here) == table(there)
@@ -41,8 +42,9 @@ def test_kfold_on_the_cluster_gives_the_same_fold_bytes(cluster, tmp_path):
         result = run("kfold", "--config", config, "--k", 3, *args, "--out", tmp_path / name, "--json")
         assert result.exit_code == 0, result.stderr
     for fold in (1, 2, 3):
-        assert ((tmp_path / "here" / "folds" / f"fold_{fold}" / "weights.npz").read_bytes() ==
-                (tmp_path / "there" / "folds" / f"fold_{fold}" / "weights.npz").read_bytes())
+        assert (tmp_path / "here" / "folds" / f"fold_{fold}" / "weights.npz").read_bytes() == (
+            tmp_path / "there" / "folds" / f"fold_{fold}" / "weights.npz"
+        ).read_bytes()
 
 
 class Killer(threading.Thread):
@@ -63,8 +65,9 @@ class Killer(threading.Thread):
                     self.victim, keys = next(iter(busy.items()))
                     os.kill(pids[self.victim], signal.SIGKILL)
                     self.when = time.time()
-                    self.units = [tuple(int(n) for n in re.match(r"mlpcli-t(\d+)-f(\d+)-e(\d+)-", key).groups())
-                                  for key in keys]
+                    self.units = [
+                        tuple(int(n) for n in re.match(r"mlpcli-t(\d+)-f(\d+)-e(\d+)-", key).groups()) for key in keys
+                    ]
                     return
             time.sleep(0.01)
 
@@ -76,8 +79,9 @@ def test_a_worker_killed_mid_unit_changes_nothing(cluster, tmp_path):
     assert reference.exit_code == 0, reference.stderr
     killer = Killer(cluster, tmp_path / "there")
     killer.start()
-    summary = run_search(load_config(config), trials=None, k=2, placement=Placement(cluster=cluster.address),
-                         out=tmp_path / "there")
+    summary = run_search(
+        load_config(config), trials=None, k=2, placement=Placement(cluster=cluster.address), out=tmp_path / "there"
+    )
     killer.join(timeout=5)
     assert killer.victim is not None, "no worker was killed"
     assert table(summary) == table(json.loads(reference.stdout))

@@ -42,8 +42,11 @@ def test_parses_every_distribution():
 
 
 def test_round_trips_through_plain_data():
-    for parsed in (spec(), parse_search({"strategy": "halving", "space": SPACE, "halving": {"factor": 2}}),
-                   parse_search({"strategy": "grid", "space": {"train.lr": {"choice": [0.1, 0.01]}}})):
+    for parsed in (
+        spec(),
+        parse_search({"strategy": "halving", "space": SPACE, "halving": {"factor": 2}}),
+        parse_search({"strategy": "grid", "space": {"train.lr": {"choice": [0.1, 0.01]}}}),
+    ):
         assert parse_search(to_dict(parsed)) == parsed
 
 
@@ -88,44 +91,59 @@ def test_drawn_choices_are_copies():
 
 
 def test_grid_is_the_product_of_choices_like_kfold_grid():
-    parsed = parse_search({"strategy": "grid", "space": {"train.lr": {"choice": [0.1, 0.01]},
-                                                         "model.hidden": {"choice": [[64], [128, 64]]}}})
+    parsed = parse_search(
+        {
+            "strategy": "grid",
+            "space": {"train.lr": {"choice": [0.1, 0.01]}, "model.hidden": {"choice": [[64], [128, 64]]}},
+        }
+    )
     trials = draw_trials(parsed, np.random.default_rng(0))
     assert len(trials) == 4
     assert trials == grid_combinations(parse_grid(["train.lr=0.1,0.01", "model.hidden=[64],[128, 64]"]))
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"space": {"train.lr": {"loguniform": [0.0, 0.1]}}},
-     "search.space.train.lr.loguniform: must be [lo, hi] with 0 < lo < hi"),
-    ({"space": {"train.lr": {"loguniform": [-1.0, 0.1]}}}, "search.space.train.lr.loguniform: must be"),
-    ({"space": {"train.lr": {"uniform": [0.5, 0.1]}}},
-     "search.space.train.lr.uniform: must be [lo, hi], two finite numbers with lo < hi; got [0.5, 0.1]"),
-    ({"space": {"train.lr": {"uniform": [0.1, 0.1]}}}, "lo < hi"),
-    ({"space": {"train.lr": {"uniform": [0.1, float("nan")]}}}, "search.space.train.lr.uniform: must be"),
-    ({"space": {"train.lr": {"uniform": [0.1]}}}, "search.space.train.lr.uniform: must be"),
-    ({"space": {"train.epochs": {"int": [5, 2]}}}, "search.space.train.epochs.int: must be [lo, hi], two integers"),
-    ({"space": {"train.epochs": {"int": [2, 5.5]}}}, "search.space.train.epochs.int: must be"),
-    ({"space": {"train.lr": {"choice": []}}}, "search.space.train.lr.choice: must be a non-empty list"),
-    ({"space": {"train.lr": {"normal": [0, 1]}}}, "search.space.train.lr: must be one distribution"),
-    ({"space": {"train.lr": {"choice": [1], "uniform": [0, 1]}}}, "search.space.train.lr: must be one"),
-    ({"space": {"train.lr": 0.1}}, "search.space.train.lr: must be one distribution"),
-    ({"space": {}}, "search.space: must be a non-empty mapping"),
-    ({}, "search.space: must be a non-empty mapping"),
-    ({"strategy": "bayes", "space": SPACE}, "search.strategy: must be one of grid, random, halving; got 'bayes'"),
-    ({"trials": 0, "space": SPACE}, "search.trials: must be an integer >= 1; got 0"),
-    ({"strategy": "grid", "trials": 3, "space": {"train.lr": {"choice": [0.1]}}}, "search.trials: not used"),
-    ({"strategy": "grid", "space": SPACE}, "search.space.train.lr: strategy grid needs {choice: [...]}"),
-    ({"space": SPACE, "halving": {"factor": 2}}, "search.halving: only used with strategy halving"),
-    ({"strategy": "halving", "space": SPACE, "halving": {"factor": 1}},
-     "search.halving.factor: must be an integer >= 2; got 1"),
-    ({"strategy": "halving", "space": SPACE, "halving": {"min_epochs": 0}}, "search.halving.min_epochs: must be"),
-    ({"strategy": "halving", "space": SPACE, "halving": {"eta": 3}}, "unknown key 'search.halving.eta'"),
-    ({"space": SPACE, "trails": 3}, "unknown key 'search.trails'; did you mean 'search.trials'?"),
-    ({"strategy": "halving", "space": SPACE, "halving": {"min_epoch": 2}},
-     "unknown key 'search.halving.min_epoch'; did you mean 'search.halving.min_epochs'?"),
-    ({"space": {"search.trials": {"int": [1, 2]}}}, "search.space.search.trials: the search section itself"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (
+            {"space": {"train.lr": {"loguniform": [0.0, 0.1]}}},
+            "search.space.train.lr.loguniform: must be [lo, hi] with 0 < lo < hi",
+        ),
+        ({"space": {"train.lr": {"loguniform": [-1.0, 0.1]}}}, "search.space.train.lr.loguniform: must be"),
+        (
+            {"space": {"train.lr": {"uniform": [0.5, 0.1]}}},
+            "search.space.train.lr.uniform: must be [lo, hi], two finite numbers with lo < hi; got [0.5, 0.1]",
+        ),
+        ({"space": {"train.lr": {"uniform": [0.1, 0.1]}}}, "lo < hi"),
+        ({"space": {"train.lr": {"uniform": [0.1, float("nan")]}}}, "search.space.train.lr.uniform: must be"),
+        ({"space": {"train.lr": {"uniform": [0.1]}}}, "search.space.train.lr.uniform: must be"),
+        ({"space": {"train.epochs": {"int": [5, 2]}}}, "search.space.train.epochs.int: must be [lo, hi], two integers"),
+        ({"space": {"train.epochs": {"int": [2, 5.5]}}}, "search.space.train.epochs.int: must be"),
+        ({"space": {"train.lr": {"choice": []}}}, "search.space.train.lr.choice: must be a non-empty list"),
+        ({"space": {"train.lr": {"normal": [0, 1]}}}, "search.space.train.lr: must be one distribution"),
+        ({"space": {"train.lr": {"choice": [1], "uniform": [0, 1]}}}, "search.space.train.lr: must be one"),
+        ({"space": {"train.lr": 0.1}}, "search.space.train.lr: must be one distribution"),
+        ({"space": {}}, "search.space: must be a non-empty mapping"),
+        ({}, "search.space: must be a non-empty mapping"),
+        ({"strategy": "bayes", "space": SPACE}, "search.strategy: must be one of grid, random, halving; got 'bayes'"),
+        ({"trials": 0, "space": SPACE}, "search.trials: must be an integer >= 1; got 0"),
+        ({"strategy": "grid", "trials": 3, "space": {"train.lr": {"choice": [0.1]}}}, "search.trials: not used"),
+        ({"strategy": "grid", "space": SPACE}, "search.space.train.lr: strategy grid needs {choice: [...]}"),
+        ({"space": SPACE, "halving": {"factor": 2}}, "search.halving: only used with strategy halving"),
+        (
+            {"strategy": "halving", "space": SPACE, "halving": {"factor": 1}},
+            "search.halving.factor: must be an integer >= 2; got 1",
+        ),
+        ({"strategy": "halving", "space": SPACE, "halving": {"min_epochs": 0}}, "search.halving.min_epochs: must be"),
+        ({"strategy": "halving", "space": SPACE, "halving": {"eta": 3}}, "unknown key 'search.halving.eta'"),
+        ({"space": SPACE, "trails": 3}, "unknown key 'search.trails'; did you mean 'search.trials'?"),
+        (
+            {"strategy": "halving", "space": SPACE, "halving": {"min_epoch": 2}},
+            "unknown key 'search.halving.min_epoch'; did you mean 'search.halving.min_epochs'?",
+        ),
+        ({"space": {"search.trials": {"int": [1, 2]}}}, "search.space.search.trials: the search section itself"),
+    ],
+)
 def test_shape_errors_name_the_key(raw, message):
     with pytest.raises(ConfigError) as caught:
         parse_search(raw)
@@ -146,17 +164,29 @@ def test_unknown_config_key_is_an_error_with_a_suggestion():
         checked({"modle.hidden": {"choice": [[64]]}})
 
 
-@pytest.mark.parametrize("space, message", [
-    # uniform can draw its low end, which train.lr (> 0) refuses, as --set train.lr=0.0 would.
-    ({"train.lr": {"uniform": [0.0, 0.1]}}, "search.space.train.lr.uniform[0]: train.lr: must be a number > 0.0"),
-    ({"train.momentum": {"uniform": [0.5, 1.5]}}, "search.space.train.momentum.uniform[1]: train.momentum: must be"),
-    # Draws are floats, so a float distribution over an integer key fails even with integer bounds.
-    ({"train.epochs": {"uniform": [1, 5]}}, "search.space.train.epochs.uniform[0]: train.epochs: must be an integer"),
-    ({"train.epochs": {"int": [0, 5]}}, "search.space.train.epochs.int[0]: train.epochs: must be an integer >= 1"),
-    ({"model.activation": {"choice": ["relu", "rleu"]}}, "search.space.model.activation.choice[1]: model.activation"),
-    ({"model.hidden": {"choice": [[64], [0]]}}, "search.space.model.hidden.choice[1]: model.hidden[0]: must be"),
-    ({"train": {"choice": [1]}}, "search.space.train.choice[0]: train: must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        # uniform can draw its low end, which train.lr (> 0) refuses, as --set train.lr=0.0 would.
+        ({"train.lr": {"uniform": [0.0, 0.1]}}, "search.space.train.lr.uniform[0]: train.lr: must be a number > 0.0"),
+        (
+            {"train.momentum": {"uniform": [0.5, 1.5]}},
+            "search.space.train.momentum.uniform[1]: train.momentum: must be",
+        ),
+        # Draws are floats, so a float distribution over an integer key fails even with integer bounds.
+        (
+            {"train.epochs": {"uniform": [1, 5]}},
+            "search.space.train.epochs.uniform[0]: train.epochs: must be an integer",
+        ),
+        ({"train.epochs": {"int": [0, 5]}}, "search.space.train.epochs.int[0]: train.epochs: must be an integer >= 1"),
+        (
+            {"model.activation": {"choice": ["relu", "rleu"]}},
+            "search.space.model.activation.choice[1]: model.activation",
+        ),
+        ({"model.hidden": {"choice": [[64], [0]]}}, "search.space.model.hidden.choice[1]: model.hidden[0]: must be"),
+        ({"train": {"choice": [1]}}, "search.space.train.choice[0]: train: must be a mapping"),
+    ],
+)
 def test_values_are_checked_as_with_set(space, message):
     with pytest.raises(ConfigError) as caught:
         checked(space)
@@ -186,17 +216,26 @@ def test_halving_owns_the_epochs_so_they_cannot_be_searched():
 
 
 def test_the_search_section_is_part_of_the_config_and_round_trips():
-    raw = {"train": {"epochs": 6}, "search": {"strategy": "halving", "trials": 4,
-                                              "space": {"train.lr": {"loguniform": [1.0e-3, 1.0e-1]}},
-                                              "halving": {"factor": 2, "min_epochs": 2}}}
+    raw = {
+        "train": {"epochs": 6},
+        "search": {
+            "strategy": "halving",
+            "trials": 4,
+            "space": {"train.lr": {"loguniform": [1.0e-3, 1.0e-1]}},
+            "halving": {"factor": 2, "min_epochs": 2},
+        },
+    }
     config = from_dict(raw)
     assert config.search.strategy == "halving" and config.search.halving.min_epochs == 2
     assert from_dict(config_dict(config)) == config
     assert "search" not in config_dict(Config())  # no section, no key: plain runs' config.yaml is unchanged
     with pytest.raises(ConfigError, match=r"search.halving.min_epochs: must be <= train.epochs \(6\)"):
         from_dict({**raw, "search": {**raw["search"], "halving": {"min_epochs": 7}}})
-    with pytest.raises(ConfigError, match=r"search.space.model.hiden.choice\[0\]: unknown key 'model.hiden'; "
-                                          r"did you mean 'model.hidden'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"search.space.model.hiden.choice\[0\]: unknown key 'model.hiden'; "
+        r"did you mean 'model.hidden'",
+    ):
         from_dict({"search": {"space": {"model.hiden": {"choice": [[8]]}}}})
 
 

@@ -35,9 +35,12 @@ def asymmetric_images(n=6, size=8):
 
 
 def config(tmp_path, features=None, e2e=False, **augment):
-    raw = {"seed": 2, "data": {"format": "synthetic", "n_per_class": 12, "image_size": 12,
-                               "cache_dir": str(tmp_path / "cache")},
-           "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 16, "lr": 0.05, "augment": augment}}
+    raw = {
+        "seed": 2,
+        "data": {"format": "synthetic", "n_per_class": 12, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+        "model": {"hidden": [8]},
+        "train": {"epochs": 2, "batch_size": 16, "lr": 0.05, "augment": augment},
+    }
     if features:
         raw["features"] = features
     if e2e:
@@ -90,7 +93,7 @@ def test_a_flipped_copy_holds_the_features_of_the_mirrored_image(tmp_path):
     assert prepared.X.shape == (3 * n, plain.shape[1])
     assert_same_up_to_batch_rounding(prepared.X[:n], plain)
     for copy in (1, 2):
-        rows = prepared.X[copy * n:(copy + 1) * n]
+        rows = prepared.X[copy * n : (copy + 1) * n]
         is_mirrored = np.isclose(rows, mirrored, rtol=1e-5, atol=1e-6).all(axis=1)
         is_plain = np.isclose(rows, plain, rtol=1e-5, atol=1e-6).all(axis=1)
         assert (is_plain | is_mirrored).all()
@@ -113,10 +116,10 @@ def test_augmented_copies_do_not_depend_on_how_they_are_sliced():
     """A copy's draws are per block of BLOCK images, so any chunking gives the same bytes."""
     images = (asymmetric_images(BLOCK + 40, 4) * 255).astype(np.uint8)
     view = AugmentedImages(images, settings(flip=True, crop_padding=1, erase=0.5), seed=3, copy=1)
-    whole = view[0:len(images)]
-    pieces = np.concatenate([view[0:100], view[100:BLOCK + 7], view[BLOCK + 7:len(images)]])
+    whole = view[0 : len(images)]
+    pieces = np.concatenate([view[0:100], view[100 : BLOCK + 7], view[BLOCK + 7 : len(images)]])
     assert np.array_equal(whole, pieces)
-    assert not np.array_equal(whole, AugmentedImages(images, view.augment, seed=3, copy=2)[0:len(images)])
+    assert not np.array_equal(whole, AugmentedImages(images, view.augment, seed=3, copy=2)[0 : len(images)])
 
 
 def test_pick_versions_draws_the_original_and_every_copy():
@@ -189,13 +192,35 @@ def test_augmented_raw_training_gives_the_same_bytes_on_1_and_2_threads(tmp_path
     from conftest import write_config
 
     augment = {"flip": True, "crop_padding": 2, "brightness": 0.2, "contrast": 0.2, "erase": 0.5}
-    cfg = write_config(tmp_path / "c.yaml", data={"image_size": 20}, model={"hidden": [32]},
-                       train={"batch_size": 32, "augment": augment})
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        data={"image_size": 20},
+        model={"hidden": [32]},
+        train={"batch_size": 32, "augment": augment},
+    )
     env = {**os.environ, "CI": "1"}
     for threads in (1, 2):
-        subprocess.run([sys.executable, "-m", "mlpcli", "--threads", str(threads), "kfold", "--config", str(cfg),
-                        "--k", "2", "--out", str(tmp_path / f"t{threads}"), "-q"],
-                       check=True, env=env, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mlpcli",
+                "--threads",
+                str(threads),
+                "kfold",
+                "--config",
+                str(cfg),
+                "--k",
+                "2",
+                "--out",
+                str(tmp_path / f"t{threads}"),
+                "-q",
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
     for name in ("kfold_summary.json", "folds/fold_1/weights.npz", "folds/fold_2/weights.npz"):
         assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes(), name
 
@@ -208,6 +233,7 @@ def test_kfold_candidates_that_differ_in_augmentation_get_their_own_copies(tmp_p
     cfg = config(tmp_path, features=HOG, flip=True, copies=1)
     plan = plan_kfold(cfg, k=2, grid=["train.augment.copies=1,2", "train.augment.flip=true,false"])
     n = len(plan.prepared[0].dataset)
-    copies = {(c.train.augment.copies, c.train.augment.flip): len(p.X) // n
-              for c, p in zip(plan.configs, plan.prepared)}
+    copies = {
+        (c.train.augment.copies, c.train.augment.flip): len(p.X) // n for c, p in zip(plan.configs, plan.prepared)
+    }
     assert copies == {(1, True): 2, (2, True): 3, (1, False): 1, (2, False): 1}

@@ -18,10 +18,14 @@ from mlpcli.train.loop import Trainer
 
 
 def small_config(tmp_path, **train):
-    return from_dict({"seed": 5, "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12,
-                                         "cache_dir": str(tmp_path / "cache")},
-                      "model": {"hidden": [8, 6], "batchnorm": True, "dropout": 0.2, "dtype": "float64"},
-                      "train": {"epochs": 3, "batch_size": 16, "lr": 0.05, "ema": 0.9, **train}})
+    return from_dict(
+        {
+            "seed": 5,
+            "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+            "model": {"hidden": [8, 6], "batchnorm": True, "dropout": 0.2, "dtype": "float64"},
+            "train": {"epochs": 3, "batch_size": 16, "lr": 0.05, "ema": 0.9, **train},
+        }
+    )
 
 
 def hand_average(initial: dict, states: list[dict], decay: float) -> dict:
@@ -59,12 +63,15 @@ def test_average_after_k_steps_is_the_hand_recurrence(tmp_path, decay):
         assert not np.allclose(value, after_each_step[-1][key]), key  # not the raw weights
 
 
-@pytest.mark.parametrize("train, stops", [
-    ({}, [3]),                    # mid-epoch 1
-    ({}, [5, 2, 9]),              # three times, across epochs
-    ({"patience": 1, "lr": 0.5}, [7]),  # early stopping keeps the averaged best
-    ({"optimizer": "adamw", "lr": 0.01}, [4]),
-])
+@pytest.mark.parametrize(
+    "train, stops",
+    [
+        ({}, [3]),  # mid-epoch 1
+        ({}, [5, 2, 9]),  # three times, across epochs
+        ({"patience": 1, "lr": 0.5}, [7]),  # early stopping keeps the averaged best
+        ({"optimizer": "adamw", "lr": 0.01}, [4]),
+    ],
+)
 def test_resume_with_ema_is_bit_identical(tmp_path, train, stops):
     cfg = small_config(tmp_path, **train)
     prepared = prepare(cfg)
@@ -79,8 +86,9 @@ def test_resume_with_ema_is_bit_identical(tmp_path, train, stops):
     resumed = train_model(cfg, prepared, *rows, checkpoint=checkpoint)
     for key, value in reference.predictor.network.state_dict().items():
         assert np.array_equal(value, resumed.predictor.network.state_dict()[key]), key
-    assert resumed.history.epochs == [dict(r, seconds=s["seconds"]) for r, s in
-                                      zip(reference.history.epochs, resumed.history.epochs)]
+    assert resumed.history.epochs == [
+        dict(r, seconds=s["seconds"]) for r, s in zip(reference.history.epochs, resumed.history.epochs)
+    ]
 
 
 def test_validation_and_early_stopping_judge_the_averaged_weights(tmp_path):

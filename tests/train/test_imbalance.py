@@ -95,14 +95,25 @@ def test_training_draws_its_epoch_order_from_the_balanced_sampler(tmp_path):
     folder = write_image_folder(tmp_path / "img", n_per_class=40, classes=("a", "b"), size=(8, 8))
     for path in sorted((folder / "b").iterdir())[4:]:
         path.unlink()
-    cfg = from_dict({"seed": 1, "data": {"format": "folder", "path": str(folder), "val_fraction": 0.0,
-                                         "cache_dir": str(tmp_path / "cache")},
-                     "model": {"hidden": [4]}, "train": {"epochs": 2, "batch_size": 4, "sampler": "balanced"}})
+    cfg = from_dict(
+        {
+            "seed": 1,
+            "data": {
+                "format": "folder",
+                "path": str(folder),
+                "val_fraction": 0.0,
+                "cache_dir": str(tmp_path / "cache"),
+            },
+            "model": {"hidden": [4]},
+            "train": {"epochs": 2, "batch_size": 4, "sampler": "balanced"},
+        }
+    )
     prepared = prepare(cfg)
     checkpoint = tmp_path / "checkpoint.npz"
     with pytest.raises(Interrupted):
-        train_model(cfg, prepared, *holdout_split(cfg, prepared.dataset.labels), checkpoint=checkpoint,
-                    stop=StopAfter(2))
+        train_model(
+            cfg, prepared, *holdout_split(cfg, prepared.dataset.labels), checkpoint=checkpoint, stop=StopAfter(2)
+        )
     with np.load(checkpoint) as stored:
         order = stored["order"]
     assert len(order) == 44
@@ -117,9 +128,11 @@ def imbalanced_folder(tmp_path):
 
 
 def test_kfold_folds_train_with_their_own_balanced_weights(tmp_path):
-    config = write_config(tmp_path / "c.yaml", data={"format": "folder", "path": str(imbalanced_folder(tmp_path)),
-                                                     "image_size": 8},
-                          train={"class_weight": "balanced", "sampler": "balanced", "mixup": 0.2, "epochs": 2})
+    config = write_config(
+        tmp_path / "c.yaml",
+        data={"format": "folder", "path": str(imbalanced_folder(tmp_path)), "image_size": 8},
+        train={"class_weight": "balanced", "sampler": "balanced", "mixup": 0.2, "epochs": 2},
+    )
     result = run("kfold", "--config", config, "--k", "3", "--out", tmp_path / "run", "--json")
     assert result.exit_code == 0, result.stderr
     splits = json.loads((tmp_path / "run" / "kfold_split_indices.json").read_text())
@@ -132,11 +145,19 @@ def test_kfold_folds_train_with_their_own_balanced_weights(tmp_path):
 
 
 def test_a_search_can_vary_class_weight_and_sampler(tmp_path):
-    search = {"strategy": "grid", "space": {"train.class_weight": {"choice": ["none", "balanced"]},
-                                            "train.sampler": {"choice": ["shuffle", "balanced"]}}}
-    config = write_config(tmp_path / "s.yaml", data={"format": "folder", "path": str(imbalanced_folder(tmp_path)),
-                                                     "image_size": 8},
-                          train={"epochs": 2}, search=search)
+    search = {
+        "strategy": "grid",
+        "space": {
+            "train.class_weight": {"choice": ["none", "balanced"]},
+            "train.sampler": {"choice": ["shuffle", "balanced"]},
+        },
+    }
+    config = write_config(
+        tmp_path / "s.yaml",
+        data={"format": "folder", "path": str(imbalanced_folder(tmp_path)), "image_size": 8},
+        train={"epochs": 2},
+        search=search,
+    )
     result = run("search", "--config", config, "--k", "2", "--out", tmp_path / "run", "--json")
     assert result.exit_code == 0, result.stderr
     params = sorted(json.dumps(r["params"], sort_keys=True) for r in json.loads(result.stdout)["trials"])
@@ -146,9 +167,17 @@ def test_a_search_can_vary_class_weight_and_sampler(tmp_path):
 def test_training_follows_the_class_weights(tmp_path):
     """Equal weights train as the plain run does (up to rounding: the soft-target path sums in
     another order); balanced weights on imbalanced data train to other weights."""
-    base = {"seed": 2, "data": {"format": "folder", "path": str(imbalanced_folder(tmp_path)), "image_size": 8,
-                                "cache_dir": str(tmp_path / "cache")},
-            "model": {"hidden": [6], "dtype": "float64"}, "train": {"epochs": 2, "batch_size": 8, "lr": 0.05}}
+    base = {
+        "seed": 2,
+        "data": {
+            "format": "folder",
+            "path": str(imbalanced_folder(tmp_path)),
+            "image_size": 8,
+            "cache_dir": str(tmp_path / "cache"),
+        },
+        "model": {"hidden": [6], "dtype": "float64"},
+        "train": {"epochs": 2, "batch_size": 8, "lr": 0.05},
+    }
 
     def trained(class_weight):
         cfg = from_dict({**base, "train": {**base["train"], "class_weight": class_weight}})

@@ -10,9 +10,14 @@ from mlpcli.train.fit import holdout_split, prepare, train_model
 
 
 def make_config(tmp_path, **train):
-    return from_dict({"seed": 1, "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12,
-                                         "cache_dir": str(tmp_path / "cache")},
-                      "model": {"hidden": [8]}, "train": {"epochs": 4, "batch_size": 16, "lr": 0.05, **train}})
+    return from_dict(
+        {
+            "seed": 1,
+            "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+            "model": {"hidden": [8]},
+            "train": {"epochs": 4, "batch_size": 16, "lr": 0.05, **train},
+        }
+    )
 
 
 def fit(config):
@@ -38,8 +43,11 @@ def test_same_seed_gives_identical_weights(tmp_path):
 
 
 def _raw(tmp_path):
-    return {"data": {"format": "synthetic", "n_per_class": 30, "image_size": 12, "cache_dir": str(tmp_path / "c")},
-            "model": {"hidden": [8]}, "train": {"epochs": 4, "batch_size": 16, "lr": 0.05}}
+    return {
+        "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12, "cache_dir": str(tmp_path / "c")},
+        "model": {"hidden": [8]},
+        "train": {"epochs": 4, "batch_size": 16, "lr": 0.05},
+    }
 
 
 def test_full_batch_takes_one_step_per_epoch(tmp_path, monkeypatch):
@@ -47,9 +55,11 @@ def test_full_batch_takes_one_step_per_epoch(tmp_path, monkeypatch):
 
     steps = []
     original = train_module.Trainer._step
-    monkeypatch.setattr(train_module.Trainer, "_step",
-                        lambda self, X, y, rows, batch, lr: steps.append(len(rows))
-                        or original(self, X, y, rows, batch, lr))
+    monkeypatch.setattr(
+        train_module.Trainer,
+        "_step",
+        lambda self, X, y, rows, batch, lr: steps.append(len(rows)) or original(self, X, y, rows, batch, lr),
+    )
     fit(make_config(tmp_path, batch_size="full", epochs=2))
     assert steps == [96, 96]  # 120 images, 20% held out
 
@@ -92,8 +102,13 @@ def test_float64_config_trains_in_float64(tmp_path):
 
 def test_quickstart_recipe_learns_the_shapes(tmp_path):
     """The quickstart's recipe on a smaller set still learns far above chance (25%)."""
-    config = from_dict({"seed": 0, "data": {"format": "synthetic", "n_per_class": 300, "cache_dir": str(tmp_path)},
-                        "model": {"hidden": [64], "weight_decay": 0.001},
-                        "train": {"epochs": 8, "batch_size": 64, "lr": 0.01, "schedule": "cosine"}})
+    config = from_dict(
+        {
+            "seed": 0,
+            "data": {"format": "synthetic", "n_per_class": 300, "cache_dir": str(tmp_path)},
+            "model": {"hidden": [64], "weight_decay": 0.001},
+            "train": {"epochs": 8, "batch_size": 64, "lr": 0.01, "schedule": "cosine"},
+        }
+    )
     _, trained = fit(config)
     assert trained.metrics["val"]["accuracy"] > 0.45

@@ -21,10 +21,14 @@ from mlpcli.train.lr_find import RangeTest, _record, lr_schedule
 
 
 def small(tmp_path, seed=1, **train):
-    return from_dict({"seed": seed, "data": {"format": "synthetic", "n_per_class": 20, "image_size": 12,
-                                         "cache_dir": str(tmp_path / "cache")},
-                      "model": {"hidden": [8], "batchnorm": True, "dropout": 0.2},
-                      "train": {"batch_size": 16, "lr": 0.05, **train}})
+    return from_dict(
+        {
+            "seed": seed,
+            "data": {"format": "synthetic", "n_per_class": 20, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+            "model": {"hidden": [8], "batchnorm": True, "dropout": 0.2},
+            "train": {"batch_size": 16, "lr": 0.05, **train},
+        }
+    )
 
 
 def test_the_same_config_gives_the_same_curve(tmp_path):
@@ -46,7 +50,7 @@ def test_smoothing_is_a_bias_corrected_moving_average():
         _record(curve, lr, loss, beta=0.9)
     # A constant loss reads as itself from the first step on (no pull towards zero).
     assert curve.smoothed[:2] == [pytest.approx(2.0), pytest.approx(2.0)]
-    expected = (0.9 * (0.9 * 0.1 * 2 + 0.1 * 2) + 0.1 * 5) / (1 - 0.9 ** 3)
+    expected = (0.9 * (0.9 * 0.1 * 2 + 0.1 * 2) + 0.1 * 5) / (1 - 0.9**3)
     assert curve.smoothed[2] == pytest.approx(expected)
 
 
@@ -90,8 +94,9 @@ def test_a_diverging_loss_ends_the_test_and_json_holds_no_nan(tmp_path):
 @pytest.mark.parametrize("start, stop", [(1e-5, 1e-2), (1e-2, 10.0)])
 def test_cli_json_is_one_document_with_a_suggestion_inside_the_tested_range(tmp_path, start, stop):
     config = write_config(tmp_path / "config.yaml")
-    result = CliRunner().invoke(cli, ["lr-find", "--config", str(config), "--steps", "30", "--start", str(start),
-                                      "--stop", str(stop), "--json"])
+    result = CliRunner().invoke(
+        cli, ["lr-find", "--config", str(config), "--steps", "30", "--start", str(start), "--stop", str(stop), "--json"]
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert start <= document["suggested_lr"] <= stop
@@ -105,23 +110,30 @@ def test_cli_draws_the_plot_or_says_why_not(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     config = write_config(tmp_path / "config.yaml")
     runner = CliRunner()
-    result = runner.invoke(cli, ["lr-find", "--config", str(config), "--steps", "20", "--out", str(tmp_path / "lr.png")])
+    result = runner.invoke(
+        cli, ["lr-find", "--config", str(config), "--steps", "20", "--out", str(tmp_path / "lr.png")]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "lr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "suggested lr" in result.stdout and "plot:" in result.stdout
     from mlpcli.visualize import plots
 
     monkeypatch.setattr(plots, "available", lambda: False)
-    result = runner.invoke(cli, ["lr-find", "--config", str(config), "--steps", "20", "--out", str(tmp_path / "no.png")])
+    result = runner.invoke(
+        cli, ["lr-find", "--config", str(config), "--steps", "20", "--out", str(tmp_path / "no.png")]
+    )
     assert result.exit_code == 0 and "suggested lr" in result.stdout
     assert "matplotlib is not installed" in result.stderr and not (tmp_path / "no.png").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--start", "1", "--stop", "0.1"], "--start"),
-    (["--steps", "3"], "--steps"),
-    (["--set", "train.lr=-1"], "train.lr"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--start", "1", "--stop", "0.1"], "--start"),
+        (["--steps", "3"], "--steps"),
+        (["--set", "train.lr=-1"], "train.lr"),
+    ],
+)
 def test_usage_and_config_errors_exit_2(tmp_path, args, message):
     config = write_config(tmp_path / "config.yaml")
     result = CliRunner().invoke(cli, ["lr-find", "--config", str(config), *args])

@@ -8,10 +8,15 @@ from mlpcli.train.fit import holdout_split, prepare, train_model
 
 
 def _config(tmp_path):
-    return from_dict({"seed": 3, "data": {"format": "synthetic", "n_per_class": 20, "image_size": 12,
-                                          "cache_dir": str(tmp_path / "cache")},
-                      "features": ["raw", {"name": "hog", "cell": 4}],
-                      "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 16, "lr": 0.05}})
+    return from_dict(
+        {
+            "seed": 3,
+            "data": {"format": "synthetic", "n_per_class": 20, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+            "features": ["raw", {"name": "hog", "cell": 4}],
+            "model": {"hidden": [8]},
+            "train": {"epochs": 2, "batch_size": 16, "lr": 0.05},
+        }
+    )
 
 
 def test_features_are_a_read_only_map_that_training_leaves_alone(tmp_path):

@@ -37,8 +37,9 @@ def test_mixup_loss_on_a_fixed_batch_equals_the_hand_computed_soft_target_loss()
     loss, dscores = Objective(model_config())(scores, labels, mixing)
     # Row 0 blends its own class 0 (0.3) with row 1's class 2 (0.7); row 1 the other way round.
     targets = [[0.3, 0.0, 0.7], [0.7, 0.0, 0.3]]
-    assert loss == pytest.approx((cross_entropy(scores[0], targets[0]) + cross_entropy(scores[1], targets[1])) / 2,
-                                 rel=1e-14)
+    assert loss == pytest.approx(
+        (cross_entropy(scores[0], targets[0]) + cross_entropy(scores[1], targets[1])) / 2, rel=1e-14
+    )
     p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(dscores, (p - targets) / 2, rtol=1e-13)  # p - y_soft, mean over 2 rows
 
@@ -69,10 +70,12 @@ def test_lambda_comes_from_beta_of_the_seeded_stream_and_alpha_0_draws_nothing()
 
 
 def config(tmp_path, e2e=False, **train):
-    raw = {"seed": 5, "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12,
-                               "cache_dir": str(tmp_path / "cache")},
-           "model": {"hidden": [8], "label_smoothing": 0.1},
-           "train": {"epochs": 3, "batch_size": 16, "lr": 0.05, **train}}
+    raw = {
+        "seed": 5,
+        "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+        "model": {"hidden": [8], "label_smoothing": 0.1},
+        "train": {"epochs": 3, "batch_size": 16, "lr": 0.05, **train},
+    }
     if e2e:
         raw.update(mode="end_to_end", extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}]})
         raw["train"]["augment"] = {"flip": True, "crop_padding": 1}

@@ -15,18 +15,21 @@ from mlpcli.nn import SCHEDULES, BatchNorm, Dropout, softmax_cross_entropy, with
 from mlpcli.train.fit import build_network, holdout_split, prepare, train_model
 from mlpcli.train.recipe import batch_bounds
 
-REGULARIZED = {"model": {"hidden": [12, 8], "dropout": 0.3, "batchnorm": True},
-               "train": {"optimizer": "adam", "lr": 0.01, "epochs": 3, "batch_size": 16}}
+REGULARIZED = {
+    "model": {"hidden": [12, 8], "dropout": 0.3, "batchnorm": True},
+    "train": {"optimizer": "adam", "lr": 0.01, "epochs": 3, "batch_size": 16},
+}
 
 
 def config(tmp_path, e2e=False, **sections):
-    raw = {"seed": 4, "data": {"format": "synthetic", "n_per_class": 20, "image_size": 12,
-                               "cache_dir": str(tmp_path / "cache")}}
+    raw = {
+        "seed": 4,
+        "data": {"format": "synthetic", "n_per_class": 20, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+    }
     for section, values in {**REGULARIZED, **sections}.items():
         raw[section] = {**REGULARIZED.get(section, {}), **values}
     if e2e:
-        raw.update(mode="end_to_end", extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}],
-                                                 "batchnorm": True})
+        raw.update(mode="end_to_end", extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}], "batchnorm": True})
     return from_dict(raw)
 
 
@@ -38,9 +41,23 @@ def trained(cfg):
 def test_the_keys_build_the_documented_layers(tmp_path):
     network = build_network(config(tmp_path, e2e=True), 432, 4, (12, 12, 3), np.random.default_rng(0))
     kinds = [type(layer).__name__ for layer in network.layers]
-    assert kinds == ["ImageReshape", "Conv2D", "BatchNorm", "MaxPool2D", "ReLU", "Flatten",
-                     "Linear", "BatchNorm", "ReLU", "Dropout", "Linear", "BatchNorm", "ReLU", "Dropout",
-                     "Linear"]
+    assert kinds == [
+        "ImageReshape",
+        "Conv2D",
+        "BatchNorm",
+        "MaxPool2D",
+        "ReLU",
+        "Flatten",
+        "Linear",
+        "BatchNorm",
+        "ReLU",
+        "Dropout",
+        "Linear",
+        "BatchNorm",
+        "ReLU",
+        "Dropout",
+        "Linear",
+    ]
     # A bias before BatchNorm would have a zero gradient; the output layer keeps its own.
     assert [("b" in layer.params) for layer in network.layers if "W" in layer.params] == [False, False, False, True]
     assert all(layer.p == 0.3 for layer in network.layers if isinstance(layer, Dropout))
@@ -105,11 +122,14 @@ def _rewrite_weights(directory, key, change):
     np.savez(directory / "weights.npz", **arrays)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda a: a.astype(np.float64), r"running_var.npy is \(6,\) float64, expected \(6,\) float32"),
-    (lambda a: np.append(a, 1.0).astype(a.dtype), r"running_var.npy is \(7,\)"),
-    (lambda a: -a, "negative running_var"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a: a.astype(np.float64), r"running_var.npy is \(6,\) float64, expected \(6,\) float32"),
+        (lambda a: np.append(a, 1.0).astype(a.dtype), r"running_var.npy is \(7,\)"),
+        (lambda a: -a, "negative running_var"),
+    ],
+)
 def test_the_model_schema_refuses_tampered_buffers(tmp_path, change, message):
     directory = _bundle_with_batchnorm(tmp_path)
     _rewrite_weights(directory, "network/1.running_var", change)
@@ -131,8 +151,9 @@ def test_a_last_batch_of_one_sample_joins_the_batch_before(tmp_path):
     assert batch_bounds(33, 16, merge_single=False) == [(0, 16), (16, 32), (32, 33)]
     assert batch_bounds(34, 16, merge_single=True) == [(0, 16), (16, 32), (32, 34)]
     assert batch_bounds(1, 16, merge_single=True) == [(0, 1)]
-    cfg = config(tmp_path, data={"n_per_class": 20, "val_fraction": 0.2, "image_size": 12,
-                                 "cache_dir": str(tmp_path / "cache")})
+    cfg = config(
+        tmp_path, data={"n_per_class": 20, "val_fraction": 0.2, "image_size": 12, "cache_dir": str(tmp_path / "cache")}
+    )
     prepared = prepare(cfg)
     train_rows, val_rows = holdout_split(cfg, prepared.dataset.labels)
     batch = len(train_rows) - 1  # the epoch would end with one sample
@@ -143,12 +164,16 @@ def test_a_last_batch_of_one_sample_joins_the_batch_before(tmp_path):
 
 def _as_raw(cfg):
     from mlpcli.config import to_dict
+
     return to_dict(cfg)
 
 
 def test_warmup_and_label_smoothing_reach_the_trainer(tmp_path):
-    cfg = config(tmp_path, model={"label_smoothing": 0.2, "dropout": 0.0, "batchnorm": False},
-                 train={"epochs": 5, "warmup_epochs": 2, "schedule": "cosine", "lr": 0.1})
+    cfg = config(
+        tmp_path,
+        model={"label_smoothing": 0.2, "dropout": 0.0, "batchnorm": False},
+        train={"epochs": 5, "warmup_epochs": 2, "schedule": "cosine", "lr": 0.1},
+    )
     result, prepared = trained(cfg)
     schedule = with_warmup(SCHEDULES["cosine"], 2)
     assert [r["lr"] for r in result.history.epochs] == [schedule(0.1, e, 5, 10, 0.1) for e in range(5)]
@@ -162,18 +187,21 @@ def test_warmup_and_label_smoothing_reach_the_trainer(tmp_path):
     assert softmax_cross_entropy(scores, labels, 0.2)[0] != pytest.approx(plain, rel=1e-3)
 
 
-@pytest.mark.parametrize("section, message", [
-    ({"train": {"optimizer": "rmsprop"}}, "train.optimizer: must be one of sgd, adam, adamw"),
-    ({"train": {"betas": [0.9]}}, r"train.betas: must be two numbers in \[0, 1\)"),
-    ({"train": {"betas": [0.9, 1.0]}}, r"train.betas\[1\]"),
-    ({"train": {"optimizer": "adam", "nesterov": True}}, "train.nesterov: only used with optimizer sgd"),
-    # one rule for SGD's keys (issue 21 item 8: momentum with Adam was accepted silently)
-    ({"train": {"optimizer": "adamw", "momentum": 0.5}}, "train.momentum: only used with optimizer sgd"),
-    ({"model": {"loss": "squared", "label_smoothing": 0.1}}, "model.label_smoothing: only used with loss softmax"),
-    ({"model": {"dropout": 1.0}}, "model.dropout: must be a number >= 0.0 and <= 0.95"),
-    ({"model": {"batchnorm": True}, "train": {"batch_size": 1}}, "batch normalization needs at least 2"),
-    ({"train": {"warmup_epochs": -1}}, "train.warmup_epochs: must be an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ({"train": {"optimizer": "rmsprop"}}, "train.optimizer: must be one of sgd, adam, adamw"),
+        ({"train": {"betas": [0.9]}}, r"train.betas: must be two numbers in \[0, 1\)"),
+        ({"train": {"betas": [0.9, 1.0]}}, r"train.betas\[1\]"),
+        ({"train": {"optimizer": "adam", "nesterov": True}}, "train.nesterov: only used with optimizer sgd"),
+        # one rule for SGD's keys (issue 21 item 8: momentum with Adam was accepted silently)
+        ({"train": {"optimizer": "adamw", "momentum": 0.5}}, "train.momentum: only used with optimizer sgd"),
+        ({"model": {"loss": "squared", "label_smoothing": 0.1}}, "model.label_smoothing: only used with loss softmax"),
+        ({"model": {"dropout": 1.0}}, "model.dropout: must be a number >= 0.0 and <= 0.95"),
+        ({"model": {"batchnorm": True}, "train": {"batch_size": 1}}, "batch normalization needs at least 2"),
+        ({"train": {"warmup_epochs": -1}}, "train.warmup_epochs: must be an integer >= 0"),
+    ],
+)
 def test_bad_combinations_are_config_errors(section, message):
     with pytest.raises(ConfigError, match=message):
         from_dict(section)
@@ -186,11 +214,14 @@ def test_sgd_keys_at_their_defaults_pass_with_adam():
 
 
 def test_gradcheck_cli_checks_dropout_batchnorm_and_adamw(tmp_path):
-    path = write_config(tmp_path / "c.yaml", data={"image_size": 12}, mode="end_to_end",
-                        extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}], "batchnorm": True},
-                        model={"hidden": [6, 5], "dropout": 0.3, "batchnorm": True, "weight_decay": 0.01,
-                               "label_smoothing": 0.1},
-                        train={"optimizer": "adamw", "epochs": 3, "batch_size": 16, "lr": 0.05})
+    path = write_config(
+        tmp_path / "c.yaml",
+        data={"image_size": 12},
+        mode="end_to_end",
+        extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}], "batchnorm": True},
+        model={"hidden": [6, 5], "dropout": 0.3, "batchnorm": True, "weight_decay": 0.01, "label_smoothing": 0.1},
+        train={"optimizer": "adamw", "epochs": 3, "batch_size": 16, "lr": 0.05},
+    )
     result = CliRunner().invoke(cli, ["gradcheck", "--config", str(path), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

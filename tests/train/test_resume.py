@@ -16,10 +16,14 @@ from mlpcli.train.fit import holdout_split, prepare, train_model
 
 
 def config(tmp_path, **train):
-    return from_dict({"seed": 5, "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12,
-                                         "cache_dir": str(tmp_path / "cache")},
-                      "model": {"hidden": [8]},
-                      "train": {"epochs": 4, "batch_size": 16, "lr": 0.05, **train}})
+    return from_dict(
+        {
+            "seed": 5,
+            "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+            "model": {"hidden": [8]},
+            "train": {"epochs": 4, "batch_size": 16, "lr": 0.05, **train},
+        }
+    )
 
 
 #: Every augmentation at once: each draws from the augment generator the checkpoint saves.
@@ -43,15 +47,18 @@ def straight_and_resumed(cfg, stops, checkpoint):
     return reference, train_model(cfg, prepared, *rows, checkpoint=checkpoint)
 
 
-@pytest.mark.parametrize("train, stops", [
-    ({}, [3]),                                               # mid-epoch 1
-    ({}, [6, 2, 9]),                                         # interrupted three times
-    ({"patience": 1, "lr": 0.5}, [7]),                       # early-stopping state survives
-    ({"schedule": "cosine", "nesterov": True}, [12]),
-    ({"batch_size": "full"}, [0, 1]),                        # at epoch boundaries
-    ({"augment": AUGMENT}, [3]),                             # raw pixels augmented, mid-epoch 1
-    ({"augment": AUGMENT}, [5, 2, 9]),
-])
+@pytest.mark.parametrize(
+    "train, stops",
+    [
+        ({}, [3]),  # mid-epoch 1
+        ({}, [6, 2, 9]),  # interrupted three times
+        ({"patience": 1, "lr": 0.5}, [7]),  # early-stopping state survives
+        ({"schedule": "cosine", "nesterov": True}, [12]),
+        ({"batch_size": "full"}, [0, 1]),  # at epoch boundaries
+        ({"augment": AUGMENT}, [3]),  # raw pixels augmented, mid-epoch 1
+        ({"augment": AUGMENT}, [5, 2, 9]),
+    ],
+)
 def test_resumed_training_is_bit_identical(tmp_path, train, stops):
     reference, resumed = straight_and_resumed(config(tmp_path, **train), stops, tmp_path / "checkpoint.npz")
     for key, value in weights(reference).items():
@@ -82,20 +89,30 @@ def test_resuming_after_the_best_epoch_keeps_early_stoppings_best_weights(tmp_pa
         assert np.array_equal(value, weights(resumed)[key]), key
 
 
-@pytest.mark.parametrize("optimizer, stops, e2e", [
-    ("adam", [3], False),          # mid-epoch 1
-    ("adam", [5, 2, 9], False),    # interrupted three times, across epochs
-    ("adamw", [7], True),          # per-channel BatchNorm in the extractor too
-])
+@pytest.mark.parametrize(
+    "optimizer, stops, e2e",
+    [
+        ("adam", [3], False),  # mid-epoch 1
+        ("adam", [5, 2, 9], False),  # interrupted three times, across epochs
+        ("adamw", [7], True),  # per-channel BatchNorm in the extractor too
+    ],
+)
 def test_resume_with_adam_dropout_and_batchnorm_is_bit_identical(tmp_path, optimizer, stops, e2e):
-    raw = {"seed": 5, "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12,
-                               "cache_dir": str(tmp_path / "cache")},
-           "model": {"hidden": [8, 6], "dropout": 0.3, "batchnorm": True, "weight_decay": 0.01},
-           "train": {"epochs": 4, "batch_size": 16, "lr": 0.01, "optimizer": optimizer, "warmup_epochs": 1,
-                     "schedule": "cosine"}}
+    raw = {
+        "seed": 5,
+        "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+        "model": {"hidden": [8, 6], "dropout": 0.3, "batchnorm": True, "weight_decay": 0.01},
+        "train": {
+            "epochs": 4,
+            "batch_size": 16,
+            "lr": 0.01,
+            "optimizer": optimizer,
+            "warmup_epochs": 1,
+            "schedule": "cosine",
+        },
+    }
     if e2e:
-        raw.update(mode="end_to_end", extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}],
-                                                 "batchnorm": True})
+        raw.update(mode="end_to_end", extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}], "batchnorm": True})
         raw["train"]["augment"] = {"flip": True}
     checkpoint = tmp_path / "checkpoint.npz"
     reference, resumed = straight_and_resumed(from_dict(raw), stops, checkpoint)
@@ -109,14 +126,16 @@ def test_resume_with_adam_dropout_and_batchnorm_is_bit_identical(tmp_path, optim
 
 def test_resume_with_augmented_copies_of_a_fixed_feature_is_bit_identical(tmp_path):
     """hog rows drawn from cached augmented copies: which copy each row sees continues mid-epoch."""
-    raw = {"seed": 5, "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12,
-                               "cache_dir": str(tmp_path / "cache")},
-           "features": [{"name": "hog", "cell": 4}], "model": {"hidden": [8]},
-           "train": {"epochs": 3, "batch_size": 16, "lr": 0.05, "augment": {**AUGMENT, "copies": 2}}}
+    raw = {
+        "seed": 5,
+        "data": {"format": "synthetic", "n_per_class": 30, "image_size": 12, "cache_dir": str(tmp_path / "cache")},
+        "features": [{"name": "hog", "cell": 4}],
+        "model": {"hidden": [8]},
+        "train": {"epochs": 3, "batch_size": 16, "lr": 0.05, "augment": {**AUGMENT, "copies": 2}},
+    }
     reference, resumed = straight_and_resumed(from_dict(raw), [4, 7], tmp_path / "checkpoint.npz")
     for key, value in weights(reference).items():
         assert np.array_equal(value, weights(resumed)[key]), key
-
 
 
 def mlpcli(*args) -> Child:
@@ -132,8 +151,12 @@ def finished(*args) -> Child:
 
 
 def slow_config(tmp_path):
-    return write_config(tmp_path / "slow.yaml", data={"n_per_class": 400, "image_size": 32},
-                        model={"hidden": [256]}, train={"epochs": 6, "batch_size": 8, "lr": 0.01})
+    return write_config(
+        tmp_path / "slow.yaml",
+        data={"n_per_class": 400, "image_size": 32},
+        model={"hidden": [256]},
+        train={"epochs": 6, "batch_size": 8, "lr": 0.01},
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -198,8 +221,12 @@ def test_resume_refuses_finished_and_incomplete_runs(tmp_path):
 def test_kfold_interrupt_keeps_finished_folds_and_resumes(tmp_path, jobs):
     """SIGINT to the process group five times, each once the run has logged an epoch (resuming
     after the first), then a resume to the end: the same summary as a run never interrupted."""
-    cfg = write_config(tmp_path / "k.yaml", data={"n_per_class": 150, "image_size": 32},
-                       model={"hidden": [128]}, train={"epochs": 4, "batch_size": 8, "lr": 0.01})
+    cfg = write_config(
+        tmp_path / "k.yaml",
+        data={"n_per_class": 150, "image_size": 32},
+        model={"hidden": [128]},
+        train={"epochs": 4, "batch_size": 8, "lr": 0.01},
+    )
     straight = finished("kfold", "--config", cfg, "--k", 3, "--jobs", jobs, "--out", tmp_path / "straight", "--json")
     start = ("kfold", "--config", cfg, "--k", 3, "--jobs", jobs, "--out", tmp_path / "run", "--json")
     for attempt in range(5):
@@ -218,8 +245,12 @@ def test_kfold_on_a_local_cluster_stops_on_ctrl_c_with_one_line_and_no_process_l
     """Issue 21 item 2 for kfold: SIGINT to the group once a fold has arrived, five times. Before the
     workers ignored SIGINT this printed Dask's KeyboardInterrupt tracebacks (and hung at times)."""
     pytest.importorskip("distributed")
-    cfg = write_config(tmp_path / "k.yaml", data={"n_per_class": 150, "image_size": 32},
-                       model={"hidden": [128]}, train={"epochs": 4, "batch_size": 8, "lr": 0.01})
+    cfg = write_config(
+        tmp_path / "k.yaml",
+        data={"n_per_class": 150, "image_size": 32},
+        model={"hidden": [128]},
+        train={"epochs": 4, "batch_size": 8, "lr": 0.01},
+    )
     for attempt in range(5):
         run_dir = tmp_path / f"run{attempt}"
         with mlpcli("kfold", "--config", cfg, "--k", 5, "--cluster", "local:2", "--out", run_dir) as stopped:
@@ -229,8 +260,11 @@ def test_kfold_on_a_local_cluster_stops_on_ctrl_c_with_one_line_and_no_process_l
             assert stopped.finish() == 130 and stopped.leftovers() == [], stopped.stderr
         last = stopped.stderr.splitlines()[-1]
         assert "finished folds are kept" in last and f"mlpcli kfold --resume {run_dir}" in last, stopped.stderr
-        assert not [line for line in stopped.stderr.splitlines() if "Traceback" in line
-                    or "KeyboardInterrupt" in line or "distributed." in line], stopped.stderr
+        assert not [
+            line
+            for line in stopped.stderr.splitlines()
+            if "Traceback" in line or "KeyboardInterrupt" in line or "distributed." in line
+        ], stopped.stderr
 
 
 def test_kfold_resume_needs_a_kfold_run(tmp_path):
@@ -252,8 +286,9 @@ def test_resume_works_from_another_directory_with_a_relative_data_path(tmp_path,
 
     run_synth(tmp_path / "shapes", n_per_class=8, size=16, seed=1)
     monkeypatch.chdir(tmp_path)
-    config = load_config(write_config(tmp_path / "c.yaml", data={"format": "folder", "path": "shapes",
-                                                                 "image_size": 16}))
+    config = load_config(
+        write_config(tmp_path / "c.yaml", data={"format": "folder", "path": "shapes", "image_size": 16})
+    )
     monkeypatch.setattr("mlpcli.train.stop.graceful_stop", stopping_after(2))
     with pytest.raises(Interrupted):
         run_train(config, out=tmp_path / "run")

@@ -28,8 +28,12 @@ def listening_hosts(pids) -> set:
     """The addresses the processes ``pids`` accept connections on."""
     import psutil  # a dependency of distributed
 
-    return {c.laddr.ip for pid in pids for c in psutil.Process(pid).net_connections(kind="inet")
-            if c.status == psutil.CONN_LISTEN}
+    return {
+        c.laddr.ip
+        for pid in pids
+        for c in psutil.Process(pid).net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    }
 
 
 def test_every_cluster_process_listens_on_the_loopback_interface_only(cluster):
@@ -159,8 +163,11 @@ def test_a_local_clusters_http_server_and_dashboard_are_on_loopback(monkeypatch,
     from mlpcli.units import cluster
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: (object() if bokeh else None) if name == "bokeh" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: (object() if bokeh else None) if name == "bokeh" else real(name, *a),
+    )
     options = cluster._http_options(dashboard)
     assert options["dashboard"] is (dashboard and bokeh)
     assert options["dashboard_address"].rsplit(":", 1)[0] == HOST

@@ -77,14 +77,17 @@ def test_leaving_by_ctrl_c_cancels_waiting_units_and_stops_running_ones(tmp_path
             os.kill(int(marker.name.split("-")[1]), 0)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"jobs": 2, "cluster": "local:2"}, "--jobs and --cluster: choose one"),
-    ({"cluster": "local:0"}, "--cluster: must be tcp://HOST:PORT or local:N with N >= 1; got 'local:0'"),
-    ({"cluster": "local:two"}, "got 'local:two'"),
-    ({"cluster": "127.0.0.1:8786"}, "--cluster: must be tcp://HOST:PORT"),
-    ({"cluster": "tcp://127.0.0.1"}, "--cluster: must be tcp://HOST:PORT; got 'tcp://127.0.0.1'"),
-    ({"jobs": 0}, "--jobs: must be an integer >= 1; got 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"jobs": 2, "cluster": "local:2"}, "--jobs and --cluster: choose one"),
+        ({"cluster": "local:0"}, "--cluster: must be tcp://HOST:PORT or local:N with N >= 1; got 'local:0'"),
+        ({"cluster": "local:two"}, "got 'local:two'"),
+        ({"cluster": "127.0.0.1:8786"}, "--cluster: must be tcp://HOST:PORT"),
+        ({"cluster": "tcp://127.0.0.1"}, "--cluster: must be tcp://HOST:PORT; got 'tcp://127.0.0.1'"),
+        ({"jobs": 0}, "--jobs: must be an integer >= 1; got 0"),
+    ],
+)
 def test_bad_arguments_are_usage_errors(kwargs, message):
     if kwargs.get("cluster") == "tcp://127.0.0.1":
         pytest.importorskip("distributed")  # the address is parsed by Dask's own parser

@@ -37,9 +37,11 @@ from mlpcli.features import FeatureConfig, pipeline, spread
 from mlpcli.train.fit import prepare
 from mlpcli.units.mapping import ClusterMap
 
-FEATURES = (FeatureConfig("raw", {}), FeatureConfig("hog", {"orientations": 9, "cell": 8, "block": 2,
-                                                             "block_norm": "L2-Hys"}),
-            FeatureConfig("color_hist", {"space": "hsv", "bins": 10}))
+FEATURES = (
+    FeatureConfig("raw", {}),
+    FeatureConfig("hog", {"orientations": 9, "cell": 8, "block": 2, "block_norm": "L2-Hys"}),
+    FeatureConfig("color_hist", {"space": "hsv", "bins": 10}),
+)
 MAX_PIXELS = 10_000_000
 
 
@@ -68,6 +70,7 @@ def small_shards(monkeypatch):
 
     def chunk_images(height, width, n_features, dtype):
         return 4
+
     monkeypatch.setattr(pipeline, "chunk_images", chunk_images)
     monkeypatch.setattr(spread, "SHARD_BYTES", 2 * 4 * 24 * 20 * 3)
 
@@ -100,10 +103,21 @@ def test_cluster_decodes_and_extracts_the_same_bytes_as_local(cluster, tmp_path,
 
 
 def write_config(tmp_path: Path, photos: Path, **sections) -> Path:
-    config = {"seed": 1, "data": {"format": "folder", "path": str(photos), "image_size": [24, 20],
-                                  "val_fraction": 0.25, "cache_dir": str(tmp_path / "cache")},
-              "features": ["raw", {"name": "hog"}, "color_hist"], "model": {"hidden": [8]},
-              "train": {"epochs": 2, "batch_size": 8}, "output": {"dir": str(tmp_path / "runs")}, **sections}
+    config = {
+        "seed": 1,
+        "data": {
+            "format": "folder",
+            "path": str(photos),
+            "image_size": [24, 20],
+            "val_fraction": 0.25,
+            "cache_dir": str(tmp_path / "cache"),
+        },
+        "features": ["raw", {"name": "hog"}, "color_hist"],
+        "model": {"hidden": [8]},
+        "train": {"epochs": 2, "batch_size": 8},
+        "output": {"dir": str(tmp_path / "runs")},
+        **sections,
+    }
     if config.get("mode") == "end_to_end":
         del config["features"]
     path = tmp_path / "config.yaml"
@@ -175,12 +189,14 @@ def test_kfold_and_search_build_their_data_on_the_cluster(cluster, tmp_path, mon
     def counting(self, fn, calls):
         shards_built.append(fn.__name__)
         return original(self, fn, calls)
+
     monkeypatch.setattr(ClusterMap, "__call__", counting)
     search = {"strategy": "random", "trials": 2, "space": {"train.lr": {"choice": [0.01, 0.05]}}}
     config = write_config(tmp_path, write_photos(tmp_path / "photos", n_per_class=6), search=search)
     for command in ("kfold", "search"):
-        result = CliRunner().invoke(cli, [command, "--config", str(config), "--k", "2", "--no-cache", "--json",
-                                          "--cluster", cluster.address])
+        result = CliRunner().invoke(
+            cli, [command, "--config", str(config), "--k", "2", "--no-cache", "--json", "--cluster", cluster.address]
+        )
         assert result.exit_code == 0, result.stderr
     assert shards_built == ["decode_shard", "extract_shard"] * 2
 
@@ -195,6 +211,7 @@ def test_a_call_that_raises_on_a_worker_raises_here_and_the_rest_is_cancelled(cl
         for call in calls:
             pulled.append(call)
             yield call
+
     with pytest.raises(ZeroDivisionError):
         list(mapper(operator.truediv, reading()))
     assert len(pulled) < len(calls)  # calls are read as room frees up, and none after the error

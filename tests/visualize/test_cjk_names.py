@@ -19,10 +19,16 @@ DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 def report(names):
     n = len(names)
-    return {"accuracy": 0.5, "n": 4 * n, "balanced_accuracy": 0.5, "macro_f1": 0.5, "log_loss": 1.0,
-            "class_names": names, "confusion": np.eye(n, dtype=int).tolist(),
-            "per_class": [{"class": name, "precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 4}
-                          for name in names]}
+    return {
+        "accuracy": 0.5,
+        "n": 4 * n,
+        "balanced_accuracy": 0.5,
+        "macro_f1": 0.5,
+        "log_loss": 1.0,
+        "class_names": names,
+        "confusion": np.eye(n, dtype=int).tolist(),
+        "per_class": [{"class": name, "precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 4} for name in names],
+    }
 
 
 def width(text: str) -> int:
@@ -31,7 +37,7 @@ def width(text: str) -> int:
 
 
 def columns(line: str, upto: str) -> int:
-    return width(line[:line.index(upto)])
+    return width(line[: line.index(upto)])
 
 
 def test_tables_align_cjk_and_latin_class_names(capsys):
@@ -40,7 +46,7 @@ def test_tables_align_cjk_and_latin_class_names(capsys):
     lines = capsys.readouterr().out.splitlines()
     rows = [line for line in lines if line.split(" ")[0] in names and "0.5000" in line]
     assert len(rows) == 4 and len({columns(line, "0.5000") for line in rows}) == 1
-    matrix = lines[lines.index("confusion matrix (rows: true class, columns: predicted)") + 1:]
+    matrix = lines[lines.index("confusion matrix (rows: true class, columns: predicted)") + 1 :]
     assert len(matrix) == 4 and len({width(line) for line in matrix}) == 1  # same counts, same end
 
 
@@ -66,9 +72,14 @@ def test_a_cjk_label_is_drawn_with_the_font_found(fresh_fonts):
     assert getattr(tiles.label_font("cat"), "path", None) != DEJAVU
     used = []
     draw_text = ImageDraw.ImageDraw.text
-    fresh_fonts.setattr(ImageDraw.ImageDraw, "text",
-                        lambda self, xy, text, *a, font=None, **k: (used.append((text, getattr(font, "path", None))),
-                                                                   draw_text(self, xy, text, *a, font=font, **k)))
+    fresh_fonts.setattr(
+        ImageDraw.ImageDraw,
+        "text",
+        lambda self, xy, text, *a, font=None, **k: (
+            used.append((text, getattr(font, "path", None))),
+            draw_text(self, xy, text, *a, font=font, **k),
+        ),
+    )
     tiles.labelled_grid([np.zeros((4, 4))] * 2, ["猫", "cat"], 8, 2)
     assert used[0] == ("猫", DEJAVU) and used[1][0] == "cat" and used[1][1] != DEJAVU
 

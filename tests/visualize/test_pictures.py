@@ -32,8 +32,9 @@ def test_templates_are_the_inverse_of_the_raw_flattening():
     images = rng.integers(0, 256, size=(7, HEIGHT, WIDTH, 3), dtype=np.uint8)
     templates = pixel_templates(W, np.ones(len(W)), (HEIGHT, WIDTH))
     # Scoring with W on raw features equals matching each template against the image.
-    np.testing.assert_allclose(raw.extract(images, dtype="float64") @ W,
-                               np.einsum("nrcd,krcd->nk", images / 255, templates))
+    np.testing.assert_allclose(
+        raw.extract(images, dtype="float64") @ W, np.einsum("nrcd,krcd->nk", images / 255, templates)
+    )
 
 
 def test_hand_built_template_lights_its_pixel():
@@ -47,11 +48,11 @@ def test_hand_built_template_lights_its_pixel():
     scale = 4
     picture = np.asarray(labelled_grid(list(templates), ["red", "none"], scale, columns=10))
     assert picture.shape[:2] == grid_size(2, (HEIGHT * scale, WIDTH * scale), 10)
-    tile = picture[PAD:PAD + HEIGHT * scale, PAD:PAD + WIDTH * scale]
+    tile = picture[PAD : PAD + HEIGHT * scale, PAD : PAD + WIDTH * scale]
     brightest = np.unravel_index(np.argmax(tile[..., 0].astype(int) - tile[..., 1:].max(axis=-1)), tile.shape[:2])
     assert (brightest[0] // scale, brightest[1] // scale) == (2, 3)
     assert tuple(tile[2 * scale, 3 * scale]) == (255, 0, 0)
-    second = picture[PAD:PAD + HEIGHT * scale, 2 * PAD + WIDTH * scale:2 * PAD + 2 * WIDTH * scale]
+    second = picture[PAD : PAD + HEIGHT * scale, 2 * PAD + WIDTH * scale : 2 * PAD + 2 * WIDTH * scale]
     assert (second == 128).all()  # an all-zero template is drawn flat gray
 
 
@@ -87,9 +88,9 @@ def _edge_image(height=32, width=32, vertical=True) -> np.ndarray:
     """Dark left half and bright right half (vertical edge), or dark top / bright bottom."""
     image = np.full((height, width, 3), 30, dtype=np.uint8)
     if vertical:
-        image[:, width // 2:] = 220
+        image[:, width // 2 :] = 220
     else:
-        image[height // 2:] = 220
+        image[height // 2 :] = 220
     return image
 
 
@@ -136,15 +137,17 @@ def test_bar_colors_follow_the_feature_order():
 def test_features_show_writes_one_png(tmp_path):
     path = tmp_path / "edge.png"
     Image.fromarray(_edge_image(16, 24)).save(path)
-    config = from_dict({"data": {"image_size": [16, 24]},
-                        "features": [{"name": "hog", "cell": 4, "orientations": 6},
-                                     {"name": "color_hist", "bins": 5}]})
+    config = from_dict(
+        {
+            "data": {"image_size": [16, 24]},
+            "features": [{"name": "hog", "cell": 4, "orientations": 6}, {"name": "color_hist", "bins": 5}],
+        }
+    )
     result = run_features_show(path, config, tmp_path / "out" / "picture.png")
     with Image.open(result["path"]) as picture:
         assert picture.format == "PNG" and list(picture.size[::-1]) == result["picture_size"]
         assert picture.height > 16 * 10  # upscaled so cells are visible
-    assert result["hog"] == {"orientations": 6, "cell": 4, "block": 2, "block_norm": "L2-Hys",
-                             "from_config": True}
+    assert result["hog"] == {"orientations": 6, "cell": 4, "block": 2, "block_norm": "L2-Hys", "from_config": True}
     assert result["color_hist"]["bins"] == 5 and result["notes"] == []
     assert [f["name"] for f in result["features"]] == ["hog", "color_hist"]
 

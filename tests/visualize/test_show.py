@@ -27,18 +27,25 @@ N_CLASSES = 4  # the synthetic shapes
 
 
 def _config(root: Path, **sections):
-    raw = {"seed": 1,
-           "data": {"format": "synthetic", "n_per_class": N_PER_CLASS, "image_size": SIZE,
-                    "cache_dir": str(root / "cache")},
-           "train": {"epochs": 2, "batch_size": 16, "lr": 0.05},
-           "output": {"dir": str(root / "runs")}}
+    raw = {
+        "seed": 1,
+        "data": {
+            "format": "synthetic",
+            "n_per_class": N_PER_CLASS,
+            "image_size": SIZE,
+            "cache_dir": str(root / "cache"),
+        },
+        "train": {"epochs": 2, "batch_size": 16, "lr": 0.05},
+        "output": {"dir": str(root / "runs")},
+    }
     raw.update(sections)
     return from_dict(raw)
 
 
 # The plots need the optional plot extra; the README's test command installs it, so CI runs these.
-needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
-                                      reason="plots need matplotlib: pip install \".[test,plot]\"")
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason='plots need matplotlib: pip install ".[test,plot]"'
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +65,9 @@ def hidden_run(root) -> Path:
 
 @pytest.fixture(scope="module")
 def e2e_run(root) -> Path:
-    config = _config(root, mode="end_to_end", model={"hidden": []},
-                     extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}]})
+    config = _config(
+        root, mode="end_to_end", model={"hidden": []}, extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}]}
+    )
     return Path(run_train(config, out=root / "e2e")["run_dir"])
 
 
@@ -117,7 +125,7 @@ def test_class_template_tiles_match_the_weights(linear_run, tmp_path):
     templates = pixel_templates(model.network.layers[0].params["W"], model.standardizer.std, (SIZE, SIZE))
     for index, template in enumerate(templates):
         col = PAD + index * (SIZE * scale + PAD)
-        tile = picture[PAD:PAD + SIZE * scale, col:col + SIZE * scale]
+        tile = picture[PAD : PAD + SIZE * scale, col : col + SIZE * scale]
         np.testing.assert_array_equal(tile, upscale(to_uint8(template), scale))
 
 
@@ -163,8 +171,10 @@ def test_kfold_run_reports_folds_and_draws_bars(kfold_run, tmp_path):
         assert "confusion.png" in pictures
     from mlpcli import __version__
 
-    stamps = [json.loads(path.read_text()) for path in [kfold_run / "kfold_summary.json",
-                                                         *kfold_run.glob("folds/fold_*/metrics.json")]]
+    stamps = [
+        json.loads(path.read_text())
+        for path in [kfold_run / "kfold_summary.json", *kfold_run.glob("folds/fold_*/metrics.json")]
+    ]
     assert len(stamps) == 3 and all(s["mlpcli_version"] == __version__ for s in stamps)
     assert len({s["data_fingerprint"] for s in stamps}) == 1 and stamps[0]["data_fingerprint"]
 

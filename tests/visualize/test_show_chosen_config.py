@@ -16,8 +16,9 @@ def run(*args):
 
 def test_show_of_a_grid_run_prints_the_chosen_config(tmp_path):
     config = write_config(tmp_path / "c.yaml", model={"hidden": [32]}, train={"epochs": 2})  # not in the grid
-    result = run("kfold", "--config", config, "--k", "2", "--grid", "model.hidden=[8],[16]",
-                 "--out", tmp_path / "run", "--json")
+    result = run(
+        "kfold", "--config", config, "--k", "2", "--grid", "model.hidden=[8],[16]", "--out", tmp_path / "run", "--json"
+    )
     assert result.exit_code == 0, result.stderr
     summary = json.loads((tmp_path / "run" / "kfold_summary.json").read_text())
     chosen = summary["best_params"]["model.hidden"]

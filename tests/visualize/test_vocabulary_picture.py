@@ -16,10 +16,14 @@ BOW = {"name": "bow", "patch": 4, "stride": 2, "words": 5, "sample_patches": 300
 
 
 def _config(root: Path, **sections):
-    raw = {"seed": 1, "data": {"format": "synthetic", "n_per_class": 12, "image_size": 16,
-                               "cache_dir": str(root / "cache")},
-           "features": [BOW], "model": {"hidden": []},
-           "train": {"epochs": 1, "batch_size": 16, "lr": 0.05}, "output": {"dir": str(root / "runs")}}
+    raw = {
+        "seed": 1,
+        "data": {"format": "synthetic", "n_per_class": 12, "image_size": 16, "cache_dir": str(root / "cache")},
+        "features": [BOW],
+        "model": {"hidden": []},
+        "train": {"epochs": 1, "batch_size": 16, "lr": 0.05},
+        "output": {"dir": str(root / "runs")},
+    }
     return from_dict({**raw, **sections})
 
 
@@ -28,8 +32,7 @@ def test_word_patches_undo_the_whitening():
     sample = patches.normalize(rng.normal(size=(500, 27)).astype(np.float32) * [1 + i for i in range(27)])
     mean, matrix = whitening.fit(sample)
     originals = sample[:4].astype(np.float64)
-    state = {"whiten_mean": mean, "whiten_matrix": matrix,
-             "vocabulary": whitening.apply(originals, mean, matrix)}
+    state = {"whiten_mean": mean, "whiten_matrix": matrix, "vocabulary": whitening.apply(originals, mean, matrix)}
     np.testing.assert_allclose(word_patches(state, 3), originals.reshape(4, 3, 3, 3), atol=1e-8)
 
 
@@ -47,7 +50,7 @@ def test_show_draws_the_vocabulary_of_a_bow_run(tmp_path):
     side = BOW["patch"] * scale
     for index, word in enumerate(words):
         col = PAD + index * (side + PAD)
-        tile = picture[PAD:PAD + side, col:col + side]
+        tile = picture[PAD : PAD + side, col : col + side]
         np.testing.assert_array_equal(tile, upscale(to_uint8(word), scale))
 
 

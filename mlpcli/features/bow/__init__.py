@@ -27,9 +27,17 @@ from ...progress import log
 from ..images import check_images
 from . import encoding, kmeans, patches, whitening
 
-DEFAULTS = {"patch": 6, "stride": 1, "words": 1600, "whiten": True, "encoding": "triangle",
-            "pooling": "quadrants", "sample_patches": 400_000,
-            "kmeans_iterations": kmeans.ITERATIONS, "kmeans_tol": kmeans.TOL}
+DEFAULTS = {
+    "patch": 6,
+    "stride": 1,
+    "words": 1600,
+    "whiten": True,
+    "encoding": "triangle",
+    "pooling": "quadrants",
+    "sample_patches": 400_000,
+    "kmeans_iterations": kmeans.ITERATIONS,
+    "kmeans_tol": kmeans.TOL,
+}
 STATE_KEYS = ("whiten_mean", "whiten_matrix", "vocabulary")
 #: The float32 patch sample is cut to this size whatever ``sample_patches`` says; fitting holds
 #: about four copies of it (sample, whitened, k-means' two layouts). 400,000 6x6 patches: 173 MB.
@@ -40,12 +48,18 @@ MAX_WHITEN_VALUES = 4000
 
 #: The one validator of each parameter, for a config file, a model.json and a direct call alike
 #: (``features.FEATURES`` hands them to the config checks and the config reference).
-PARAM_CHECKS = {"patch": checks.integer(1), "stride": checks.integer(1), "words": checks.integer(1),
-                "whiten": checks.boolean, "encoding": checks.one_of(encoding.ENCODINGS),
-                "pooling": checks.one_of(encoding.POOLINGS), "sample_patches": checks.integer(1),
-                "kmeans_iterations": checks.integer(1),
-                # 1 would stop after any first iteration: every step lowers the inertia by < 100%.
-                "kmeans_tol": checks.number(0, 1, exclusive_max=True)}
+PARAM_CHECKS = {
+    "patch": checks.integer(1),
+    "stride": checks.integer(1),
+    "words": checks.integer(1),
+    "whiten": checks.boolean,
+    "encoding": checks.one_of(encoding.ENCODINGS),
+    "pooling": checks.one_of(encoding.POOLINGS),
+    "sample_patches": checks.integer(1),
+    "kmeans_iterations": checks.integer(1),
+    # 1 would stop after any first iteration: every step lowers the inertia by < 100%.
+    "kmeans_tol": checks.number(0, 1, exclusive_max=True),
+}
 
 
 def check_params(params: dict) -> dict:
@@ -67,13 +81,17 @@ def _check_sizes(params: dict) -> None:
     patches k-means could cluster."""
     n_values = params["patch"] ** 2 * 3
     if params["whiten"] and n_values > MAX_WHITEN_VALUES:
-        raise ValueError(f"bow whiten needs a (values x values) matrix: patch {params['patch']} has "
-                         f"{n_values} values, more than {MAX_WHITEN_VALUES}; use a smaller patch or whiten false")
+        raise ValueError(
+            f"bow whiten needs a (values x values) matrix: patch {params['patch']} has "
+            f"{n_values} values, more than {MAX_WHITEN_VALUES}; use a smaller patch or whiten false"
+        )
     most = min(params["sample_patches"], SAMPLE_BYTES // (4 * n_values))
     if params["words"] > most:
-        raise ValueError(f"bow words {params['words']} needs as many patches, but at most {most} are "
-                         f"sampled (sample_patches {params['sample_patches']}, and {SAMPLE_BYTES >> 20} MB "
-                         f"of {params['patch']}x{params['patch']} patches); use fewer words")
+        raise ValueError(
+            f"bow words {params['words']} needs as many patches, but at most {most} are "
+            f"sampled (sample_patches {params['sample_patches']}, and {SAMPLE_BYTES >> 20} MB "
+            f"of {params['patch']}x{params['patch']} patches); use fewer words"
+        )
 
 
 def sample_count(images_shape: tuple, params: dict) -> int:
@@ -81,17 +99,20 @@ def sample_count(images_shape: tuple, params: dict) -> int:
     warning) at the patches the images hold, as more would only repeat them, and at
     ``SAMPLE_BYTES``; ValueError if fewer than ``words`` remain."""
     held = patches.positions(images_shape, params["patch"], params["stride"])
-    limits = {f"the {held} patches the {images_shape[0]} training images hold": held,
-              f"{SAMPLE_BYTES >> 20} MB of patches": SAMPLE_BYTES // (4 * params["patch"] ** 2 * 3)}
+    limits = {
+        f"the {held} patches the {images_shape[0]} training images hold": held,
+        f"{SAMPLE_BYTES >> 20} MB of patches": SAMPLE_BYTES // (4 * params["patch"] ** 2 * 3),
+    }
     reason = min(limits, key=lambda limit: limits[limit])
     count = min(params["sample_patches"], limits[reason])
     if params["words"] > count:
-        raise ValueError(f"bow words {params['words']} is more than the {count} patches there are "
-                         f"to learn them from ({reason}); use at most {count} words, a smaller stride, "
-                         f"or more images")
+        raise ValueError(
+            f"bow words {params['words']} is more than the {count} patches there are "
+            f"to learn them from ({reason}); use at most {count} words, a smaller stride, "
+            f"or more images"
+        )
     if count < params["sample_patches"]:
-        log.warning("features: bow sample_patches %d capped at %d, %s", params["sample_patches"], count,
-                    reason)
+        log.warning("features: bow sample_patches %d capped at %d, %s", params["sample_patches"], count, reason)
     return count
 
 
@@ -100,10 +121,12 @@ def n_features(height: int, width: int, **params) -> int:
     params = check_params(params)
     rows, cols = patches.grid(height, width, params["patch"], params["stride"])
     if params["pooling"] == "quadrants" and (rows < 2 or cols < 2):
-        raise ValueError(f"bow quadrants pooling needs at least 2 patch positions down and across; "
-                         f"{height}x{width} images with patch {params['patch']} and stride "
-                         f"{params['stride']} have {rows}x{cols}: use pooling global or a smaller "
-                         "patch or stride")
+        raise ValueError(
+            f"bow quadrants pooling needs at least 2 patch positions down and across; "
+            f"{height}x{width} images with patch {params['patch']} and stride "
+            f"{params['stride']} have {rows}x{cols}: use pooling global or a smaller "
+            "patch or stride"
+        )
     return encoding.POOLINGS[params["pooling"]] * params["words"]
 
 
@@ -111,10 +134,12 @@ def fit(images: np.ndarray, params: dict, rng: np.random.Generator) -> dict:
     """Learn the state from training images (n_images, height, width, 3) uint8; see the module."""
     params = check_params(params)
     sample, mean, matrix = training_patches(images, params, rng)
-    vocabulary, _ = kmeans.kmeans(sample, params["words"], rng, params["kmeans_iterations"],
-                                  params["kmeans_tol"])
-    return {"whiten_mean": mean.astype(np.float32), "whiten_matrix": matrix.astype(np.float32),
-            "vocabulary": vocabulary}
+    vocabulary, _ = kmeans.kmeans(sample, params["words"], rng, params["kmeans_iterations"], params["kmeans_tol"])
+    return {
+        "whiten_mean": mean.astype(np.float32),
+        "whiten_matrix": matrix.astype(np.float32),
+        "vocabulary": vocabulary,
+    }
 
 
 def training_patches(images: np.ndarray, params: dict, rng: np.random.Generator):
@@ -140,16 +165,20 @@ def encode(images: np.ndarray, state: dict, params: dict, dtype="float32") -> np
     images, params = check_images(images), check_params(params)
     check_state(state, params)
     n_features(images.shape[1], images.shape[2], **params)
-    return encoding.encode(images, state, params["patch"], params["stride"], params["whiten"],
-                           params["encoding"], params["pooling"], dtype)
+    return encoding.encode(
+        images, state, params["patch"], params["stride"], params["whiten"], params["encoding"], params["pooling"], dtype
+    )
 
 
 def state_shapes(params: dict) -> dict:
     """{name: shape} of the fitted state for ``params`` (see the module)."""
     params = check_params(params)
     n_values = params["patch"] ** 2 * 3
-    return {"whiten_mean": (n_values,), "whiten_matrix": (n_values, n_values),
-            "vocabulary": (params["words"], n_values)}
+    return {
+        "whiten_mean": (n_values,),
+        "whiten_matrix": (n_values, n_values),
+        "vocabulary": (params["words"], n_values),
+    }
 
 
 def check_state(state: dict, params: dict) -> None:
@@ -162,7 +191,8 @@ def check_state(state: dict, params: dict) -> None:
         array = state[name]
         if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != np.float32:
             got = f"{array.shape} {array.dtype}" if isinstance(array, np.ndarray) else type(array).__name__
-            raise ValueError(f"bow state {name} must be {shape} float32 for these parameters; got {got}: "
-                             "refit the features")
+            raise ValueError(
+                f"bow state {name} must be {shape} float32 for these parameters; got {got}: refit the features"
+            )
         if not np.isfinite(array).all():
             raise ValueError(f"bow state {name} has non-finite values: refit the features")

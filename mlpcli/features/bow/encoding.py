@@ -35,8 +35,9 @@ def regions(rows: int, cols: int, pooling: str) -> np.ndarray:
     return 2 * down[:, None] + across[None, :]
 
 
-def encode(images: np.ndarray, state: dict, patch: int, stride: int, whiten: bool,
-           encoding: str, pooling: str, dtype) -> np.ndarray:
+def encode(
+    images: np.ndarray, state: dict, patch: int, stride: int, whiten: bool, encoding: str, pooling: str, dtype
+) -> np.ndarray:
     """(n_images, height, width, 3) uint8 -> (n_images, regions * words) of ``dtype``, computed
     in ``dtype``; features in (region, word) order."""
     dtype = np.dtype(dtype)
@@ -55,8 +56,8 @@ def encode(images: np.ndarray, state: dict, patch: int, stride: int, whiten: boo
     def work(start, scratch):
         stop = min(start + per_chunk, n_images)
         for top in range(0, rows, band):
-            squared = model.distances(windows[start:stop, top:top + band], scratch)
-            code(squared, region[top:top + band], out[start:stop])
+            squared = model.distances(windows[start:stop, top : top + band], scratch)
+            code(squared, region[top : top + band], out[start:stop])
 
     workers.run(range(0, n_images, per_chunk), work)
     return out.reshape(n_images, POOLINGS[pooling] * words)
@@ -75,8 +76,7 @@ class _Model:
         # (x - mean) @ W as x @ W - mean @ W: one product, and no centred copy of the patches.
         self.shift = (state["whiten_mean"].astype(np.float64) @ matrix).astype(dtype)
         squared = np.einsum("ij,ij->i", vocabulary, vocabulary)
-        self.words = np.vstack([-2 * vocabulary.T, np.ones((1, len(vocabulary))),
-                                squared[None, :]]).astype(dtype)
+        self.words = np.vstack([-2 * vocabulary.T, np.ones((1, len(vocabulary))), squared[None, :]]).astype(dtype)
 
     def distances(self, block: np.ndarray, scratch: dict) -> np.ndarray:
         """block (n, rows, cols, patch, patch, 3) uint8 view -> squared distances
@@ -126,7 +126,7 @@ def _pool(codes: np.ndarray, region: np.ndarray, out: np.ndarray) -> None:
         mask_cols = np.flatnonzero((region == index).any(axis=0))
         if len(mask_rows) and len(mask_cols):
             # Regions are rectangles: a slice sum reads the block once, unlike a mask.
-            part = codes[:, mask_rows[0]:mask_rows[-1] + 1, mask_cols[0]:mask_cols[-1] + 1]
+            part = codes[:, mask_rows[0] : mask_rows[-1] + 1, mask_cols[0] : mask_cols[-1] + 1]
             out[:, index] += part.sum(axis=(1, 2))
 
 

@@ -12,22 +12,25 @@ import numpy as np
 
 from . import workers
 
-ITERATIONS = 30   # Lloyd iterations at most
-TOL = 1e-4        # stop when an iteration lowers the inertia by less than this fraction
+ITERATIONS = 30  # Lloyd iterations at most
+TOL = 1e-4  # stop when an iteration lowers the inertia by less than this fraction
 INIT_PER_WORD = 10  # k-means++ seeds from a random subsample of this many points per word
 _CHUNK_BYTES = 16 << 20  # distance block per thread: stays in the core's cache
 
 
-def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int = ITERATIONS,
-           tol: float = TOL) -> tuple[np.ndarray, dict]:
+def kmeans(
+    points: np.ndarray, k: int, rng: np.random.Generator, iterations: int = ITERATIONS, tol: float = TOL
+) -> tuple[np.ndarray, dict]:
     """points (n_points, n_values) float32 -> (centers (k, n_values) float32, info).
 
     ``info``: ``iterations`` run and ``inertia`` (sum of squared distances to the nearest
     center) of the last assignment. Empty clusters take the points farthest from their centers.
     """
     if len(points) < k:
-        raise ValueError(f"k-means needs at least {k} points for {k} words; got {len(points)}: "
-                         "sample more patches or use fewer words")
+        raise ValueError(
+            f"k-means needs at least {k} points for {k} words; got {len(points)}: "
+            "sample more patches or use fewer words"
+        )
     points = np.ascontiguousarray(points, dtype=np.float32)
     centers = _seed(points, k, rng)
     augmented = np.hstack([points, np.ones((len(points), 1), np.float32)])
@@ -61,9 +64,11 @@ def _seed(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
             try:
                 return kmeans_plus_plus(distinct, k, rng)
             except _TooFewDistinct:
-                raise ValueError(f"k-means needs {k} distinct points for {k} words; the {len(points)} "
-                                 f"points hold {len(distinct)} distinct ones (some may be nearly equal): "
-                                 "use fewer words") from None
+                raise ValueError(
+                    f"k-means needs {k} distinct points for {k} words; the {len(points)} "
+                    f"points hold {len(distinct)} distinct ones (some may be nearly equal): "
+                    "use fewer words"
+                ) from None
 
 
 def kmeans_plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -93,8 +98,7 @@ def kmeans_plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np
     return points[chosen].copy()
 
 
-def assign(augmented: np.ndarray, squared_norms: np.ndarray,
-           centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def assign(augmented: np.ndarray, squared_norms: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest center of each point. augmented (n_points, n_values + 1) = [points, 1],
     squared_norms (n_points,), centers (k, n_values) -> (labels (n_points,) int64,
     squared distances (n_points,) float32)."""
@@ -110,7 +114,7 @@ def assign(augmented: np.ndarray, squared_norms: np.ndarray,
         block = scratch.get("block")
         if block is None:
             block = scratch["block"] = np.empty((rows, k), np.float32)
-        block = np.matmul(augmented[start:stop], words, out=block[:stop - start])
+        block = np.matmul(augmented[start:stop], words, out=block[: stop - start])
         labels[start:stop] = nearest = block.argmin(axis=1)
         partial = np.take_along_axis(block, nearest[:, None], axis=1)[:, 0]
         distances[start:stop] = np.maximum(partial + squared_norms[start:stop], 0)
@@ -119,8 +123,7 @@ def assign(augmented: np.ndarray, squared_norms: np.ndarray,
     return labels, distances
 
 
-def update(points: np.ndarray, columns: np.ndarray, labels: np.ndarray, distances: np.ndarray,
-           k: int) -> np.ndarray:
+def update(points: np.ndarray, columns: np.ndarray, labels: np.ndarray, distances: np.ndarray, k: int) -> np.ndarray:
     """Each center moves to the mean of its points; an empty cluster takes the point farthest
     from its center, farthest first. points (n_points, n_values), columns = points.T contiguous,
     labels and distances (n_points,) -> centers (k, n_values) float32."""
@@ -132,6 +135,6 @@ def update(points: np.ndarray, columns: np.ndarray, labels: np.ndarray, distance
     centers[present] = sums[present] / counts[present, None]
     empty = np.flatnonzero(counts == 0)
     if len(empty):
-        farthest = np.argsort(-distances, kind="stable")[:len(empty)]
+        farthest = np.argsort(-distances, kind="stable")[: len(empty)]
         centers[empty] = points[farthest]
     return centers

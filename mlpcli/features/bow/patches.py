@@ -19,8 +19,7 @@ _GATHER_BYTES = 16 << 20  # uint8 patches gathered at a time
 def grid(height: int, width: int, patch: int, stride: int) -> tuple[int, int]:
     """(patch rows, patch cols): how many patch positions fit down and across an image."""
     if patch > height or patch > width:
-        raise ValueError(f"bow patch {patch} does not fit in {height}x{width} images; "
-                         "use a smaller features patch")
+        raise ValueError(f"bow patch {patch} does not fit in {height}x{width} images; use a smaller features patch")
     return (height - patch) // stride + 1, (width - patch) // stride + 1
 
 
@@ -36,8 +35,7 @@ def positions(images_shape: tuple, patch: int, stride: int) -> int:
     return images_shape[0] * rows * cols
 
 
-def sample(images: np.ndarray, count: int, patch: int, stride: int,
-           rng: np.random.Generator) -> np.ndarray:
+def sample(images: np.ndarray, count: int, patch: int, stride: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` patches at random (image, row, col) positions, drawn uniformly with replacement;
     every position once, in order, when ``count`` is the number of positions (the cap
     ``bow.sample_count`` puts on it: drawn with replacement, a third of them would be missed).
@@ -50,7 +48,7 @@ def sample(images: np.ndarray, count: int, patch: int, stride: int,
     out = np.empty((len(flat), patch * patch * 3), np.float32)
     step = max(1, _GATHER_BYTES // (patch * patch * 3))
     for start in range(0, len(flat), step):  # chunks: the uint8 gather never holds the whole sample
-        out[start:start + step] = _gather(images, flat[start:start + step], cols, patch, stride)
+        out[start : start + step] = _gather(images, flat[start : start + step], cols, patch, stride)
     return out
 
 

@@ -23,7 +23,7 @@ def fit(samples: np.ndarray, eps: float = EPS) -> tuple[np.ndarray, np.ndarray]:
     mean = samples.mean(axis=0, dtype=np.float64)
     covariance = np.zeros((samples.shape[1],) * 2)
     for start in range(0, len(samples), _CHUNK_ROWS):
-        centered = samples[start:start + _CHUNK_ROWS] - mean
+        centered = samples[start : start + _CHUNK_ROWS] - mean
         covariance += centered.T @ centered
     covariance /= len(samples)
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)

@@ -40,5 +40,6 @@ def run(tasks: Iterable, work: Callable[[object, dict], None]) -> None:
 
     def chunk(index: int) -> None:
         work(tasks[index], scratches.setdefault(threading.get_ident(), {}))
+
     with single_threaded_blas():
         parallel.run(chunk, len(tasks))

@@ -33,8 +33,7 @@ _STATE_KINDS = ("m", "v", "step")
 
 
 class Adam(Optimizer):
-    def __init__(self, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(self, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(weight_decay)
         if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {betas}")
@@ -51,15 +50,19 @@ class Adam(Optimizer):
             self.m[path], self.v[path], self.steps[path] = np.zeros_like(weights), np.zeros_like(weights), 0
         t = self.steps[path] = self.steps[path] + 1
         beta1, beta2 = self.betas
-        r = math.sqrt((1 - beta2) / (1 - beta2 ** t))
-        step_size, eps_hat = lr * (1 - beta1) / ((1 - beta1 ** t) * r), self.eps / r
+        r = math.sqrt((1 - beta2) / (1 - beta2**t))
+        step_size, eps_hat = lr * (1 - beta1) / ((1 - beta1**t) * r), self.eps / r
         shrink = 1.0 if self.decay_in_gradient else 1.0 - lr * decay
         l2 = decay if self.decay_in_gradient else 0.0
-        for_blocks(lambda w, g, m, v: self._update(w, g, m, v, l2, shrink, step_size, eps_hat),
-                   weights, grad, self.m[path], self.v[path])
+        for_blocks(
+            lambda w, g, m, v: self._update(w, g, m, v, l2, shrink, step_size, eps_hat),
+            weights,
+            grad,
+            self.m[path],
+            self.v[path],
+        )
 
-    def _update(self, weights, grad, m, v, l2: float, shrink: float, step_size: float,
-                eps_hat: float) -> None:
+    def _update(self, weights, grad, m, v, l2: float, shrink: float, step_size: float, eps_hat: float) -> None:
         """One block, in place; temporaries live in two reused scratch buffers."""
         beta1, beta2 = self.betas
         grad = self.regularized_gradient(weights, grad, l2, out=self._scratch.like(weights))

@@ -54,12 +54,10 @@ class Optimizer:
         for path, layer, name in network.named_parameters(trainable_only=True):
             self._update_parameter(path, layer.params[name], layer.grads[name], lr, self.decay(layer, name))
 
-    def _update_parameter(self, path: str, weights: np.ndarray, grad: np.ndarray, lr: float,
-                          decay: float) -> None:
+    def _update_parameter(self, path: str, weights: np.ndarray, grad: np.ndarray, lr: float, decay: float) -> None:
         raise NotImplementedError
 
-    def regularized_gradient(self, weights: np.ndarray, grad: np.ndarray, decay: float,
-                             out: np.ndarray) -> np.ndarray:
+    def regularized_gradient(self, weights: np.ndarray, grad: np.ndarray, decay: float, out: np.ndarray) -> np.ndarray:
         """``grad + decay * weights`` in ``out`` (same shape), or ``grad`` itself when decay is 0.
 
         The gradient of data loss + ``0.5 * decay * sum(W^2)``: the only implementation of L2
@@ -85,6 +83,7 @@ class Optimizer:
 
             def block(w, g, target, decay=decay):
                 target[...] = self.regularized_gradient(w, g, decay, self._scratch.like(w))
+
             for_blocks(block, weights, grad, result)
             applied[path] = result
         return applied
@@ -122,4 +121,4 @@ def blocks(*arrays, size: int | None = None):
         return
     flat = [None if a is None else a.reshape(-1) for a in arrays]
     for start in range(0, total, size):
-        yield tuple(None if a is None else a[start:start + size] for a in flat)
+        yield tuple(None if a is None else a[start : start + size] for a in flat)
