@@ -68,17 +68,33 @@ def run_options(json_help: str):
     return decorate
 
 
+#: --timeout, for every command that may talk to a Dask scheduler.
+timeout_option = click.option(
+    "--timeout",
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds to wait for the Dask scheduler to answer.",
+)
+
+
+def model_option(purpose: str):
+    """--model RUN (default runs/latest), ``purpose`` finishing its help: "predict with"."""
+    return click.option(
+        "--model",
+        "model_dir",
+        default="runs/latest",
+        show_default=True,
+        type=click.Path(),
+        help=f"Run directory (or model bundle) to {purpose}.",
+    )
+
+
 def workers_options(what: str):
     """--jobs, --cluster (env MLPCLI_CLUSTER) and --timeout, for the commands that run units of work."""
 
     def decorate(command):
-        command = click.option(
-            "--timeout",
-            default=DEFAULT_TIMEOUT,
-            show_default=True,
-            type=click.FloatRange(min=0, min_open=True),
-            help="Seconds to wait for the Dask scheduler to answer.",
-        )(command)
+        command = timeout_option(command)
         command = click.option(
             "--cluster",
             envvar="MLPCLI_CLUSTER",
@@ -100,13 +116,7 @@ def workers_options(what: str):
 def cluster_options(command):
     """--cluster (env MLPCLI_CLUSTER) and --timeout, for ``train``: its images are decoded and
     its features extracted on the cluster; the training runs here."""
-    command = click.option(
-        "--timeout",
-        default=DEFAULT_TIMEOUT,
-        show_default=True,
-        type=click.FloatRange(min=0, min_open=True),
-        help="Seconds to wait for the Dask scheduler to answer.",
-    )(command)
+    command = timeout_option(command)
     return click.option(
         "--cluster",
         envvar="MLPCLI_CLUSTER",

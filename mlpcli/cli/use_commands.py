@@ -9,20 +9,21 @@ from ..choices import GATE_METRICS
 from ..errors import ArtifactError, GateFailed
 from .app import cli
 from .baseline_gate import baseline_options, evaluate_against_baseline
-from .options import config_options, decode_options, emit_json, load_config_or_print, output_suffix, tta_option
+from .options import (
+    config_options,
+    decode_options,
+    emit_json,
+    load_config_or_print,
+    model_option,
+    output_suffix,
+    tta_option,
+)
 from .text import print_report, print_show
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--model",
-    "model_dir",
-    default="runs/latest",
-    show_default=True,
-    type=click.Path(),
-    help="Run directory (or model bundle) to predict with.",
-)
+@model_option("predict with")
 @click.option(
     "--top-k",
     default=1,
@@ -66,14 +67,7 @@ def predict(paths, model_dir, top_k, output, on_error, max_pixels, tta, as_json)
 
 
 @cli.command()
-@click.option(
-    "--model",
-    "model_dir",
-    default="runs/latest",
-    show_default=True,
-    type=click.Path(),
-    help="Run directory (or model bundle) to evaluate.",
-)
+@model_option("evaluate")
 @click.option(
     "--data",
     "data_path",
