@@ -31,7 +31,7 @@ def require_onnx():
 
 def export_onnx(model, path: str | Path, input: str = "images") -> dict:
     """Write ``model`` (a Predictor or FoldEnsemble) as ONNX to ``path``, checked by
-    ``onnx.checker`` first; returns what was written (path, input, outputs, classes, opset)."""
+    ``onnx.checker`` first; returns what was written (path, input, outputs, classes, opset, tta)."""
     onnx = require_onnx()
     from .graph import OPSET
     from .model import build_model
@@ -51,5 +51,6 @@ def export_onnx(model, path: str | Path, input: str = "images") -> dict:
         "outputs": ["probabilities", "predicted"],
         "classes": list(model.class_names),
         "image_size": list(model.image_size),
+        "tta": getattr(model, "tta", "none"),
         "members": len(getattr(model, "members", [model])),
     }

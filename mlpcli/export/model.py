@@ -7,10 +7,12 @@ Inputs and outputs:
   ``features (n_samples, n_features)`` float32 (unstandardized).
 Every value computes in float32, a float64 model's weights rounded to it.
 - ``probabilities`` ``(n_images, n_classes)``: the softmax of the scores (the mean of the
-  members' softmaxes for an ensemble), as ``Predictor.predict_proba``.
+  members' softmaxes for an ensemble), as ``Predictor.predict_proba``; for a model with
+  ``tta: flip``, the mean of that for the images and for their left-right mirror (the two
+  stacked along the batch axis, so the features and networks run once on 2 x n_images).
 - ``predicted`` ``(n_images,) int64``: the index of the most probable class.
 Metadata (``metadata_props``): ``classes`` (a JSON list in class-index order), ``image_size``,
-``features``, ``resize`` (how to resize images to match mlpcli) and ``mlpcli_version``.
+``features``, ``tta``, ``resize`` (how to resize images to match mlpcli) and ``mlpcli_version``.
 """
 
 from __future__ import annotations
@@ -42,14 +44,19 @@ def build_model(model, input: str = "images"):
     # probabilities of a float64 model within the 1e-4 the tests hold every export to.
     graph = Graph("float32")
     height, width = model.image_size
+    flip = getattr(model, "tta", "none") == "flip"
     if input == "images":
         source = helper.make_tensor_value_info("images", TensorProto.UINT8, ["n_images", height, width, 3])
-        features = _feature_nodes(graph, "images", model)
+        features = _feature_nodes(graph, _with_mirror(graph, "images") if flip else "images", model)
     else:
+        _refuse_flip_of_features(flip)
         n_features = int(members[0].standardizer.mean.shape[0])
         source = helper.make_tensor_value_info("features", graph.float_type(), ["n_images", n_features])
         features = "features"
-    _probabilities(graph, features, members)
+    if flip:
+        _mean_with_mirror(graph, _probabilities(graph, features, members, "both_probabilities"))
+    else:
+        _probabilities(graph, features, members, "probabilities")
     outputs = [
         helper.make_tensor_value_info("probabilities", graph.float_type(), ["n_images", len(model.class_names)]),
         helper.make_tensor_value_info("predicted", TensorProto.INT64, ["n_images"]),
@@ -75,9 +82,35 @@ def _feature_nodes(graph, images: str, model) -> str:
     return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=1)
 
 
-def _probabilities(graph, features: str, members) -> str:
+def _with_mirror(graph, images: str) -> str:
+    """(n_images, height, width, 3) -> (2 n_images, height, width, 3): the images, then their
+    left-right mirror (the column axis reversed, as ``predictor.Mirrored``)."""
+    mirror = graph.op(
+        "Slice", images, graph.ints([-1]), graph.ints([np.iinfo(np.int64).min]), graph.ints([2]), graph.ints([-1])
+    )
+    return graph.op("Concat", images, mirror, axis=0)
+
+
+def _mean_with_mirror(graph, both: str) -> str:
+    """(2 n_images, n_classes) -> ``probabilities`` (n_images, n_classes): (images' + mirror's)
+    / 2, in ``predictor.flip_average``'s order."""
+    images, mirror = graph.op("Split", both, outputs=2, axis=0)
+    total = graph.op("Add", images, mirror)
+    return graph.op("Div", total, graph.const(2.0, "two"), name="probabilities")
+
+
+def _refuse_flip_of_features(flip: bool) -> None:
+    if flip:
+        raise ArtifactError(
+            "the model was trained with tta: flip (it averages each image's probabilities with "
+            "its mirror's), and a graph that starts at the feature vector never sees the image "
+            "to mirror; export with --input images"
+        )
+
+
+def _probabilities(graph, features: str, members, name: str) -> str:
     """Each member's softmax of its scores on the standardized features; their mean, named
-    ``probabilities`` (added in member order, then divided, as ``FoldEnsemble``)."""
+    ``name`` (added in member order, then divided, as ``FoldEnsemble``)."""
     total = None
     for member in members:
         rows = graph.op("Sub", features, graph.const(member.standardizer.mean, "mean"))
@@ -87,8 +120,8 @@ def _probabilities(graph, features: str, members) -> str:
         probabilities = graph.op("Softmax", network_nodes(graph, rows, member.network), axis=-1)
         total = probabilities if total is None else graph.op("Add", total, probabilities)
     if len(members) == 1:
-        return graph.op("Identity", total, name="probabilities")
-    return graph.op("Div", total, graph.const(float(len(members)), "n_members"), name="probabilities")
+        return graph.op("Identity", total, name=name)
+    return graph.op("Div", total, graph.const(float(len(members)), "n_members"), name=name)
 
 
 def _metadata(model) -> dict:
@@ -97,6 +130,7 @@ def _metadata(model) -> dict:
         "classes": json.dumps(list(model.class_names)),
         "image_size": json.dumps([height, width]),
         "features": json.dumps([{"name": f.name, **f.params} for f in model.features]),
+        "tta": getattr(model, "tta", "none"),
         "resize": RESIZE,
         "mlpcli_version": __version__,
     }
