@@ -26,10 +26,12 @@ from .options import emit_json
 def export(model_dir, fmt, out, input_kind, as_json):
     """Export a trained model (run directory or model bundle) to ONNX.
 
-    The graph takes uint8 RGB images (n, height, width, 3) of the model's image size, resized as
-    mlpcli does (Pillow bilinear to exactly width x height), and returns `probabilities`
-    (n, n_classes) and `predicted` (n,) class indices; the class names are in its metadata
-    (`classes`). Needs the onnx package: pip install "mlpcli[export]".
+    The graph takes uint8 RGB images (n, height, width, 3) of the model's image size, brought
+    there as the model's data.resize and data.color say (its metadata `resize` and `preprocess`;
+    the README shows the Pillow calls), and returns `probabilities` (n, n_classes) and
+    `predicted` (n,) class indices; the class names are in its metadata (`classes`). A model
+    trained with train.tta: flip averages each image with its mirror inside the graph. Needs the
+    onnx package: pip install "mlpcli[export]".
 
     \b
     Example:

@@ -12,7 +12,9 @@ Every value computes in float32, a float64 model's weights rounded to it.
   stacked along the batch axis, so the features and networks run once on 2 x n_images).
 - ``predicted`` ``(n_images,) int64``: the index of the most probable class.
 Metadata (``metadata_props``): ``classes`` (a JSON list in class-index order), ``image_size``,
-``features``, ``tta``, ``resize`` (how to resize images to match mlpcli) and ``mlpcli_version``.
+``features``, ``tta``, ``resize`` (the steps, in Pillow calls, from a file to the image mlpcli
+gives the model: its ``data.resize`` policy and ``data.color``), ``preprocess`` (a JSON object:
+``size`` [height, width], ``resize``, ``color``, ``pad_fill``) and ``mlpcli_version``.
 """
 
 from __future__ import annotations
@@ -26,12 +28,7 @@ from ..errors import ArtifactError
 from .features import FEATURE_NODES
 from .graph import Graph, make_model
 from .network import network_nodes
-
-#: The resize mlpcli applies before a model sees an image (see ``data.images``).
-RESIZE = (
-    "Pillow Image.resize((width, height), Image.Resampling.BILINEAR) of the RGB image turned "
-    "upright by its EXIF orientation; aspect ratio not kept, no crop"
-)
+from .preprocess import preprocess_json, resize_text
 
 
 def build_model(model, input: str = "images"):
@@ -131,6 +128,7 @@ def _metadata(model) -> dict:
         "image_size": json.dumps([height, width]),
         "features": json.dumps([{"name": f.name, **f.params} for f in model.features]),
         "tta": getattr(model, "tta", "none"),
-        "resize": RESIZE,
+        "resize": resize_text(model.preprocess),
+        "preprocess": preprocess_json(model.preprocess),
         "mlpcli_version": __version__,
     }
