@@ -91,13 +91,15 @@ def fold_dirs(run_dir: Path, plan: Plan) -> list[list[Path]]:
     return rundir.fold_dirs(run_dir, len(plan.folds), len(plan.configs))
 
 
-def train_folds(plan: Plan, dirs: list[list[Path]], placement: Placement = Placement()) -> None:
+def train_folds(plan: Plan, dirs: list[list[Path]], placement: Placement = Placement(), cluster=None) -> None:
     """Train and save every (config, fold) model into ``dirs[ci][fi]``, skipping saved ones.
 
     Every fold is a ``train_unit``, saved by this process as it arrives. Here (one job, no
     cluster, or a single fold left): one after another with a checkpoint in its folder, and
     Ctrl-C/SIGTERM stops after the minibatch with the checkpoint saved (``units.inline``). On
     ``placement``'s local processes or Dask cluster, Ctrl-C cancels the unfinished folds.
+    ``cluster``: the Dask executor the command already opened for ``placement.cluster`` (it
+    built the data there too), used and left open; without it a cluster is opened here.
     """
     k = len(plan.folds)
     pool_rows = np.sort(np.concatenate(plan.folds))
@@ -109,20 +111,25 @@ def train_folds(plan: Plan, dirs: list[list[Path]], placement: Placement = Place
     ]
     if not tasks:
         return
+    if cluster is not None:
+        _train_on_executor(plan, tasks, dirs, cluster)
+        return
     executor: Executor
     if placement.here or (placement.cluster is None and len(tasks) <= 1):
         executor = InlineExecutor()
     else:
         jobs = None if placement.cluster else placement.jobs
         executor = open_executor(jobs, placement.cluster, placement.timeout)
-    _train_on_executor(plan, tasks, dirs, executor)
+    with executor:
+        _train_on_executor(plan, tasks, dirs, executor)
 
 
 def _train_on_executor(plan: Plan, tasks, dirs, executor) -> None:
     """Each fold a ``train_unit`` (the data shared with each worker once); the client saves each
-    fold when it arrives, so an interrupted run keeps every finished fold."""
+    fold when it arrives, so an interrupted run keeps every finished fold. The caller closes
+    ``executor`` (cancelling the unfinished folds if this raised)."""
     k = len(plan.folds)
-    with executor, executor.interrupts():
+    with executor.interrupts():
         shared = {}
         for prepared in plan.prepared:
             if id(prepared) not in shared:
