@@ -22,10 +22,11 @@ from ..config import Config, dump_yaml, grid_configs
 from ..data.split import holdout_rows
 from ..errors import Interrupted, TrainingDiverged
 from ..train.fit import Prepared, prepare, resolve
+from ..train.tta import mirrored_matrix
 from ..units.executor import Executor, open_executor, unit_result
 from ..units.inline import InlineExecutor
 from ..units.placement import Placement
-from ..units.training import UnitData, rebuild, train_unit
+from ..units.training import UnitData, rebuild, share_data, train_unit
 from .folds import stratified_folds
 
 
@@ -77,13 +78,23 @@ def plan_configs(config, combos: list[dict], configs: list, use_cache=True, mapp
         )
         if key not in cache:
             cache[key] = prepare(candidate, use_cache, split="kfold", split_config=config, mapper=mapper)
-        prepared.append(cache[key])
+        prepared.append(_with_mirror(cache[key], candidate, use_cache, mapper))
     labels = prepared[0].dataset.labels
     rows, holdout = holdout_rows(labels, kfold.holdout, config.seed)
     fold_positions = stratified_folds(
         labels[rows], kfold.k, seeding.rng(config.seed, "folds"), prepared[0].dataset.class_names
     )
     return Plan(config, configs, combos, prepared, [rows[p] for p in fold_positions], holdout)
+
+
+def _with_mirror(prepared: Prepared, candidate, use_cache: bool, mapper) -> Prepared:
+    """``prepared``, with the mirrored images' features (``train.tta.mirrored_matrix``) when
+    ``candidate`` validates with flips: every fold, here or on a worker, scores its validation
+    rows as ``train`` does (``train.tta.mirrored_features``)."""
+    if candidate.train.tta == "flip" and prepared.mirrored is None:
+        cache_dir = candidate.data.cache_dir if use_cache else None
+        prepared.mirrored = mirrored_matrix(prepared, candidate.model.dtype, cache_dir, mapper)
+    return prepared
 
 
 def fold_dirs(run_dir: Path, plan: Plan) -> list[list[Path]]:
@@ -133,24 +144,14 @@ def _train_on_executor(plan: Plan, tasks, dirs, executor) -> None:
         shared = {}
         for prepared in plan.prepared:
             if id(prepared) not in shared:
-                shared[id(prepared)] = (
-                    executor.share(prepared.X),
-                    executor.share(prepared.dataset.labels),
-                    UnitData.of(prepared),
-                )
-        futures = {
-            executor.submit(
-                train_unit,
-                plan.configs[ci],
-                *shared[id(plan.prepared[ci])],
-                train,
-                plan.folds[fi],
-                (fi,),
-                f"fold {fi + 1}/{k}",
-                checkpoint=dirs[ci][fi] / rundir.CHECKPOINT,
-            ): (ci, fi)
-            for ci, fi, train in tasks
-        }
+                shared[id(prepared)] = share_data(executor, prepared)
+        futures = {}
+        for ci, fi, train in tasks:
+            X, labels, data, mirrored = shared[id(plan.prepared[ci])]
+            label = f"fold {fi + 1}/{k}"
+            checkpoint = dirs[ci][fi] / rundir.CHECKPOINT
+            args = (plan.configs[ci], X, labels, data, train, plan.folds[fi], (fi,), label, False, mirrored)
+            futures[executor.submit(train_unit, *args, checkpoint=checkpoint)] = (ci, fi)
         done = 0
         try:
             for future in executor.as_completed(list(futures)):

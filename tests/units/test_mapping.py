@@ -252,3 +252,27 @@ def test_a_call_that_raises_on_a_worker_raises_here_and_the_rest_is_cancelled(cl
         list(mapper(operator.truediv, reading()))
     assert len(pulled) < len(calls)  # calls are read as room frees up, and none after the error
     assert dict(mapper(operator.truediv, [(6, 3), (1, 4)])) == {0: 2.0, 1: 0.25}
+
+
+def test_kfold_with_flips_extracts_the_mirrored_images_on_the_cluster_too(cluster, tmp_path, monkeypatch):
+    """``train.tta: flip``: the folds' mirrored features are built on the cluster (a second
+    extraction), and the folds' scores are the same as in this process."""
+    built = []
+    original = ClusterMap.__call__
+
+    def counting(self, fn, calls):
+        built.append(fn.__name__)
+        return original(self, fn, calls)
+
+    monkeypatch.setattr(ClusterMap, "__call__", counting)
+    config = write_config(
+        tmp_path, write_photos(tmp_path / "photos", n_per_class=6), train={"epochs": 2, "tta": "flip"}
+    )
+    results = [
+        CliRunner().invoke(cli, ["kfold", "--config", str(config), "--k", "2", "--no-cache", "--json", *extra])
+        for extra in ((), ("--cluster", cluster.address))
+    ]
+    assert [r.exit_code for r in results] == [0, 0], results[1].stderr
+    assert built == ["decode_shard", "extract_shard", "extract_shard"]
+    here, there = (yaml.safe_load(r.stdout) for r in results)
+    assert there["fold_losses"] == here["fold_losses"] and there["oof_accuracy"] == here["oof_accuracy"]
