@@ -37,7 +37,8 @@ def _metrics(comparison: dict) -> str:
         change = "n/a" if old is None or new is None else f"{new - old:+.4f}"
         rows.append(f"| {key} | {_value(old)} | {_value(new)} | {change} |")
     rows.append(f"| images | {comparison['old']['n']} | {comparison['new']['n']} | |")
-    return "\n".join(rows)
+    flips = comparison.get("tta") or {"new": "none", "old": "none"}
+    return "\n".join(rows) + f"\n\nTest-time flips: new {flips['new']}, baseline {flips['old']}."
 
 
 def _paired(comparison: dict) -> str:

@@ -53,13 +53,14 @@ def evaluate_against_baseline(
     as_json,
     fail_under,
     save,
+    tta=None,
 ) -> None:
     """Compare, write the Markdown report, print, and raise GateFailed (exit 3) on a real drop."""
     from ..commands.comparing import run_compare
 
     if fail_under is not None or save:
         raise click.UsageError("--baseline does not combine with --fail-under or --save; run them separately")
-    comparison = run_compare(model_dir, baseline, data_path, on_error, max_pixels, metric, max_drop, alpha)
+    comparison = run_compare(model_dir, baseline, data_path, on_error, max_pixels, metric, max_drop, alpha, tta)
     if report_path is not None:
         from ..baseline import render
         from ..fileio import write_text
@@ -91,4 +92,6 @@ def _print(comparison: dict) -> None:
         f"McNemar           p = {paired['p_value']:.3g} ({paired['worse']} only baseline right, "
         f"{paired['better']} only new right)"
     )
+    flips = comparison["tta"]
+    click.echo(f"test-time flips: new {flips['new']}, baseline {flips['old']}")
     click.echo(f"verdict           {comparison['gate']['verdict']}")

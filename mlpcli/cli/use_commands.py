@@ -143,6 +143,7 @@ def evaluate(
             as_json,
             fail_under,
             save,
+            tta,
         )
     from ..commands import run_evaluate
 

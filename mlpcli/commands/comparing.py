@@ -12,22 +12,26 @@ def run_compare(
     metric: str = "accuracy",
     max_drop: float = 0.5,
     alpha: float = 0.05,
+    tta: str | None = None,
 ) -> dict:
     """``baseline.compare`` of the model of ``model_dir`` (NEW) against ``baseline_dir`` (OLD),
-    both scored on the images of ``data_path``, plus ``model``, ``baseline``, ``data`` and
-    ``skipped``. The models must have the same classes; each sees the images at its own size."""
+    both scored on the images of ``data_path``, plus ``model``, ``baseline``, ``data``,
+    ``skipped`` and ``tta`` ({"new", "old"}: the test-time augmentation each used: ``tta`` for
+    both if given, else each model's recorded ``train.tta``). The models must have the same
+    classes; each sees the images as it was trained (its size, resize policy and color)."""
     from ..artifacts import load_model
     from ..baseline import compare
     from ..errors import ArtifactError
+    from .using import with_tta
 
-    new, old = load_model(model_dir), load_model(baseline_dir)
+    new, old = with_tta(load_model(model_dir), tta), with_tta(load_model(baseline_dir), tta)
     if list(new.class_names) != list(old.class_names):
         raise ArtifactError(
             f"{model_dir} and {baseline_dir} have different classes ({', '.join(new.class_names)} "
             f"vs {', '.join(old.class_names)}); a baseline must classify into the same classes"
         )
     labels, new_probabilities, dataset = _scored(new, data_path, on_error, max_pixels)
-    if tuple(old.image_size) == tuple(new.image_size):
+    if old.preprocess == new.preprocess:
         old_probabilities = old.predict_proba(dataset.images)
     else:
         old_labels, old_probabilities, old_dataset = _scored(old, data_path, on_error, max_pixels)
@@ -41,13 +45,15 @@ def run_compare(
         "data": str(data_path),
         **result,
         "skipped": dataset.skipped,
+        "tta": {"new": new.tta, "old": old.tta},
     }
 
 
 def _scored(model, data_path, on_error, max_pixels):
-    """(labels, probabilities, dataset) of ``model`` on ``data_path`` at the model's image size."""
+    """(labels, probabilities, dataset) of ``model`` on ``data_path``, decoded by the model's
+    preprocessing (``shape.Preprocess``: size, resize policy, color), as ``evaluate`` does."""
     from ..data import DEFAULT_MAX_IMAGE_PIXELS, load_labelled, relabel
 
-    dataset = load_labelled(data_path, model.image_size, on_error, max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
+    dataset = load_labelled(data_path, model.preprocess, on_error, max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
     labels = relabel(dataset, model.class_names, data_path)
     return labels, model.predict_proba(dataset.images), dataset

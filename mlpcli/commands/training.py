@@ -137,24 +137,25 @@ def run_kfold(
     from ..artifacts.records import write_kfold_plan
     from ..kfold.run import fold_dirs, plan_kfold
     from ..train.fit import recorded_config
-    from ..units.mapping import shard_mapper
+    from ..units.executor import command_cluster
+    from ..units.mapping import mapper_of
 
     with ExitStack() as held:
         if resume:
             config, k, select, grid = _resumed_kfold(held, resume)
         else:
             check_new_run_dir(config.output.dir, config_name, out)
-        with shard_mapper(placement) as mapper:  # the folds' own cluster is opened when they start
-            plan = plan_kfold(config, k, select, grid, use_cache, mapper)
-        if resume:
-            run_dir = Path(resume)
-        else:
-            run_dir = _new_run(
-                held, plan.configs[0].output.dir, config_name, out, recorded_config(config, plan.base_config)
-            )
-            write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
-        dirs = fold_dirs(run_dir, plan)
-        _train_folds(plan, dirs, placement, run_dir)
+        with command_cluster(placement) as cluster:  # one cluster builds the data and trains the folds
+            plan = plan_kfold(config, k, select, grid, use_cache, mapper_of(cluster))
+            if resume:
+                run_dir = Path(resume)
+            else:
+                run_dir = _new_run(
+                    held, plan.configs[0].output.dir, config_name, out, recorded_config(config, plan.base_config)
+                )
+                write_kfold_plan(run_dir, plan.base_config.kfold.k, plan.base_config.kfold.select, list(grid))
+            dirs = fold_dirs(run_dir, plan)
+            _train_folds(plan, dirs, placement, run_dir, cluster)
         best, summary = _select_and_save(plan, dirs, run_dir)
     point_latest(plan.configs[best].output.dir, run_dir)
     return {"run_dir": str(run_dir), **summary}
@@ -184,13 +185,14 @@ def _select_and_save(plan, dirs, run_dir: Path) -> tuple[int, dict]:
     return best, summary
 
 
-def _train_folds(plan, dirs, placement, run_dir: Path) -> None:
-    """Train every unfinished fold; say how to resume after a stop, and record a divergence."""
+def _train_folds(plan, dirs, placement, run_dir: Path, cluster=None) -> None:
+    """Train every unfinished fold (on ``cluster``, the command's open Dask executor, if any); say
+    how to resume after a stop, and record a divergence."""
     from ..errors import Interrupted, TrainingDiverged
     from ..kfold.run import train_folds
 
     try:
-        train_folds(plan, dirs, placement)
+        train_folds(plan, dirs, placement, cluster)
     except Interrupted as exc:
         raise Interrupted(f"{exc}; finished folds are kept. Resume with: mlpcli kfold --resume {run_dir}") from None
     except TrainingDiverged as exc:

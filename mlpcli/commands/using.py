@@ -24,7 +24,7 @@ def run_predict(
     from ..data.images import expand_image_paths
     from ..errors import DataError
 
-    model = _with_tta(load_model(model_dir), tta)
+    model = with_tta(load_model(model_dir), tta)
     files = expand_image_paths(paths)
     images, kept, skipped = decode_all(
         files, model.preprocess, on_error == "skip", max_pixels or DEFAULT_MAX_IMAGE_PIXELS
@@ -64,7 +64,7 @@ def run_evaluate(
     from ..data import DEFAULT_MAX_IMAGE_PIXELS, load_labelled, relabel
     from ..metrics import classification_report, quality_gate
 
-    model = _with_tta(load_model(model_dir), tta)
+    model = with_tta(load_model(model_dir), tta)
     dataset = load_labelled(data_path, model.preprocess, on_error, max_pixels or DEFAULT_MAX_IMAGE_PIXELS)
     labels = relabel(dataset, model.class_names, data_path)
     probabilities = model.predict_proba(dataset.images)
@@ -77,7 +77,7 @@ def run_evaluate(
     return report
 
 
-def _with_tta(model, tta: str | None):
+def with_tta(model, tta: str | None):
     """``model`` predicting with ``tta`` (a ``choices.TTA_MODES`` value), or as recorded if None."""
     if tta is not None:
         model.tta = tta

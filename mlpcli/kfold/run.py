@@ -22,10 +22,11 @@ from ..config import Config, dump_yaml, grid_configs
 from ..data.split import holdout_rows
 from ..errors import Interrupted, TrainingDiverged
 from ..train.fit import Prepared, prepare, resolve
+from ..train.tta import mirrored_matrix
 from ..units.executor import Executor, open_executor, unit_result
 from ..units.inline import InlineExecutor
 from ..units.placement import Placement
-from ..units.training import UnitData, rebuild, train_unit
+from ..units.training import UnitData, rebuild, share_data, train_unit
 from .folds import stratified_folds
 
 
@@ -77,7 +78,7 @@ def plan_configs(config, combos: list[dict], configs: list, use_cache=True, mapp
         )
         if key not in cache:
             cache[key] = prepare(candidate, use_cache, split="kfold", split_config=config, mapper=mapper)
-        prepared.append(cache[key])
+        prepared.append(_with_mirror(cache[key], candidate, use_cache, mapper))
     labels = prepared[0].dataset.labels
     rows, holdout = holdout_rows(labels, kfold.holdout, config.seed)
     fold_positions = stratified_folds(
@@ -86,18 +87,30 @@ def plan_configs(config, combos: list[dict], configs: list, use_cache=True, mapp
     return Plan(config, configs, combos, prepared, [rows[p] for p in fold_positions], holdout)
 
 
+def _with_mirror(prepared: Prepared, candidate, use_cache: bool, mapper) -> Prepared:
+    """``prepared``, with the mirrored images' features (``train.tta.mirrored_matrix``) when
+    ``candidate`` validates with flips: every fold, here or on a worker, scores its validation
+    rows as ``train`` does (``train.tta.mirrored_features``)."""
+    if candidate.train.tta == "flip" and prepared.mirrored is None:
+        cache_dir = candidate.data.cache_dir if use_cache else None
+        prepared.mirrored = mirrored_matrix(prepared, candidate.model.dtype, cache_dir, mapper)
+    return prepared
+
+
 def fold_dirs(run_dir: Path, plan: Plan) -> list[list[Path]]:
     """Where each (config, fold) model is saved: ``[config][fold] -> folder``."""
     return rundir.fold_dirs(run_dir, len(plan.folds), len(plan.configs))
 
 
-def train_folds(plan: Plan, dirs: list[list[Path]], placement: Placement = Placement()) -> None:
+def train_folds(plan: Plan, dirs: list[list[Path]], placement: Placement = Placement(), cluster=None) -> None:
     """Train and save every (config, fold) model into ``dirs[ci][fi]``, skipping saved ones.
 
     Every fold is a ``train_unit``, saved by this process as it arrives. Here (one job, no
     cluster, or a single fold left): one after another with a checkpoint in its folder, and
     Ctrl-C/SIGTERM stops after the minibatch with the checkpoint saved (``units.inline``). On
     ``placement``'s local processes or Dask cluster, Ctrl-C cancels the unfinished folds.
+    ``cluster``: the Dask executor the command already opened for ``placement.cluster`` (it
+    built the data there too), used and left open; without it a cluster is opened here.
     """
     k = len(plan.folds)
     pool_rows = np.sort(np.concatenate(plan.folds))
@@ -109,41 +122,36 @@ def train_folds(plan: Plan, dirs: list[list[Path]], placement: Placement = Place
     ]
     if not tasks:
         return
+    if cluster is not None:
+        _train_on_executor(plan, tasks, dirs, cluster)
+        return
     executor: Executor
     if placement.here or (placement.cluster is None and len(tasks) <= 1):
         executor = InlineExecutor()
     else:
         jobs = None if placement.cluster else placement.jobs
         executor = open_executor(jobs, placement.cluster, placement.timeout)
-    _train_on_executor(plan, tasks, dirs, executor)
+    with executor:
+        _train_on_executor(plan, tasks, dirs, executor)
 
 
 def _train_on_executor(plan: Plan, tasks, dirs, executor) -> None:
     """Each fold a ``train_unit`` (the data shared with each worker once); the client saves each
-    fold when it arrives, so an interrupted run keeps every finished fold."""
+    fold when it arrives, so an interrupted run keeps every finished fold. The caller closes
+    ``executor`` (cancelling the unfinished folds if this raised)."""
     k = len(plan.folds)
-    with executor, executor.interrupts():
+    with executor.interrupts():
         shared = {}
         for prepared in plan.prepared:
             if id(prepared) not in shared:
-                shared[id(prepared)] = (
-                    executor.share(prepared.X),
-                    executor.share(prepared.dataset.labels),
-                    UnitData.of(prepared),
-                )
-        futures = {
-            executor.submit(
-                train_unit,
-                plan.configs[ci],
-                *shared[id(plan.prepared[ci])],
-                train,
-                plan.folds[fi],
-                (fi,),
-                f"fold {fi + 1}/{k}",
-                checkpoint=dirs[ci][fi] / rundir.CHECKPOINT,
-            ): (ci, fi)
-            for ci, fi, train in tasks
-        }
+                shared[id(prepared)] = share_data(executor, prepared)
+        futures = {}
+        for ci, fi, train in tasks:
+            X, labels, data, mirrored = shared[id(plan.prepared[ci])]
+            label = f"fold {fi + 1}/{k}"
+            checkpoint = dirs[ci][fi] / rundir.CHECKPOINT
+            args = (plan.configs[ci], X, labels, data, train, plan.folds[fi], (fi,), label, False, mirrored)
+            futures[executor.submit(train_unit, *args, checkpoint=checkpoint)] = (ci, fi)
         done = 0
         try:
             for future in executor.as_completed(list(futures)):

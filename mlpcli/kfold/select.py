@@ -32,12 +32,13 @@ def evaluate_folds(prepared, folds: list[np.ndarray], fold_models: list) -> dict
     the out-of-fold probabilities (n_samples, n_classes) float64 (zero on rows no fold validated).
 
     ``prepared`` holds X and the labels; ``folds`` each fold's validation rows; ``fold_models``
-    each fold's (predictor, metrics)."""
+    each fold's (predictor, metrics). A fold trained with ``train.tta: flip`` scores its rows
+    with flips, as its own validation did."""
     X, y = prepared.X, prepared.dataset.labels
     oof = np.zeros((len(y), len(prepared.dataset.class_names)), dtype=np.float64)
     with unit_threads():  # the units' BLAS calls: the same bytes whatever --threads
         for rows, (predictor, _) in zip(folds, fold_models):
-            oof[rows] = predictor.predict_proba_features(X, rows)
+            oof[rows] = _proba(predictor, X, rows, _mirrored(prepared, rows, predictor))
     rows = np.sort(np.concatenate(folds))
     summary = summarize(
         [metrics["val"]["accuracy"] for _, metrics in fold_models],
@@ -56,10 +57,10 @@ def holdout_scores(plan, prepared, fold_models: list, best_fold: int) -> dict | 
     if plan.holdout.size == 0:
         return None
     X, rows, y = prepared.X, plan.holdout, prepared.dataset.labels[plan.holdout]
-    mirrored = mirrored_features(prepared, rows, X.dtype) if fold_models[0][0].tta == "flip" else None
+    mirrored = _mirrored(prepared, rows, fold_models[0][0])
     with unit_threads():
-        ensemble = _holdout_proba(FoldEnsemble([predictor for predictor, _ in fold_models]), X, rows, mirrored)
-        single = _holdout_proba(fold_models[best_fold - 1][0], X, rows, mirrored)
+        ensemble = _proba(FoldEnsemble([predictor for predictor, _ in fold_models]), X, rows, mirrored)
+        single = _proba(fold_models[best_fold - 1][0], X, rows, mirrored)
     return {
         "n": int(len(y)),
         "ensemble_accuracy": accuracy(y, ensemble.argmax(axis=1)),
@@ -67,7 +68,12 @@ def holdout_scores(plan, prepared, fold_models: list, best_fold: int) -> dict | 
     }
 
 
-def _holdout_proba(model, X, rows, mirrored) -> np.ndarray:
+def _mirrored(prepared, rows: np.ndarray, model) -> np.ndarray | None:
+    """The mirrored images' features of ``rows`` when ``model`` predicts with flips, else None."""
+    return mirrored_features(prepared, rows, prepared.X.dtype) if model.tta == "flip" else None
+
+
+def _proba(model, X, rows, mirrored) -> np.ndarray:
     """Probabilities (len(rows), n_classes) of ``X[rows]``, averaged with the mirrored rows' if given."""
     probabilities = model.predict_proba_features(X, rows)
     return probabilities if mirrored is None else (probabilities + model.predict_proba_features(mirrored)) / 2

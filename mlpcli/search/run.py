@@ -19,7 +19,7 @@ from ..config import dump_yaml
 from ..errors import Interrupted
 from ..fileio import finite_or_none
 from ..units.executor import unit_result
-from ..units.training import UnitData, rebuild, train_unit
+from ..units.training import UnitData, rebuild, share_data, train_unit
 from .halving import survivors
 from .plan import SearchPlan, Unit
 
@@ -68,15 +68,12 @@ class SharedData:
         self.train_rows = [np.setdiff1d(pool, rows, assume_unique=True) for rows in search_plan.kfold.folds]
 
     def args(self, trial: int) -> tuple:
-        """(X handle, labels handle, UnitData) for ``trial``'s prepared data."""
+        """(X handle, labels handle, UnitData, mirrored handle or None) for ``trial``'s prepared
+        data (``units.training.share_data``)."""
         prepared = self.search_plan.kfold.prepared[trial]
         if id(prepared) not in self._handles:
             start = time.perf_counter()
-            self._handles[id(prepared)] = (
-                self.executor.share(prepared.X),
-                self.executor.share(prepared.dataset.labels),
-                UnitData.of(prepared),
-            )
+            self._handles[id(prepared)] = share_data(self.executor, prepared)
             self.seconds += time.perf_counter() - start
         return self._handles[id(prepared)]
 
@@ -174,14 +171,18 @@ def _submit_units(search_plan, todo, run_dir, shared: SharedData) -> dict:
     for u in todo:
         label = f"trial {u.trial + 1} fold {u.fold + 1}"
         rows = (shared.train_rows[u.fold], search_plan.kfold.folds[u.fold])
+        X, labels, data, mirrored = shared.args(u.trial)
         future = shared.executor.submit(
             train_unit,
             search_plan.unit_config(u),
-            *shared.args(u.trial),
+            X,
+            labels,
+            data,
             *rows,
             (u.fold,),
             label,
             True,
+            mirrored,
             key=unit_key(u, shared.token),
             checkpoint=_checkpoint(run_dir, u),
         )

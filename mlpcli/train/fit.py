@@ -54,12 +54,14 @@ def augmentation(config) -> str | None:
 class Prepared:
     """The data set and its unstandardized feature matrix X (n_samples, n_features); ``states``
     are the fitted extractors' states (aligned with ``features``, None for unfitted ones),
-    fitted on the training rows only."""
+    fitted on the training rows only; ``mirrored`` (n_samples, n_features), when k-fold made it
+    for ``train.tta: flip``, the features of every image's left-right mirror (``train.tta``)."""
 
     dataset: Dataset
     X: np.ndarray
     features: tuple
     states: tuple | None = None  # None: (None,) * len(features), filled in by __post_init__
+    mirrored: np.ndarray | None = None
 
     def __post_init__(self):
         if self.states is None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..features.pipeline import extract_features
+from ..data import Dataset
+from ..features.pipeline import cached_features, extract_features
 from ..nn import softmax
 from ..predictor import Mirrored
 from ..progress import log
@@ -33,11 +34,14 @@ class _Rows:
 
 def mirrored_features(prepared, rows: np.ndarray, dtype, label: str = "") -> np.ndarray | None:
     """Unstandardized features (len(rows), n_features) of the mirrored images ``rows`` of
-    ``prepared``; None when ``prepared`` holds no images (a k-fold unit gets X only), so the
-    validation there is scored without flips (the log says so)."""
+    ``prepared``: rows of ``prepared.mirrored`` when k-fold made it (``mirrored_matrix``; a unit
+    gets X and that matrix, not the images), else extracted here; None when ``prepared`` holds
+    neither, so the validation there is scored without flips (the log says so)."""
     images = prepared.dataset.images
     if len(rows) == 0:
         return None
+    if prepared.mirrored is not None:
+        return np.asarray(prepared.mirrored[rows])
     if len(images) == 0:
         log.info("%stta: no images here, so validation is scored without flips", label)
         return None
@@ -54,3 +58,15 @@ def flip_scores(scores: np.ndarray, mirrored: np.ndarray, loss_name: str) -> np.
         return (scores + mirrored) / 2
     with np.errstate(divide="ignore"):
         return np.log((softmax(scores) + softmax(mirrored)) / 2)
+
+
+def mirrored_matrix(prepared, dtype, cache_dir: str | None, mapper=None) -> np.ndarray:
+    """Unstandardized features (n_samples, n_features) of every mirrored image of ``prepared``,
+    row for row beside ``prepared.X``: k-fold validates every row once, so its folds' flips cost
+    one extraction of the whole set, cached on disk and memory-mapped as X is (``cached_features``;
+    its key is the data's fingerprint marked as mirrored). ``mapper``: on a cluster's workers."""
+    dataset = prepared.dataset
+    fingerprint = None if dataset.fingerprint is None else f"{dataset.fingerprint}:mirrored"
+    mirrored = Dataset(Mirrored(dataset.images), dataset.labels, dataset.class_names, fingerprint)
+    log.info("tta: features of the mirrored images, for the folds' validation")
+    return cached_features(mirrored, prepared.features, dtype, cache_dir, prepared.states, mapper)

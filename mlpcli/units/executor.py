@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import weakref
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -87,16 +88,35 @@ def open_executor(
         return LocalExecutor(1 if jobs is None else jobs)
     if jobs is not None:
         raise ConfigError("--jobs and --cluster: choose one; --cluster local:N runs N local Dask workers")
+    n_local = check_address(cluster)
+    if n_local is not None:
+        return DaskExecutor.start_local(n_local, retries, dashboard)
+    return DaskExecutor.connect(cluster, timeout, retries)
+
+
+def check_address(cluster: str) -> int | None:
+    """N of ``local:N``, or None for ``tcp://HOST:PORT``; a ``ConfigError`` (exit 2) for anything else."""
     if cluster.startswith("local:"):
         n = cluster.partition(":")[2]
         if not n.isdigit() or int(n) < 1:
             raise ConfigError(f"--cluster: must be tcp://HOST:PORT or local:N with N >= 1; got {cluster!r}")
-        return DaskExecutor.start_local(int(n), retries, dashboard)
+        return int(n)
     if not cluster.startswith("tcp://"):
         raise ConfigError(
             f"--cluster: must be tcp://HOST:PORT (a running `dask scheduler`) or local:N; got {cluster!r}"
         )
-    return DaskExecutor.connect(cluster, timeout, retries)
+    return None
+
+
+@contextmanager
+def command_cluster(placement: Placement):
+    """The Dask executor of ``placement.cluster``, opened now (a wrong address fails before any
+    work) and closed when the block ends, so a command opens its cluster once; None without one."""
+    if placement.cluster is None:
+        yield None
+        return
+    with open_executor(cluster=placement.cluster, timeout=placement.timeout) as executor:
+        yield executor
 
 
 class Executor:

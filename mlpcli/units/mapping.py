@@ -2,18 +2,23 @@
 
 ``train.fit.prepare`` takes a *mapper* (``features.spread`` defines it): ``ClusterMap`` is the
 one that runs each shard on a worker. ``shard_mapper(placement)`` gives one for ``--cluster``
-(None without a cluster: this process decodes and extracts), connecting only when a shard is
-actually to be built, so a run whose images and features are all cached starts no cluster.
+(None without a cluster: this process decodes and extracts); it connects to a scheduler at once
+(a wrong address fails up front), while a ``local:N`` cluster is started only when a shard is
+actually to be built, so a run whose images and features are all cached starts no workers.
 """
 
 from __future__ import annotations
 
 import itertools
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..progress import log
+
+if TYPE_CHECKING:
+    from .cluster import DaskExecutor
 
 #: Array arguments above this size are scattered to the workers ahead of their call instead of
 #: riding in the task itself, which the scheduler would hold and Dask warns about.
@@ -71,22 +76,30 @@ def mapper_of(executor):
 @contextmanager
 def shard_mapper(placement):
     """The mapper for ``placement`` (``--cluster``), or None without a cluster; a cluster it
-    connected to (or started, for ``local:N``) is closed when the block ends."""
+    connected to (or started, for ``local:N``) is closed when the block ends. A scheduler's
+    address is connected to at once, even if nothing turns out to need building: the user asked
+    for that cluster, and a wrong address must not go unnoticed (``ClusterError``, exit 1).
+    ``local:N`` (checked now) starts its workers only for a shard to build."""
+    from .executor import check_address
+
     if placement.cluster is None:
         yield None
         return
     lazy = _Connecting(placement)
     try:
+        if check_address(placement.cluster) is None:
+            lazy.open()
         yield lazy
     finally:
         lazy.close()
 
 
 class _Connecting:
-    """A ``ClusterMap`` that opens its cluster on the first call."""
+    """A ``ClusterMap`` that opens its cluster on the first call with shards to build (or on ``open``)."""
 
     def __init__(self, placement) -> None:
-        self.placement, self.executor, self.mapper = placement, None, None
+        self.placement = placement
+        self.executor: DaskExecutor | None = None
 
     def __call__(self, fn, calls):
         calls = iter(calls)
@@ -94,13 +107,20 @@ class _Connecting:
         if first is None:  # nothing to build (all cached): no cluster to open
             return iter(())
         calls = itertools.chain([first], calls)
-        if self.mapper is None:
+        executor = self.open()
+        log.info("data: building shards on %s", executor.name)
+        return ClusterMap(executor.client)(fn, calls)
+
+    def open(self) -> DaskExecutor:
+        """The cluster's executor, connected to (or started) the first time."""
+        if self.executor is None:
+            from .cluster import DaskExecutor
             from .executor import open_executor
 
-            self.executor = open_executor(cluster=self.placement.cluster, timeout=self.placement.timeout)
-            self.mapper = ClusterMap(self.executor.client)
-            log.info("data: building shards on %s", self.executor.name)
-        return self.mapper(fn, calls)
+            executor = open_executor(cluster=self.placement.cluster, timeout=self.placement.timeout)
+            assert isinstance(executor, DaskExecutor)  # a --cluster address opens a Dask one
+            self.executor = executor
+        return self.executor
 
     def close(self) -> None:
         if self.executor is not None:

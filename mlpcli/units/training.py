@@ -46,12 +46,18 @@ class UnitData:
             prepared.dataset.fingerprint,
         )
 
-    def prepared(self, X: np.ndarray, labels: np.ndarray) -> Prepared:
+    def prepared(self, X: np.ndarray, labels: np.ndarray, mirrored: np.ndarray | None = None) -> Prepared:
         # No images: training needs only their shape, which an empty array keeps.
         images = np.empty((0, *self.image_shape), dtype=np.uint8)
-        return Prepared(
-            Dataset(images, labels, self.class_names, self.fingerprint), X, self.features, self.states or None
-        )
+        dataset = Dataset(images, labels, self.class_names, self.fingerprint)
+        return Prepared(dataset, X, self.features, self.states or None, mirrored)
+
+
+def share_data(executor, prepared: Prepared) -> tuple:
+    """(X, labels, UnitData, mirrored) of ``prepared`` for ``train_unit``'s arguments of those
+    names: the arrays shared with ``executor``'s workers once (``mirrored`` None if there is none)."""
+    mirrored = None if prepared.mirrored is None else executor.share(prepared.mirrored)
+    return executor.share(prepared.X), executor.share(prepared.dataset.labels), UnitData.of(prepared), mirrored
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ def train_unit(
     stream: tuple = (),
     label: str = "",
     quiet: bool = False,
+    mirrored: np.ndarray | None = None,
     *,
     checkpoint: Path | None = None,
     stop=None,
@@ -88,6 +95,7 @@ def train_unit(
 
     ``stream`` picks the random sub-streams (a fold's number), so the result depends only on the
     arguments. ``quiet`` keeps the per-epoch log and progress bars off (a search shows its own table).
+    ``mirrored`` (n_samples, n_features): the mirrored images' features, for ``train.tta: flip``.
     A diverged training is a result (``diverged``), not an error: a search ranks it last.
     ``checkpoint`` and ``stop`` (in this process only, ``units.inline``): continue from that file,
     and when ``stop`` is set save it and raise ``Interrupted``; the result is the same bytes.
@@ -96,7 +104,7 @@ def train_unit(
         try:
             trained = train_model(
                 config,
-                data.prepared(X, labels),
+                data.prepared(X, labels, mirrored),
                 train_rows,
                 val_rows,
                 stream=stream,

@@ -119,3 +119,65 @@ def test_the_gate_can_use_another_metric_and_refuses_fail_under_with_baseline(mo
     assert json.loads(result.stdout)["gate"]["metric"] == "macro_f1"
     result = run("evaluate", "--model", new, "--baseline", old, "--data", shapes(root, "big", 60), "--fail-under", 0.5)
     assert result.exit_code == 2 and "--fail-under" in result.stderr
+
+
+def evaluated(model, data, *extra):
+    result = run("evaluate", "--model", model, "--data", data, "--json", *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_tta_flip_scores_both_models_with_flips_and_says_so(models):
+    """``--tta flip`` reaches both models of the gate: each one's log-loss is the one plain
+    ``evaluate --tta flip`` reports for it (it was the flip-less one: the option was ignored)."""
+    old, new, root = models
+    data = shapes(root, "big", 60)
+    result = run("evaluate", "--model", new, "--baseline", old, "--data", data, "--json", "--tta", "flip")
+    assert result.exit_code in (0, 3), result.output
+    comparison = json.loads(result.stdout)
+    assert comparison["tta"] == {"new": "flip", "old": "flip"}
+    for side, model in (("new", new), ("old", old)):
+        flipped, plain = evaluated(model, data, "--tta", "flip"), evaluated(model, data, "--tta", "none")
+        assert flipped["log_loss"] != plain["log_loss"]  # the flips change something to see
+        assert comparison[side]["log_loss"] == pytest.approx(flipped["log_loss"], rel=1e-6)
+    assert (
+        "test-time flips: new flip, baseline flip"
+        in run("evaluate", "--model", new, "--baseline", old, "--data", data, "--tta", "flip").stdout
+    )
+
+
+def test_without_tta_each_model_scores_as_it_recorded(models, tmp_path):
+    """A baseline recorded with ``train.tta: flip`` keeps its flips when NEW has none; the report
+    names both, and the Markdown report too."""
+    old, new, root = models
+    flipping = load_model(old)
+    flipping.tta = "flip"
+    save_model(tmp_path / "flipping", flipping)
+    data, report = shapes(root, "big", 60), tmp_path / "report.md"
+    result = run(
+        "evaluate", "--model", new, "--baseline", tmp_path / "flipping", "--data", data, "--json", "--report", report
+    )
+    assert result.exit_code in (0, 3), result.output
+    comparison = json.loads(result.stdout)
+    assert comparison["tta"] == {"new": "none", "old": "flip"}
+    expected = evaluated(old, data, "--tta", "flip")["log_loss"]
+    assert comparison["old"]["log_loss"] == pytest.approx(expected, rel=1e-6)
+    assert "Test-time flips: new none, baseline flip." in report.read_text()
+
+
+def test_each_model_sees_the_images_as_it_was_trained(models, tmp_path):
+    """A baseline trained on gray images (``data.color: gray``, in its bundle's preprocessing) is
+    scored on gray images, as ``evaluate`` scores it, even at NEW's image size (it was given NEW's
+    color images: the gate decoded at each model's size only)."""
+    from dataclasses import replace
+
+    old, new, root = models
+    gray = load_model(old)
+    gray.preprocess = replace(gray.preprocess, color="gray")
+    save_model(tmp_path / "gray", gray)
+    data = shapes(root, "big", 60)
+    result = run("evaluate", "--model", new, "--baseline", tmp_path / "gray", "--data", data, "--json")
+    assert result.exit_code in (0, 3), result.output
+    expected = evaluated(tmp_path / "gray", data)["log_loss"]
+    assert expected != evaluated(old, data)["log_loss"]  # gray changes something to see
+    assert json.loads(result.stdout)["old"]["log_loss"] == pytest.approx(expected, rel=1e-6)

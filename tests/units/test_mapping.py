@@ -173,13 +173,49 @@ def test_train_with_cluster_gives_the_local_run_and_reports_a_bad_file_cleanly(c
     assert str(broken) in failed[1].stderr and "Traceback" not in failed[1].stderr
 
 
-def test_a_fully_cached_run_never_connects_to_the_cluster(tmp_path):
-    """Nothing listens on port 9 of the loopback: connecting would fail the run."""
-    config = write_config(tmp_path, write_photos(tmp_path / "photos", n_per_class=4))
-    assert train("--config", config, "--json").exit_code == 0
-    assert train("--config", config, "--json", "--cluster", "tcp://127.0.0.1:9").exit_code == 0
-    uncached = train("--config", config, "--no-cache", "--cluster", "tcp://127.0.0.1:9", "--timeout", "2")
-    assert uncached.exit_code == 1 and "--cluster tcp://127.0.0.1:9: cannot connect" in uncached.stderr
+def invoke(command, config, *extra):
+    return CliRunner().invoke(cli, [command, "--config", str(config), *map(str, extra)])
+
+
+def test_a_wrong_address_fails_up_front_even_when_everything_is_cached(tmp_path):
+    """Nothing listens on port 1 of the loopback. A fully cached run has nothing to build on the
+    cluster, yet the user asked for one: train, kfold and search each fail at once (exit 1, the
+    address and what to check), before any run folder is made (train used to exit 0, silently
+    without the cluster; kfold failed only once its folds were submitted, its run folder made)."""
+    search = {"strategy": "random", "trials": 2, "space": {"train.lr": {"choice": [0.01, 0.05]}}}
+    config = write_config(tmp_path, write_photos(tmp_path / "photos", n_per_class=4), search=search)
+    assert train("--config", config, "--json").exit_code == 0  # everything cached now
+    runs = sorted((tmp_path / "runs").iterdir())
+    for command, extra in (("train", ()), ("kfold", ("--k", 2)), ("search", ("--k", 2))):
+        result = invoke(command, config, *extra, "--cluster", "tcp://127.0.0.1:1", "--timeout", 2)
+        assert result.exit_code == 1, (command, result.output)
+        assert "--cluster tcp://127.0.0.1:1: cannot connect" in result.stderr and "dask scheduler" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert sorted((tmp_path / "runs").iterdir()) == runs
+    bad = invoke("train", config, "--cluster", "local:0")
+    assert bad.exit_code == 2 and "local:N with N >= 1" in bad.stderr
+
+
+def test_each_command_opens_its_cluster_once(cluster, tmp_path, monkeypatch):
+    """``kfold --cluster local:2`` opened one cluster to build the data and a second for the folds;
+    train, kfold and search each open one now. (``local:N`` is stood in for by the loopback
+    cluster, counted, so the test starts no Dask cluster of its own.)"""
+    from mlpcli.units.cluster import DaskExecutor
+
+    opened, connect = [], DaskExecutor.connect
+
+    def start_local(n_workers, retries=0, dashboard=True):
+        opened.append(f"local:{n_workers}")
+        return connect(cluster.address, 30, retries)
+
+    monkeypatch.setattr(DaskExecutor, "start_local", start_local)
+    search = {"strategy": "random", "trials": 2, "space": {"train.lr": {"choice": [0.01, 0.05]}}}
+    config = write_config(tmp_path, write_photos(tmp_path / "photos", n_per_class=4), search=search)
+    for command, extra in (("train", ()), ("kfold", ("--k", 2)), ("search", ("--k", 2))):
+        opened.clear()
+        result = invoke(command, config, *extra, "--no-cache", "--json", "--cluster", "local:2")
+        assert result.exit_code == 0, (command, result.stderr)
+        assert opened == ["local:2"], command
 
 
 def test_kfold_and_search_build_their_data_on_the_cluster(cluster, tmp_path, monkeypatch):
@@ -216,3 +252,27 @@ def test_a_call_that_raises_on_a_worker_raises_here_and_the_rest_is_cancelled(cl
         list(mapper(operator.truediv, reading()))
     assert len(pulled) < len(calls)  # calls are read as room frees up, and none after the error
     assert dict(mapper(operator.truediv, [(6, 3), (1, 4)])) == {0: 2.0, 1: 0.25}
+
+
+def test_kfold_with_flips_extracts_the_mirrored_images_on_the_cluster_too(cluster, tmp_path, monkeypatch):
+    """``train.tta: flip``: the folds' mirrored features are built on the cluster (a second
+    extraction), and the folds' scores are the same as in this process."""
+    built = []
+    original = ClusterMap.__call__
+
+    def counting(self, fn, calls):
+        built.append(fn.__name__)
+        return original(self, fn, calls)
+
+    monkeypatch.setattr(ClusterMap, "__call__", counting)
+    config = write_config(
+        tmp_path, write_photos(tmp_path / "photos", n_per_class=6), train={"epochs": 2, "tta": "flip"}
+    )
+    results = [
+        CliRunner().invoke(cli, ["kfold", "--config", str(config), "--k", "2", "--no-cache", "--json", *extra])
+        for extra in ((), ("--cluster", cluster.address))
+    ]
+    assert [r.exit_code for r in results] == [0, 0], results[1].stderr
+    assert built == ["decode_shard", "extract_shard", "extract_shard"]
+    here, there = (yaml.safe_load(r.stdout) for r in results)
+    assert there["fold_losses"] == here["fold_losses"] and there["oof_accuracy"] == here["oof_accuracy"]
