@@ -26,11 +26,15 @@ BLIND_SPOTS = {
     "end_to_end": "the learned convolution filters respond to what the training images held; nothing "
     "constrains them on other kinds of images",
 }
-#: How ``predict`` resizes an image before the model sees it.
-RESIZE = (
-    "Pillow bilinear resize to exactly the input size (aspect ratio not kept, no crop), after "
-    "turning the image upright by its EXIF orientation and converting it to RGB"
-)
+#: How ``predict`` brings an image to the input size, per ``data.resize`` (after turning it
+#: upright by its EXIF orientation and converting it to RGB; Pillow's antialiased bilinear resize).
+RESIZES = {
+    "squash": "stretched to exactly the input size (aspect ratio not kept, no crop)",
+    "center_crop": "the largest centred window of the input's aspect ratio, then resized (edges cut)",
+    "pad": "resized to fit inside the input size, the rest filled with gray level {pad_fill}",
+}
+#: Per ``data.color``.
+COLORS = {"rgb": "RGB", "gray": "gray (ITU-R 601 luma) in all three channels"}
 
 
 def write_model_card(run_dir: str | Path) -> Path:
@@ -156,9 +160,17 @@ def _evaluation(summary: dict) -> str:
 
 
 def _input(summary: dict) -> str:
-    size = ((summary.get("config") or {}).get("data") or {}).get("image_size")
+    """The input section: size, color and resize as the run's ``data:`` section sets them
+    (defaults for keys a config of an older version lacks)."""
+    data = (summary.get("config") or {}).get("data") or {}
+    size = data.get("image_size")
     shown = "unknown" if size is None else f"{size[0]} rows x {size[1]} cols"
-    return f"## Input\n\n- RGB images of {shown}\n- resize: {RESIZE}"
+    resize = RESIZES.get(data.get("resize", "squash"), "unknown").format(pad_fill=data.get("pad_fill", 0))
+    return (
+        f"## Input\n\n- {COLORS.get(data.get('color', 'rgb'), 'unknown')} images of {shown}\n"
+        f"- resize: {resize}, by Pillow's antialiased bilinear resize, after turning the image upright by "
+        f"its EXIF orientation"
+    )
 
 
 def _use_and_limits(summary: dict) -> str:

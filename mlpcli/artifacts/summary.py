@@ -25,8 +25,10 @@ def config_essentials(config) -> dict:
     essentials = {
         "seed": data["seed"],
         "mode": data["mode"],
-        "data": {key: data["data"][key] for key in ("format", "path", "image_size", "val_fraction")},
+        "data": {key: data["data"][key] for key in ("format", "path", "image_size", "resize", "color", "val_fraction")},
     }
+    if config.data.resize == "pad":
+        essentials["data"]["pad_fill"] = data["data"]["pad_fill"]
     if config.data.format == "synthetic":
         essentials["data"]["n_per_class"] = data["data"]["n_per_class"]
     if config.mode == "end_to_end":

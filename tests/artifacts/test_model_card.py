@@ -35,6 +35,15 @@ def test_train_writes_a_card_with_data_config_scores_input_and_limits(tmp_path):
     assert "raw pixels" not in text  # only the run's own features' limits
 
 
+def test_the_card_gives_the_runs_own_resize_and_color(tmp_path):
+    """Not the squash of every model: a pad + gray run says it pads (with its fill) and is gray."""
+    config = write_config(tmp_path / "c.yaml", data={"resize": "pad", "pad_fill": 128, "color": "gray"})
+    assert run("train", "--config", config, "--out", tmp_path / "run", "-q").exit_code == 0
+    text = card(tmp_path / "run")
+    assert "resized to fit inside the input size, the rest filled with gray level 128" in text
+    assert "gray (ITU-R 601 luma) in all three channels" in text and "aspect ratio not kept" not in text
+
+
 def test_kfold_card_gives_mean_and_std(tmp_path):
     config = write_config(tmp_path / "c.yaml")
     assert run("kfold", "--config", config, "--k", 3, "--out", tmp_path / "run", "-q").exit_code == 0
