@@ -38,8 +38,9 @@ from PIL import Image, ImageDraw, ImageFilter
 PHONE = (4032, 3024)
 
 
-def make_photo(path: Path, size: tuple[int, int], seed: int) -> None:
-    """A photo-like JPEG of ``size`` (width, height): drawn small, enlarged smoothly, plus noise."""
+def make_photo(path: Path, size: tuple[int, int], seed: int, noise: int = 9) -> None:
+    """A photo-like JPEG of ``size`` (width, height): drawn small, enlarged smoothly, plus uniform
+    noise of +-``noise`` levels (the file's size, so its entropy-decoding time, grows with it)."""
     rng = np.random.default_rng(seed)
     small = (size[0] // 8, size[1] // 8)
     rows, cols = np.mgrid[0 : small[1], 0 : small[0]].astype(np.float32)
@@ -52,8 +53,8 @@ def make_photo(path: Path, size: tuple[int, int], seed: int) -> None:
         row, col, r = rng.integers(0, small[1]), rng.integers(0, small[0]), rng.integers(small[0] // 20, small[0] // 5)
         draw.ellipse((col - r, row - r, col + r, row + r), fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
     large = np.asarray(image.filter(ImageFilter.GaussianBlur(1)).resize(size, Image.Resampling.BICUBIC))
-    noise = rng.integers(-9, 10, size=large.shape, dtype=np.int16)
-    Image.fromarray(np.clip(large + noise, 0, 255).astype(np.uint8)).save(path, quality=90)
+    grain = rng.integers(-noise, noise + 1, size=large.shape, dtype=np.int16)
+    Image.fromarray(np.clip(large + grain, 0, 255).astype(np.uint8)).save(path, quality=90)
 
 
 def make_folder(root: Path, count: int) -> list[Path]:
@@ -77,12 +78,15 @@ def plain_decode(path: Path, size: int) -> np.ndarray:
 def time_mlpcli(paths, size: int, workers: int) -> float:
     from mlpcli.data.folder import decode_all
     from mlpcli.data.shape import Preprocess
-    from mlpcli.nn import parallel
+    from mlpcli.threads import thread_limit
 
-    parallel.set_threads(workers)
-    started = time.perf_counter()
-    decode_all(paths, Preprocess((size, size)))
-    return time.perf_counter() - started
+    # The decode pool follows the BLAS limit --threads sets (threads.decode_workers), not
+    # nn.parallel's element-wise threads: without this, mlpcli ran one worker per core whatever
+    # --workers said.
+    with thread_limit(workers):
+        started = time.perf_counter()
+        decode_all(paths, Preprocess((size, size)))
+        return time.perf_counter() - started
 
 
 def time_plain(paths, size: int, workers: int) -> float:

@@ -51,11 +51,13 @@ def load_image(path: str | Path, target, max_pixels: int = DEFAULT_MAX_IMAGE_PIX
 
 def _decode(image: Image.Image, spec: Preprocess) -> Image.Image:
     """An opened image -> upright, RGB, brought to ``spec`` (``shape.fit``)."""
-    rotated = may_be_rotated(image)
+    # getexif also reads XMP's tiff:Orientation; a JPEG's metadata comes before its pixels.
+    orientation = image.getexif().get(_ORIENTATION, 1) if may_be_rotated(image) else 1
     if image.format == "JPEG":
-        _draft(image, spec, image.getexif().get(_ORIENTATION, 1) if rotated else 1)
-    if rotated:
-        # A camera stores pixels as the sensor saw them and the rotation in EXIF.
+        _draft(image, spec, orientation)
+    if orientation != 1:
+        # A camera stores pixels as the sensor saw them and the rotation in EXIF. Upright
+        # already (1): exif_transpose would only copy the image.
         image = ImageOps.exif_transpose(image)
     return fit(to_rgb(image), spec)
 
@@ -89,9 +91,11 @@ def too_large_message(path, exc: Exception, max_pixels: int) -> str:
     """The decompression-bomb refusal, with the image's size (from Pillow's message) and the limit."""
     found = re.search(r"\((\d+) pixels\)", str(exc))
     size = f"{int(found.group(1)):,} pixels" if found else "more pixels"
-    return (f"{path}: image has {size}, over the limit of {max_pixels:,} pixels (a possible "
-            f"decompression bomb); if you trust the file, raise the limit with --max-pixels N "
-            f"or data.max_image_pixels: N")
+    return (
+        f"{path}: image has {size}, over the limit of {max_pixels:,} pixels (a possible "
+        f"decompression bomb); if you trust the file, raise the limit with --max-pixels N "
+        f"or data.max_image_pixels: N"
+    )
 
 
 _limit_lock = threading.Lock()
@@ -131,7 +135,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         # Show transparent pixels on white, as a viewer would, instead of whatever color they hide.
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    return image.convert("RGB")
+    # convert("RGB") of an RGB image is a copy (a drafted photo's 504x378 pixels, for nothing).
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def expand_image_paths(paths) -> list[Path]:
@@ -141,8 +146,13 @@ def expand_image_paths(paths) -> list[Path]:
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p)
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and is_image_path(p)
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
             if not found:
                 raise DataError(f"{path}: folder contains no images")
             files += found

@@ -21,8 +21,9 @@ def photo(width, height, seed=1):
     """A photo-like RGB image: smooth gradients, blurred shapes, sensor noise."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([127 + 100 * np.sin(cols / width * rng.uniform(2, 6) + c) * np.cos(rows / height * 3)
-                     for c in range(3)], -1)
+    base = np.stack(
+        [127 + 100 * np.sin(cols / width * rng.uniform(2, 6) + c) * np.cos(rows / height * 3) for c in range(3)], -1
+    )
     image = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
     for _ in range(12):
@@ -57,6 +58,38 @@ def test_draft_decoding_really_decodes_fewer_pixels(tmp_path, monkeypatch):
     assert not np.array_equal(load_image(path, spec), full_decode(path, spec))
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_the_draft_comes_before_any_full_size_work(tmp_path, monkeypatch, orientation):
+    """Every pixel operation load_image does (decode, EXIF turn, mode conversion, copy, resize)
+    sees at most the drafted 1/8-scale image that Pillow reports, never the stored 1024x768 one:
+    the whole cost of a large photo is its entropy decoding. Checked by the sizes Pillow reports,
+    not by timing. Fails if the EXIF turn or a conversion moves before the draft (tried: with
+    ``exif_transpose`` before ``_draft`` the transpose saw 1024x768), or if an upright RGB photo
+    is copied (tried: ``exif_transpose`` and ``convert("RGB")`` each copied it before)."""
+    from PIL import ImageFile
+
+    seen = []
+
+    def spy(name, method):
+        def wrapper(self, *args, **kwargs):
+            result = method(self, *args, **kwargs)
+            seen.append((name, self.size))  # after load: the size the decoder produced
+            return result
+
+        monkeypatch.setattr(Image.Image if name != "load" else ImageFile.ImageFile, name, wrapper)
+
+    for name in ("load", "convert", "transpose", "copy", "resize"):
+        spy(name, getattr(ImageFile.ImageFile, name))
+    path = tmp_path / "photo.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    photo(1024, 768).save(path, quality=90, exif=exif)
+    assert load_image(path, Preprocess((32, 32))).shape == (32, 32, 3)
+    assert ("load", (128, 96)) in seen and max(w * h for _, (w, h) in seen) == 128 * 96, seen
+    if orientation == 1:  # upright RGB: nothing to turn or convert, so no copy of the pixels either
+        assert [name for name, _ in seen if name in ("copy", "convert", "transpose")] == [], seen
+
+
 def test_cifar_sized_jpegs_decode_to_the_same_bytes_as_before(tmp_path):
     """32 px JPEGs at image_size 32 (CIFAR): nothing may change, under every policy."""
     rng = np.random.default_rng(0)
@@ -79,6 +112,7 @@ def test_an_exif_rotated_photo_is_drafted_in_its_stored_orientation(tmp_path):
     fast = load_image(path, spec)
     with Image.open(path) as image:
         from PIL import ImageOps
+
         reference = np.asarray(fit(to_rgb(ImageOps.exif_transpose(image)), spec))
     assert np.abs(fast.astype(int) - reference).mean() <= DRAFT_TOLERANCE
 
