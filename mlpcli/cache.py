@@ -21,7 +21,7 @@ import numpy as np
 
 from .cache_folder import mark_used
 from .errors import ArtifactError
-from .fileio import atomic_npy_memmap
+from .fileio import atomic_npy_fill
 from .progress import log
 from .scratch import scratch_file
 
@@ -106,7 +106,8 @@ def mapped_array(
     path: Path | None, shape: tuple[int, ...], dtype, fill: Callable[[np.ndarray], object], what: str
 ) -> np.ndarray:
     """A new ``.npy`` of ``shape`` and ``dtype`` at ``path``, filled in place by ``fill(out)``,
-    returned memory-mapped read-only. ``path`` None, or a cache folder that refuses the write
+    returned memory-mapped read-only; if ``fill`` returns a number of rows, only those first rows
+    are kept (``fileio.atomic_npy_fill``). ``path`` None, or a cache folder that refuses the write
     (warned about once), puts it in a scratch file instead (see ``scratch``)."""
     if path is not None and not _refuses(os.path.abspath(path.parent)):
         try:
@@ -120,8 +121,7 @@ def mapped_array(
 
 
 def _write_mapped(path: Path, shape, dtype, fill) -> np.ndarray:
-    with atomic_npy_memmap(path, tuple(shape), dtype) as out:
-        fill(out)
+    shape = atomic_npy_fill(path, tuple(shape), dtype, fill)
     if 0 in shape:
         return np.empty(shape, dtype)
     return np.load(path, mmap_mode="r", allow_pickle=False)

@@ -101,20 +101,43 @@ def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
         np.save(handle, array, allow_pickle=False)
 
 
-@contextmanager
-def atomic_npy_memmap(path: str | Path, shape: tuple[int, ...], dtype):
-    """Yield a writable memory map of a new ``.npy`` file of ``shape`` and ``dtype`` at a temporary
-    name; when the block ends without error it is flushed and renamed to ``path``. Lets an array
-    larger than memory be filled part by part (only the parts being written are in memory)."""
+def atomic_npy_fill(path: str | Path, shape: tuple[int, ...], dtype, fill) -> tuple[int, ...]:
+    """Write a new ``.npy`` of ``shape`` and ``dtype`` at ``path`` (atomically, as ``atomic_path``)
+    by ``fill(out)`` on a writable memory map of it: an array larger than memory is filled part by
+    part, only the parts being written in memory. ``fill`` may return a number of leading rows:
+    the file then keeps only those (e.g. the images that decoded), without a second copy.
+    Returns the shape written."""
     with atomic_path(path) as tmp:
         if 0 in shape:  # a zero-length file cannot be mapped
             np.save(tmp, np.empty(shape, dtype), allow_pickle=False)
-            yield np.empty(shape, dtype)
-            return
+            fill(np.empty(shape, dtype))
+            return tuple(shape)
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-        yield out
+        rows = fill(out)
         out.flush()
-        del out
+        del out  # unmapped before the file is cut: a mapped page past the end would fault
+        if rows is not None and rows != shape[0]:
+            shape = (int(rows), *shape[1:])
+            _cut_rows(tmp, shape, np.dtype(dtype))
+    return tuple(shape)
+
+
+def _cut_rows(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Make the C-order ``.npy`` at ``path`` hold only its first ``shape[0]`` rows: its header
+    rewritten with ``shape`` at the same length (padded with spaces, as the format pads it), the
+    file cut after those rows."""
+    with open(path, "r+b") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        old_shape, _, _ = read_header(handle)
+        data_start = handle.tell()
+        if shape[0] > old_shape[0] or tuple(shape[1:]) != tuple(old_shape[1:]):
+            raise ValueError(f"cannot cut {old_shape} rows to {shape}")
+        prefix = len(np.lib.format.MAGIC_PREFIX) + 2 + (2 if version == (1, 0) else 4)
+        header = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
+        handle.seek(prefix)
+        handle.write(header.ljust(data_start - prefix - 1).encode("latin1") + b"\n")
+        handle.truncate(data_start + math.prod(shape) * dtype.itemsize)
 
 
 def atomic_save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:

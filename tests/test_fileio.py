@@ -50,3 +50,21 @@ def test_an_array_write_interrupted_by_ctrl_c_keeps_the_previous_arrays(tmp_path
     with np.load(target, allow_pickle=False) as stored:
         assert stored["W"].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
     assert [p.name for p in tmp_path.iterdir()] == ["weights.npz"]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 6, 7])
+def test_an_npy_filled_in_place_keeps_the_leading_rows_fill_asks_for(tmp_path, rows):
+    """Decoding writes a shard's images in place and keeps the ones that decoded: the file must
+    read back (loaded and mapped) as exactly those rows."""
+    path = tmp_path / "a.npy"
+    data = np.arange(7 * 3 * 2, dtype=np.float32).reshape(7, 3, 2)
+
+    def fill(out):
+        out[...] = data
+        return rows
+
+    assert fileio.atomic_npy_fill(path, data.shape, np.float32, fill) == (rows, 3, 2)
+    np.testing.assert_array_equal(np.load(path), data[:rows])
+    if rows:
+        np.testing.assert_array_equal(np.load(path, mmap_mode="r"), data[:rows])
+    assert not list(tmp_path.glob(".a.npy.*"))

@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..imagerows import ImageRows
+
+
+class Names(Sequence[str]):
+    """Strings (the images' paths) read like a list, held as one string and the offsets where
+    each ends: two objects, not one per image. A list of 100,000 paths kept 100,000 small
+    strings alive until the end of a run, and with them the heap pages they were allocated
+    among (13 MB more anonymous memory at 30,000 images than at 10,000; issue 23)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        names = list(names)
+        self._text = "".join(names)
+        self._ends = np.cumsum([0, *map(len, names)], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._ends) - 1
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        row = range(len(self))[index]  # negative indices, and IndexError past the end
+        return self._text[self._ends[row] : self._ends[row + 1]]
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Names):
+            return self._text == other._text and np.array_equal(self._ends, other._ends)
+        return isinstance(other, Sequence) and not isinstance(other, str) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, which have none
+
+    def __repr__(self) -> str:
+        return f"Names({list(self[:3])}{' ...' if len(self) > 3 else ''}, {len(self)} names)"
 
 
 @dataclass
@@ -23,7 +55,7 @@ class Dataset:
     labels: np.ndarray
     class_names: tuple[str, ...]
     fingerprint: str | None = None
-    sources: list[str] | None = None
+    sources: Sequence[str] | None = None
     skipped: list[dict] = field(default_factory=list)
     fixed_val: np.ndarray | None = None
 
@@ -54,7 +86,8 @@ def relabel(dataset: Dataset, class_names, source) -> np.ndarray:
 
     unknown = sorted(set(dataset.class_names) - set(class_names))
     if unknown:
-        raise DataError(f"{source}: classes {', '.join(unknown)} are not among the model's classes "
-                        f"({', '.join(class_names)})")
+        raise DataError(
+            f"{source}: classes {', '.join(unknown)} are not among the model's classes ({', '.join(class_names)})"
+        )
     to_model = np.array([list(class_names).index(name) for name in dataset.class_names], dtype=np.int64)
     return to_model[dataset.labels]

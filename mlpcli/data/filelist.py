@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .dataset import Dataset
+from .dataset import Dataset, Names
 from .shape import Preprocess
 from .shards import ShardedImages
 
@@ -60,8 +60,16 @@ def _name(path: Path, root: Path) -> str:
         return str(path.resolve())
 
 
-def load_files(files: Files, spec: Preprocess, on_error: str, cache_dir, max_pixels: int, mapper=None, *,
-               skip_hint: str | None = None) -> Dataset:
+def load_files(
+    files: Files,
+    spec: Preprocess,
+    on_error: str,
+    cache_dir,
+    max_pixels: int,
+    mapper=None,
+    *,
+    skip_hint: str | None = None,
+) -> Dataset:
     """Decode every file of ``files`` by ``spec`` into shards memory-mapped from ``cache_dir``
     (None: from scratch files; see ``shard_cache``), on a cluster's workers with ``mapper``.
     Unreadable files: see ``folder.decode_all`` (``skip_hint``: how the user leaves them out,
@@ -78,27 +86,38 @@ def load_files(files: Files, spec: Preprocess, on_error: str, cache_dir, max_pix
     _check_classes_kept(files, kept)
     shards = [images for images, _, _ in decoded if len(images)]
     images = shards[0] if len(shards) == 1 else ShardedImages(shards)
-    sources = [str(p) for p, k in zip(files.paths, kept) if k]
+    sources = Names(str(p) for p, k in zip(files.paths, kept) if k)
     fixed_val = None if files.val is None else files.val[kept]
-    return Dataset(images, files.labels[kept], files.class_names, fingerprint(files, spec), sources, failures,
-                   fixed_val)
+    return Dataset(
+        images, files.labels[kept], files.class_names, fingerprint(files, spec), sources, failures, fixed_val
+    )
 
 
 def with_validation(files: Files, val_files: Files) -> Files:
     """``files`` followed by ``val_files`` (labels indexing the same class names) as the fixed
     validation split."""
     val = np.concatenate([np.zeros(len(files.paths), bool), np.ones(len(val_files.paths), bool)])
-    return Files(files.paths + val_files.paths, np.concatenate([files.labels, val_files.labels]),
-                 files.class_names, files.root, files.class_place, val)
+    return Files(
+        files.paths + val_files.paths,
+        np.concatenate([files.labels, val_files.labels]),
+        files.class_names,
+        files.root,
+        files.class_place,
+        val,
+    )
 
 
 def _check_classes_kept(files: Files, kept: np.ndarray) -> None:
     """DataError if skipping unreadable images left no images at all, or a class with none."""
     if not kept.any():
-        raise DataError(f"{files.root}: none of the {len(kept)} images could be read (all were skipped as "
-                        f"unreadable); the warning above names each with its reason")
+        raise DataError(
+            f"{files.root}: none of the {len(kept)} images could be read (all were skipped as "
+            f"unreadable); the warning above names each with its reason"
+        )
     counts = np.bincount(files.labels[kept], minlength=len(files.class_names))
     empty = [files.class_place[i] for i in np.flatnonzero(counts == 0)]
     if empty:
-        raise DataError(f"{', '.join(empty)}: every image of this class was unreadable and skipped; "
-                        f"fix or remove those images, or remove the class")
+        raise DataError(
+            f"{', '.join(empty)}: every image of this class was unreadable and skipped; "
+            f"fix or remove those images, or remove the class"
+        )

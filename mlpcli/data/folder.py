@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,11 @@ from .shape import as_preprocess
 PARALLEL_MIN = 2000
 PARALLEL_MIN_BYTES = 16 << 20
 DECODE_CHUNK = 500
+#: A chunk holds at most this many bytes of decoded images (its reply is pickled, sent and unpickled).
+DECODE_CHUNK_BYTES = 8 << 20
+#: Chunks in flight per decode worker: enough to keep each busy, few enough that the decoded
+#: chunks waiting for this process (it writes them in order) stay a few times DECODE_CHUNK_BYTES.
+AHEAD_PER_WORKER = 2
 #: Chunks per worker at least, so that a few large photos still spread over every worker.
 CHUNKS_PER_WORKER = 4
 #: How a command-line user leaves unreadable images out (predict, evaluate); configs pass their own.
@@ -45,11 +51,15 @@ def scan_folder(root: str | Path) -> tuple[list[Path], np.ndarray, tuple[str, ..
         raise DataError(f"{root}: no class folders found (expected {root}/<class>/<image files>)")
     paths, labels = [], []
     for label, class_dir in enumerate(class_dirs):
-        files = sorted(p for p in _entries(class_dir) if not p.name.startswith(".") and is_image_path(p)
-                       and (p.is_file() or _leads_nowhere(p)))
+        files = sorted(
+            p
+            for p in _entries(class_dir)
+            if not p.name.startswith(".") and is_image_path(p) and (p.is_file() or _leads_nowhere(p))
+        )
         if not files:
-            raise DataError(f"{class_dir}: class folder has no images "
-                            f"(accepted extensions: png, jpg, jpeg, bmp, gif, webp, tif)")
+            raise DataError(
+                f"{class_dir}: class folder has no images (accepted extensions: png, jpg, jpeg, bmp, gif, webp, tif)"
+            )
         paths += files
         labels += [label] * len(files)
     return paths, np.asarray(labels, dtype=np.int64), tuple(p.name for p in class_dirs)
@@ -67,9 +77,14 @@ def _leads_nowhere(path: Path) -> bool:
     return path.is_symlink() and not path.exists()
 
 
-def load_folder(root: str | Path, image_size=(32, 32), on_error: str = "fail",
-                cache_dir: str | None = None, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-                classes=None) -> Dataset:
+def load_folder(
+    root: str | Path,
+    image_size=(32, 32),
+    on_error: str = "fail",
+    cache_dir: str | None = None,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    classes=None,
+) -> Dataset:
     """Decode every image under ``root`` by ``image_size`` (a size (height, width) or a
     ``shape.Preprocess``) to (height, width, 3) uint8; decoded sets are cached.
 
@@ -93,8 +108,9 @@ def folder_files(root: str | Path, classes=None) -> Files:
     return Files(paths, labels, class_names, root, tuple(str(root / name) for name in class_names))
 
 
-def decode_all(paths: list[Path], image_size, skip: bool = False,
-               max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+def decode_all(
+    paths: list[Path], image_size, skip: bool = False, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Decode ``paths`` (in parallel for large sets) -> (images (n_kept, height, width, 3) uint8,
     kept (n_paths,) bool, failures [{"path", "reason"}] of the unreadable files, in path order).
 
@@ -134,24 +150,56 @@ def decode_files(paths: list[Path], image_size, max_pixels: int, pool, progress)
     spec = as_preprocess(image_size)
     images = np.empty((len(paths), *spec.size, 3), dtype=np.uint8)
     kept = np.ones(len(paths), dtype=bool)
-    workers = threads.decode_workers(len(paths)) if pool is not None else 1  # the pool's size
-    size = max(1, min(DECODE_CHUNK, math.ceil(len(paths) / (CHUNKS_PER_WORKER * workers))))
-    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
-    args = (chunks, [spec] * len(chunks), [max_pixels] * len(chunks))
     failures: list[dict] = []
-    _fill(images, kept, failures, _results(pool, args), progress)
+    for _, start, block, ok, errors in decoded_pieces([paths], spec, max_pixels, pool, progress):
+        images[start : start + len(ok)][ok] = block
+        kept[start : start + len(ok)] = ok
+        failures += errors
     return (images, kept, failures) if kept.all() else (images[kept], kept, failures)
 
 
-def _results(pool, args):
-    """``_decode_chunk`` of each chunk, in order: here, or on ``pool``. Not ``pool.map``: on Ctrl-C
-    it cancels the waiting chunks, and Python < 3.12's pool then crashes (a traceback) failing
-    them when ``abort_pool`` stops the workers."""
+def decoded_pieces(shards: list[list[Path]], spec, max_pixels: int, pool, progress):
+    """Decode the files of each of ``shards`` in chunks (``_chunk_length``) on ``pool`` (None:
+    here) -> (shard position, start, images (n_ok, height, width, 3) uint8, ok (n_chunk,) bool,
+    failures) per chunk, in order. At most ``AHEAD_PER_WORKER`` chunks per worker are decoded
+    ahead of the one being used, so memory holds a few chunks, whatever the number of files."""
+    workers = threads.decode_workers(sum(map(len, shards))) if pool is not None else 1  # the pool's size
+    places = [
+        (position, start, size)
+        for position, shard in enumerate(shards)
+        for size in [_chunk_length(len(shard), spec, workers)]
+        for start in range(0, len(shard), size)
+    ]
+    calls = ((shards[position][start : start + size], spec, max_pixels) for position, start, size in places)
+    for (position, start, _), (block, ok, errors) in zip(places, _results(pool, calls, AHEAD_PER_WORKER * workers)):
+        progress.update(len(ok))
+        yield position, start, block, ok, errors
+
+
+def _chunk_length(n_files: int, spec, workers: int) -> int:
+    """Files per chunk: ``CHUNKS_PER_WORKER`` chunks per worker at least (a few large photos still
+    spread over every worker), at most ``DECODE_CHUNK`` files and ``DECODE_CHUNK_BYTES`` of images."""
+    height, width = spec.size
+    most = min(DECODE_CHUNK, DECODE_CHUNK_BYTES // (height * width * 3))
+    return max(1, min(most, math.ceil(n_files / (CHUNKS_PER_WORKER * workers))))
+
+
+def _results(pool, calls, ahead: int):
+    """``_decode_chunk`` of each of ``calls``, in order: here, or on ``pool`` with at most ``ahead``
+    submitted and not yet taken (a future keeps its result until dropped). Not ``pool.map``: on
+    Ctrl-C it cancels the waiting chunks, and Python < 3.12's pool then crashes (a traceback)
+    failing them when ``abort_pool`` stops the workers."""
     if pool is None:
-        return map(_decode_chunk, *args)
-    with sigint_blocked():  # the workers are forked here: they must not die of the group's Ctrl-C
-        futures = [pool.submit(_decode_chunk, *chunk) for chunk in zip(*args)]
-    return (future.result() for future in futures)
+        yield from (_decode_chunk(*call) for call in calls)
+        return
+    pending: deque = deque()
+    for call in calls:
+        with sigint_blocked():  # the workers are forked here: they must not die of the group's Ctrl-C
+            pending.append(pool.submit(_decode_chunk, *call))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _workers(paths: list[Path]) -> int:
@@ -186,18 +234,9 @@ def report_failures(failures: list[dict], skip: bool, skip_hint: str = SKIP_HINT
         return
     if len(failures) == 1:
         raise DataError(f"{failures[0]['path']}: {failures[0]['reason']}")
-    raise DataError(f"{len(failures)} images could not be read:{lines}\nfix or remove them, or leave them "
-                    f"out with {skip_hint}")
-
-
-def _fill(images, kept, failures, results, progress) -> None:
-    start = 0
-    for block, ok, errors in results:
-        images[start:start + len(ok)][ok] = block
-        kept[start:start + len(ok)] = ok
-        failures += errors
-        start += len(ok)
-        progress.update(len(ok))
+    raise DataError(
+        f"{len(failures)} images could not be read:{lines}\nfix or remove them, or leave them out with {skip_hint}"
+    )
 
 
 def _decode_chunk(paths: list[Path], image_size, max_pixels: int):

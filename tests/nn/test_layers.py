@@ -1,5 +1,7 @@
 """The fully connected layer and the layer contract: gradchecks, shapes, dtypes, overwrite."""
 
+import weakref
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,19 @@ def test_base_layer_passes_through():
     assert layer.forward(x) is x
     assert layer.backward(x) is x
     assert layer.params == {} and layer.grads == {} and layer.decayed == ()
+
+
+def test_linear_scoring_keeps_no_reference_to_its_input():
+    """Scoring (training=False) must not keep x for a backward that never comes: x is a whole
+    chunk of standardized rows, and it stayed alive beside the next chunk (issue 23: the
+    validation peak grew by one chunk, 33 MB, once the validation rows were over one chunk).
+    Watched failing with ``self._x = x`` kept unconditionally."""
+    layer = Linear(4, 2)
+    x = np.ones((3, 4), np.float32)
+    alive = weakref.ref(x)
+    layer.forward(x, training=False)
+    del x
+    assert alive() is None
+    kept = np.ones((3, 4), np.float32)
+    layer.forward(kept)  # training keeps it: backward needs it
+    layer.backward(np.ones((3, 2), np.float32))
