@@ -1,6 +1,8 @@
 """HOG as ONNX operators, stage by stage as ``features.hog``.
 
-- gray: the luma weights (divided by 255) applied as a (3, 1) product, channels-first after.
+- gray: mlpcli's float32 luma bit for bit as OpenBLAS computes it on a large batch (the
+  training, evaluation and batch-predict path; see ``_gray``): a pixel whose two neighbours have
+  the same exact luma has a zero gradient, bin 0, or a 1e-8 one, bin 8, by the last bit.
 - gradients: Conv with the fixed kernels [-1, 0, 1] down the rows and along the cols, without
   padding, then zero rows/cols padded back: 0 on the border, as mlpcli.
 - orientation bins without atan2 (ONNX has none): the gradient is folded onto the half plane of
@@ -10,9 +12,9 @@
   float64 re-binning gives it unless its angle is within about 1e-15 of an edge. One limit:
   with ``orientations`` a multiple of 4 there are edges at 45 and 135 degrees, which gradients
   with |g_row| == |g_col| sit exactly on; whether they do depends on the last bit of the float32
-  gray value, whose rounding differs between NumPy's BLAS and onnxruntime (and between BLAS
-  builds), so such pixels can change bin and the features then differ by a cell's vote. The
-  export logs a warning for those orientation counts.
+  gray value, which mlpcli's BLAS rounds differently on small batches and on other BLAS builds,
+  so such pixels can change bin and the features then differ by a cell's vote. The export logs a
+  warning for those orientation counts.
 - cell histograms: a one-hot of the bins times the magnitude, then AveragePool over cell x cell
   windows every cell pixels, which is the cell sum divided by the cell area and drops the
   bottom and right remainders, as mlpcli.
@@ -26,6 +28,9 @@ import numpy as np
 
 from ..features.hog import _EPS, _GRAY_WEIGHTS
 from ..progress import log
+
+#: The channels (0 red, 1 green, 2 blue) in the order OpenBLAS's large-batch gemv adds them.
+_GRAY_ORDER = (1, 0, 2)
 
 
 def hog_nodes(graph, images: str, height: int, width: int, params: dict, state) -> str:
@@ -51,9 +56,26 @@ def hog_nodes(graph, images: str, height: int, width: int, params: dict, state) 
 
 
 def _gray(graph, images: str) -> str:
-    """uint8 (n, height, width, 3) -> luma in [0, 1] (n, 1, height, width)."""
-    weights = (np.asarray(_GRAY_WEIGHTS) / 255).astype(graph.dtype).reshape(3, 1)
-    gray = graph.op("MatMul", graph.cast(images), graph.const(weights, "luma"))
+    """uint8 (n, height, width, 3) -> luma in [0, 1] (n, 1, height, width), float32 bit for bit
+    as ``features.hog.rgb_to_gray`` on a batch of more than 16,384 pixels with OpenBLAS.
+
+    There NumPy's (n_pixels, 3) @ (3,) product is ``fma(blue, w_b, fma(red, w_r, green * w_g))``
+    in float32 (on 16,384 pixels or fewer, another kernel adds in another order; onnxruntime's
+    MatMul in yet its own). The last bit of the luma matters: two neighbours of equal exact luma
+    (299 red + 587 green + 114 blue) give a zero gradient, bin 0, or a 1e-8 one, bin 8. Each fused
+    step is done in float64, where the products of a byte and a float32 weight and their sum
+    with a float32 are exact, then rounded to float32 once, as the FMA rounds.
+    """
+    from onnx import TensorProto
+
+    weights = (np.asarray(_GRAY_WEIGHTS) / 255).astype(np.float32).astype(np.float64)
+    channels = graph.op("Split", graph.op("Cast", images, to=TensorProto.DOUBLE), axis=3, outputs=3)
+    gray = None
+    for channel in _GRAY_ORDER:
+        term = graph.op("Mul", channels[channel], graph.const(weights[channel], "luma_weight", np.float64))
+        if gray is not None:
+            term = graph.op("Add", graph.op("Cast", gray, to=TensorProto.DOUBLE), term)
+        gray = graph.op("Cast", term, to=TensorProto.FLOAT)
     return graph.op("Transpose", gray, perm=[0, 3, 1, 2])
 
 

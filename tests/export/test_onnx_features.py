@@ -98,6 +98,62 @@ def test_hog_model_agrees(tmp_path):
     print("largest difference", check_agreement(model, tmp_path, images(200, size=(16, 16), seed=6)))
 
 
+#: Colours of the same exact luma (299 dR + 587 dG + 114 dB = 0) whose float32 lumas are equal
+#: in one of OpenBLAS's two summation orders and one bit apart in the other.
+EQUAL_LUMA = [
+    ((217, 163, 130), (202, 172, 123)),
+    ((217, 163, 130), (232, 154, 137)),
+    ((186, 161, 139), (201, 152, 146)),
+    ((208, 171, 0), (223, 162, 7)),
+    ((216, 44, 22), (201, 53, 15)),
+    ((108, 103, 7), (93, 112, 0)),
+    ((171, 134, 165), (186, 125, 172)),
+    ((148, 184, 216), (133, 193, 209)),
+]
+
+
+def equal_luma_images() -> np.ndarray:
+    """(32, 32, 32, 3) uint8: rows repeat (colour P, gray ramp, colour Q), so each ramp pixel's
+    up and down neighbours have the same exact luma: g_row is 0 (bin 0) or one bit off (bin 8,
+    beside the ramp's strong g_col) by the luma's rounding. Each pair, ramp up or down, and
+    upside down; 32,768 pixels, past the 16,384 where OpenBLAS switches to the order the export
+    copies."""
+    ramp = np.repeat(np.arange(0, 256, 8, dtype=np.uint8)[:, None], 3, axis=1)
+    out = []
+    for first, second in EQUAL_LUMA:
+        for row in (ramp, ramp[::-1]):
+            period = np.stack(
+                [np.broadcast_to(np.uint8(first), (32, 3)), row, np.broadcast_to(np.uint8(second), (32, 3))]
+            )
+            image = np.tile(period, (11, 1, 1))[:32]
+            out += [image, image[::-1]]
+    return np.ascontiguousarray(np.stack(out))
+
+
+def luma_as_exported(data) -> np.ndarray:
+    """float32 luma fma(b, w_b, fma(r, w_r, g * w_g)), each fused step exact in float64."""
+    weights = (np.asarray((0.299, 0.587, 0.114)) / 255).astype(np.float32).astype(np.float64)
+    red, green, blue = (data[..., channel].astype(np.float64) for channel in range(3))
+    gray = np.float32(green * weights[1])
+    gray = np.float32(red * weights[0] + gray)
+    return np.float32(blue * weights[2] + gray)
+
+
+@pytest.mark.parametrize("cell", [8, 4])
+def test_hog_bins_equal_luma_neighbours_as_mlpcli(tmp_path, cell):
+    """Issue 24: hog-aug's export was 6.1e-3 off predict on CIFAR photos with such pixels. The
+    export's MatMul rounded the luma as OpenBLAS does on small batches, mlpcli's 64-image chunks
+    the other way; with MatMul back in export.hog._gray this fails (0.30 and 0.42 apart)."""
+    from mlpcli.features.hog import rgb_to_gray
+
+    data = equal_luma_images()
+    if not np.array_equal(rgb_to_gray(data), luma_as_exported(data)):
+        pytest.skip("this NumPy's BLAS rounds the luma in another order than the one the export copies")
+    feature = validate_feature({"name": "hog", "cell": cell}, "features")
+    expected = FEATURES["hog"].extract(data, dtype="float32", **feature.params)
+    np.testing.assert_allclose(onnx_features(tmp_path, feature, data), expected, rtol=1e-4, atol=1e-5)
+
+
 def fitted_bow(data, **params):
     from mlpcli.features import bow
 
