@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..features.hog import _EPS, _GRAY_WEIGHTS
+from ..features.hog import _EPS, LUMA_SCALE, LUMA_WEIGHTS
 from ..progress import log
-
-#: The channels (0 red, 1 green, 2 blue) in the order OpenBLAS's large-batch gemv adds them.
-_GRAY_ORDER = (1, 0, 2)
 
 
 def hog_nodes(graph, images: str, height: int, width: int, params: dict, state) -> str:
@@ -56,26 +53,16 @@ def hog_nodes(graph, images: str, height: int, width: int, params: dict, state) 
 
 
 def _gray(graph, images: str) -> str:
-    """uint8 (n, height, width, 3) -> luma in [0, 1] (n, 1, height, width), float32 bit for bit
-    as ``features.hog.rgb_to_gray`` on a batch of more than 16,384 pixels with OpenBLAS.
-
-    There NumPy's (n_pixels, 3) @ (3,) product is ``fma(blue, w_b, fma(red, w_r, green * w_g))``
-    in float32 (on 16,384 pixels or fewer, another kernel adds in another order; onnxruntime's
-    MatMul in yet its own). The last bit of the luma matters: two neighbours of equal exact luma
-    (299 red + 587 green + 114 blue) give a zero gradient, bin 0, or a 1e-8 one, bin 8. Each fused
-    step is done in float64, where the products of a byte and a float32 weight and their sum
-    with a float32 are exact, then rounded to float32 once, as the FMA rounds.
-    """
+    """uint8 (n, height, width, 3) -> luma in [0, 1] (n, 1, height, width) float32, bit for bit
+    as ``features.hog.rgb_to_gray``: the integer luma 299 red + 587 green + 114 blue summed
+    exactly in int32, then one division by 255,000."""
     from onnx import TensorProto
 
-    weights = (np.asarray(_GRAY_WEIGHTS) / 255).astype(np.float32).astype(np.float64)
-    channels = graph.op("Split", graph.op("Cast", images, to=TensorProto.DOUBLE), axis=3, outputs=3)
-    gray = None
-    for channel in _GRAY_ORDER:
-        term = graph.op("Mul", channels[channel], graph.const(weights[channel], "luma_weight", np.float64))
-        if gray is not None:
-            term = graph.op("Add", graph.op("Cast", gray, to=TensorProto.DOUBLE), term)
-        gray = graph.op("Cast", term, to=TensorProto.FLOAT)
+    weights = graph.const(np.asarray(LUMA_WEIGHTS), "luma_weights", np.int32)
+    weighted = graph.op("Mul", graph.op("Cast", images, to=TensorProto.INT32), weights)
+    # Integer sums are exact, so the order ReduceSum adds in cannot change the luma.
+    luma = graph.op("ReduceSum", weighted, graph.ints([3], "axes"), keepdims=1)
+    gray = graph.op("Div", graph.op("Cast", luma, to=TensorProto.FLOAT), graph.const(float(LUMA_SCALE), "luma_scale"))
     return graph.op("Transpose", gray, perm=[0, 3, 1, 2])
 
 

@@ -26,7 +26,14 @@ import numpy as np
 from .images import check_images
 
 _EPS = 1e-5  # scikit-image's block normalization epsilon
-_GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma
+#: ITU-R BT.601 luma in thousandths: 299 red + 587 green + 114 blue, exact in integers. The gray
+#: value is that integer divided by 255,000 (one correctly rounded division), so it depends on
+#: the exact luma alone: the same bits in any batch, on any BLAS or CPU, and in the ONNX export.
+#: A float weighted sum would round in the order its kernel adds (OpenBLAS adds a batch of more
+#: than 16,384 pixels in another order than a smaller one), and that last bit decides the bin of
+#: a pixel between two neighbours of equal luma: a zero gradient (bin 0) or a 1e-8 one (bin 8).
+LUMA_WEIGHTS = (299, 587, 114)
+LUMA_SCALE = 255_000
 _CHUNK_PIXELS = 1 << 16  # pixels per chunk: temporaries stay in cache (64 CIFAR images)
 
 
@@ -60,14 +67,14 @@ block normalized along the last axis with scikit-image's epsilon."""
 
 
 def rgb_to_gray(images: np.ndarray, dtype="float32") -> np.ndarray:
-    """(n_images, height, width, 3) uint8 -> (n_images, height, width) luma in [0, 1] of ``dtype``.
-
-    luma = (0.299 red + 0.587 green + 0.114 blue) / 255, computed in ``dtype``.
-    """
+    """(n_images, height, width, 3) uint8 -> (n_images, height, width) luma in [0, 1] of ``dtype``:
+    (299 red + 587 green + 114 blue) / 255,000 (see ``LUMA_WEIGHTS``)."""
     images = check_images(images)
-    weights = (np.asarray(_GRAY_WEIGHTS) / 255).astype(dtype)
-    # A (n_pixels, 3) @ (3,) product is the fastest weighted channel sum NumPy offers.
-    return (images.reshape(-1, 3) @ weights).reshape(images.shape[:3])
+    # Every product and partial sum is an integer below 2**24, exact in float32 whatever order
+    # (or fused multiply-adds) the BLAS product adds in; only the division rounds, once.
+    luma = images.reshape(-1, 3).astype(dtype) @ np.asarray(LUMA_WEIGHTS, dtype)
+    luma /= np.asarray(LUMA_SCALE, dtype)
+    return luma.reshape(images.shape[:3])
 
 
 def _check_params(orientations, cell, block, block_norm) -> None:

@@ -27,7 +27,7 @@ from . import FEATURES
 #: 128-px photos and 32-px CIFAR images cost the same memory per chunk.
 CHUNK_BYTES = 16 << 20
 # Bump when an extractor's output changes, so stale caches are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: HOG gray from the exact integer luma
 
 
 def feature_widths(features, height: int, width: int) -> list[int]:

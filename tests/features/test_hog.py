@@ -229,3 +229,19 @@ def test_unsigned_orientations_ignore_inversion():
 
 def test_empty_batch():
     assert extract(np.zeros((0, 32, 32, 3), dtype=np.uint8)).shape == (0, 324)
+
+
+def test_gray_depends_on_the_exact_luma_alone_whatever_the_batch():
+    """Pixels of equal 299 R + 587 G + 114 B get the same bits, alone or in any batch: a float
+    weighted sum (the (n_pixels, 3) @ (3,) product it was) rounded them apart on OpenBLAS, which
+    adds more than 16,384 pixels in another order, and the bit moved HOG votes between bins."""
+    pairs = np.array([[[217, 163, 130], [202, 172, 123]], [[23, 46, 28], [8, 55, 21]], [[216, 44, 22], [201, 53, 15]]])
+    assert len({int(v) for v in (pairs.astype(np.int64) @ np.array([299, 587, 114])).ravel()}) == 3
+    big = np.broadcast_to(pairs.astype(np.uint8).reshape(3, 1, 2, 3), (3, 6000, 2, 3))  # 36,000 pixels
+    for dtype in ("float32", "float64"):
+        gray = rgb_to_gray(np.ascontiguousarray(big), dtype)
+        assert np.array_equal(gray[..., 0], gray[..., 1])  # equal luma, equal bits
+        alone = rgb_to_gray(np.ascontiguousarray(pairs.astype(np.uint8)[:, None]), dtype)
+        assert np.array_equal(alone[:, 0], gray[:, 0])
+    exact = (pairs.astype(np.float64) @ np.array([0.299, 0.587, 0.114]))[:, 0] / 255
+    np.testing.assert_allclose(rgb_to_gray(pairs.astype(np.uint8)[:, None], "float64")[:, 0, 0], exact, rtol=1e-15)
