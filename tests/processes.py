@@ -26,6 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DEADLINE = 120.0
 
 
+def _default_sigint() -> None:
+    """In the child before exec: Ctrl-C's default action, as in a terminal's foreground job. A
+    shell starts a background job (``pytest &``, a CI step run that way) with SIGINT ignored, and
+    exec keeps an ignored signal, so Python would install no KeyboardInterrupt handler and every
+    interrupt test would see its child finish instead (exit 0)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def mlpcli_args(*args) -> list[str]:
     return [sys.executable, "-m", "mlpcli", *map(str, args)]
 
@@ -57,6 +65,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_default_sigint,
         )
         self.sid = self.process.pid  # session and process group id of everything it starts
         self._out, self._err, self._lock = [], [], threading.Lock()
