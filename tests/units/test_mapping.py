@@ -218,15 +218,21 @@ def test_each_command_opens_its_cluster_once(cluster, tmp_path, monkeypatch):
         assert opened == ["local:2"], command
 
 
-def test_kfold_and_search_build_their_data_on_the_cluster(cluster, tmp_path, monkeypatch):
-    shards_built = []
+def counted_cluster_calls(monkeypatch) -> list[str]:
+    """The names of the functions ClusterMap runs on the cluster from now on, in order."""
+    names: list[str] = []
     original = ClusterMap.__call__
 
     def counting(self, fn, calls):
-        shards_built.append(fn.__name__)
+        names.append(fn.__name__)
         return original(self, fn, calls)
 
     monkeypatch.setattr(ClusterMap, "__call__", counting)
+    return names
+
+
+def test_kfold_and_search_build_their_data_on_the_cluster(cluster, tmp_path, monkeypatch):
+    shards_built = counted_cluster_calls(monkeypatch)
     search = {"strategy": "random", "trials": 2, "space": {"train.lr": {"choice": [0.01, 0.05]}}}
     config = write_config(tmp_path, write_photos(tmp_path / "photos", n_per_class=6), search=search)
     for command in ("kfold", "search"):
@@ -257,14 +263,7 @@ def test_a_call_that_raises_on_a_worker_raises_here_and_the_rest_is_cancelled(cl
 def test_kfold_with_flips_extracts_the_mirrored_images_on_the_cluster_too(cluster, tmp_path, monkeypatch):
     """``train.tta: flip``: the folds' mirrored features are built on the cluster (a second
     extraction), and the folds' scores are the same as in this process."""
-    built = []
-    original = ClusterMap.__call__
-
-    def counting(self, fn, calls):
-        built.append(fn.__name__)
-        return original(self, fn, calls)
-
-    monkeypatch.setattr(ClusterMap, "__call__", counting)
+    built = counted_cluster_calls(monkeypatch)
     config = write_config(
         tmp_path, write_photos(tmp_path / "photos", n_per_class=6), train={"epochs": 2, "tta": "flip"}
     )
