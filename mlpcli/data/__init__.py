@@ -10,5 +10,15 @@ from ..choices import DEFAULT_MAX_IMAGE_PIXELS
 from .dataset import Dataset, relabel, resize_dataset
 from .loaders import LOADERS, Loader, class_names, detect_format, load_dataset, load_labelled
 
-__all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "LOADERS", "Dataset", "Loader", "class_names", "detect_format",
-           "load_dataset", "load_labelled", "relabel", "resize_dataset"]
+__all__ = [
+    "DEFAULT_MAX_IMAGE_PIXELS",
+    "LOADERS",
+    "Dataset",
+    "Loader",
+    "class_names",
+    "detect_format",
+    "load_dataset",
+    "load_labelled",
+    "relabel",
+    "resize_dataset",
+]

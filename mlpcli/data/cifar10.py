@@ -20,9 +20,9 @@ TEST_BATCHES = ("test_batch",)
 
 # Exactly what an ndarray's pickle needs (numpy 2 renamed numpy.core to numpy._core), plus
 # _codecs.encode, which protocol-2 pickles written by Python 3 use to store bytes; it only encodes text.
-_ALLOWED = {(core, name) for core in ("numpy.core.multiarray", "numpy._core.multiarray")
-            for name in ("_reconstruct", "scalar")} | {("numpy", "ndarray"), ("numpy", "dtype"),
-                                                       ("_codecs", "encode")}
+_ALLOWED = {
+    (core, name) for core in ("numpy.core.multiarray", "numpy._core.multiarray") for name in ("_reconstruct", "scalar")
+} | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -65,8 +65,10 @@ def load_cifar10(root: str | Path, split: str = "train") -> Dataset:
     """The 50,000 training or 10,000 test images as (n_images, 32, 32, 3) uint8."""
     root = Path(root)
     if not is_cifar10_dir(root):
-        raise DataError(f"{root}: not a CIFAR-10 python directory (expected batches.meta and data_batch_1..5; "
-                        f"get it with `mlpcli data download cifar10 --dest data/`)")
+        raise DataError(
+            f"{root}: not a CIFAR-10 python directory (expected batches.meta and data_batch_1..5; "
+            f"get it with `mlpcli data download cifar10 --dest data/`)"
+        )
     class_names = cifar10_classes(root)
     images: list[np.ndarray] = []
     batch_labels_seen: list[np.ndarray] = []
@@ -75,8 +77,14 @@ def load_cifar10(root: str | Path, split: str = "train") -> Dataset:
         path = root / name
         batch = read_batch(path)
         data, batch_labels = batch.get(b"data"), batch.get(b"labels")
-        if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 \
-                or not isinstance(batch_labels, list) or len(batch_labels) != len(data):
+        if (
+            not isinstance(data, np.ndarray)
+            or data.dtype != np.uint8
+            or data.ndim != 2
+            or data.shape[1] != 3072
+            or not isinstance(batch_labels, list)
+            or len(batch_labels) != len(data)
+        ):
             raise DataError(f"{path}: unexpected contents (want data (n, 3072) uint8 and n labels)")
         # Rows hold the red, green and blue 32x32 planes one after another.
         images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))

@@ -31,9 +31,11 @@ def class_order(present, classes, source: str) -> tuple[str, ...]:
         return tuple(sorted(present))
     absent = [name for name in classes if name not in present]
     if absent:
-        raise DataError(f"{source}: data.classes lists {', '.join(map(repr, absent))}, which the data does not "
-                        f"have (it has {', '.join(sorted(present))}); fix the names in data.classes or add "
-                        f"the images")
+        raise DataError(
+            f"{source}: data.classes lists {', '.join(map(repr, absent))}, which the data does not "
+            f"have (it has {', '.join(sorted(present))}); fix the names in data.classes or add "
+            f"the images"
+        )
     return tuple(classes)
 
 

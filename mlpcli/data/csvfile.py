@@ -52,22 +52,26 @@ def _columns(csv_path: Path, header: list[str]) -> dict[str, int]:
     names = [cell.lower() for cell in header]
     missing = [name for name in REQUIRED if name not in names]
     if missing:
-        raise DataError(f"{csv_path}: line 1: the header must name the columns path and label (and optionally "
-                        f"split); got {','.join(header)}")
+        raise DataError(
+            f"{csv_path}: line 1: the header must name the columns path and label (and optionally "
+            f"split); got {','.join(header)}"
+        )
     return {name: names.index(name) for name in (*REQUIRED, "split") if name in names}
 
 
 def _row(csv_path: Path, base: Path, number: int, cells: list[str], columns: dict[str, int]) -> Row:
     if len(cells) <= max(columns.values()):
-        raise DataError(f"{csv_path}: line {number}: expected {len(columns)} cells ({', '.join(columns)}); "
-                        f"got {len(cells)}")
+        raise DataError(
+            f"{csv_path}: line {number}: expected {len(columns)} cells ({', '.join(columns)}); got {len(cells)}"
+        )
     path, label = cells[columns["path"]], cells[columns["label"]]
     if not path or not label:
         raise DataError(f"{csv_path}: line {number}: empty {'path' if not path else 'label'}")
     split = cells[columns["split"]].lower() if "split" in columns else None
     if split is not None and split not in SPLITS:
-        raise DataError(f"{csv_path}: line {number}: split must be one of {', '.join(SPLITS)}; "
-                        f"got {cells[columns['split']]!r}")
+        raise DataError(
+            f"{csv_path}: line {number}: split must be one of {', '.join(SPLITS)}; got {cells[columns['split']]!r}"
+        )
     return Row(number, base / Path(path).expanduser(), label, split)
 
 
@@ -78,8 +82,10 @@ def check_files_exist(csv_path: Path, rows: list[Row]) -> None:
         return
     listed = "".join(f"\n  line {row.line}: {row.path}" for row in missing[:20])
     more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
-    raise DataError(f"{csv_path}: {len(missing)} listed file(s) not found:{listed}{more}\npaths are relative "
-                    f"to the CSV's folder ({csv_path.parent}); fix the paths or remove those lines")
+    raise DataError(
+        f"{csv_path}: {len(missing)} listed file(s) not found:{listed}{more}\npaths are relative "
+        f"to the CSV's folder ({csv_path.parent}); fix the paths or remove those lines"
+    )
 
 
 def csv_files(csv_path, rows: list[Row], class_names) -> Files:

@@ -22,13 +22,14 @@ DATASETS = {
         "url": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
         "md5": "c58f30108f718f92721af3b95e74349a",
         "folder": "cifar-10-batches-py",
-    },
+    }
 }
 CHUNK = 1 << 20
 
 
-def download_dataset(name: str, dest: str | Path, url: str | None = None, md5: str | None = None,
-                     timeout: float = 60) -> Path:
+def download_dataset(
+    name: str, dest: str | Path, url: str | None = None, md5: str | None = None, timeout: float = 60
+) -> Path:
     """Download and unpack data set ``name`` into ``dest``; returns the unpacked folder."""
     spec = DATASETS[name]
     dest = Path(dest)
@@ -59,8 +60,7 @@ def fetch(url: str, path: Path, timeout: float = 60) -> None:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             resumed = have > 0 and response.status == 206
             total = int(response.headers.get("Content-Length", 0)) + (have if resumed else 0)
-            with open(part, "ab" if resumed else "wb") as out, \
-                    bar(total, "download", unit="B") as progress:
+            with open(part, "ab" if resumed else "wb") as out, bar(total, "download", unit="B") as progress:
                 progress.update(have if resumed else 0)
                 while chunk := response.read(CHUNK):
                     out.write(chunk)
@@ -77,8 +77,10 @@ def verify_md5(path: Path, expected: str) -> None:
             digest.update(chunk)
     if digest.hexdigest() != expected:
         path.unlink()
-        raise DataError(f"{path}: MD5 {digest.hexdigest()} does not match the published {expected}; "
-                        f"the file was removed, run the command again to re-download")
+        raise DataError(
+            f"{path}: MD5 {digest.hexdigest()} does not match the published {expected}; "
+            f"the file was removed, run the command again to re-download"
+        )
 
 
 def extract_tar(archive: Path, dest: Path) -> None:

@@ -36,8 +36,9 @@ def _arrays(dataset: Dataset, data_config) -> Dataset:
     from .shape import preprocess_of
 
     if data_config.val_path is not None:
-        raise ConfigError(f"data.val_path: only for data.format folder or csv (not {data_config.format}); "
-                          f"use data.val_fraction")
+        raise ConfigError(
+            f"data.val_path: only for data.format folder or csv (not {data_config.format}); use data.val_fraction"
+        )
     source = data_config.path or f"{data_config.format} data"
     return select_dataset_classes(resize_dataset(dataset, preprocess_of(data_config)), data_config.classes, source)
 
@@ -64,8 +65,15 @@ def _files(files, data_config, cache_dir, mapper):
     from .shape import preprocess_of
     from .validation import add_validation
 
-    return load_files(add_validation(files, data_config), preprocess_of(data_config), data_config.on_error,
-                      cache_dir, data_config.max_image_pixels, mapper, skip_hint=CONFIG_SKIP_HINT)
+    return load_files(
+        add_validation(files, data_config),
+        preprocess_of(data_config),
+        data_config.on_error,
+        cache_dir,
+        data_config.max_image_pixels,
+        mapper,
+        skip_hint=CONFIG_SKIP_HINT,
+    )
 
 
 def _folder(data_config, seed, cache_dir, mapper):
@@ -90,8 +98,7 @@ def _csv(data_config, seed, cache_dir, mapper):
     from .csvfile import csv_files
 
     rows = _csv_rows(Path(data_config.path), data_config.on_error, train=True)
-    return _files(csv_files(data_config.path, rows, _csv_classes(data_config, rows)), data_config, cache_dir,
-                  mapper)
+    return _files(csv_files(data_config.path, rows, _csv_classes(data_config, rows)), data_config, cache_dir, mapper)
 
 
 def _csv_classes(data_config, rows=None):
@@ -174,11 +181,13 @@ def _suffix(suffix: str) -> Callable:
 
 #: ``data.format`` -> its loader; the keys are the allowed values of ``data.format``. Formats are
 #: detected in this order (a CIFAR-10 folder is a folder too, so it is asked first).
-LOADERS = {"synthetic": Loader(_synthetic, _synthetic_classes, needs_path=False),
-           "cifar10": Loader(_cifar10, _cifar10_classes, _cifar10_detect, _cifar10_labelled),
-           "npz": Loader(_npz, _npz_classes, _suffix(".npz"), _npz_labelled),
-           "csv": Loader(_csv, _csv_classes, _suffix(".csv"), _csv_labelled),
-           "folder": Loader(_folder, _folder_classes, Path.is_dir, _folder_labelled)}
+LOADERS = {
+    "synthetic": Loader(_synthetic, _synthetic_classes, needs_path=False),
+    "cifar10": Loader(_cifar10, _cifar10_classes, _cifar10_detect, _cifar10_labelled),
+    "npz": Loader(_npz, _npz_classes, _suffix(".npz"), _npz_labelled),
+    "csv": Loader(_csv, _csv_classes, _suffix(".csv"), _csv_labelled),
+    "folder": Loader(_folder, _folder_classes, Path.is_dir, _folder_labelled),
+}
 
 
 def load_dataset(data_config, seed: int, cache: bool = True, mapper=None) -> Dataset:

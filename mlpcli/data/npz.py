@@ -24,10 +24,15 @@ def load_npz(path: str | Path) -> Dataset:
     if images is None or labels is None:
         raise DataError(f"{path}: needs arrays 'images' and 'labels' (has {', '.join(arrays) or 'none'})")
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
-        hint = " (pixels are stored as 0..255 integers; convert floats in [0, 1] with " \
-               "np.clip(np.round(x * 255), 0, 255).astype(np.uint8))" if images.dtype.kind == "f" else ""
-        raise DataError(f"{path}: 'images' must be (n, height, width, 3) uint8, got {images.shape} "
-                        f"{images.dtype}{hint}")
+        hint = (
+            " (pixels are stored as 0..255 integers; convert floats in [0, 1] with "
+            "np.clip(np.round(x * 255), 0, 255).astype(np.uint8))"
+            if images.dtype.kind == "f"
+            else ""
+        )
+        raise DataError(
+            f"{path}: 'images' must be (n, height, width, 3) uint8, got {images.shape} {images.dtype}{hint}"
+        )
     if len(images) == 0:
         raise DataError(f"{path}: 'images' holds no images")
     if labels.ndim != 1 or len(labels) != len(images) or not np.issubdtype(labels.dtype, np.integer):

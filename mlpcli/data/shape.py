@@ -52,8 +52,7 @@ def as_preprocess(target) -> Preprocess:
 
 def preprocess_of(data_config) -> Preprocess:
     """The ``data:`` section's Preprocess."""
-    return Preprocess(tuple(data_config.image_size), data_config.resize, data_config.color,
-                      data_config.pad_fill)
+    return Preprocess(tuple(data_config.image_size), data_config.resize, data_config.color, data_config.pad_fill)
 
 
 def draft_size(stored: tuple[int, int], orientation: int, spec: Preprocess) -> tuple[int, int]:

@@ -44,8 +44,10 @@ def require_two_classes(labels: np.ndarray, class_names, source: str) -> None:
     present = [class_names[i] for i in np.unique(labels)]
     if len(present) < 2:
         found = f"only the class {present[0]!r}" if present else "no images"
-        raise DataError(f"{source}: {found}; a classifier needs at least two classes "
-                        f"(for an image folder: one sub-folder per class)")
+        raise DataError(
+            f"{source}: {found}; a classifier needs at least two classes "
+            f"(for an image folder: one sub-folder per class)"
+        )
 
 
 def balance_warnings(labels: np.ndarray, rows: np.ndarray, val_rows: np.ndarray, class_names) -> list[str]:
@@ -55,14 +57,18 @@ def balance_warnings(labels: np.ndarray, rows: np.ndarray, val_rows: np.ndarray,
     present = np.flatnonzero(counts)
     largest, smallest = present[np.argmax(counts[present])], present[np.argmin(counts[present])]
     if counts[largest] > MAX_IMBALANCE * counts[smallest]:
-        warnings.append(f"classes are imbalanced: {class_names[largest]!r} has {counts[largest]} images, "
-                        f"{class_names[smallest]!r} {counts[smallest]} (over {MAX_IMBALANCE}x); accuracy "
-                        f"favours the large classes; to train against it set train.class_weight: balanced "
-                        f"or train.sampler: balanced")
+        warnings.append(
+            f"classes are imbalanced: {class_names[largest]!r} has {counts[largest]} images, "
+            f"{class_names[smallest]!r} {counts[smallest]} (over {MAX_IMBALANCE}x); accuracy "
+            f"favours the large classes; to train against it set train.class_weight: balanced "
+            f"or train.sampler: balanced"
+        )
     if len(val_rows):
         val_counts = np.bincount(labels[val_rows], minlength=len(class_names))
         rare = [f"{class_names[i]} ({val_counts[i]})" for i in np.flatnonzero(val_counts < MIN_VAL_PER_CLASS)]
         if rare:
-            warnings.append(f"the validation split has fewer than {MIN_VAL_PER_CLASS} images of "
-                            f"{', '.join(rare)}; their validation scores are noisy")
+            warnings.append(
+                f"the validation split has fewer than {MIN_VAL_PER_CLASS} images of "
+                f"{', '.join(rare)}; their validation scores are noisy"
+            )
     return warnings

@@ -49,15 +49,19 @@ def _draw_shape(background: np.ndarray, shape: str, rng) -> np.ndarray:
     angle = rng.uniform(0, 2 * math.pi)
     color = tuple(int(v) for v in rng.integers(140, 256, size=3))
     if shape == "circle":
-        draw.ellipse([center_col - radius, center_row - radius, center_col + radius, center_row + radius],
-                     fill=color)
+        draw.ellipse([center_col - radius, center_row - radius, center_col + radius, center_row + radius], fill=color)
     elif shape == "cross":
         for bar_angle in (angle, angle + math.pi / 2):
             draw.polygon(_rotated_rect(center_row, center_col, radius, radius * 0.32, bar_angle), fill=color)
     else:
         corners = 4 if shape == "square" else 3
-        points = [(center_col + radius * math.cos(angle + 2 * math.pi * k / corners),
-                   center_row + radius * math.sin(angle + 2 * math.pi * k / corners)) for k in range(corners)]
+        points = [
+            (
+                center_col + radius * math.cos(angle + 2 * math.pi * k / corners),
+                center_row + radius * math.sin(angle + 2 * math.pi * k / corners),
+            )
+            for k in range(corners)
+        ]
         draw.polygon(points, fill=color)
     return np.asarray(image)
 
@@ -66,9 +70,13 @@ def _rotated_rect(center_row, center_col, half_length, half_width, angle):
     """Corner points (col, row) of a bar centred on the given point, rotated by ``angle``."""
     along = (math.cos(angle), math.sin(angle))
     across = (-along[1], along[0])
-    return [(center_col + a * half_length * along[0] + b * half_width * across[0],
-             center_row + a * half_length * along[1] + b * half_width * across[1])
-            for a, b in ((1, 1), (1, -1), (-1, -1), (-1, 1))]
+    return [
+        (
+            center_col + a * half_length * along[0] + b * half_width * across[0],
+            center_row + a * half_length * along[1] + b * half_width * across[1],
+        )
+        for a, b in ((1, 1), (1, -1), (-1, -1), (-1, 1))
+    ]
 
 
 def write_synthetic(out, n_per_class: int, size: int, seed: int) -> int:

@@ -17,10 +17,13 @@ def add_validation(files: Files, data_config) -> Files:
     if data_config.val_path is None:
         return files
     if files.val is not None and files.val.any():
-        raise ConfigError(f"data.val_path: {data_config.path} already names validation images in its split "
-                          f"column; use one or the other")
-    return with_validation(files, validation_files(data_config.val_path, files.class_names,
-                                                   drop_others=data_config.classes is not None))
+        raise ConfigError(
+            f"data.val_path: {data_config.path} already names validation images in its split "
+            f"column; use one or the other"
+        )
+    return with_validation(
+        files, validation_files(data_config.val_path, files.class_names, drop_others=data_config.classes is not None)
+    )
 
 
 def validation_files(val_path, class_names, drop_others: bool) -> Files:
@@ -32,11 +35,18 @@ def validation_files(val_path, class_names, drop_others: bool) -> Files:
     paths, labels, names = scan_folder(root)
     unknown = [name for name in names if name not in class_names]
     if unknown and not drop_others:
-        raise DataError(f"{root}: data.val_path has class folder(s) {', '.join(map(repr, unknown))} that are not "
-                        f"training classes ({', '.join(class_names)}); rename or remove them, or list the "
-                        f"classes to use in data.classes")
+        raise DataError(
+            f"{root}: data.val_path has class folder(s) {', '.join(map(repr, unknown))} that are not "
+            f"training classes ({', '.join(class_names)}); rename or remove them, or list the "
+            f"classes to use in data.classes"
+        )
     index = np.array([class_names.index(name) if name in class_names else -1 for name in names], dtype=np.int64)
     mapped = index[labels]
     keep = mapped >= 0
-    return Files([p for p, k in zip(paths, keep) if k], mapped[keep], tuple(class_names), root,
-                 tuple(str(root / name) for name in class_names))
+    return Files(
+        [p for p, k in zip(paths, keep) if k],
+        mapped[keep],
+        tuple(class_names),
+        root,
+        tuple(str(root / name) for name in class_names),
+    )

@@ -2,13 +2,12 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import Payload
 
 from mlpcli.data import load_labelled
 from mlpcli.data.cifar10 import load_cifar10, read_batch
 from mlpcli.data.npz import load_npz
 from mlpcli.errors import DataError
-
-from conftest import Payload
 
 CLASSES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
 
@@ -20,9 +19,12 @@ def write_cifar10(root, n_per_batch=4, seed=0):
     with open(root / "batches.meta", "wb") as handle:
         pickle.dump({b"label_names": CLASSES, b"num_vis": 3072}, handle, protocol=2)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"batch_label": name.encode(), b"labels": rng.integers(0, 10, n_per_batch).tolist(),
-                 b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
-                 b"filenames": [b"x.png"] * n_per_batch}
+        batch = {
+            b"batch_label": name.encode(),
+            b"labels": rng.integers(0, 10, n_per_batch).tolist(),
+            b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+            b"filenames": [b"x.png"] * n_per_batch,
+        }
         with open(root / name, "wb") as handle:
             pickle.dump(batch, handle, protocol=2)
     return root
@@ -33,12 +35,10 @@ def test_cifar10_layout_is_rgb_planes(tmp_path):
     raw = read_batch(root / "data_batch_1")[b"data"]
     dataset = load_cifar10(root, "train")
     assert dataset.images.shape == (20, 32, 32, 3) and dataset.class_names[0] == "airplane"
-    assert dataset.images[0, 0, 1, 0] == raw[0, 1]          # red plane first
-    assert dataset.images[0, 0, 0, 2] == raw[0, 2048]       # blue plane last
+    assert dataset.images[0, 0, 1, 0] == raw[0, 1]  # red plane first
+    assert dataset.images[0, 0, 0, 2] == raw[0, 2048]  # blue plane last
     assert dataset.images[0, 1, 0, 1] == raw[0, 1024 + 32]  # row-major within a plane
     assert len(load_cifar10(root, "test")) == 4
-
-
 
 
 def test_malicious_pickle_is_refused_without_running(tmp_path):
@@ -60,13 +60,22 @@ def test_evaluate_loader_detects_cifar_and_npz(tmp_path):
     assert dataset.images.shape == (3, 16, 16, 3) and dataset.class_names == ("a", "b")
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"images": np.zeros((2, 4, 4, 3), np.uint8)}, "needs arrays 'images' and 'labels'"),
-    ({"images": np.zeros((2, 4, 4), np.uint8), "labels": np.zeros(2, int)}, "'images' must be"),
-    ({"images": np.zeros((2, 4, 4, 3), np.uint8), "labels": np.zeros(3, int)}, "'labels' must be"),
-    ({"images": np.zeros((2, 4, 4, 3), np.uint8), "labels": np.array([0, 2]),
-      "class_names": np.array(["a", "b"])}, "labels must lie in"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"images": np.zeros((2, 4, 4, 3), np.uint8)}, "needs arrays 'images' and 'labels'"),
+        ({"images": np.zeros((2, 4, 4), np.uint8), "labels": np.zeros(2, int)}, "'images' must be"),
+        ({"images": np.zeros((2, 4, 4, 3), np.uint8), "labels": np.zeros(3, int)}, "'labels' must be"),
+        (
+            {
+                "images": np.zeros((2, 4, 4, 3), np.uint8),
+                "labels": np.array([0, 2]),
+                "class_names": np.array(["a", "b"]),
+            },
+            "labels must lie in",
+        ),
+    ],
+)
 def test_npz_contents_are_checked(tmp_path, arrays, message):
     np.savez(tmp_path / "d.npz", **arrays)
     with pytest.raises(DataError, match=message):

@@ -8,12 +8,12 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
-
 from conftest import write_config
+from PIL import Image
+from processes import Child, mlpcli_args, session_members, wait_until
+
 from mlpcli.cli import cli
 from mlpcli.data.folder import PARALLEL_MIN
-from processes import Child, mlpcli_args, session_members, wait_until
 
 
 @pytest.fixture(scope="module")

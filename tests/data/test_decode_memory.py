@@ -87,6 +87,6 @@ def test_the_pool_is_asked_for_a_few_chunks_ahead_only(tmp_path, monkeypatch):
 
     taken = [0]
     spec = folder_module.as_preprocess((8, 8))
-    for piece in folder_module.decoded_pieces([paths[:25], paths[25:]], spec, 10**8, pool, Progress()):
+    for _piece in folder_module.decoded_pieces([paths[:25], paths[25:]], spec, 10**8, pool, Progress()):
         taken[0] += 1
     assert taken[0] == pool.submitted == 40

@@ -8,13 +8,12 @@ import threading
 
 import pytest
 from click.testing import CliRunner
+from test_cifar10_npz import write_cifar10
 
 from mlpcli.cli import cli
 from mlpcli.data.cifar10 import load_cifar10
 from mlpcli.data.download import download_dataset, extract_tar
 from mlpcli.errors import DataError
-
-from test_cifar10_npz import write_cifar10
 
 
 class RangeHandler(http.server.BaseHTTPRequestHandler):
@@ -85,8 +84,9 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
         download_dataset("cifar10", tmp_path, url="http://127.0.0.1:9/x.tar.gz", timeout=2)
 
 
-@pytest.mark.parametrize("name, kind", [("../escape.txt", tarfile.REGTYPE), ("/abs.txt", tarfile.REGTYPE),
-                                        ("link", tarfile.SYMTYPE)])
+@pytest.mark.parametrize(
+    "name, kind", [("../escape.txt", tarfile.REGTYPE), ("/abs.txt", tarfile.REGTYPE), ("link", tarfile.SYMTYPE)]
+)
 def test_unsafe_archive_entries_are_refused(tmp_path, name, kind):
     archive = tmp_path / "evil.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:

@@ -32,8 +32,11 @@ def test_load_folder_resizes_to_image_size(image_folder):
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16"])
 def test_any_mode_becomes_rgb(tmp_path, mode):
-    image = Image.new("RGB", (5, 7), (200, 40, 10)).convert(mode) if mode != "I;16" else \
-        Image.fromarray(np.full((7, 5), 40000, dtype=np.uint16))
+    image = (
+        Image.new("RGB", (5, 7), (200, 40, 10)).convert(mode)
+        if mode != "I;16"
+        else Image.fromarray(np.full((7, 5), 40000, dtype=np.uint16))
+    )
     path = tmp_path / ("x.tif" if mode in ("CMYK", "I;16") else "x.png")
     image.save(path)
     array = load_image(path, (7, 5))

@@ -100,6 +100,6 @@ def test_the_readme_states_the_limit_and_how_to_raise_it():
     from pathlib import Path
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
-    failures = readme[readme.index("## Failure behaviour"):readme.index("## Configuration")]
+    failures = readme[readme.index("## Failure behaviour") : readme.index("## Configuration")]
     assert f"{DEFAULT_MAX_IMAGE_PIXELS:,} pixels" in failures
     assert "data.max_image_pixels" in failures and "--max-pixels" in failures

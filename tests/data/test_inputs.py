@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_config, write_image_folder
 from PIL import Image
 
 from mlpcli.cli import cli
@@ -14,8 +15,6 @@ from mlpcli.config import load_config
 from mlpcli.data import class_names, load_dataset, load_labelled
 from mlpcli.errors import ConfigError, DataError
 from mlpcli.train.fit import holdout_split
-
-from conftest import write_config, write_image_folder
 
 
 def _config(tmp_path, **data):
@@ -63,8 +62,12 @@ def test_csv_with_a_bom_or_windows_line_ends_and_spaces_around_labels(tmp_path, 
 def test_a_split_column_fixes_validation_and_test_rows_are_left_to_evaluate(tmp_path):
     rows = _photos(tmp_path)
     splits = ["train", "train", "VAL", "test"] * 2
-    path = _csv(tmp_path, "label,path,split\n" + "\n".join(
-        f"{r.split(',')[1]},{r.split(',')[0]},{s}" for r, s in zip(rows, splits)) + "\n")
+    path = _csv(
+        tmp_path,
+        "label,path,split\n"
+        + "\n".join(f"{r.split(',')[1]},{r.split(',')[0]},{s}" for r, s in zip(rows, splits))
+        + "\n",
+    )
     config = _config(tmp_path, format="csv", path=str(path), val_fraction=0.5)
     dataset = load_dataset(config, 0, cache=False)
     assert len(dataset) == 6
@@ -83,13 +86,16 @@ def test_a_csv_row_naming_a_missing_file_names_the_csv_line_and_the_fix(tmp_path
     assert len(skipped) == 8 and "gone.png" in skipped.skipped[0]["path"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("file,label\na.png,cat\n", "line 1: the header must name the columns path and label"),
-    ("path,label\na.png\n", "line 2: expected 2 cells"),
-    ("path,label\n,cat\n", "line 2: empty path"),
-    ("path,label,split\na.png,cat,holdout\n", "line 2: split must be one of train, val, test; got 'holdout'"),
-    ("", "empty; expected a header line"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("file,label\na.png,cat\n", "line 1: the header must name the columns path and label"),
+        ("path,label\na.png\n", "line 2: expected 2 cells"),
+        ("path,label\n,cat\n", "line 2: empty path"),
+        ("path,label,split\na.png,cat,holdout\n", "line 2: split must be one of train, val, test; got 'holdout'"),
+        ("", "empty; expected a header line"),
+    ],
+)
 def test_a_malformed_csv_names_the_line_and_what_is_expected(tmp_path, text, message):
     path = _csv(tmp_path, text)
     with pytest.raises(DataError, match=message):
@@ -110,8 +116,11 @@ def test_an_unknown_label_in_val_path_is_a_data_error_with_the_fix(tmp_path):
     write_image_folder(tmp_path / "train", n_per_class=3, classes=("cat", "dog"))
     write_image_folder(tmp_path / "val", n_per_class=2, classes=("cat", "wolf"))
     config = _config(tmp_path, format="folder", path=str(tmp_path / "train"), val_path=str(tmp_path / "val"))
-    with pytest.raises(DataError, match=r"val: data.val_path has class folder\(s\) 'wolf' that are not training "
-                                        r"classes \(cat, dog\); rename or remove them"):
+    with pytest.raises(
+        DataError,
+        match=r"val: data.val_path has class folder\(s\) 'wolf' that are not training "
+        r"classes \(cat, dog\); rename or remove them",
+    ):
         load_dataset(config, 0, cache=False)
 
 
@@ -150,8 +159,9 @@ def test_classes_must_be_distinct_names(tmp_path):
 
 def test_gray_is_the_same_for_files_and_arrays(tmp_path):
     write_image_folder(tmp_path / "train", n_per_class=2, classes=("cat", "dog"), size=(16, 16))
-    folder = load_dataset(_config(tmp_path, format="folder", path=str(tmp_path / "train"), color="gray"), 0,
-                          cache=False)
+    folder = load_dataset(
+        _config(tmp_path, format="folder", path=str(tmp_path / "train"), color="gray"), 0, cache=False
+    )
     assert (folder.images[..., 0] == folder.images[..., 2]).all()
     colored = load_dataset(_config(tmp_path, format="folder", path=str(tmp_path / "train")), 0, cache=False)
     np.savez(tmp_path / "d.npz", images=colored.images, labels=colored.labels)
@@ -162,9 +172,17 @@ def test_gray_is_the_same_for_files_and_arrays(tmp_path):
 def test_the_cache_key_changes_with_each_new_key(tmp_path):
     write_image_folder(tmp_path / "train", n_per_class=2, classes=("cat", "dog"))
     base = {"format": "folder", "path": str(tmp_path / "train")}
-    keys = {load_dataset(_config(tmp_path, **base, **extra), 0).fingerprint for extra in
-            ({}, {"color": "gray"}, {"resize": "pad"}, {"resize": "pad", "pad_fill": 9},
-             {"resize": "center_crop"}, {"classes": ["dog", "cat"]})}
+    keys = {
+        load_dataset(_config(tmp_path, **base, **extra), 0).fingerprint
+        for extra in (
+            {},
+            {"color": "gray"},
+            {"resize": "pad"},
+            {"resize": "pad", "pad_fill": 9},
+            {"resize": "center_crop"},
+            {"classes": ["dog", "cat"]},
+        )
+    }
     assert len(keys) == 6
 
 
@@ -174,9 +192,10 @@ def test_train_validates_on_the_csv_split_and_on_val_path(tmp_path):
     rows = [f"images/{name}/{i:03d}.png,{name},{splits[i]}" for name in ("cat", "dog") for i in range(6)]
     path = _csv(tmp_path, "path,label,split\n" + "\n".join(rows) + "\n")
     write_image_folder(tmp_path / "val", n_per_class=3, classes=("cat", "dog"), seed=1)
-    for data, n_train, n_val in (({"format": "csv", "path": str(path)}, 6, 4),
-                                 ({"format": "folder", "path": str(tmp_path / "images"),
-                                   "val_path": str(tmp_path / "val")}, 12, 6)):
+    for data, n_train, n_val in (
+        ({"format": "csv", "path": str(path)}, 6, 4),
+        ({"format": "folder", "path": str(tmp_path / "images"), "val_path": str(tmp_path / "val")}, 12, 6),
+    ):
         config = write_config(tmp_path / "config.yaml", data=data)
         result = CliRunner().invoke(cli, ["train", "--config", str(config), "--out", str(tmp_path / "run"), "--json"])
         assert result.exit_code == 0, result.stderr

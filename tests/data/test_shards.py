@@ -60,8 +60,9 @@ def test_a_new_photo_decodes_only_its_shard(tmp_path, monkeypatch):
     monkeypatch.setattr(shards, "SHARD_BYTES", 16 * 8 * 8 * 3)  # shards of about 16 images
     decoded = []
     decode_chunk = folder_module._decode_chunk
-    monkeypatch.setattr(folder_module, "_decode_chunk",
-                        lambda paths, *args: decoded.extend(paths) or decode_chunk(paths, *args))
+    monkeypatch.setattr(
+        folder_module, "_decode_chunk", lambda paths, *args: decoded.extend(paths) or decode_chunk(paths, *args)
+    )
     first = load_folder(root, (8, 8), cache_dir=str(tmp_path / "cache"))
     assert len(decoded) == 80 and isinstance(first.images, ShardedImages) and len(first.images.shards) > 2
     Image.new("RGB", (5, 5), (9, 9, 9)).save(root / "b" / "020x.png")
@@ -74,11 +75,18 @@ def test_a_new_photo_decodes_only_its_shard(tmp_path, monkeypatch):
 
 def test_without_a_cache_the_images_live_in_scratch_files_removed_at_exit(tmp_path):
     root = _photos(tmp_path / "photos", 3)
-    script = ("import sys, numpy as np; from mlpcli.data.folder import load_folder; "
-              f"images = load_folder({str(root)!r}, (8, 8)).images; "
-              "print(images.filename); assert isinstance(images, np.memmap)")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                            env={"TMPDIR": str(tmp_path), "PATH": ""})
+    script = (
+        "import sys, numpy as np; from mlpcli.data.folder import load_folder; "
+        f"images = load_folder({str(root)!r}, (8, 8)).images; "
+        "print(images.filename); assert isinstance(images, np.memmap)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"TMPDIR": str(tmp_path), "PATH": ""},
+    )
     assert result.returncode == 0, result.stderr
     scratch_file = result.stdout.strip()
     assert scratch_file.startswith(str(tmp_path)) and "mlpcli-scratch-" in scratch_file

@@ -61,5 +61,9 @@ def test_balance_warnings_name_rare_validation_classes_and_imbalance():
     assert "'cat' has 100 images, 'dog' 9" in warnings[0]
     assert "train.class_weight: balanced" in warnings[0] and "train.sampler: balanced" in warnings[0]
     assert "fewer than 5 images of dog (2)" in warnings[1] and "cat" not in warnings[1]
-    assert balance_warnings(np.repeat([0, 1], 10), np.arange(20), np.array([0, 1, 2, 3, 4, 10, 11, 12, 13, 14]),
-                            ("a", "b")) == []
+    assert (
+        balance_warnings(
+            np.repeat([0, 1], 10), np.arange(20), np.array([0, 1, 2, 3, 4, 10, 11, 12, 13, 14]), ("a", "b")
+        )
+        == []
+    )
