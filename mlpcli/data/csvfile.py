@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import DataError
 from .filelist import Files
+from .names import PathList
 
 SPLITS = ("train", "val", "test")
 REQUIRED = ("path", "label")
@@ -95,4 +96,4 @@ def csv_files(csv_path, rows: list[Row], class_names) -> Files:
     labels = np.array([class_names.index(row.label) for row in kept], dtype=np.int64)
     places = tuple(f"{csv_path} (label {name!r})" for name in class_names)
     val = np.array([row.split == "val" for row in kept], dtype=bool) if kept and kept[0].split else None
-    return Files([row.path for row in kept], labels, tuple(class_names), csv_path.parent, places, val)
+    return Files(PathList(row.path for row in kept), labels, tuple(class_names), csv_path.parent, places, val)

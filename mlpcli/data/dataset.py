@@ -2,43 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..imagerows import ImageRows
-
-
-class Names(Sequence[str]):
-    """Strings (the images' paths) read like a list, held as one string and the offsets where
-    each ends: two objects, not one per image. A list of 100,000 paths kept 100,000 small
-    strings alive until the end of a run, and with them the heap pages they were allocated
-    among (13 MB more anonymous memory at 30,000 images than at 10,000; issue 23)."""
-
-    def __init__(self, names: Iterable[str]) -> None:
-        names = list(names)
-        self._text = "".join(names)
-        self._ends = np.cumsum([0, *map(len, names)], dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self._ends) - 1
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        row = range(len(self))[index]  # negative indices, and IndexError past the end
-        return self._text[self._ends[row] : self._ends[row + 1]]
-
-    def __eq__(self, other) -> bool:
-        if isinstance(other, Names):
-            return self._text == other._text and np.array_equal(self._ends, other._ends)
-        return isinstance(other, Sequence) and not isinstance(other, str) and list(self) == list(other)
-
-    __hash__ = None  # type: ignore[assignment]  # equal to lists, which have none
-
-    def __repr__(self) -> str:
-        return f"Names({list(self[:3])}{' ...' if len(self) > 3 else ''}, {len(self)} names)"
 
 
 @dataclass

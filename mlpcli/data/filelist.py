@@ -9,18 +9,19 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .dataset import Dataset, Names
+from .dataset import Dataset
+from .names import Names, PathList
 from .shape import Preprocess
 from .shards import ShardedImages
 
 
 @dataclass(frozen=True)
 class Files:
-    """paths (n_files,), labels (n_files,) int64 indexing class_names, how to name where each
+    """paths (n_files,) packed, labels (n_files,) int64 indexing class_names, how to name where each
     class's files came from in messages (``class_place[i]``: a class folder, or the CSV), and
     ``val`` (n_files,) bool: the files of a fixed validation split (None: none fixed)."""
 
-    paths: list[Path]
+    paths: PathList
     labels: np.ndarray
     class_names: tuple[str, ...]
     root: Path
@@ -78,7 +79,7 @@ def load_files(
     from .folder import SKIP_HINT, report_failures
     from .shard_cache import decode_shards
 
-    names = [_name(path, files.root) for path in files.paths]
+    names = Names(_name(path, files.root) for path in files.paths)
     decoded = decode_shards(files.paths, names, spec, max_pixels, cache_dir, mapper)
     kept = np.concatenate([shard_kept for _, shard_kept, _ in decoded])
     failures = [failure for _, _, shard_failures in decoded for failure in shard_failures]
@@ -86,7 +87,7 @@ def load_files(
     _check_classes_kept(files, kept)
     shards = [images for images, _, _ in decoded if len(images)]
     images = shards[0] if len(shards) == 1 else ShardedImages(shards)
-    sources = Names(str(p) for p, k in zip(files.paths, kept) if k)
+    sources = files.paths.where(kept).strings()
     fixed_val = None if files.val is None else files.val[kept]
     return Dataset(
         images, files.labels[kept], files.class_names, fingerprint(files, spec), sources, failures, fixed_val
@@ -98,7 +99,7 @@ def with_validation(files: Files, val_files: Files) -> Files:
     validation split."""
     val = np.concatenate([np.zeros(len(files.paths), bool), np.ones(len(val_files.paths), bool)])
     return Files(
-        files.paths + val_files.paths,
+        PathList.joined([files.paths, val_files.paths]),
         np.concatenate([files.labels, val_files.labels]),
         files.class_names,
         files.root,

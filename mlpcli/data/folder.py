@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from ..progress import bar, log
 from . import DEFAULT_MAX_IMAGE_PIXELS, Dataset
 from .filelist import Files, load_files
 from .images import is_image_path, load_image
+from .names import PathList
 from .shape import as_preprocess
 
 # Below this many images, or this many bytes of files, a process pool costs more than it saves.
@@ -34,7 +36,7 @@ CHUNKS_PER_WORKER = 4
 SKIP_HINT = "--on-error skip"
 
 
-def scan_folder(root: str | Path) -> tuple[list[Path], np.ndarray, tuple[str, ...]]:
+def scan_folder(root: str | Path) -> tuple[PathList, np.ndarray, tuple[str, ...]]:
     """Image paths (sorted by class, then name), their labels and the sorted class names.
 
     Entries starting with '.' are ignored; extensions are matched case-insensitively. Symlinks are
@@ -49,8 +51,8 @@ def scan_folder(root: str | Path) -> tuple[list[Path], np.ndarray, tuple[str, ..
     class_dirs = sorted(p for p in _entries(root) if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise DataError(f"{root}: no class folders found (expected {root}/<class>/<image files>)")
-    paths, labels = [], []
-    for label, class_dir in enumerate(class_dirs):
+    classes: list[PathList] = []  # packed class by class: only one folder's Path objects at a time
+    for class_dir in class_dirs:
         files = sorted(
             p
             for p in _entries(class_dir)
@@ -60,9 +62,9 @@ def scan_folder(root: str | Path) -> tuple[list[Path], np.ndarray, tuple[str, ..
             raise DataError(
                 f"{class_dir}: class folder has no images (accepted extensions: png, jpg, jpeg, bmp, gif, webp, tif)"
             )
-        paths += files
-        labels += [label] * len(files)
-    return paths, np.asarray(labels, dtype=np.int64), tuple(p.name for p in class_dirs)
+        classes.append(PathList(files))
+    labels = np.repeat(np.arange(len(classes), dtype=np.int64), [len(files) for files in classes])
+    return PathList.joined(classes), labels, tuple(p.name for p in class_dirs)
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -104,8 +106,7 @@ def folder_files(root: str | Path, classes=None) -> Files:
     root = Path(root)
     paths, labels, class_names = scan_folder(root)
     keep, labels, class_names = select_classes(labels, class_names, classes, f"{root} (class folders)")
-    paths = [p for p, k in zip(paths, keep) if k]
-    return Files(paths, labels, class_names, root, tuple(str(root / name) for name in class_names))
+    return Files(paths.where(keep), labels, class_names, root, tuple(str(root / name) for name in class_names))
 
 
 def decode_all(
@@ -125,7 +126,7 @@ def decode_all(
 
 
 @contextmanager
-def decode_pool(paths: list[Path]):
+def decode_pool(paths: Sequence[Path]):
     """A process pool for decoding ``paths`` (``_workers``), or None when one would not pay.
 
     Ctrl-C reaches the whole process group: the workers ignore it, and on any exception (Ctrl-C
@@ -143,7 +144,7 @@ def decode_pool(paths: list[Path]):
     pool.shutdown()
 
 
-def decode_files(paths: list[Path], image_size, max_pixels: int, pool, progress):
+def decode_files(paths: Sequence[Path], image_size, max_pixels: int, pool, progress):
     """Decode ``paths`` by ``image_size`` (a size or a ``shape.Preprocess``) on ``pool`` (None:
     here) -> (images (n_kept, height, width, 3) uint8, kept (n_paths,) bool, failures in path
     order); nothing is reported. Memory: the decoded images of ``paths``."""
@@ -158,7 +159,7 @@ def decode_files(paths: list[Path], image_size, max_pixels: int, pool, progress)
     return (images, kept, failures) if kept.all() else (images[kept], kept, failures)
 
 
-def decoded_pieces(shards: list[list[Path]], spec, max_pixels: int, pool, progress):
+def decoded_pieces(shards: Sequence[Sequence[Path]], spec, max_pixels: int, pool, progress):
     """Decode the files of each of ``shards`` in chunks (``_chunk_length``) on ``pool`` (None:
     here) -> (shard position, start, images (n_ok, height, width, 3) uint8, ok (n_chunk,) bool,
     failures) per chunk, in order. At most ``AHEAD_PER_WORKER`` chunks per worker are decoded
@@ -202,7 +203,7 @@ def _results(pool, calls, ahead: int):
         yield pending.popleft().result()
 
 
-def _workers(paths: list[Path]) -> int:
+def _workers(paths: Sequence[Path]) -> int:
     """Decode processes for ``paths``: ``threads.decode_workers`` (``--threads``), or 1 when the set
     is too small to pay for a pool (fewer than PARALLEL_MIN images and PARALLEL_MIN_BYTES of files)."""
     if len(paths) < PARALLEL_MIN and _file_bytes(paths, PARALLEL_MIN_BYTES) < PARALLEL_MIN_BYTES:
@@ -210,7 +211,7 @@ def _workers(paths: list[Path]) -> int:
     return threads.decode_workers(len(paths))
 
 
-def _file_bytes(paths: list[Path], enough: int) -> int:
+def _file_bytes(paths: Sequence[Path], enough: int) -> int:
     """The files' total size, counted until it reaches ``enough``."""
     total = 0
     for path in paths:
@@ -239,7 +240,7 @@ def report_failures(failures: list[dict], skip: bool, skip_hint: str = SKIP_HINT
     )
 
 
-def _decode_chunk(paths: list[Path], image_size, max_pixels: int):
+def _decode_chunk(paths: Sequence[Path], image_size, max_pixels: int):
     """Decode one chunk in a worker -> (decoded images, ok mask, failures [{"path", "reason"}])."""
     decoded, ok, errors = [], [], []
     for path in paths:

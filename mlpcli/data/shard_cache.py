@@ -15,6 +15,7 @@ import functools
 import hashlib
 import itertools
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from ..fileio import write_json
 from ..memory import return_freed_memory
 from ..progress import bar, log
 from .filelist import file_stat
+from .names import PathList
 from .shards import shard_bounds, shard_length
 
 # Bump when decoding changes what it makes of a file, so stale shards are not reused.
@@ -38,7 +40,7 @@ Shard = tuple[np.ndarray, np.ndarray, list[dict]]
 
 
 def decode_shards(
-    paths: list[Path], names: list[str], spec, max_pixels: int, cache_dir: str | None, mapper=None
+    paths: PathList, names: Sequence[str], spec, max_pixels: int, cache_dir: str | None, mapper=None
 ) -> list[Shard]:
     """Per shard of ``paths`` (named ``names`` for the boundaries and keys; ``spec`` a
     ``shape.Preprocess``): (kept images (n_kept, height, width, 3) uint8, memory-mapped;
@@ -70,20 +72,20 @@ def decode_shards(
     return stored
 
 
-def _decode_here(shards: list[list[Path]], spec, max_pixels: int):
+def _decode_here(shards: list[PathList], spec, max_pixels: int):
     """(position, its pieces) for each shard, in order, on one process pool for them all; the
     pieces ``(start, images, ok, failures)`` are decoded as they are taken (``decoded_pieces``):
     a shard's images go to its file a chunk at a time, never all in memory at once."""
     from .folder import decode_pool, decoded_pieces
 
-    to_decode = [path for shard in shards for path in shard]
+    to_decode = PathList.joined(shards)
     with decode_pool(to_decode) as pool, bar(len(to_decode), "decode", unit="img") as progress:
         stream = decoded_pieces(shards, spec, max_pixels, pool, progress)
         for position, pieces in itertools.groupby(stream, key=lambda piece: piece[0]):
             yield position, (piece[1:] for piece in pieces)
 
 
-def _decode_spread(shards: list[list[Path]], spec, max_pixels: int, mapper):
+def _decode_spread(shards: list[PathList], spec, max_pixels: int, mapper):
     """(position, its pieces ``(start, images, ok, failures)``) for each shard, once ``mapper``'s
     workers have decoded all of its pieces (``PIECE_BYTES``): a few large shards still spread over
     many workers."""
@@ -114,7 +116,7 @@ def _check_seen(failures: list[dict]) -> None:
         )
 
 
-def decode_shard(paths: list[Path], spec, max_pixels: int):
+def decode_shard(paths: Sequence[Path], spec, max_pixels: int):
     """On a worker: ``folder.decode_files`` of one piece of a shard, in that process -> (images
     (n_kept, height, width, 3) uint8, kept (n_files,) bool, failures [{"path", "reason"}])."""
     from .folder import decode_files
@@ -123,7 +125,7 @@ def decode_shard(paths: list[Path], spec, max_pixels: int):
         return decode_files(paths, spec, max_pixels, None, silent)
 
 
-def shard_key(paths: list[Path], names: list[str], spec, max_pixels: int) -> str:
+def shard_key(paths: Sequence[Path], names: Sequence[str], spec, max_pixels: int) -> str:
     """Changes when a file of the shard is added, removed, renamed, resized or touched, or when
     what decoding makes of it changes (size, resize policy, color, pixel limit)."""
     described = (tuple(spec.size), spec.describe(), max_pixels, SHARD_VERSION)

@@ -10,6 +10,7 @@ length, so adding or removing one photo changes the shard it falls in and no oth
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def shard_length(image_size) -> int:
     return max(16, SHARD_BYTES // (height * width * 3))
 
 
-def shard_bounds(names: list[str], target: int) -> list[tuple[int, int]]:
+def shard_bounds(names: Sequence[str], target: int) -> list[tuple[int, int]]:
     """(start, stop) of each shard of the sorted file ``names``: a shard ends after a name whose
     CRC-32 is 0 modulo ``target``, or at ``MAX_SHARD_FACTOR * target`` names."""
     bounds, start = [], 0

@@ -44,9 +44,5 @@ def validation_files(val_path, class_names, drop_others: bool) -> Files:
     mapped = index[labels]
     keep = mapped >= 0
     return Files(
-        [p for p, k in zip(paths, keep) if k],
-        mapped[keep],
-        tuple(class_names),
-        root,
-        tuple(str(root / name) for name in class_names),
+        paths.where(keep), mapped[keep], tuple(class_names), root, tuple(str(root / name) for name in class_names)
     )
