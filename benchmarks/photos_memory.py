@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,8 @@ def tree(root: int) -> list[int]:
 
 def measured_train(folder: Path, work: Path) -> dict:
     config = work / f"{folder.name}.yaml"
+    cache = work / f"cache-{folder.name}"
+    shutil.rmtree(cache, ignore_errors=True)  # cold: a kept --work folder would reuse the last run's shards
     config.write_text(
         json.dumps(
             {
@@ -109,7 +112,7 @@ def measured_train(folder: Path, work: Path) -> dict:
                     "path": str(folder),
                     "image_size": 128,
                     "val_fraction": 0.1,
-                    "cache_dir": str(work / f"cache-{folder.name}"),
+                    "cache_dir": str(cache),
                 },
                 "features": [{"name": "hog"}, {"name": "color_hist"}],
                 "model": {"hidden": [256]},
