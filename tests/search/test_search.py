@@ -168,11 +168,13 @@ def test_two_local_processes_give_the_same_table_and_weight_bytes_as_one(tmp_pat
     assert best_weights(tmp_path / "j1") == best_weights(tmp_path / "j2") != []
     assert (tmp_path / "j1" / "model.json").read_text() == (tmp_path / "j2" / "model.json").read_text()
     assert runs[2]["executor"] == "2 local processes"
-    # Two distinct worker processes ran units, neither of them this one. (The old check,
-    # ``len(workers) >= 1``, passed with every unit run here; fails if --jobs 2 runs units in-process.)
+    # Worker processes ran the units, never this one (the old check, ``len(workers) >= 1``, passed
+    # with every unit run here; this fails if --jobs 2 runs units in-process). Not "both workers
+    # ran units": on a busy machine one worker can finish all six units before the other has
+    # started (seen under load), which is correct behaviour.
     workers = {w for r in runs[2]["trials"] for w in r["workers"]}
     pids = {w.rsplit(":", 1)[1] for w in workers}
-    assert len(pids) == 2 and str(os.getpid()) not in pids, workers
+    assert 1 <= len(pids) <= 2 and str(os.getpid()) not in pids, workers
     assert {w.rsplit(":", 1)[1] for r in runs[1]["trials"] for w in r["workers"]} == {str(os.getpid())}
 
 
