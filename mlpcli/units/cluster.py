@@ -10,9 +10,13 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..pools import sigint_ignored
+from ..progress import log
 from ..threads import UNIT_THREADS, thread_limit
 from .executor import INSTALL_HINT, ClusterError, Executor
 from .runtime import run_unit
+
+#: Times a unit is sent again after a shared array it needs was lost with the workers holding it.
+LOST_INPUT_RESENDS = 3
 
 
 class DaskExecutor(Executor):
@@ -20,12 +24,17 @@ class DaskExecutor(Executor):
 
     A worker that dies mid-unit is not a unit failure for Dask: the scheduler reruns the unit on
     another worker (up to ``distributed.scheduler.allowed-failures`` deaths per unit, default 3).
+    A shared array that dies with the last worker holding it is not rerun: see ``ClusterUnit``.
     ``retries`` is for units that raised.
     """
 
     def __init__(self, client, cluster=None, retries: int = 0, name: str = "dask") -> None:
         super().__init__()
         self.client, self._cluster, self._retries, self.name = client, cluster, retries, name
+        # Each shared array by its first future's key, and the future that now holds it.
+        self._arrays: dict = {}
+        self._holders: dict = {}
+        self._cancelling = False
 
     @classmethod
     def connect(cls, address: str, timeout: float, retries: int = 0) -> DaskExecutor:
@@ -64,20 +73,40 @@ class DaskExecutor(Executor):
 
     def share(self, array: np.ndarray):
         # One copy per worker, fetched by workers that join later from a peer that has it.
-        return self.client.scatter(array, broadcast=True)
+        future = self.client.scatter(array, broadcast=True)
+        self._arrays[future.key], self._holders[future.key] = array, future
+        return future
 
     def _submit(self, fn, args, key, checkpoint):
-        names = {"pure": False} if key is None else {"key": key}
+        return ClusterUnit(self, fn, args, {"pure": False} if key is None else {"key": key})
+
+    def _send(self, fn, args: tuple, names: dict):
+        """The Dask future of ``run_unit(fn, *args)``, each shared array in ``args`` as it is held now."""
+        args = tuple(self._holders.get(getattr(arg, "key", None), arg) for arg in args)
         return self.client.submit(run_unit, fn, *args, retries=self._retries, **names)
 
-    def as_completed(self, futures):
+    def share_lost(self) -> bool:
+        """Scatter again every shared array that no worker holds any more; False if none was lost."""
+        if self._cancelling:  # the units were cancelled here, not lost
+            return False
+        lost = [key for key, future in self._holders.items() if future.status != "finished"]
+        for key in lost:
+            self._holders[key] = self.client.scatter(self._arrays[key], broadcast=True)
+        if lost:
+            log.warning("cluster: %d shared array(s) died with the workers holding them; sent again", len(lost))
+        return bool(lost)
+
+    def as_completed(self, units):
         from distributed import as_completed
 
-        return as_completed(futures, loop=self.client.loop)  # not the default client: there may be none
+        by_future = {unit.future: unit for unit in units}
+        for future in as_completed(list(by_future), loop=self.client.loop):  # not the default client
+            yield by_future[future]
 
-    def cancel(self, futures) -> None:
-        if futures:
-            self.client.cancel(futures)
+    def cancel(self, units) -> None:
+        self._cancelling = True
+        if units:
+            self.client.cancel([unit.future for unit in units])
 
     def close(self, abort: bool = False) -> None:
         try:
@@ -85,6 +114,41 @@ class DaskExecutor(Executor):
         finally:
             if self._cluster is not None:
                 self._cluster.close()
+
+
+class ClusterUnit:
+    """A unit on the cluster, read like a future (``result``, ``done``, ``status``), that survives
+    the loss of its shared arrays.
+
+    Dask reruns a unit whose worker died, but a scattered array cannot be recomputed: when the
+    last worker holding it dies, the scheduler forgets it and cancels every unit that needs it
+    ("already forgotten"). Dask's memory manager keeps a single copy of an array no unit is
+    waiting for yet, so one worker's death could end a whole search (seen under load). Then
+    ``result`` scatters the array again from this process and sends the unit again.
+    """
+
+    def __init__(self, executor: DaskExecutor, fn, args: tuple, names: dict) -> None:
+        self._executor, self._call = executor, (fn, args, names)
+        self.future = executor._send(fn, args, names)
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    @property
+    def status(self) -> str:
+        return self.future.status
+
+    def result(self, timeout: float | None = None):
+        from concurrent.futures import CancelledError
+
+        for _ in range(LOST_INPUT_RESENDS):
+            try:
+                return self.future.result(timeout=timeout)
+            except CancelledError:
+                if not self._executor.share_lost():
+                    raise
+                self.future = self._executor._send(*self._call)
+        return self.future.result(timeout=timeout)
 
 
 def import_distributed():

@@ -92,6 +92,44 @@ def test_a_worker_killed_mid_unit_has_its_unit_rerun_with_the_same_result(cluste
     assert len(list(tmp_path.glob(f"{seed}-*"))) == 2  # the unit started on the victim, then again elsewhere
 
 
+def test_units_survive_the_loss_of_a_shared_array_with_the_last_worker_holding_it(cluster):
+    """Dask's memory manager keeps one copy of a shared array no unit waits for yet; the death of
+    that worker made the scheduler forget the array and cancel every unit needing it ("already
+    forgotten", seen under load in the test above). Watched failing without ``ClusterUnit``."""
+    cluster.add_workers(1)  # a spare, so the module keeps two workers after the kill
+    X, work = toy_work(4)
+    with open_executor(cluster=cluster.address) as executor:
+        shared = executor.share(X)
+        holders = _replicas_after_reduction(cluster.client, shared)
+        assert len(holders) == 1
+        os.kill(cluster.worker_pids()[holders[0]], signal.SIGKILL)
+        _wait_until_gone(cluster.client, holders[0])
+        futures = [executor.submit(units.project, shared, rows, seed) for rows, seed in work]
+        results = [f.result(timeout=60) for f in futures]
+    for result, reference in zip(results, expected(X, work)):
+        assert result.value.tobytes() == reference.tobytes()
+
+
+def _replicas_after_reduction(client, future) -> list:
+    """The workers holding ``future`` once Dask's memory manager has dropped the copies no unit needs."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        client.amm.run_once()
+        holders = client.who_has([future])[future.key]
+        if len(holders) == 1:
+            return list(holders)
+        time.sleep(0.1)
+    return list(client.who_has([future])[future.key])
+
+
+def _wait_until_gone(client, address: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while address in client.scheduler_info(n_workers=-1)["workers"]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the scheduler still lists the killed worker {address}")
+        time.sleep(0.1)
+
+
 def _first_marker(directory: Path) -> Path:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
