@@ -89,7 +89,9 @@ class DaskExecutor(Executor):
         """Scatter again every shared array that no worker holds any more; False if none was lost."""
         if self._cancelling:  # the units were cancelled here, not lost
             return False
-        lost = [key for key, future in self._holders.items() if future.status != "finished"]
+        # The scheduler is asked: the units' cancellation can reach this client before the array's.
+        held = self.client.who_has([future.key for future in self._holders.values()])  # keys: a future may be cancelled
+        lost = [key for key, future in self._holders.items() if future.status != "finished" or not held.get(future.key)]
         for key in lost:
             self._holders[key] = self.client.scatter(self._arrays[key], broadcast=True)
         if lost:
