@@ -125,6 +125,17 @@ def decode_all(
     return images, kept, failures
 
 
+def decode_batches(paths: Sequence[Path], image_size, max_pixels: int, batch_bytes: int):
+    """Decode ``paths`` in order, in batches of at most ``batch_bytes`` of decoded images, on one
+    pool and one progress bar -> per batch, ``decode_files``'s (images (n_kept, height, width, 3)
+    uint8, kept (n_batch,) bool, failures); nothing is reported. Memory: one batch of images."""
+    spec = as_preprocess(image_size)
+    length = max(1, batch_bytes // (spec.size[0] * spec.size[1] * 3))
+    with decode_pool(paths) as pool, bar(len(paths), "decode", unit="img") as progress:
+        for start in range(0, len(paths), length):
+            yield decode_files(paths[start : start + length], spec, max_pixels, pool, progress)
+
+
 @contextmanager
 def decode_pool(paths: Sequence[Path]):
     """A process pool for decoding ``paths`` (``_workers``), or None when one would not pay.
