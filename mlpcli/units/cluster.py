@@ -82,7 +82,8 @@ class DaskExecutor(Executor):
 
     def _send(self, fn, args: tuple, names: dict):
         """The Dask future of ``run_unit(fn, *args)``, each shared array in ``args`` as it is held now."""
-        args = tuple(self._holders.get(getattr(arg, "key", None), arg) for arg in args)
+        future_type = import_distributed().Future
+        args = tuple(self._holders.get(arg.key, arg) if isinstance(arg, future_type) else arg for arg in args)
         return self.client.submit(run_unit, fn, *args, retries=self._retries, **names)
 
     def share_lost(self) -> bool:
