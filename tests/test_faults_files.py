@@ -115,10 +115,12 @@ def test_an_unwritable_output_is_found_before_any_image_is_decoded(
     ``check_new_run_dir`` (verified): the stand-in decoder below was reached."""
     from mlpcli.data import folder
 
-    def decode_all(*args, **kwargs):
+    def decoded_pieces(*args, **kwargs):
         raise AssertionError("images decoded before the output folder was checked")
 
-    monkeypatch.setattr(folder, "decode_all", decode_all)
+    # Every local decode of a data set goes through decoded_pieces (decode_all no longer did for
+    # training, so its stand-in here was never reached whatever the order of the checks).
+    monkeypatch.setattr(folder, "decoded_pieces", decoded_pieces)
     (tmp_path / "runs").mkdir()
     refuse_writes(tmp_path / "runs", errno.EROFS)
     where = ["--out", tmp_path / "runs" / "mine"] if out else []

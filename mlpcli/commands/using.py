@@ -62,12 +62,8 @@ def _predict_files(model, files, skip: bool, max_pixels: int):
         if len(images) and (skip or not failures):
             probabilities.append(model.predict_proba(images))
     report_failures(failures, skip)
-    n_classes = len(model.class_names)
-    return (
-        (np.concatenate(probabilities) if probabilities else np.empty((0, n_classes))),
-        np.concatenate(kept),
-        failures,
-    )
+    labelled = np.concatenate(probabilities) if probabilities else np.empty((0, len(model.class_names)))
+    return labelled, np.concatenate(kept), failures
 
 
 def run_evaluate(

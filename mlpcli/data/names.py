@@ -117,9 +117,6 @@ class PathList(_Packed, Sequence[Path]):
     def __iter__(self) -> Iterator[Path]:
         return (Path(self._string(i)) for i in range(len(self)))
 
-    def __add__(self, other: Iterable[Path]) -> PathList:
-        return PathList.joined([self, other if isinstance(other, PathList) else PathList(other)])
-
     def strings(self) -> Names:
         """The paths as strings, sharing this list's storage."""
         return Names._of(self._text, self._ends)
