@@ -306,6 +306,13 @@ class TrainConfig:
         "many rows drawn with replacement, every class equally likely (row probability "
         "proportional to 1/n_c)",
     )
+    rebalance_after: int = _leaf(
+        0,
+        c.integer(0),
+        "epochs trained plainly before train.class_weight and train.sampler take effect "
+        "(deferred re-weighting, Cao et al. 2019: the features are learned from every row as "
+        "it comes, then the classifier is rebalanced); 0: from the first epoch",
+    )
     mixup: float = _leaf(
         0.0,
         c.number(0.0),
@@ -439,6 +446,17 @@ def _check_training(config: Config) -> None:
             f"model.label_smoothing: only used with loss softmax, got loss {model.loss}; "
             f"remove model.label_smoothing or set model.loss: softmax"
         )
+    if train.rebalance_after:
+        if train.class_weight == "none" and train.sampler == "shuffle":
+            raise ConfigError(
+                "train.rebalance_after: only used with train.class_weight or train.sampler: balanced; "
+                "remove train.rebalance_after or set one of them"
+            )
+        if train.rebalance_after >= train.epochs:
+            raise ConfigError(
+                f"train.rebalance_after: {train.rebalance_after} is not below train.epochs ({train.epochs}), "
+                f"so train.class_weight and train.sampler would never take effect; lower it"
+            )
     if model.batchnorm and train.batch_size == 1:
         raise ConfigError(
             "train.batch_size: batch normalization needs at least 2 samples per batch; "

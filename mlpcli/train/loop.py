@@ -90,6 +90,7 @@ class Trainer:
         self.loss_name = model_config.loss
         self.class_weights = class_weights
         self.train_loss = Objective(model_config, class_weights)
+        self.plain_loss = Objective(model_config) if class_weights is not None else self.train_loss
         self.rngs = rngs
         self.shuffle_rng, self.augment_rng = rngs["shuffle"], rngs["augment"]
         seed_dropout(network, rngs["dropout"])
@@ -123,7 +124,8 @@ class Trainer:
             if stop is not None and stop.is_set():
                 self._interrupt(state, checkpoint, len(train_rows), stop)
             if state.order is None:
-                state.order = epoch_order(self.config.sampler, train_rows, y, self.shuffle_rng)
+                sampler = self.config.sampler if self._rebalanced(state.epoch) else "shuffle"
+                state.order = epoch_order(sampler, train_rows, y, self.shuffle_rng)
             started = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported once, below
                 finished = self._epoch(X, y, state, stop)
@@ -136,6 +138,10 @@ class Trainer:
         if final is not None:
             self.network.load_state_dict(final)
         return History(state.history, state.best_epoch or len(state.history), state.stopped_early)
+
+    def _rebalanced(self, epoch: int) -> bool:
+        """Whether ``train.class_weight`` and ``train.sampler`` apply in ``epoch`` (0-based)."""
+        return epoch >= self.config.rebalance_after
 
     def _lr(self, epoch: int) -> float:
         config = self.config
@@ -193,12 +199,13 @@ class Trainer:
         bounds = [b for b in batch_bounds(n, size, self.merge_single) if b[0] >= state.position]
         buffer = np.empty((size + self.merge_single, X.shape[1]), dtype=X.dtype)
         lr = self._lr(state.epoch)
+        objective = self.train_loss if self._rebalanced(state.epoch) else self.plain_loss
         total_loss, correct = state.partial
         with bar(n, f"{self.label}epoch {state.epoch + 1}/{self.config.epochs}", unit="sample") as progress:
             progress.update(state.position)
             for start, end in bounds:
                 rows = order[start:end]
-                loss, hits = self._step(X, y, rows, buffer[: len(rows)], lr)
+                loss, hits = self._step(X, y, rows, buffer[: len(rows)], lr, objective)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
                         f"{self.label}training diverged at epoch {state.epoch + 1} (loss={loss}); "
@@ -249,7 +256,7 @@ class Trainer:
         log.info("%sresuming at epoch %d, sample %d", self.label, state.epoch + 1, state.position)
         return state
 
-    def _step(self, X, y, rows, batch, lr) -> tuple[float, int]:
+    def _step(self, X, y, rows, batch, lr, objective) -> tuple[float, int]:
         """Forward, backward and update on one minibatch; returns (data loss, number correct).
 
         The L2 penalty is left out of the returned loss so it compares with the validation loss
@@ -263,7 +270,7 @@ class Trainer:
         if mixing is not None:
             batch = mixing.blend(batch)
         scores = self.network.forward(batch, training=True)
-        loss, dscores = self.train_loss(scores, labels, mixing)
+        loss, dscores = objective(scores, labels, mixing)
         counted = labels if mixing is None else mixing.majority(labels)
         hits = int(np.count_nonzero(scores.argmax(axis=1) == counted))
         self.network.backward(dscores)

@@ -17,6 +17,7 @@ from mlpcli.config import from_dict
 from mlpcli.errors import ConfigError, Interrupted
 from mlpcli.nn import SGD, build_mlp
 from mlpcli.nn.gradcheck import check_network
+from mlpcli.train.checkpoint import checkpoint_progress
 from mlpcli.train.fit import holdout_split, prepare, train_model
 from mlpcli.train.imbalance import class_weights, epoch_order
 from mlpcli.train.objective import Objective
@@ -48,6 +49,10 @@ def test_class_weight_mistakes_are_config_errors_naming_the_key():
         from_dict({"train": {"class_weight": "balance"}})
     with pytest.raises(ConfigError, match=r"train\.sampler: must be one of shuffle, balanced"):
         from_dict({"train": {"sampler": "weighted"}})
+    with pytest.raises(ConfigError, match=r"train\.rebalance_after: only used with train\.class_weight or"):
+        from_dict({"train": {"rebalance_after": 3}})
+    with pytest.raises(ConfigError, match=r"train\.rebalance_after: 20 is not below train\.epochs \(20\)"):
+        from_dict({"train": {"rebalance_after": 20, "sampler": "balanced"}})
 
 
 def test_an_unknown_class_name_exits_2_before_training(tmp_path):
@@ -189,3 +194,50 @@ def test_training_follows_the_class_weights(tmp_path):
     for key, value in plain.items():
         np.testing.assert_allclose(equal[key], value, rtol=1e-9, atol=1e-12)
     assert any(not np.allclose(balanced[key], value) for key, value in plain.items())
+
+
+def test_rebalance_after_trains_plainly_first_then_rebalances_and_resumes_bit_identically(tmp_path):
+    """train.rebalance_after: N epochs exactly as the plain run (the same loss, accuracy and
+    validation to the bit: the same objective and shuffle draws), then class weights and the
+    balanced sampler; a run stopped in the rebalanced epoch resumes to the same bytes."""
+    base = {
+        "seed": 3,
+        "data": {
+            "format": "folder",
+            "path": str(imbalanced_folder(tmp_path)),
+            "image_size": 8,
+            "cache_dir": str(tmp_path / "cache"),
+        },
+        "model": {"hidden": [6], "dtype": "float64"},
+        "train": {"epochs": 2, "batch_size": 8, "lr": 0.05},
+    }
+    rebalanced = {"class_weight": "balanced", "sampler": "balanced"}
+
+    def config(**train):
+        return from_dict({**base, "train": {**base["train"], **train}})
+
+    cfg = config()
+    prepared = prepare(cfg)
+    rows = holdout_split(cfg, prepared.dataset.labels)
+
+    def trained(cfg, **kwargs):
+        return train_model(cfg, prepared, *rows, **kwargs)
+
+    def weights(result):
+        return result.predictor.network.state_dict()
+
+    plain = trained(cfg)
+    deferred = config(**rebalanced, rebalance_after=1)
+    after_one = trained(deferred)
+    plain_epochs, deferred_epochs = plain.history.epochs, after_one.history.epochs
+    assert deferred_epochs[0] == dict(plain_epochs[0], seconds=deferred_epochs[0]["seconds"])  # same bytes
+    assert deferred_epochs[1]["train_loss"] != plain_epochs[1]["train_loss"]
+    assert any(not np.allclose(weights(after_one)[key], value) for key, value in weights(plain).items())
+
+    checkpoint = tmp_path / "checkpoint.npz"
+    with pytest.raises(Interrupted):
+        trained(deferred, checkpoint=checkpoint, stop=StopAfter(len(rows[0]) // 8 + 3))  # inside epoch 2
+    assert checkpoint_progress(checkpoint)[0] == 1
+    resumed = trained(deferred, checkpoint=checkpoint)
+    for key, value in weights(after_one).items():
+        assert np.array_equal(weights(resumed)[key], value), key
