@@ -449,8 +449,8 @@ def _check_training(config: Config) -> None:
     if train.rebalance_after:
         if train.class_weight == "none" and train.sampler == "shuffle":
             raise ConfigError(
-                "train.rebalance_after: only used with train.class_weight or train.sampler: balanced; "
-                "remove train.rebalance_after or set one of them"
+                "train.rebalance_after: only used with train.class_weight (balanced or a mapping) "
+                "or train.sampler: balanced; remove train.rebalance_after or set one of them"
             )
         if train.rebalance_after >= train.epochs:
             raise ConfigError(

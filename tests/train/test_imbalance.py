@@ -49,7 +49,7 @@ def test_class_weight_mistakes_are_config_errors_naming_the_key():
         from_dict({"train": {"class_weight": "balance"}})
     with pytest.raises(ConfigError, match=r"train\.sampler: must be one of shuffle, balanced"):
         from_dict({"train": {"sampler": "weighted"}})
-    with pytest.raises(ConfigError, match=r"train\.rebalance_after: only used with train\.class_weight or"):
+    with pytest.raises(ConfigError, match=r"train\.rebalance_after: only used with train\.class_weight \(balanced or"):
         from_dict({"train": {"rebalance_after": 3}})
     with pytest.raises(ConfigError, match=r"train\.rebalance_after: 20 is not below train\.epochs \(20\)"):
         from_dict({"train": {"rebalance_after": 20, "sampler": "balanced"}})
