@@ -169,23 +169,30 @@ def test_a_search_can_vary_class_weight_and_sampler(tmp_path):
     assert len(params) == 4 and len(set(params)) == 4
 
 
+def small_float64_config(tmp_path, seed, **train):
+    """A 2-epoch float64 run on the imbalanced folder (made once per tmp_path) with ``train`` keys."""
+    folder = tmp_path / "img"
+    return from_dict(
+        {
+            "seed": seed,
+            "data": {
+                "format": "folder",
+                "path": str(folder if folder.exists() else imbalanced_folder(tmp_path)),
+                "image_size": 8,
+                "cache_dir": str(tmp_path / "cache"),
+            },
+            "model": {"hidden": [6], "dtype": "float64"},
+            "train": {"epochs": 2, "batch_size": 8, "lr": 0.05, **train},
+        }
+    )
+
+
 def test_training_follows_the_class_weights(tmp_path):
     """Equal weights train as the plain run does (up to rounding: the soft-target path sums in
     another order); balanced weights on imbalanced data train to other weights."""
-    base = {
-        "seed": 2,
-        "data": {
-            "format": "folder",
-            "path": str(imbalanced_folder(tmp_path)),
-            "image_size": 8,
-            "cache_dir": str(tmp_path / "cache"),
-        },
-        "model": {"hidden": [6], "dtype": "float64"},
-        "train": {"epochs": 2, "batch_size": 8, "lr": 0.05},
-    }
 
     def trained(class_weight):
-        cfg = from_dict({**base, "train": {**base["train"], "class_weight": class_weight}})
+        cfg = small_float64_config(tmp_path, seed=2, class_weight=class_weight)
         prepared = prepare(cfg)
         return train_model(cfg, prepared, *holdout_split(cfg, prepared.dataset.labels)).predictor.network.state_dict()
 
@@ -200,21 +207,10 @@ def test_rebalance_after_trains_plainly_first_then_rebalances_and_resumes_bit_id
     """train.rebalance_after: N epochs exactly as the plain run (the same loss, accuracy and
     validation to the bit: the same objective and shuffle draws), then class weights and the
     balanced sampler; a run stopped in the rebalanced epoch resumes to the same bytes."""
-    base = {
-        "seed": 3,
-        "data": {
-            "format": "folder",
-            "path": str(imbalanced_folder(tmp_path)),
-            "image_size": 8,
-            "cache_dir": str(tmp_path / "cache"),
-        },
-        "model": {"hidden": [6], "dtype": "float64"},
-        "train": {"epochs": 2, "batch_size": 8, "lr": 0.05},
-    }
     rebalanced = {"class_weight": "balanced", "sampler": "balanced"}
 
     def config(**train):
-        return from_dict({**base, "train": {**base["train"], **train}})
+        return small_float64_config(tmp_path, seed=3, **train)
 
     cfg = config()
     prepared = prepare(cfg)
