@@ -256,12 +256,14 @@ class Trainer:
         log.info("%sresuming at epoch %d, sample %d", self.label, state.epoch + 1, state.position)
         return state
 
-    def _step(self, X, y, rows, batch, lr, objective) -> tuple[float, int]:
+    def _step(self, X, y, rows, batch, lr, objective=None) -> tuple[float, int]:
         """Forward, backward and update on one minibatch; returns (data loss, number correct).
 
-        The L2 penalty is left out of the returned loss so it compares with the validation loss
-        (with label smoothing, class weights or mixup it is the loss that training minimizes;
-        with mixup a hit is the class with the larger share of the blend).
+        ``objective`` is the loss to minimize: ``train_loss`` by default, ``plain_loss`` in the
+        epochs before ``train.rebalance_after``. The L2 penalty is left out of the returned loss
+        so it compares with the validation loss (with label smoothing, class weights or mixup it
+        is the loss that training minimizes; with mixup a hit is the class with the larger share
+        of the blend).
         """
         batch = self._inputs(X, len(y), rows, batch)
         labels = y[rows]
@@ -270,7 +272,7 @@ class Trainer:
         if mixing is not None:
             batch = mixing.blend(batch)
         scores = self.network.forward(batch, training=True)
-        loss, dscores = objective(scores, labels, mixing)
+        loss, dscores = (objective or self.train_loss)(scores, labels, mixing)
         counted = labels if mixing is None else mixing.majority(labels)
         hits = int(np.count_nonzero(scores.argmax(axis=1) == counted))
         self.network.backward(dscores)

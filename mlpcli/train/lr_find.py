@@ -131,7 +131,7 @@ def range_test(
     curve = RangeTest([], [], [])
     with np.errstate(over="ignore", invalid="ignore"), bar(steps, "lr-find", unit="step") as progress:
         for lr, rows in zip(lr_schedule(start, stop, steps), _batches(train_rows, size, trainer.shuffle_rng)):
-            loss = trainer._step(X, y, rows, buffer, float(lr), trainer.train_loss)[0]  # the very step training takes
+            loss = trainer._step(X, y, rows, buffer, float(lr))[0]  # the very step training takes
             progress.update(1)
             if _record(curve, float(lr), float(loss), beta):
                 curve.diverged = len(curve.lrs) < steps

@@ -58,7 +58,7 @@ def test_full_batch_takes_one_step_per_epoch(tmp_path, monkeypatch):
     monkeypatch.setattr(
         train_module.Trainer,
         "_step",
-        lambda self, X, y, rows, batch, lr: steps.append(len(rows)) or original(self, X, y, rows, batch, lr),
+        lambda self, X, y, rows, *rest: steps.append(len(rows)) or original(self, X, y, rows, *rest),
     )
     fit(make_config(tmp_path, batch_size="full", epochs=2))
     assert steps == [96, 96]  # 120 images, 20% held out
