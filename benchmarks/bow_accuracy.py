@@ -30,12 +30,12 @@ from machine import load, machine  # first: sets up BLAS as mlpcli does
 import numpy as np
 from bow import Timed, load_images, parse_set, say
 
-from mlpcli.config import TrainConfig
+from mlpcli.config.schema import ModelConfig, TrainConfig
 from mlpcli.data.split import stratified_split
 from mlpcli.features import bow
 from mlpcli.features.standardize import Standardizer
 from mlpcli.nn import build_mlp
-from mlpcli.train import Trainer
+from mlpcli.train.loop import Trainer
 
 N_CLASSES = 10
 
@@ -84,7 +84,9 @@ def features(args, params: dict, report: dict) -> tuple[np.ndarray, np.ndarray, 
 def train_classifier(
     X, y, train, holdout, hidden: list[int], epochs: int, lr: float, weight_decay: float, seed: int
 ) -> dict:
-    init_rng, shuffle_rng, augment_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    init_rng, shuffle_rng, augment_rng, dropout_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    )
     network = build_mlp(X.shape[1], N_CLASSES, hidden, "relu", rng=init_rng, dtype="float32")
     config = TrainConfig(
         epochs=epochs,
@@ -95,7 +97,9 @@ def train_classifier(
         step_size=max(1, epochs * 2 // 3),
         gamma=0.1,
     )
-    trainer = Trainer(network, Standardizer.fit(X, train), config, "softmax", weight_decay, shuffle_rng, augment_rng)
+    rngs = {"shuffle": shuffle_rng, "augment": augment_rng, "dropout": dropout_rng}
+    model = ModelConfig(loss="softmax", weight_decay=weight_decay)
+    trainer = Trainer(network, Standardizer.fit(X, train), config, model, rngs)
     with Timed() as timed:
         history = trainer.fit(X, y, train, holdout)
     accuracies = [epoch["val_accuracy"] for epoch in history.epochs]
