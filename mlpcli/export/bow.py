@@ -8,7 +8,8 @@
   distances to the words as one product, ``z @ (-2 C^T) + |z|^2 + |c|^2``.
 - triangle codes ``max(0, mean_k(d_k) - d_k)`` on the distances, or hard one-hot (first nearest
   word on ties, like ArgMin), summed over the quadrants of the patch grid (slices: regions are
-  rectangles; with an odd count the middle row or column goes to the top or left) or globally.
+  rectangles; with an odd count the middle row or column goes to the top or left) or globally,
+  then raised to ``power`` (a Pow node; none for power 1).
 The whitening is applied after the normalization rather than folded into the patch convolution:
 folded, the patch mean would be subtracted after the product, on the 0..255 scale, and the
 cancellation costs more float32 precision than the 1e-4 agreement allows on flat patches.
@@ -41,7 +42,9 @@ def bow_nodes(graph, images: str, height: int, width: int, params: dict, state) 
         else _hard(graph, squared, len(state["vocabulary"]))
     )
     rows, cols = grid(height, width, patch, stride)
-    return _pool(graph, codes, regions(rows, cols, params["pooling"]))
+    pooled = _pool(graph, codes, regions(rows, cols, params["pooling"]))
+    power = float(params["power"])
+    return pooled if power == 1 else graph.op("Pow", pooled, graph.const(power, "power"))
 
 
 def _patches(graph, images: str, patch: int, stride: int) -> str:

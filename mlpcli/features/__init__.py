@@ -73,6 +73,8 @@ _BOW_PARAM_DOCS = {
     "1 for the nearest word only (the classic bag of words)",
     "pooling": "quadrants: codes summed over the four image quadrants (4 * words features); global: "
     "over the whole image",
+    "power": "each pooled code raised to this power (power normalization): 0.5, the square root, damps "
+    "the words an image is full of against the rarer ones; 1: the plain sums",
     "sample_patches": "random training patches the vocabulary is fitted on; capped (with a warning) at the "
     "patches the training images hold and at 256 MB of patches",
     "kmeans_iterations": "most k-means (Lloyd) iterations",

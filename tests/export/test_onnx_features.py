@@ -152,8 +152,15 @@ def fitted_bow(data, **params):
 
 @pytest.mark.parametrize(
     "params",
-    [{}, {"whiten": False, "stride": 1}, {"pooling": "global", "patch": 5}, {"encoding": "hard"}],
-    ids=["triangle", "unwhitened", "global", "hard"],
+    [
+        {},
+        {"whiten": False, "stride": 1},
+        {"pooling": "global", "patch": 5},
+        {"encoding": "hard"},
+        {"power": 0.5},
+        {"encoding": "hard", "power": 0.5},
+    ],
+    ids=["triangle", "unwhitened", "global", "hard", "rooted", "rooted-hard"],
 )
 def test_bow_agrees_with_mlpcli(tmp_path, params):
     """Odd patch grids too (13x15 images, patch 4, stride 2: 5x6 positions, uneven quadrants).

@@ -18,8 +18,9 @@ def random_images(n_images, height, width, seed=0):
     return (noise + ramp).astype(np.uint8)
 
 
-def loop_encode(images, state, patch, stride, encoding, pooling, whiten=True, **_):
-    """The definition, one patch at a time in float64: normalize, whiten, distances, code, pool."""
+def loop_encode(images, state, patch, stride, encoding, pooling, whiten=True, power=1.0, **_):
+    """The definition, one patch at a time in float64: normalize, whiten, distances, code, pool,
+    power."""
     mean, matrix = state["whiten_mean"].astype(float), state["whiten_matrix"].astype(float)
     vocabulary = state["vocabulary"].astype(float)
     n_regions = 4 if pooling == "quadrants" else 1
@@ -42,7 +43,7 @@ def loop_encode(images, state, patch, stride, encoding, pooling, whiten=True, **
                 if pooling == "quadrants":
                     region = 2 * (row >= (rows + 1) // 2) + (col >= (cols + 1) // 2)
                 features[index, region] += code
-    return features.reshape(len(images), -1)
+    return (features**power).reshape(len(images), -1)
 
 
 # k-means
@@ -160,6 +161,23 @@ def test_encodings_equal_a_per_patch_loop(code, pooling, whiten):
     np.testing.assert_allclose(single, expected, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("code", encoding.ENCODINGS)
+def test_power_raises_each_pooled_code(code):
+    """Power normalization applies to the sums, not to each patch's code: the square root of the
+    plain features, as the per-patch loop defines it, in both precisions."""
+    params = dict(SMALL, encoding=code, pooling="quadrants")
+    images = random_images(4, 11, 14, seed=3)
+    state = bow.fit(random_images(20, 11, 14, seed=4), params, np.random.default_rng(0))
+    plain = bow.encode(images, state, params, dtype="float64")
+    rooted = bow.encode(images, state, dict(params, power=0.5), dtype="float64")
+    np.testing.assert_allclose(rooted, np.sqrt(plain), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(rooted, loop_encode(images, state, **params, power=0.5), rtol=1e-9, atol=1e-9)
+    single = bow.encode(images, state, dict(params, power=0.5), dtype="float32")
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, rooted, rtol=1e-4, atol=1e-3)
+    assert (plain > 1).any()  # so the square root changed something
+
+
 def test_chunks_bands_and_threads_do_not_change_the_features(monkeypatch, set_threads):
     params = dict(SMALL, stride=1)
     images = random_images(7, 12, 10, seed=5)
@@ -267,6 +285,8 @@ def test_a_state_of_the_wrong_shape_is_refused():
         ({"pooling": "max"}, "pooling: must be one of"),
         ({"whiten": "yes"}, "whiten: must be true or false"),
         ({"kmeans_tol": 1.5}, "kmeans_tol"),
+        ({"power": 0}, "bow power: must be a number > 0 and <= 1"),
+        ({"power": 2}, "bow power: must be a number > 0 and <= 1"),
         ({"size": 3}, "no parameter 'size'"),
     ],
 )

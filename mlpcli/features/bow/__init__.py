@@ -14,7 +14,8 @@ all float32, with ``n_values = patch * patch * 3`` in (row, col, channel) order.
 Fitting: ``sample_patches`` random patches of the images (``patches.sample``), each normalized
 for brightness and contrast (``patches.normalize``), whitened (``whitening``), then k-means
 (``kmeans``: greedy k-means++ seeds, at most ``kmeans_iterations`` Lloyd iterations, stop when
-one lowers the inertia by less than ``kmeans_tol``). Encoding: see ``encoding``.
+one lowers the inertia by less than ``kmeans_tol``). Encoding: see ``encoding``; each pooled
+code is raised to ``power`` (1: unchanged).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ DEFAULTS = {
     "whiten": True,
     "encoding": "triangle",
     "pooling": "quadrants",
+    "power": 1.0,
     "sample_patches": 400_000,
     "kmeans_iterations": kmeans.ITERATIONS,
     "kmeans_tol": kmeans.TOL,
@@ -55,6 +57,8 @@ PARAM_CHECKS = {
     "whiten": checks.boolean,
     "encoding": checks.one_of(encoding.ENCODINGS),
     "pooling": checks.one_of(encoding.POOLINGS),
+    # 0 would turn every code into 1 (0 ** 0 included); above 1 sharpens instead of damping.
+    "power": checks.number(0, 1, exclusive_min=True),
     "sample_patches": checks.integer(1),
     "kmeans_iterations": checks.integer(1),
     # 1 would stop after any first iteration: every step lowers the inertia by < 100%.
@@ -166,7 +170,15 @@ def encode(images: np.ndarray, state: dict, params: dict, dtype="float32") -> np
     check_state(state, params)
     n_features(images.shape[1], images.shape[2], **params)
     return encoding.encode(
-        images, state, params["patch"], params["stride"], params["whiten"], params["encoding"], params["pooling"], dtype
+        images,
+        state,
+        params["patch"],
+        params["stride"],
+        params["whiten"],
+        params["encoding"],
+        params["pooling"],
+        params["power"],
+        dtype,
     )
 
 

@@ -12,7 +12,9 @@ Codes, over the distances ``d_k`` of a whitened patch ``z`` to the words ``c_k``
 - ``hard``: 1 for the nearest word (first on ties), 0 for the others: the classic bag of words.
 Pooling sums the codes over the ``quadrants`` of the grid of patch positions (top-left, top-right,
 bottom-left, bottom-right; with an odd count the middle row or column goes to the top or left
-quadrant) or over the whole image (``global``).
+quadrant) or over the whole image (``global``). Power normalization then raises each pooled code
+to ``power``: 0.5, the square root, damps the words a whole image is full of (sky, wall) against
+the rarer ones that tell classes apart, as for Fisher vectors (Perronnin, Sanchez & Mensink 2010).
 """
 
 from __future__ import annotations
@@ -36,7 +38,15 @@ def regions(rows: int, cols: int, pooling: str) -> np.ndarray:
 
 
 def encode(
-    images: np.ndarray, state: dict, patch: int, stride: int, whiten: bool, encoding: str, pooling: str, dtype
+    images: np.ndarray,
+    state: dict,
+    patch: int,
+    stride: int,
+    whiten: bool,
+    encoding: str,
+    pooling: str,
+    power: float,
+    dtype,
 ) -> np.ndarray:
     """(n_images, height, width, 3) uint8 -> (n_images, regions * words) of ``dtype``, computed
     in ``dtype``; features in (region, word) order."""
@@ -60,6 +70,8 @@ def encode(
             code(squared, region[top : top + band], out[start:stop])
 
     workers.run(range(0, n_images, per_chunk), work)
+    if power != 1:
+        np.power(out, dtype.type(power), out=out)
     return out.reshape(n_images, POOLINGS[pooling] * words)
 
 
