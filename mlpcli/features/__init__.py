@@ -41,6 +41,9 @@ class FeatureKind:
     #: For a fitted extractor: ``fit(images, params, rng) -> state`` and ``state_shapes(params)``.
     fit: Callable | None = None
     state_shapes: Callable | None = None
+    #: The parameters ``fit`` reads: the fitted-state cache keys on these only, so a change to how
+    #: the state is used (bow's encoding, pooling, power) reuses the fitted state.
+    fit_params: tuple = ()
 
     @property
     def fitted(self) -> bool:
@@ -129,6 +132,7 @@ FEATURES = {
         _BOW_PARAM_DOCS,
         fit=bow.fit,
         state_shapes=bow.state_shapes,
+        fit_params=bow.FIT_PARAMS,
     ),
 }
 

@@ -84,13 +84,15 @@ def cached_fit(dataset, rows: np.ndarray, features, seed: int, cache_dir: str | 
 
 
 def _fitted_path(fingerprint: str, rows: np.ndarray, features, seed: int, cache_dir: str) -> Path:
-    """The cache file of the states fitted on these rows of this data, with this seed and these features."""
+    """The cache file of the states fitted on these rows of this data, with this seed and the
+    parameters of these features that fitting reads."""
     description = {
         "data": fingerprint,
         "seed": seed,
         "version": CACHE_VERSION,
         "rows": hashlib.sha256(np.asarray(rows, np.int64).tobytes()).hexdigest(),
-        "features": [{"name": f.name, **f.params} for f in features],
+        # Positions matter (the states are stored by index); only what fitting reads is keyed.
+        "features": [{"name": f.name, **{k: f.params[k] for k in FEATURES[f.name].fit_params}} for f in features],
     }
     key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:24]
     return Path(cache_dir) / f"fitted-{key}.npz"

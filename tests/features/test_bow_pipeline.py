@@ -329,3 +329,24 @@ def test_fitted_states_are_cached_by_data_rows_seed_and_parameters(tmp_path):
     reseeded = npz_config(tmp_path, data, seed=4)
     assert vocabulary(prepare(reseeded)).tobytes() == vocabulary(prepare(reseeded, use_cache=False)).tobytes()
     assert len(list((tmp_path / "cache").glob("fitted-*.npz"))) == 2
+
+
+def test_parameters_fitting_does_not_read_reuse_the_fitted_state(tmp_path):
+    """Encoding, pooling and power only use the vocabulary: changing them finds the cached
+    (here tampered) state; a parameter fitting reads (words, sample_patches) fits afresh."""
+    data = write_npz(tmp_path / "data.npz")
+    first = prepare(npz_config(tmp_path, data))
+    (cached,) = (tmp_path / "cache").glob("fitted-*.npz")
+    with np.load(cached) as stored:
+        arrays = dict(stored)
+    arrays["0/vocabulary"] = arrays["0/vocabulary"] + 1
+    np.savez(cached, **arrays)
+    for change in ({"power": 0.5}, {"encoding": "hard"}, {"pooling": "global"}):
+        reused = prepare(npz_config(tmp_path, data, features=[{**TINY, **change}]))
+        np.testing.assert_array_equal(vocabulary(reused), vocabulary(first) + 1)
+    for change in ({"words": 5}, {"sample_patches": 300}):
+        refitted = prepare(npz_config(tmp_path, data, features=[{**TINY, **change}]))
+        fresh = prepare(npz_config(tmp_path, data, features=[{**TINY, **change}]), use_cache=False)
+        assert vocabulary(refitted).tobytes() == vocabulary(fresh).tobytes()
+    assert len(list((tmp_path / "cache").glob("fitted-*.npz"))) == 3
+    assert set(bow.FIT_PARAMS) <= set(bow.DEFAULTS)

@@ -41,6 +41,8 @@ DEFAULTS = {
     "kmeans_tol": kmeans.TOL,
 }
 STATE_KEYS = ("whiten_mean", "whiten_matrix", "vocabulary")
+#: The parameters the fitted state depends on (encoding, pooling and power only use it).
+FIT_PARAMS = ("patch", "stride", "words", "whiten", "sample_patches", "kmeans_iterations", "kmeans_tol")
 #: The float32 patch sample is cut to this size whatever ``sample_patches`` says; fitting holds
 #: about four copies of it (sample, whitened, k-means' two layouts). 400,000 6x6 patches: 173 MB.
 SAMPLE_BYTES = 256 << 20
