@@ -269,8 +269,16 @@ class TrainConfig:
     patience: int | None = _leaf(
         None,
         c.optional(c.integer(1)),
-        "stop after this many epochs without a better validation accuracy and keep "
-        "the best epoch's weights; null: train every epoch",
+        "stop after this many validations (epochs, with train.val_every 1) without a "
+        "better validation accuracy and keep the best validated epoch's weights; "
+        "null: train every epoch",
+    )
+    val_every: int = _leaf(
+        1,
+        c.integer(1),
+        "validate after every this many epochs and after the last one (Keras's "
+        "validation_freq); the epochs between record no validation scores (nan in "
+        "history.csv) and train the same weights",
     )
     tta: str = _leaf(
         "none",

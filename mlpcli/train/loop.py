@@ -157,10 +157,13 @@ class Trainer:
                 f"became non-finite); lower train.lr (now {self.config.lr:g})",
                 state.epoch + 1,
             )
-        with self._averaged() as network:
-            val_loss, val_accuracy, _ = evaluate_rows(
-                network, X, y, val_rows, self.standardizer, self.loss_name, self.val_mirror
-            )
+        validated = self._validates(state.epoch)
+        val_loss = val_accuracy = float("nan")
+        if validated:
+            with self._averaged() as network:
+                val_loss, val_accuracy, _ = evaluate_rows(
+                    network, X, y, val_rows, self.standardizer, self.loss_name, self.val_mirror
+                )
         record = {
             "epoch": state.epoch + 1,
             "lr": self._lr(state.epoch),
@@ -174,12 +177,16 @@ class Trainer:
         self._log(record)
         state.epoch += 1
         state.order, state.position, state.partial = None, 0, (0.0, 0.0)
-        if self.config.patience is not None:
+        if self.config.patience is not None and validated:
             self._early_stopping(state, val_accuracy)
+
+    def _validates(self, epoch: int) -> bool:
+        """Whether ``epoch`` (0-based) ends with a validation: every ``train.val_every``-th and the last."""
+        return (epoch + 1) % self.config.val_every == 0 or epoch + 1 == self.config.epochs
 
     def _early_stopping(self, state: TrainState, val_accuracy: float) -> None:
         """Keep the best weights so far (the average's with ``train.ema``); stop after ``patience``
-        epochs without a gain in validation accuracy."""
+        validations (epochs, with ``train.val_every`` 1) without a gain in validation accuracy."""
         if val_accuracy > state.best_accuracy:
             state.best_accuracy, state.best_epoch, state.waited = val_accuracy, state.epoch, 0
             kept = self.average.average if self.average is not None else self.network.state_dict()
@@ -188,8 +195,9 @@ class Trainer:
         state.waited += 1
         if state.waited >= self.config.patience:
             state.stopped_early = True
-            message = "%searly stop: no val_accuracy gain for %d epochs; keeping epoch %d"
-            log.info(message, self.label, state.waited, state.best_epoch)
+            unit = "epochs" if self.config.val_every == 1 else "validations"
+            message = "%searly stop: no val_accuracy gain for %d %s; keeping epoch %d"
+            log.info(message, self.label, state.waited, unit, state.best_epoch)
 
     def _epoch(self, X, y, state: TrainState, stop) -> bool:
         """Train on ``state.order`` from ``state.position`` on; False if stopped part-way."""
@@ -294,15 +302,15 @@ class Trainer:
         return standardize(batch, self.standardizer)
 
     def _log(self, record: dict) -> None:
+        validation = f"  val_loss {record['val_loss']:.4f}  val_acc {record['val_accuracy']:.4f}"
         log.info(
-            "%sepoch %d/%d  lr %.4g  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  (%.1fs)",
+            "%sepoch %d/%d  lr %.4g  loss %.4f  acc %.4f%s  (%.1fs)",
             self.label,
             record["epoch"],
             self.config.epochs,
             record["lr"],
             record["train_loss"],
             record["train_accuracy"],
-            record["val_loss"],
-            record["val_accuracy"],
+            validation if math.isfinite(record["val_accuracy"]) else "",
             record["seconds"],
         )

@@ -40,8 +40,8 @@ def _save(figure, path: str | Path) -> Path:
     return path
 
 
-def _finite(values) -> bool:
-    return any(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def learning_curves(histories: list[tuple[str, list[dict]]], path: str | Path) -> Path:
@@ -77,14 +77,17 @@ def learning_curves(histories: list[tuple[str, list[dict]]], path: str | Path) -
 
 
 def _plot_history(panels, label: str, rows: list[dict], color: str) -> None:
-    """One run's (or fold's) lines on the (loss, accuracy, lr) panels; validation only if it exists."""
+    """One run's (or fold's) lines on the (loss, accuracy, lr) panels; validation only if it
+    exists, through the validated epochs alone (``train.val_every`` leaves nan between them),
+    marked when some epochs were not validated."""
     loss_axes, accuracy_axes, lr_axes = panels
     epochs = [row["epoch"] for row in rows]
     for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
         axes.plot(epochs, [row[f"train_{metric}"] for row in rows], color=color)
-        values = [row[f"val_{metric}"] for row in rows]
-        if _finite(values):
-            axes.plot(epochs, values, color=color, linestyle="--")
+        validated = [(row["epoch"], row[f"val_{metric}"]) for row in rows if _finite(row[f"val_{metric}"])]
+        if validated:
+            marker = "o" if len(validated) < len(rows) else None
+            axes.plot(*zip(*validated), color=color, linestyle="--", marker=marker, markersize=3)
     lr_axes.plot(epochs, [row["lr"] for row in rows], color=color, label=label)
 
 

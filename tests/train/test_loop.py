@@ -80,6 +80,31 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
     assert history.stopped_early and len(history.epochs) == history.best_epoch + 2 < 30
 
 
+def test_val_every_validates_every_nth_and_the_last_epoch_and_trains_the_same_weights(tmp_path):
+    every = fit(make_config(tmp_path, epochs=7, ema=0.9))[1]
+    sparse = fit(make_config(tmp_path, epochs=7, ema=0.9, val_every=3))[1]
+    validated = [row["epoch"] for row in sparse.history.epochs if math.isfinite(row["val_accuracy"])]
+    assert validated == [3, 6, 7]
+    assert all(math.isnan(row["val_loss"]) for row in sparse.history.epochs if row["epoch"] not in validated)
+    for epoch in validated:  # the same scores where both validated: validation changes nothing
+        assert sparse.history.epochs[epoch - 1] | {"seconds": 0} == every.history.epochs[epoch - 1] | {"seconds": 0}
+    weights, same = every.predictor.network.state_dict(), sparse.predictor.network.state_dict()
+    assert all(np.array_equal(weights[k], same[k]) for k in weights)
+    assert sparse.metrics["val"] == every.metrics["val"]
+
+
+def test_early_stopping_counts_validations_with_val_every(tmp_path):
+    _, trained = fit(make_config(tmp_path, epochs=40, patience=2, lr=0.5, val_every=2))
+    history = trained.history
+    validated = [row for row in history.epochs if math.isfinite(row["val_accuracy"])]
+    assert [row["epoch"] for row in validated] == list(range(2, len(history.epochs) + 1, 2))
+    best = max(row["val_accuracy"] for row in validated)
+    assert history.epochs[history.best_epoch - 1]["val_accuracy"] == best
+    assert math.isclose(trained.metrics["val"]["accuracy"], best)
+    # Two validations without a gain are four epochs after the best.
+    assert history.stopped_early and len(history.epochs) == history.best_epoch + 4 < 40
+
+
 def test_schedule_is_applied_per_epoch(tmp_path):
     _, trained = fit(make_config(tmp_path, schedule="step", step_size=2, gamma=0.5))
     assert [row["lr"] for row in trained.history.epochs] == [0.05, 0.05, 0.025, 0.025]
