@@ -91,6 +91,7 @@ def build_extractor(
     rng: np.random.Generator | None = None,
     dtype="float32",
     batchnorm: bool = False,
+    norm_after_pool: bool = False,
 ) -> tuple[list[Layer], int]:
     """Layers for images of ``image_shape = (height, width, channels)``, and n_features.
 
@@ -100,6 +101,10 @@ def build_extractor(
     extractor layer: only the MLP after it learns. ``batchnorm=True`` normalizes each
     convolution's output per channel (``Conv2D -> BatchNorm -> MaxPool2D -> ReLU``; the
     convolution then has no bias, which BatchNorm's mean subtraction would cancel).
+    ``norm_after_pool=True`` moves it behind the pool (``Conv2D -> MaxPool2D -> BatchNorm ->
+    ReLU``): another model, not a reordering of the same one, whose statistics come from the
+    pooled maps; it makes pool**2 fewer values pass through the normalization, the largest
+    element-wise cost of a step (cifar10-e2e: benchmarks/README.md).
     """
     if init not in EXTRACTOR_INITS:
         raise ValueError(f"extractor init must be one of {', '.join(EXTRACTOR_INITS)}, got {init!r}")
@@ -110,7 +115,8 @@ def build_extractor(
         conv, pool, (height, width) = _block_layers(number, block, height, width, channels, dtype, bias=not batchnorm)
         _initialize(conv, rng, oriented=init == "gradient" and number == 1)
         norm = [BatchNorm(conv.filters, dtype=dtype)] if batchnorm else []
-        layers += [conv, *norm, pool, ReLU(inplace=True)]
+        layers += [conv, pool, *norm] if norm_after_pool else [conv, *norm, pool]
+        layers.append(ReLU(inplace=True))
         channels = conv.filters
     layers.append(Flatten())
     for layer in layers:

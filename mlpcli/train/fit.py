@@ -146,7 +146,14 @@ def build_network(config, n_features: int, n_classes: int, image_shape, rng) -> 
         extractor = config.extractor
         blocks = [dataclasses.asdict(b) for b in extractor.blocks]
         layers, n_features = build_extractor(
-            blocks, image_shape, extractor.init, extractor.trainable, rng, model.dtype, extractor.batchnorm
+            blocks,
+            image_shape,
+            extractor.init,
+            extractor.trainable,
+            rng,
+            model.dtype,
+            extractor.batchnorm,
+            extractor.norm_after_pool,
         )
     layers += mlp_layers(
         n_features,

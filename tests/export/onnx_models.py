@@ -52,12 +52,15 @@ def mlp_predictor(train_images, features=("raw",), hidden=(16, 8), seed=0, state
     return Predictor(network, _standardizer(X), CLASSES, train_images.shape[1:3], configs, states=states)
 
 
-def conv_predictor(train_images, batchnorm=True, seed=0) -> Predictor:
-    """End-to-end: raw pixels -> two conv blocks (one with stride 2) -> MLP, random weights."""
+def conv_predictor(train_images, batchnorm=True, seed=0, norm_after_pool=False) -> Predictor:
+    """End-to-end: raw pixels -> two conv blocks (one with stride 2) -> MLP, random weights;
+    ``norm_after_pool`` puts each block's BatchNorm behind its pool, where no Conv2D folds it."""
     rng = np.random.default_rng(seed)
     height, width = train_images.shape[1:3]
     blocks = [{"filters": 6, "kernel": 3, "pool": 2}, {"filters": 5, "kernel": 3, "pool": 2, "stride": 1, "padding": 0}]
-    layers, n_features = build_extractor(blocks, (height, width, 3), rng=rng, batchnorm=batchnorm)
+    layers, n_features = build_extractor(
+        blocks, (height, width, 3), rng=rng, batchnorm=batchnorm, norm_after_pool=norm_after_pool
+    )
     network = Sequential(layers + mlp_layers(n_features, len(CLASSES), [8], rng=rng, batchnorm=batchnorm))
     _randomize(network, rng)
     configs = [validate_feature("raw", "features")]

@@ -42,10 +42,14 @@ def test_raw_mlp_agrees(tmp_path, kwargs):
     print("largest difference", check_agreement(mlp_predictor(train, **kwargs), tmp_path))
 
 
-@pytest.mark.parametrize("batchnorm", [False, True], ids=["conv", "conv-bn"])
-def test_end_to_end_conv_agrees(tmp_path, batchnorm):
-    """Conv (BatchNorm folded), MaxPool, ReLU and Flatten in mlpcli's channels-last row order."""
-    print("largest difference", check_agreement(conv_predictor(images(60), batchnorm), tmp_path))
+@pytest.mark.parametrize(
+    "batchnorm, norm_after_pool", [(False, False), (True, False), (True, True)], ids=["conv", "conv-bn", "conv-pool-bn"]
+)
+def test_end_to_end_conv_agrees(tmp_path, batchnorm, norm_after_pool):
+    """Conv (BatchNorm folded, or after the pool its own Mul and Add), MaxPool, ReLU and Flatten in
+    mlpcli's channels-last row order."""
+    model = conv_predictor(images(60), batchnorm, norm_after_pool=norm_after_pool)
+    print("largest difference", check_agreement(model, tmp_path))
 
 
 def test_five_fold_ensemble_agrees(tmp_path):

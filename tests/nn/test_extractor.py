@@ -6,6 +6,7 @@ import pytest
 from mlpcli.nn import (
     EXTRACTOR_INITS,
     SGD,
+    BatchNorm,
     Conv2D,
     Flatten,
     ImageReshape,
@@ -63,6 +64,42 @@ def test_whole_network_gradcheck_with_weight_decay():
     x, labels = rng.standard_normal((4, 6 * 5 * 3)), rng.integers(0, 3, 4)
     errors = check_network(network, x, labels, softmax_cross_entropy, SGD(weight_decay=0.1))
     assert {"1.W", "1.b", "4.W", "4.b"} <= set(errors)
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_norm_after_pool_normalizes_the_pooled_maps():
+    """Conv2D -> MaxPool2D -> BatchNorm -> ReLU: the statistics are those of the pooled maps, so
+    the pooled values are standardized per channel. With the norm before the pool (the default)
+    the maxima of standardized values would have a positive mean."""
+    blocks = [{"filters": 5, "kernel": 3, "pool": 2}]
+    layers, _ = build_extractor(
+        blocks, (8, 6, 3), rng=np.random.default_rng(6), dtype="float64", batchnorm=True, norm_after_pool=True
+    )
+    assert [type(layer) for layer in layers] == [ImageReshape, Conv2D, MaxPool2D, BatchNorm, ReLU, Flatten]
+    assert not layers[1].bias and layers[3].n_features == 5
+    x = np.random.default_rng(7).standard_normal((6, 8 * 6 * 3))
+    pooled = Sequential(layers[:4]).forward(x)
+    assert pooled.shape == (6, 4, 3, 5)
+    np.testing.assert_allclose(pooled.mean(axis=(0, 1, 2)), 0, atol=1e-12)
+    np.testing.assert_allclose(pooled.var(axis=(0, 1, 2)), 1, rtol=1e-4)  # eps = 1e-5 in the variance
+
+
+@pytest.mark.parametrize("norm_after_pool", [False, True], ids=["norm-then-pool", "pool-then-norm"])
+def test_whole_network_gradcheck_with_batchnorm(norm_after_pool):
+    rng = np.random.default_rng(8)
+    layers, n_features = build_extractor(
+        TINY_BLOCKS, (6, 5, 3), rng=rng, dtype="float64", batchnorm=True, norm_after_pool=norm_after_pool
+    )
+    network = Sequential(layers + mlp_layers(n_features, 3, [4], rng=rng, dtype="float64"))
+    # Biases start at 0, so an image whose 4 features the ReLU all zeroes would sit on the kink
+    # of every hidden unit (no derivative there): random biases move it off.
+    for layer in network.layers[len(layers) :]:
+        if "b" in layer.params:
+            layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)
+    x, labels = rng.standard_normal((5, 6 * 5 * 3)), rng.integers(0, 3, 5)
+    errors = check_network(network, x, labels, softmax_cross_entropy, SGD(weight_decay=0.1))
+    norms = [str(i) for i, layer in enumerate(layers) if isinstance(layer, BatchNorm)]
+    assert {f"{i}.{name}" for i in norms for name in ("gamma", "beta")} <= set(errors)
     assert max(errors.values()) < 1e-7, errors
 
 

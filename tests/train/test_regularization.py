@@ -1,5 +1,6 @@
 """Adam, dropout, batch normalization, warmup and label smoothing as the trainer runs them."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -61,6 +62,14 @@ def test_the_keys_build_the_documented_layers(tmp_path):
     # A bias before BatchNorm would have a zero gradient; the output layer keeps its own.
     assert [("b" in layer.params) for layer in network.layers if "W" in layer.params] == [False, False, False, True]
     assert all(layer.p == 0.3 for layer in network.layers if isinstance(layer, Dropout))
+
+
+def test_norm_after_pool_reaches_the_extractor(tmp_path):
+    cfg = config(tmp_path, e2e=True)
+    cfg = dataclasses.replace(cfg, extractor=dataclasses.replace(cfg.extractor, norm_after_pool=True))
+    network = build_network(cfg, 432, 4, (12, 12, 3), np.random.default_rng(0))
+    kinds = [type(layer).__name__ for layer in network.layers[:6]]
+    assert kinds == ["ImageReshape", "Conv2D", "MaxPool2D", "BatchNorm", "ReLU", "Flatten"]
 
 
 def test_prediction_is_deterministic_and_dropout_free(tmp_path):
@@ -200,6 +209,10 @@ def test_warmup_and_label_smoothing_reach_the_trainer(tmp_path):
         ({"model": {"dropout": 1.0}}, "model.dropout: must be a number >= 0.0 and <= 0.95"),
         ({"model": {"batchnorm": True}, "train": {"batch_size": 1}}, "batch normalization needs at least 2"),
         ({"train": {"warmup_epochs": -1}}, "train.warmup_epochs: must be an integer >= 0"),
+        (
+            {"mode": "end_to_end", "extractor": {"norm_after_pool": True}},
+            "extractor.norm_after_pool: only used with extractor.batchnorm: true",
+        ),
     ],
 )
 def test_bad_combinations_are_config_errors(section, message):
