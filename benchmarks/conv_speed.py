@@ -13,7 +13,9 @@ One run measures, on the same machine and threads:
      these skinny shapes, a ceiling for the conv layers' rate in (2);
   5. the batch-normalized extractor (``extractor.batchnorm: true``: Conv2D without bias ->
      BatchNorm -> MaxPool2D -> ReLU per block) against the same in PyTorch with ``BatchNorm2d``,
-     channels-last (issue 13).
+     channels-last (issue 13);
+  6. the same with the norm behind the pool (``extractor.norm_after_pool: true``: Conv2D ->
+     MaxPool2D -> BatchNorm -> ReLU, pool**2 fewer values normalized), in both (issue 25).
 The three step loops run in interleaved rounds so that a noisy neighbour slows all of them
 alike; each reports the best round (and the median).
 
@@ -62,9 +64,11 @@ def _timed(fn) -> float:
 class MlpcliSteps:
     """The network in mlpcli, with the conv layers' forward and backward timed separately."""
 
-    def __init__(self, batchnorm: bool = False) -> None:
+    def __init__(self, batchnorm: bool = False, norm_after_pool: bool = False) -> None:
         rng = np.random.default_rng(0)
-        layers, n_features = build_extractor(BLOCKS, IMAGE_SHAPE, rng=rng, batchnorm=batchnorm)
+        layers, n_features = build_extractor(
+            BLOCKS, IMAGE_SHAPE, rng=rng, batchnorm=batchnorm, norm_after_pool=norm_after_pool
+        )
         self.network = Sequential(layers + mlp_layers(n_features, N_CLASSES, HIDDEN, rng=rng))
         self.optimizer = SGD(momentum=MOMENTUM)
         self.x = rng.standard_normal((BATCH, int(np.prod(IMAGE_SHAPE))), dtype=np.float32)
@@ -134,15 +138,18 @@ def conv_products(steps: MlpcliSteps, repeats: int = 7) -> list[dict]:
 
 
 class TorchSteps:
-    def __init__(self, torch, channels_last: bool, batchnorm: bool = False) -> None:
+    def __init__(self, torch, channels_last: bool, batchnorm: bool = False, norm_after_pool: bool = False) -> None:
         nn = torch.nn
         torch.manual_seed(0)
         channels = [IMAGE_SHAPE[2]] + [block["filters"] for block in BLOCKS]
         layers = []
         for c_in, block in zip(channels[:-1], BLOCKS):
             conv = nn.Conv2d(c_in, block["filters"], block["kernel"], padding=block["kernel"] // 2, bias=not batchnorm)
-            if batchnorm:  # mlpcli's order: normalize, pool, then ReLU (monotone, so it commutes with the max)
-                layers += [conv, nn.BatchNorm2d(block["filters"]), nn.MaxPool2d(block["pool"]), nn.ReLU(inplace=True)]
+            norm, pool = nn.BatchNorm2d(block["filters"]), nn.MaxPool2d(block["pool"])
+            if batchnorm and norm_after_pool:
+                layers += [conv, pool, norm, nn.ReLU(inplace=True)]
+            elif batchnorm:  # mlpcli's order: normalize, pool, then ReLU (monotone, so it commutes with the max)
+                layers += [conv, norm, pool, nn.ReLU(inplace=True)]
             else:
                 layers += [conv, nn.ReLU(inplace=True), nn.MaxPool2d(block["pool"])]
         side = IMAGE_SHAPE[0] // 2 ** len(BLOCKS)
@@ -256,13 +263,21 @@ def main() -> None:
         parallel.set_threads(args.threads)
     if torch is not None:
         torch.set_num_threads(parallel.threads())
+    load_before = machine.load()
     matmul_before = matmul_gflops()
     ours = MlpcliSteps()
-    contenders = {"mlpcli": ours, "mlpcli_batchnorm": MlpcliSteps(batchnorm=True)}
+    contenders = {
+        "mlpcli": ours,
+        "mlpcli_batchnorm": MlpcliSteps(batchnorm=True),
+        "mlpcli_norm_after_pool": MlpcliSteps(batchnorm=True, norm_after_pool=True),
+    }
     if torch is not None:
         contenders["torch_nchw"] = TorchSteps(torch, channels_last=False)
         contenders["torch_channels_last"] = TorchSteps(torch, channels_last=True)
         contenders["torch_batchnorm_channels_last"] = TorchSteps(torch, channels_last=True, batchnorm=True)
+        contenders["torch_norm_after_pool_channels_last"] = TorchSteps(
+            torch, channels_last=True, batchnorm=True, norm_after_pool=True
+        )
     seconds = run_rounds(contenders, args.rounds, args.batches)
     matmul = max(matmul_before, matmul_gflops())
     products = conv_products(ours)
@@ -270,6 +285,8 @@ def main() -> None:
     conv_flops, conv_seconds = ours.conv_flops(), min(seconds["mlpcli_conv_layers"])
     report = {
         "machine": machine.machine(torch),
+        "load_before": load_before,
+        "load_after": machine.load(),
         "network": {
             "image_shape": IMAGE_SHAPE,
             "blocks": BLOCKS,
@@ -281,6 +298,7 @@ def main() -> None:
             "optimizer": f"SGD momentum {MOMENTUM}",
             "epoch_images": EPOCH_IMAGES,
             "batchnorm_block": "Conv2D (no bias) -> BatchNorm -> MaxPool2D -> ReLU",
+            "norm_after_pool_block": "Conv2D (no bias) -> MaxPool2D -> BatchNorm -> ReLU",
         },
         "matmul_float32_gflops": matmul,
         "mlpcli": {
@@ -292,6 +310,9 @@ def main() -> None:
         },
         "mlpcli_batchnorm": summary(seconds["mlpcli_batchnorm"]),
         "ratio_mlpcli_batchnorm_over_mlpcli": min(seconds["mlpcli_batchnorm"]) / min(seconds["mlpcli"]),
+        "mlpcli_norm_after_pool": summary(seconds["mlpcli_norm_after_pool"]),
+        "ratio_norm_after_pool_over_batchnorm": min(seconds["mlpcli_norm_after_pool"])
+        / min(seconds["mlpcli_batchnorm"]),
         "conv_products_alone": {
             "products": products,
             "seconds_per_batch": product_seconds,
@@ -321,6 +342,10 @@ def main() -> None:
         report["ratio_mlpcli_batchnorm_over_torch_batchnorm_channels_last"] = min(seconds["mlpcli_batchnorm"]) / min(
             seconds["torch_batchnorm_channels_last"]
         )
+        report["torch"]["norm_after_pool_channels_last"] = summary(seconds["torch_norm_after_pool_channels_last"])
+        report["ratio_mlpcli_norm_after_pool_over_torch_norm_after_pool_channels_last"] = min(
+            seconds["mlpcli_norm_after_pool"]
+        ) / min(seconds["torch_norm_after_pool_channels_last"])
     report["targets_met"] = {
         "conv_fraction_of_matmul >= 0.6": report["conv_fraction_of_matmul"] >= 0.6,
         "ratio_mlpcli_over_torch_channels_last <= 1.2": bool(
