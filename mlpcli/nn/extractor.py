@@ -104,7 +104,7 @@ def build_extractor(
     ``norm_after_pool=True`` moves it behind the pool (``Conv2D -> MaxPool2D -> BatchNorm ->
     ReLU``): another model, not a reordering of the same one, whose statistics come from the
     pooled maps; it makes pool**2 fewer values pass through the normalization, the largest
-    element-wise cost of a step (cifar10-e2e: benchmarks/README.md).
+    element-wise cost of a step (benchmarks/conv_speed.py times both orders).
     """
     if init not in EXTRACTOR_INITS:
         raise ValueError(f"extractor init must be one of {', '.join(EXTRACTOR_INITS)}, got {init!r}")
