@@ -151,7 +151,7 @@ class TorchSteps:
             elif batchnorm:  # mlpcli's order: normalize, pool, then ReLU (monotone, so it commutes with the max)
                 layers += [conv, norm, pool, nn.ReLU(inplace=True)]
             else:
-                layers += [conv, nn.ReLU(inplace=True), nn.MaxPool2d(block["pool"])]
+                layers += [conv, nn.ReLU(inplace=True), pool]
         side = IMAGE_SHAPE[0] // 2 ** len(BLOCKS)
         layers += [
             nn.Flatten(),

@@ -1,6 +1,5 @@
 """Adam, dropout, batch normalization, warmup and label smoothing as the trainer runs them."""
 
-import dataclasses
 import json
 
 import numpy as np
@@ -30,7 +29,8 @@ def config(tmp_path, e2e=False, **sections):
     for section, values in {**REGULARIZED, **sections}.items():
         raw[section] = {**REGULARIZED.get(section, {}), **values}
     if e2e:
-        raw.update(mode="end_to_end", extractor={"blocks": [{"filters": 4, "kernel": 3, "pool": 2}], "batchnorm": True})
+        blocks = [{"filters": 4, "kernel": 3, "pool": 2}]
+        raw.update(mode="end_to_end", extractor={"blocks": blocks, "batchnorm": True, **raw.get("extractor", {})})
     return from_dict(raw)
 
 
@@ -65,8 +65,7 @@ def test_the_keys_build_the_documented_layers(tmp_path):
 
 
 def test_norm_after_pool_reaches_the_extractor(tmp_path):
-    cfg = config(tmp_path, e2e=True)
-    cfg = dataclasses.replace(cfg, extractor=dataclasses.replace(cfg.extractor, norm_after_pool=True))
+    cfg = config(tmp_path, e2e=True, extractor={"norm_after_pool": True})
     network = build_network(cfg, 432, 4, (12, 12, 3), np.random.default_rng(0))
     kinds = [type(layer).__name__ for layer in network.layers[:6]]
     assert kinds == ["ImageReshape", "Conv2D", "MaxPool2D", "BatchNorm", "ReLU", "Flatten"]
